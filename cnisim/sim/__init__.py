@@ -1,0 +1,1 @@
+"""ipamd, EC2 and subnet simulation."""

@@ -1,0 +1,1 @@
+"""Instance data shipped with cnisim (installed as the ``cnisim.data`` package)."""
