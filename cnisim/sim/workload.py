@@ -1,0 +1,208 @@
+"""Pod schedules for the simulator: explicit ADD/DEL events and a steady-churn generator.
+
+A schedule is four parallel arrays sorted by time (ties keep their input order, which is the
+``sequence`` the simulation contract orders events by): ``time_s``, ``node``, ``delta`` (+1 for
+a pod ADD, -1 for its DEL) and ``pod`` (the pod id). The scheduler and realistic workloads come
+later; this module only feeds pods to given nodes at given times.
+
+References
+----------
+Simulation contract, steps 3 and 4 (pod DELs then pod ADDs, each in (time, sequence) order),
+as stated in ``cnisim/sim/ipamd.py``.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import numpy as np
+from numpy.typing import ArrayLike, NDArray
+
+from cnisim.errors import UsageError
+
+__all__ = ["PodEvents", "WorkloadError", "steady_churn"]
+
+
+class WorkloadError(UsageError):
+    """A pod schedule is inconsistent (a pod deleted before it is added, added twice, ...)."""
+
+
+@dataclass(frozen=True, eq=False)
+class PodEvents:
+    """Pod ADD and DEL requests, sorted by (time, sequence).
+
+    Parameters
+    ----------
+    time_s : ndarray of float64
+        When the kubelet asks for the ADD or DEL [s].
+    node : ndarray of int64
+        Engine node id the pod runs on.
+    delta : ndarray of int8
+        +1 for an ADD, -1 for a DEL.
+    pod : ndarray of int64
+        Pod id; each pod has one ADD and at most one later DEL on the same node.
+
+    Build instances with :meth:`from_arrays`, which sorts and checks them.
+    """
+
+    time_s: NDArray[np.float64]
+    node: NDArray[np.int64]
+    delta: NDArray[np.int8]
+    pod: NDArray[np.int64]
+
+    @classmethod
+    def from_arrays(
+        cls, time_s: ArrayLike, node: ArrayLike, delta: ArrayLike, pod: ArrayLike
+    ) -> PodEvents:
+        """Sort events by time (stable) and check that every pod is added once, then deleted.
+
+        Parameters
+        ----------
+        time_s : array_like of float
+            Event times [s].
+        node : array_like of int
+            Node id of each event.
+        delta : array_like of int
+            +1 (ADD) or -1 (DEL) per event.
+        pod : array_like of int
+            Pod id per event.
+
+        Returns
+        -------
+        PodEvents
+            The sorted, checked schedule.
+
+        Raises
+        ------
+        WorkloadError
+            If the arrays differ in length, a delta is not +1/-1, a pod is added twice or not at
+            all, deleted twice, deleted before its ADD, or deleted on another node.
+        """
+        t = np.asarray(time_s, dtype=np.float64).ravel()
+        n = np.asarray(node, dtype=np.int64).ravel()
+        d = np.asarray(delta, dtype=np.int8).ravel()
+        p = np.asarray(pod, dtype=np.int64).ravel()
+        if not (t.size == n.size == d.size == p.size):
+            raise WorkloadError(
+                "pod schedule arrays differ in length: give time_s, node, delta, pod per event"
+            )
+        if np.any((d != 1) & (d != -1)):
+            raise WorkloadError("pod schedule delta must be +1 (ADD) or -1 (DEL) for every event")
+        if np.any(~np.isfinite(t)) or np.any(t < 0) or np.any(n < 0) or np.any(p < 0):
+            raise WorkloadError("pod schedule times, nodes and pod ids must be finite and >= 0")
+        order = np.argsort(t, kind="stable")
+        t, n, d, p = t[order], n[order], d[order], p[order]
+        _check_pairs(n, d, p)
+        return cls(time_s=t, node=n, delta=d, pod=p)
+
+    def __len__(self) -> int:
+        """Return the number of events."""
+        return int(self.time_s.size)
+
+    @property
+    def n_adds(self) -> int:
+        """Number of pod ADD requests (pod starts)."""
+        return int(np.count_nonzero(self.delta == 1))
+
+
+def _check_pairs(n: NDArray[np.int64], d: NDArray[np.int8], p: NDArray[np.int64]) -> None:
+    """Raise WorkloadError unless each pod has one ADD and at most one later DEL on its node."""
+    adds = d == 1
+    add_pods, add_idx = np.unique(p[adds], return_index=True)
+    if add_pods.size != np.count_nonzero(adds):
+        raise WorkloadError("a pod id is added twice: give every pod ADD its own pod id")
+    del_pods, del_idx = np.unique(p[~adds], return_index=True)
+    if del_pods.size != np.count_nonzero(~adds):
+        raise WorkloadError("a pod id is deleted twice: give each pod at most one DEL")
+    where = np.searchsorted(add_pods, del_pods)
+    where_ok = where < add_pods.size
+    found = np.zeros(del_pods.size, dtype=bool)
+    found[where_ok] = add_pods[where[where_ok]] == del_pods[where_ok]
+    if not np.all(found):
+        raise WorkloadError("a pod is deleted but never added: add an ADD event for it")
+    add_rows = np.flatnonzero(adds)[add_idx[where]]
+    del_rows = np.flatnonzero(~adds)[del_idx]
+    if np.any(del_rows < add_rows):
+        raise WorkloadError("a pod DEL comes before its ADD: delete pods after adding them")
+    if np.any(n[del_rows] != n[add_rows]):
+        raise WorkloadError("a pod is deleted on another node than it was added on")
+
+
+def steady_churn(
+    n_nodes: int,
+    mean_pods_per_node: float,
+    mean_lifetime_s: float,
+    duration_s: float,
+    rng: np.random.Generator,
+    *,
+    start_s: float = 0.0,
+    first_node: int = 0,
+) -> PodEvents:
+    """Steady pod churn: per node an M/M/inf queue started in its steady state.
+
+    Each node starts with Poisson(``mean_pods_per_node``) pods at ``start_s`` whose remaining
+    lifetimes are exponential (memoryless), then pods arrive as a Poisson process of rate
+    ``mean_pods_per_node / mean_lifetime_s`` and live an exponential lifetime. DELs after the
+    end of the window are dropped, so those pods keep running. The expected number of pod
+    starts is ``n_nodes * mean_pods_per_node * (1 + duration_s / mean_lifetime_s)``.
+
+    Parameters
+    ----------
+    n_nodes : int
+        Number of nodes, ids ``first_node .. first_node + n_nodes - 1``.
+    mean_pods_per_node : float
+        Mean running pods per node (Little's law: arrival rate x mean lifetime).
+    mean_lifetime_s : float
+        Mean pod lifetime [s].
+    duration_s : float
+        Length of the window [s].
+    rng : numpy.random.Generator
+        Source of every draw. Draw order: initial pod counts (one Poisson per node), arrival
+        counts (one Poisson per node), arrival times (uniform), then lifetimes (exponential,
+        initial pods first, then arrivals).
+    start_s : float
+        Start of the window [s].
+    first_node : int
+        Id of the first node.
+
+    Returns
+    -------
+    PodEvents
+        The schedule; pod ids are 0..n_pods-1 in node order, initial pods first.
+
+    Raises
+    ------
+    WorkloadError
+        If a count, rate or duration is negative or the lifetime is not positive.
+
+    References
+    ----------
+    Kleinrock, Queueing Systems vol. 1, M/M/inf: the number in system is Poisson with mean
+    arrival rate x mean service time.
+    """
+    if n_nodes < 0 or mean_pods_per_node < 0 or duration_s < 0 or mean_lifetime_s <= 0:
+        raise WorkloadError(
+            "steady_churn needs n_nodes, mean_pods_per_node, duration_s >= 0 and "
+            "mean_lifetime_s > 0"
+        )
+    rate_per_s = mean_pods_per_node / mean_lifetime_s
+    n_initial = rng.poisson(mean_pods_per_node, size=n_nodes)
+    n_arrivals = rng.poisson(rate_per_s * duration_s, size=n_nodes)
+    node_ids = np.arange(first_node, first_node + n_nodes, dtype=np.int64)
+    initial_nodes = np.repeat(node_ids, n_initial)
+    arrival_nodes = np.repeat(node_ids, n_arrivals)
+    arrival_s = start_s + rng.uniform(0.0, duration_s, size=arrival_nodes.size)
+    add_s = np.concatenate([np.full(initial_nodes.size, start_s), arrival_s])
+    nodes = np.concatenate([initial_nodes, arrival_nodes])
+    lifetime_s = rng.exponential(mean_lifetime_s, size=add_s.size)
+    del_s = add_s + lifetime_s
+    pods = np.arange(add_s.size, dtype=np.int64)
+    ends = del_s < start_s + duration_s
+    return PodEvents.from_arrays(
+        time_s=np.concatenate([add_s, del_s[ends]]),
+        node=np.concatenate([nodes, nodes[ends]]),
+        delta=np.concatenate(
+            [np.ones(add_s.size, dtype=np.int8), -np.ones(int(ends.sum()), dtype=np.int8)]
+        ),
+        pod=np.concatenate([pods, pods[ends]]),
+    )
