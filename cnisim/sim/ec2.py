@@ -1,0 +1,621 @@
+"""EC2 API model for the ipamd simulator: latencies, account-wide throttling and SDK retries.
+
+:class:`Ec2Api` wraps an :class:`~cnisim.sim.subnet.AddressSpace` and offers one method per
+operation ipamd performs. Each method takes the simulated time ``now_s`` at which ipamd issues it
+and returns an :class:`Ec2Result` with the completion time ``done_s``, the addresses (``uint32``)
+and an error code. Addresses leave the subnet when the operation is issued and return to it when
+a release is issued; only ``done_s`` carries the delay.
+
+Calls made per operation (aws/amazon-vpc-cni-k8s ``pkg/awsutils/awsutils.go``, serial):
+
+- add IPs or prefixes to an ENI: AssignPrivateIpAddresses;
+- release IPs or prefixes: UnassignPrivateIpAddresses;
+- create and attach an ENI (AllocENI): DescribeSubnets (subnet discovery, which sorts the
+  candidate subnets by AvailableIpAddressCount, most first, and tries CreateNetworkInterface in
+  each until one succeeds), CreateNetworkInterface (with the secondary IPs or prefixes), then
+  DescribeInstances (free device index), AttachNetworkInterface, ModifyNetworkInterfaceAttribute
+  (DeleteOnTermination), then the wait until the ENI shows up in instance metadata. If the attach
+  or the modify fails, ipamd deletes the new ENI again (DeleteNetworkInterface);
+- free an ENI (freeENI): DescribeNetworkInterfaces (attachment id), DetachNetworkInterface, a
+  2 s sleep, DeleteNetworkInterface.
+
+Throttling (Amazon EC2 Developer Guide, "Request throttling for the Amazon EC2 API"): EC2 keeps a
+token bucket per API action per account and Region; each request takes one token; buckets refill
+at a fixed rate up to their capacity; a request that finds its bucket empty gets
+``RequestLimitExceeded``. Defaults: AssignPrivateIpAddresses, UnassignPrivateIpAddresses,
+CreateNetworkInterface, DeleteNetworkInterface and ModifyNetworkInterfaceAttribute 100 tokens,
+5 per s; AttachNetworkInterface and DetachNetworkInterface (other mutating actions) 50, 5 per s;
+Describe* 100, 20 per s.
+
+Retries: ipamd's EC2 client is the AWS SDK for Go v2 standard retryer with
+``RetryMaxAttempts = 10`` (aws/amazon-vpc-cni-k8s ``pkg/awsutils/awssession/session.go``). Its
+back-off before retry ``i`` (1-based) is ``U[0, 1) * 2**i`` s while ``2**i`` is below the 20 s
+cap, and exactly 20 s after that (aws/aws-sdk-go-v2 ``aws/retry/jitter_backoff.go``,
+ExponentialJitterBackoff; ``aws/retry/standard.go`` DefaultMaxBackoff). A throttled attempt
+costs no simulated time of its own; the operation fails with ``RequestLimitExceeded`` after the
+last attempt.
+
+Latency: each successful attempt of an action takes a lognormal time (median, sigma, capped at
+``max_s``). Defaults put "IPs or a prefix on an existing ENI" at a median of 0.3 s with about
+99 % under a second, and "create and attach ENI" (sum of five calls plus the instance-metadata
+wait) at a median of about 4 s and rarely above 10 s (aws/amazon-vpc-cni-k8s
+``docs/eni-and-ip-target.md``: a new ENI "can take up to 10 seconds"; aws/aws-eks-best-practices
+``content/networking/prefix-mode/index_linux.md``: a prefix is "typically under a second").
+A lognormal was chosen because API latencies are positive and right-skewed; the cap keeps a
+sample from exceeding what the docs report.
+
+Simplifications, stated:
+
+- Buckets are evaluated at each attempt's own time. Operations are simulated whole when issued,
+  so a later attempt (at ``now_s`` + latencies + back-offs) may take its token before a call that
+  another node issues at an earlier time in a later tick; a bucket never refills backwards.
+- The SDK's client-side retry quota and ipamd's own extra retry loops around Detach/Delete are
+  not modelled (a Detach/Delete that exhausts its SDK attempts just reports the error).
+- A release (unassign or free ENI) returns its addresses to the subnet when issued, even if its
+  calls end in ``RequestLimitExceeded`` (ipamd's reconcile and leaked-ENI cleanup would return
+  them later in reality).
+- Launching and terminating an instance (by an autoscaler, not ipamd) cost no ipamd API calls;
+  they take and return the primary ENI's addresses with no delay.
+
+References
+----------
+Amazon EC2 Developer Guide, "Request throttling for the Amazon EC2 API";
+aws/amazon-vpc-cni-k8s ``pkg/awsutils/awsutils.go`` (AllocENI, attachENI, createENI,
+GetVpcSubnets, freeENI), ``pkg/awsutils/awssession/session.go``;
+aws/aws-sdk-go-v2 ``aws/retry``.
+"""
+
+from __future__ import annotations
+
+import math
+from collections import Counter
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass, field
+from typing import Final, Literal
+
+import numpy as np
+import numpy.typing as npt
+
+from cnisim.errors import UsageError
+from cnisim.sim.subnet import AddressArray, AddressSpace, InsufficientAddressesError
+
+__all__ = [
+    "DEFAULT_BUCKETS",
+    "DEFAULT_LATENCIES",
+    "REQUEST_LIMIT_EXCEEDED",
+    "ApiAction",
+    "Bucket",
+    "Ec2Api",
+    "Ec2ErrorCode",
+    "Ec2Params",
+    "Ec2Result",
+    "Latency",
+    "UnknownEniError",
+]
+
+ApiAction = Literal[
+    "AssignPrivateIpAddresses",
+    "UnassignPrivateIpAddresses",
+    "CreateNetworkInterface",
+    "DeleteNetworkInterface",
+    "ModifyNetworkInterfaceAttribute",
+    "AttachNetworkInterface",
+    "DetachNetworkInterface",
+    "DescribeSubnets",
+    "DescribeNetworkInterfaces",
+    "DescribeInstances",
+]
+Ec2ErrorCode = Literal[
+    "InsufficientFreeAddressesInSubnet", "InsufficientCidrBlocks", "RequestLimitExceeded"
+]
+REQUEST_LIMIT_EXCEEDED: Final[Literal["RequestLimitExceeded"]] = "RequestLimitExceeded"
+
+
+@dataclass(frozen=True)
+class Latency:
+    """Lognormal latency of one successful API attempt.
+
+    Attributes
+    ----------
+    median_s
+        Median [s].
+    sigma
+        Standard deviation of the log [-].
+    max_s
+        Upper cap on a sample [s].
+    """
+
+    median_s: float
+    sigma: float
+    max_s: float
+
+
+@dataclass(frozen=True)
+class Bucket:
+    """EC2 request token bucket of one API action (account-wide, per Region).
+
+    Attributes
+    ----------
+    capacity
+        Maximum tokens (burst) [requests].
+    refill_per_s
+        Tokens added per second [requests/s].
+    """
+
+    capacity: float
+    refill_per_s: float
+
+
+DEFAULT_BUCKETS: Final[Mapping[str, Bucket]] = {
+    # Amazon EC2 Developer Guide, "Request throttling for the Amazon EC2 API", request token
+    # bucket sizes and refill rates (per account per Region).
+    "AssignPrivateIpAddresses": Bucket(100, 5),
+    "UnassignPrivateIpAddresses": Bucket(100, 5),
+    "CreateNetworkInterface": Bucket(100, 5),
+    "DeleteNetworkInterface": Bucket(100, 5),
+    "ModifyNetworkInterfaceAttribute": Bucket(100, 5),
+    "AttachNetworkInterface": Bucket(50, 5),
+    "DetachNetworkInterface": Bucket(50, 5),
+    "DescribeSubnets": Bucket(100, 20),
+    "DescribeNetworkInterfaces": Bucket(100, 20),
+    "DescribeInstances": Bucket(100, 20),
+}
+
+DEFAULT_LATENCIES: Final[Mapping[str, Latency]] = {
+    "AssignPrivateIpAddresses": Latency(0.3, 0.5, 2.0),
+    "UnassignPrivateIpAddresses": Latency(0.3, 0.5, 2.0),
+    "CreateNetworkInterface": Latency(0.5, 0.4, 3.0),
+    "DeleteNetworkInterface": Latency(0.3, 0.4, 2.0),
+    "ModifyNetworkInterfaceAttribute": Latency(0.2, 0.4, 2.0),
+    "AttachNetworkInterface": Latency(0.5, 0.4, 3.0),
+    "DetachNetworkInterface": Latency(0.5, 0.4, 3.0),
+    "DescribeSubnets": Latency(0.1, 0.4, 1.0),
+    "DescribeNetworkInterfaces": Latency(0.1, 0.4, 1.0),
+    "DescribeInstances": Latency(0.1, 0.4, 1.0),
+}
+
+
+@dataclass(frozen=True)
+class Ec2Params:
+    """Parameters of the EC2 model.
+
+    Attributes
+    ----------
+    latencies
+        Latency of a successful attempt, by API action.
+    eni_ready_latency
+        From a successful attach to the ENI and its addresses being visible to ipamd in
+        instance metadata (ipamd polls IMDS with back-off) [s].
+    detach_sleep_s
+        ipamd's sleep between DetachNetworkInterface and DeleteNetworkInterface [s]
+        (aws/amazon-vpc-cni-k8s ``pkg/awsutils/awsutils.go`` FreeENI: 2 s).
+    buckets
+        Request token bucket by API action.
+    max_attempts
+        SDK attempts per call, first included (ipamd: ``RetryMaxAttempts`` 10).
+    max_backoff_s
+        SDK back-off cap [s] (AWS SDK for Go v2 standard retryer: 20 s).
+    """
+
+    latencies: Mapping[str, Latency] = field(default_factory=lambda: dict(DEFAULT_LATENCIES))
+    eni_ready_latency: Latency = Latency(2.5, 0.4, 8.0)
+    detach_sleep_s: float = 2.0
+    buckets: Mapping[str, Bucket] = field(default_factory=lambda: dict(DEFAULT_BUCKETS))
+    max_attempts: int = 10
+    max_backoff_s: float = 20.0
+
+    def __post_init__(self) -> None:
+        missing = sorted(set(DEFAULT_BUCKETS) - set(self.buckets))
+        missing += sorted(set(DEFAULT_LATENCIES) - set(self.latencies))
+        if missing:
+            raise UsageError(
+                f"EC2 parameters lack {', '.join(missing)}; give a bucket and a latency "
+                "for every API action"
+            )
+        if self.max_attempts < 1:
+            raise UsageError(f"max_attempts is {self.max_attempts}; it must be at least 1")
+
+
+@dataclass(frozen=True)
+class Ec2Result:
+    """Outcome of one ipamd operation.
+
+    Attributes
+    ----------
+    done_s
+        Simulated time the operation completes, back-offs included [s].
+    error
+        ``None`` or the EC2 error code that ended it.
+    addresses
+        As uint32: the secondary IPs or prefix bases added (assign, create ENI) or released
+        (unassign); for ``free_eni`` and ``terminate_instance``, every /32 returned to the
+        subnets, primary IPs and all 16 addresses of each prefix included.
+    eni_id
+        ENI concerned (new ENI for a create), ``None`` if none was created.
+    primary_ip
+        Primary IP of a new ENI (uint32 int), else ``None``.
+    instance_id
+        Instance concerned, when the operation has one.
+    n_throttled
+        Attempts of this operation that got ``RequestLimitExceeded``.
+    """
+
+    done_s: float
+    error: Ec2ErrorCode | None = None
+    addresses: AddressArray = field(default_factory=lambda: np.empty(0, dtype=np.uint32))
+    eni_id: int | None = None
+    primary_ip: int | None = None
+    instance_id: int | None = None
+    n_throttled: int = 0
+
+    @property
+    def ok(self) -> bool:
+        """True when the operation succeeded."""
+        return self.error is None
+
+
+class UnknownEniError(UsageError):
+    """An operation named an ENI or instance that the EC2 model does not know."""
+
+
+@dataclass
+class _Eni:
+    subnet_id: str
+    instance_id: int
+    primary_ip: int
+    is_primary: bool
+
+
+class _TokenBucket:
+    """Token bucket refilled by simulated time (never backwards)."""
+
+    def __init__(self, spec: Bucket) -> None:
+        self.capacity = spec.capacity
+        self.refill_per_s = spec.refill_per_s
+        self.n_tokens = spec.capacity
+        self.last_s = -math.inf
+
+    def try_take(self, t_s: float) -> bool:
+        if t_s > self.last_s:
+            if self.last_s > -math.inf:
+                elapsed_s = t_s - self.last_s
+                self.n_tokens = min(self.capacity, self.n_tokens + elapsed_s * self.refill_per_s)
+            self.last_s = t_s
+        if self.n_tokens >= 1.0:
+            self.n_tokens -= 1.0
+            return True
+        return False
+
+
+class Ec2Api:
+    """Simulated EC2 API as ipamd sees it.
+
+    Parameters
+    ----------
+    space
+        Address space the ENIs draw from.
+    params
+        Latencies, buckets and retry settings.
+    rng
+        Source of latency and back-off draws (the run's ``ec2_rng``).
+
+    Notes
+    -----
+    Draw order, fixed so that equal call sequences give equal results: per attempt, a throttled
+    attempt draws its back-off (``rng.random()``) unless the back-off is at its cap; a
+    successful attempt draws its latency (``rng.standard_normal()``). Address choices are drawn
+    by the :class:`AddressSpace` from its own rng.
+    """
+
+    def __init__(self, space: AddressSpace, params: Ec2Params, rng: np.random.Generator) -> None:
+        self.space = space
+        self.params = params
+        self._rng = rng
+        self._buckets = {action: _TokenBucket(spec) for action, spec in params.buckets.items()}
+        self._enis: dict[int, _Eni] = {}
+        self._instances: dict[int, list[int]] = {}
+        self._next_instance_id = 0
+        self.n_calls_by_action: Counter[str] = Counter()
+        self.n_throttled_by_action: Counter[str] = Counter()
+        self.n_errors_by_code: Counter[str] = Counter()
+
+    # ------------------------------------------------------------------ instances
+    def launch_instance(self, now_s: float, subnet_id: str) -> Ec2Result:
+        """Start an instance: its primary ENI gets a primary IP (the node IP) in ``subnet_id``.
+
+        Costs no ipamd API call and no time. Fails with ``InsufficientFreeAddressesInSubnet``
+        when the subnet has no address to give.
+        """
+        instance_id = self._next_instance_id
+        self._next_instance_id += 1
+        eni_id = self.space.new_owner_id()
+        try:
+            primary = self.space.allocate_ips(subnet_id, 1, eni_id, kind="primary")
+        except InsufficientAddressesError as err:
+            self.n_errors_by_code[err.code] += 1
+            return Ec2Result(done_s=now_s, error=err.code, instance_id=instance_id)
+        self._enis[eni_id] = _Eni(subnet_id, instance_id, int(primary[0]), is_primary=True)
+        self._instances[instance_id] = [eni_id]
+        return Ec2Result(
+            done_s=now_s, eni_id=eni_id, primary_ip=int(primary[0]), instance_id=instance_id
+        )
+
+    def terminate_instance(self, now_s: float, instance_id: int) -> Ec2Result:
+        """Terminate an instance: every address of every ENI returns (DeleteOnTermination).
+
+        ``addresses`` of the result holds every address returned.
+        """
+        eni_ids = self._instances.pop(instance_id, None)
+        if eni_ids is None:
+            raise UnknownEniError(f"unknown instance {instance_id}; launch it first")
+        released = [self._drop_eni(eni_id) for eni_id in eni_ids]
+        addresses = np.sort(np.concatenate(released)) if released else np.empty(0, np.uint32)
+        return Ec2Result(done_s=now_s, addresses=addresses, instance_id=instance_id)
+
+    # ------------------------------------------------------------------ IPs and prefixes
+    def assign_private_ips(self, now_s: float, eni_id: int, n_ips: int) -> Ec2Result:
+        """AssignPrivateIpAddresses with ``SecondaryPrivateIpAddressCount = n_ips``."""
+        return self._assign(now_s, eni_id, n_ips, prefixes=False)
+
+    def assign_prefixes(self, now_s: float, eni_id: int, n_prefixes: int) -> Ec2Result:
+        """AssignPrivateIpAddresses with ``Ipv4PrefixCount = n_prefixes`` (/28 each)."""
+        return self._assign(now_s, eni_id, n_prefixes, prefixes=True)
+
+    def unassign_private_ips(
+        self, now_s: float, eni_id: int, addresses: npt.ArrayLike
+    ) -> Ec2Result:
+        """UnassignPrivateIpAddresses of secondary IPs; they return to the subnet at once."""
+        eni = self._eni(eni_id)
+        self.space.release_ips(eni.subnet_id, addresses, eni_id)
+        return self._release_call(now_s, eni_id, addresses)
+
+    def unassign_prefixes(self, now_s: float, eni_id: int, bases: npt.ArrayLike) -> Ec2Result:
+        """UnassignPrivateIpAddresses of /28 prefixes; they return to the subnet at once."""
+        eni = self._eni(eni_id)
+        self.space.release_prefixes(eni.subnet_id, bases, eni_id)
+        return self._release_call(now_s, eni_id, bases)
+
+    # ------------------------------------------------------------------ ENIs
+    def create_and_attach_eni(
+        self,
+        now_s: float,
+        instance_id: int,
+        subnet_ids: str | Sequence[str],
+        n_ips: int = 0,
+        n_prefixes: int = 0,
+        subnet_discovery: bool = True,
+    ) -> Ec2Result:
+        """Create an ENI pre-loaded with ``n_ips`` secondary IPs or ``n_prefixes`` prefixes.
+
+        Parameters
+        ----------
+        now_s
+            Time ipamd issues the operation [s].
+        instance_id
+            Instance to attach to.
+        subnet_ids
+            Candidate subnets; the first is the node subnet (or the ENIConfig subnet under
+            custom networking), used alone without subnet discovery or if DescribeSubnets fails.
+        n_ips, n_prefixes
+            Resources created with the ENI (at most one of them non-zero).
+        subnet_discovery
+            ENABLE_SUBNET_DISCOVERY: call DescribeSubnets and try the candidates by
+            AvailableIpAddressCount, most first (stable order on ties).
+
+        Returns
+        -------
+        Ec2Result
+            On success ``eni_id``, ``primary_ip`` and ``addresses`` (secondaries or prefix
+            bases). On failure no address is held: an ``Insufficient*`` code from the last
+            subnet tried, or ``RequestLimitExceeded``.
+        """
+        if n_ips and n_prefixes:
+            raise UsageError("an ENI is created with secondary IPs or prefixes, not both")
+        if instance_id not in self._instances:
+            raise UnknownEniError(f"unknown instance {instance_id}; launch it first")
+        candidates = [subnet_ids] if isinstance(subnet_ids, str) else list(subnet_ids)
+        if not candidates:
+            raise UsageError("create_and_attach_eni needs at least one candidate subnet id")
+        t_s = now_s
+        n_throttled = 0
+        if subnet_discovery:
+            t_s, ok, n = self._call("DescribeSubnets", t_s)
+            n_throttled += n
+            if ok:
+                counts = [self.space.available_ip_address_count(s) for s in candidates]
+                order = sorted(range(len(candidates)), key=lambda i: -counts[i])
+                candidates = [candidates[i] for i in order]
+            else:
+                candidates = candidates[:1]
+        else:
+            candidates = candidates[:1]
+
+        error: Ec2ErrorCode | None = None
+        for subnet_id in candidates:
+            t_s, ok, n = self._call("CreateNetworkInterface", t_s)
+            n_throttled += n
+            if not ok:
+                error = REQUEST_LIMIT_EXCEEDED
+                continue
+            eni_id = self.space.new_owner_id()
+            try:
+                primary = self.space.allocate_ips(subnet_id, 1, eni_id, kind="primary")
+                try:
+                    if n_prefixes:
+                        added = self.space.allocate_prefixes(subnet_id, n_prefixes, eni_id)
+                    else:
+                        added = self.space.allocate_ips(subnet_id, n_ips, eni_id)
+                except InsufficientAddressesError:
+                    self.space.release_owner(eni_id)
+                    raise
+            except InsufficientAddressesError as err:
+                error = err.code
+                continue
+            self._enis[eni_id] = _Eni(subnet_id, instance_id, int(primary[0]), is_primary=False)
+            return self._attach(now_s, t_s, instance_id, eni_id, added, n_throttled)
+        assert error is not None
+        self.n_errors_by_code[error] += 1
+        return Ec2Result(done_s=t_s, error=error, instance_id=instance_id, n_throttled=n_throttled)
+
+    def free_eni(self, now_s: float, eni_id: int) -> Ec2Result:
+        """Detach and delete a secondary ENI; all its addresses return to the subnet at once.
+
+        Calls DescribeNetworkInterfaces, DetachNetworkInterface, sleeps ``detach_sleep_s``,
+        then DeleteNetworkInterface.
+        """
+        eni = self._eni(eni_id)
+        if eni.is_primary:
+            raise UsageError(f"ENI {eni_id} is an instance's primary ENI; it cannot be freed")
+        addresses = self._drop_eni(eni_id)
+        self._instances[eni.instance_id].remove(eni_id)
+        error: Ec2ErrorCode | None = None
+        t_s, n_throttled = now_s, 0
+        t_s, ok, n = self._call("DescribeNetworkInterfaces", t_s)
+        n_throttled += n
+        if ok:
+            t_s, ok, n = self._call("DetachNetworkInterface", t_s)
+            n_throttled += n
+        if ok:
+            t_s, ok, n = self._call("DeleteNetworkInterface", t_s + self.params.detach_sleep_s)
+            n_throttled += n
+        if not ok:
+            error = REQUEST_LIMIT_EXCEEDED
+            self.n_errors_by_code[error] += 1
+        return Ec2Result(
+            done_s=t_s,
+            error=error,
+            addresses=addresses,
+            eni_id=eni_id,
+            instance_id=eni.instance_id,
+            n_throttled=n_throttled,
+        )
+
+    # ------------------------------------------------------------------ plain calls
+    def describe(self, now_s: float, action: ApiAction) -> Ec2Result:
+        """One read-only call (``DescribeSubnets``, ``DescribeNetworkInterfaces``, ...)."""
+        t_s, ok, n = self._call(action, now_s)
+        error: Ec2ErrorCode | None = None if ok else REQUEST_LIMIT_EXCEEDED
+        if error:
+            self.n_errors_by_code[error] += 1
+        return Ec2Result(done_s=t_s, error=error, n_throttled=n)
+
+    # ------------------------------------------------------------------ queries
+    def enis_of(self, instance_id: int) -> list[int]:
+        """ENI ids of an instance, primary first, then in attach order."""
+        return list(self._instances.get(instance_id, []))
+
+    def subnet_of(self, eni_id: int) -> str:
+        """Subnet id of an ENI."""
+        return self._eni(eni_id).subnet_id
+
+    def primary_ip_of(self, eni_id: int) -> int:
+        """Primary IP of an ENI (uint32 int)."""
+        return self._eni(eni_id).primary_ip
+
+    # ------------------------------------------------------------------ internals
+    def _eni(self, eni_id: int) -> _Eni:
+        try:
+            return self._enis[eni_id]
+        except KeyError:
+            raise UnknownEniError(f"unknown ENI {eni_id}; create it first") from None
+
+    def _drop_eni(self, eni_id: int) -> AddressArray:
+        addresses = self.space.held_by(eni_id)
+        self.space.release_owner(eni_id)
+        del self._enis[eni_id]
+        return addresses
+
+    def _assign(self, now_s: float, eni_id: int, n: int, prefixes: bool) -> Ec2Result:
+        eni = self._eni(eni_id)
+        t_s, ok, n_throttled = self._call("AssignPrivateIpAddresses", now_s)
+        if not ok:
+            self.n_errors_by_code[REQUEST_LIMIT_EXCEEDED] += 1
+            return Ec2Result(
+                done_s=t_s, error=REQUEST_LIMIT_EXCEEDED, eni_id=eni_id, n_throttled=n_throttled
+            )
+        try:
+            if prefixes:
+                added = self.space.allocate_prefixes(eni.subnet_id, n, eni_id)
+            else:
+                added = self.space.allocate_ips(eni.subnet_id, n, eni_id)
+        except InsufficientAddressesError as err:
+            self.n_errors_by_code[err.code] += 1
+            return Ec2Result(done_s=t_s, error=err.code, eni_id=eni_id, n_throttled=n_throttled)
+        return Ec2Result(done_s=t_s, addresses=added, eni_id=eni_id, n_throttled=n_throttled)
+
+    def _release_call(self, now_s: float, eni_id: int, addresses: npt.ArrayLike) -> Ec2Result:
+        t_s, ok, n_throttled = self._call("UnassignPrivateIpAddresses", now_s)
+        error: Ec2ErrorCode | None = None if ok else REQUEST_LIMIT_EXCEEDED
+        if error:
+            self.n_errors_by_code[error] += 1
+        return Ec2Result(
+            done_s=t_s,
+            error=error,
+            addresses=np.sort(np.asarray(addresses, dtype=np.uint32)),
+            eni_id=eni_id,
+            n_throttled=n_throttled,
+        )
+
+    def _attach(
+        self,
+        now_s: float,
+        t_s: float,
+        instance_id: int,
+        eni_id: int,
+        added: AddressArray,
+        n_throttled: int,
+    ) -> Ec2Result:
+        """DescribeInstances, Attach, Modify, then the metadata wait; delete the ENI on failure."""
+        for action in (
+            "DescribeInstances",
+            "AttachNetworkInterface",
+            "ModifyNetworkInterfaceAttribute",
+        ):
+            t_s, ok, n = self._call(action, t_s)
+            n_throttled += n
+            if not ok:
+                # ipamd deletes the new ENI when attaching or marking it fails (AllocENI).
+                self._drop_eni(eni_id)
+                t_s, _, n = self._call("DeleteNetworkInterface", t_s)
+                n_throttled += n
+                self.n_errors_by_code[REQUEST_LIMIT_EXCEEDED] += 1
+                return Ec2Result(
+                    done_s=t_s,
+                    error=REQUEST_LIMIT_EXCEEDED,
+                    instance_id=instance_id,
+                    n_throttled=n_throttled,
+                )
+        t_s += self._draw_latency(self.params.eni_ready_latency)
+        self._instances[instance_id].append(eni_id)
+        return Ec2Result(
+            done_s=t_s,
+            addresses=added,
+            eni_id=eni_id,
+            primary_ip=self._enis[eni_id].primary_ip,
+            instance_id=instance_id,
+            n_throttled=n_throttled,
+        )
+
+    def _call(self, action: str, t_s: float) -> tuple[float, bool, int]:
+        """One SDK call with retries: (time it returns [s], succeeded, throttled attempts)."""
+        bucket = self._buckets[action]
+        n_throttled = 0
+        for attempt in range(1, self.params.max_attempts + 1):
+            self.n_calls_by_action[action] += 1
+            if bucket.try_take(t_s):
+                return t_s + self._draw_latency(self.params.latencies[action]), True, n_throttled
+            n_throttled += 1
+            self.n_throttled_by_action[action] += 1
+            if attempt < self.params.max_attempts:
+                t_s += self._backoff_s(attempt)
+        return t_s, False, n_throttled
+
+    def _backoff_s(self, attempt: int) -> float:
+        """SDK for Go v2 ExponentialJitterBackoff before retry number ``attempt`` [s]."""
+        if attempt > int(math.log2(self.params.max_backoff_s)):
+            return self.params.max_backoff_s
+        return float(self._rng.random()) * 2.0**attempt
+
+    def _draw_latency(self, latency: Latency) -> float:
+        sample_s = latency.median_s * math.exp(latency.sigma * float(self._rng.standard_normal()))
+        return min(sample_s, latency.max_s)
