@@ -24,8 +24,11 @@ token bucket per API action per account and Region; each request takes one token
 at a fixed rate up to their capacity; a request that finds its bucket empty gets
 ``RequestLimitExceeded``. Defaults: AssignPrivateIpAddresses, UnassignPrivateIpAddresses,
 CreateNetworkInterface, DeleteNetworkInterface and ModifyNetworkInterfaceAttribute 100 tokens,
-5 per s; AttachNetworkInterface and DetachNetworkInterface (other mutating actions) 50, 5 per s;
-Describe* 100, 20 per s.
+5 per s (their own rows in the guide's "uncategorized actions" table); AttachNetworkInterface and
+DetachNetworkInterface ("mutating actions") 50, 5 per s; DescribeSubnets ("non-mutating
+actions") 100, 20 per s; DescribeInstances and DescribeNetworkInterfaces as ipamd calls them,
+with instance or ENI ids but no filter and no pagination ("unfiltered and unpaginated
+non-mutating actions") 50, 10 per s.
 
 Retries: ipamd's EC2 client is the AWS SDK for Go v2 standard retryer with
 ``RetryMaxAttempts = 10`` (aws/amazon-vpc-cni-k8s ``pkg/awsutils/awssession/session.go``). Its
@@ -47,8 +50,10 @@ sample from exceeding what the docs report.
 Simplifications, stated:
 
 - Buckets are evaluated at each attempt's own time. Operations are simulated whole when issued,
-  so a later attempt (at ``now_s`` + latencies + back-offs) may take its token before a call that
-  another node issues at an earlier time in a later tick; a bucket never refills backwards.
+  so an attempt late in time (``now_s`` + latencies + back-offs) takes its token before calls
+  that other nodes issue at earlier times in later ticks; those earlier calls then see the
+  bucket's level minus the refill still to come (never tokens from the future), which slightly
+  favours the operation simulated first.
 - The SDK's client-side retry quota and ipamd's own extra retry loops around Detach/Delete are
   not modelled (a Detach/Delete that exhausts its SDK attempts just reports the error).
 - A release (unassign or free ENI) returns its addresses to the subnet when issued, even if its
@@ -157,8 +162,10 @@ DEFAULT_BUCKETS: Final[Mapping[str, Bucket]] = {
     "AttachNetworkInterface": Bucket(50, 5),
     "DetachNetworkInterface": Bucket(50, 5),
     "DescribeSubnets": Bucket(100, 20),
-    "DescribeNetworkInterfaces": Bucket(100, 20),
-    "DescribeInstances": Bucket(100, 20),
+    # ipamd passes ID lists, neither a filter nor pagination, to these two, which the guide
+    # lists among the "unfiltered and unpaginated non-mutating actions" (50, 10 per s).
+    "DescribeNetworkInterfaces": Bucket(50, 10),
+    "DescribeInstances": Bucket(50, 10),
 }
 
 DEFAULT_LATENCIES: Final[Mapping[str, Latency]] = {
@@ -263,11 +270,18 @@ class _Eni:
     subnet_id: str
     instance_id: int
     primary_ip: int
-    is_primary: bool
+    freeable: bool
+    """False for an instance's primary ENI and the trunk ENI, which ipamd never frees."""
 
 
 class _TokenBucket:
-    """Token bucket refilled by simulated time (never backwards)."""
+    """Token bucket refilled by simulated time, tolerant of requests out of time order.
+
+    The bucket keeps its level at the latest time it has seen. A request at that time or later
+    refills first (up to capacity). A request at an earlier time ``t_s`` (an operation simulated
+    whole may already have made calls later in time) sees the level minus the refill still to
+    come between ``t_s`` and the latest time, so it never spends tokens that were not yet there.
+    """
 
     def __init__(self, spec: Bucket) -> None:
         self.capacity = spec.capacity
@@ -276,12 +290,15 @@ class _TokenBucket:
         self.last_s = -math.inf
 
     def try_take(self, t_s: float) -> bool:
-        if t_s > self.last_s:
+        if t_s >= self.last_s:
             if self.last_s > -math.inf:
                 elapsed_s = t_s - self.last_s
                 self.n_tokens = min(self.capacity, self.n_tokens + elapsed_s * self.refill_per_s)
             self.last_s = t_s
-        if self.n_tokens >= 1.0:
+            n_available = self.n_tokens
+        else:
+            n_available = self.n_tokens - (self.last_s - t_s) * self.refill_per_s
+        if n_available >= 1.0:
             self.n_tokens -= 1.0
             return True
         return False
@@ -324,21 +341,12 @@ class Ec2Api:
         """Start an instance: its primary ENI gets a primary IP (the node IP) in ``subnet_id``.
 
         Costs no ipamd API call and no time. Fails with ``InsufficientFreeAddressesInSubnet``
-        when the subnet has no address to give.
+        when the subnet has no address to give (the instance then has no ENI).
         """
         instance_id = self._next_instance_id
         self._next_instance_id += 1
-        eni_id = self.space.new_owner_id()
-        try:
-            primary = self.space.allocate_ips(subnet_id, 1, eni_id, kind="primary")
-        except InsufficientAddressesError as err:
-            self.n_errors_by_code[err.code] += 1
-            return Ec2Result(done_s=now_s, error=err.code, instance_id=instance_id)
-        self._enis[eni_id] = _Eni(subnet_id, instance_id, int(primary[0]), is_primary=True)
-        self._instances[instance_id] = [eni_id]
-        return Ec2Result(
-            done_s=now_s, eni_id=eni_id, primary_ip=int(primary[0]), instance_id=instance_id
-        )
+        self._instances[instance_id] = []
+        return self._add_eni_without_calls(now_s, instance_id, subnet_id)
 
     def terminate_instance(self, now_s: float, instance_id: int) -> Ec2Result:
         """Terminate an instance: every address of every ENI returns (DeleteOnTermination).
@@ -351,6 +359,16 @@ class Ec2Api:
         released = [self._drop_eni(eni_id) for eni_id in eni_ids]
         addresses = np.sort(np.concatenate(released)) if released else np.empty(0, np.uint32)
         return Ec2Result(done_s=now_s, addresses=addresses, instance_id=instance_id)
+
+    def attach_trunk_eni(self, now_s: float, instance_id: int, subnet_id: str) -> Ec2Result:
+        """Attach the trunk ENI of security groups for pods: a primary IP, no pool addresses.
+
+        The VPC resource controller makes this ENI, not ipamd, so no ipamd API call is counted
+        and it takes no time. It is released with the instance.
+        """
+        if instance_id not in self._instances:
+            raise UnknownEniError(f"unknown instance {instance_id}; launch it first")
+        return self._add_eni_without_calls(now_s, instance_id, subnet_id)
 
     # ------------------------------------------------------------------ IPs and prefixes
     def assign_private_ips(self, now_s: float, eni_id: int, n_ips: int) -> Ec2Result:
@@ -451,7 +469,7 @@ class Ec2Api:
             except InsufficientAddressesError as err:
                 error = err.code
                 continue
-            self._enis[eni_id] = _Eni(subnet_id, instance_id, int(primary[0]), is_primary=False)
+            self._enis[eni_id] = _Eni(subnet_id, instance_id, int(primary[0]), freeable=True)
             return self._attach(now_s, t_s, instance_id, eni_id, added, n_throttled)
         assert error is not None
         self.n_errors_by_code[error] += 1
@@ -464,8 +482,10 @@ class Ec2Api:
         then DeleteNetworkInterface.
         """
         eni = self._eni(eni_id)
-        if eni.is_primary:
-            raise UsageError(f"ENI {eni_id} is an instance's primary ENI; it cannot be freed")
+        if not eni.freeable:
+            raise UsageError(
+                f"ENI {eni_id} is an instance's primary or trunk ENI; ipamd never frees it"
+            )
         addresses = self._drop_eni(eni_id)
         self._instances[eni.instance_id].remove(eni_id)
         error: Ec2ErrorCode | None = None
@@ -518,6 +538,19 @@ class Ec2Api:
             return self._enis[eni_id]
         except KeyError:
             raise UnknownEniError(f"unknown ENI {eni_id}; create it first") from None
+
+    def _add_eni_without_calls(self, now_s: float, instance_id: int, subnet_id: str) -> Ec2Result:
+        eni_id = self.space.new_owner_id()
+        try:
+            primary = self.space.allocate_ips(subnet_id, 1, eni_id, kind="primary")
+        except InsufficientAddressesError as err:
+            self.n_errors_by_code[err.code] += 1
+            return Ec2Result(done_s=now_s, error=err.code, instance_id=instance_id)
+        self._enis[eni_id] = _Eni(subnet_id, instance_id, int(primary[0]), freeable=False)
+        self._instances[instance_id].append(eni_id)
+        return Ec2Result(
+            done_s=now_s, eni_id=eni_id, primary_ip=int(primary[0]), instance_id=instance_id
+        )
 
     def _drop_eni(self, eni_id: int) -> AddressArray:
         addresses = self.space.held_by(eni_id)
