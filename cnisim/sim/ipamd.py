@@ -136,9 +136,27 @@ CheckFreeableENIexists); kubernetes ``pkg/kubelet/pod_workers.go`` and ``kubelet
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+import math
+from collections import Counter
+from collections.abc import Callable, Mapping, Sequence
+from dataclasses import dataclass, field
+from typing import Final, Literal
 
-__all__ = ["NodeSpec"]
+import numpy as np
+
+from cnisim.cni import IpamdConfig
+from cnisim.errors import UsageError
+from cnisim.sim.ec2 import Ec2Api, Ec2Params, Ec2Result
+from cnisim.sim.subnet import AddressSpace
+from cnisim.sim.workload import PodEvents
+
+__all__ = [
+    "NodeSpec",
+    "Placement",
+    "ReferenceNode",
+    "ReferenceRun",
+    "run_reference",
+]
 
 
 @dataclass(frozen=True)
@@ -187,3 +205,741 @@ class NodeSpec:
     def n_slots_per_eni(self) -> int:
         """Secondary IP (or prefix) slots per ENI, S = ipv4_per_eni - 1 [slots]."""
         return self.ipv4_per_eni - 1
+
+
+Placement = Literal["first_fit", "random"]
+
+#: EC2 errors that pause growth for 120 s (ipamd.go containsInsufficientCIDRsOrSubnetIPs).
+INSUFFICIENT_CODES: Final = frozenset(
+    {"InsufficientCidrBlocks", "InsufficientFreeAddressesInSubnet"}
+)
+INSUFFICIENT_CIDR_PAUSE_S: Final = 120.0  # ipamd.go insufficientCidrErrorCooldown
+DECREASE_INTERVAL_S: Final = 30.0  # ipamd.go decreaseIPPoolInterval
+MIN_ENI_LIFETIME_S: Final = 60.0  # data_store.go minENILifeTime
+POOL_INTERVAL_S: Final = 5.0  # ipamd.go ipPoolMonitorInterval
+POD_RETRY_INTERVAL_S: Final = 10.0  # kubelet.go backOffPeriod (pod worker retry after an error)
+IPS_PER_PREFIX: Final = 16  # data_store.go GetPrefixDelegationDefaults: a /28
+
+
+@dataclass
+class _Cidr:
+    """One /32 secondary IP or /28 prefix in the datastore, with per-address state."""
+
+    base: int
+    size: int
+    pods: list[int]  # pod id per address, -1 when unassigned
+    cooldown_until_s: list[float]
+
+    @classmethod
+    def new(cls, base: int, size: int) -> _Cidr:
+        return cls(base, size, [-1] * size, [-math.inf] * size)
+
+    def n_assigned(self) -> int:
+        return sum(1 for pod in self.pods if pod >= 0)
+
+    def eligible(self, offset: int, now_s: float) -> bool:
+        # data_store.go getUnusedIP: not assigned and not inCoolingPeriod (since <= period).
+        return self.pods[offset] < 0 and now_s > self.cooldown_until_s[offset]
+
+    def first_eligible(self, now_s: float) -> int | None:
+        return next((i for i in range(self.size) if self.eligible(i, now_s)), None)
+
+    def n_cooling(self, now_s: float) -> int:
+        return sum(
+            1 for i in range(self.size) if self.pods[i] < 0 and now_s <= self.cooldown_until_s[i]
+        )
+
+
+@dataclass
+class _Eni:
+    """An attached ENI as ipamd's datastore holds it."""
+
+    eni_id: int
+    primary_ip: int
+    is_primary: bool
+    is_trunk: bool
+    created_s: float
+    cidrs: list[_Cidr] = field(default_factory=list)
+
+    def n_assigned(self) -> int:
+        return sum(cidr.n_assigned() for cidr in self.cidrs)
+
+    def n_ips(self) -> int:
+        return sum(cidr.size for cidr in self.cidrs)
+
+
+@dataclass
+class _Addition:
+    """What an increase adds when its step completes: CIDRs on an ENI, or a new ENI."""
+
+    eni_id: int
+    bases: list[int]
+    new_eni_primary_ip: int | None = None
+
+
+class ReferenceNode:
+    """ipamd and its datastore on one node, one decision per line.
+
+    Parameters
+    ----------
+    index : int
+        Engine node id (nodes are processed in increasing index within each tick phase).
+    spec : NodeSpec
+        The node's limits and subnets.
+    config : IpamdConfig
+        aws-node settings of the node group.
+    ec2 : Ec2Api
+        The shared EC2 model.
+    pool_interval_s : float
+        Pause between the end of a pool step and the next one [s].
+
+    Notes
+    -----
+    See the module docstring for the exact contract; method names follow ipamd's functions.
+
+    References
+    ----------
+    aws/amazon-vpc-cni-k8s ``pkg/ipamd/ipamd.go``, ``pkg/ipamd/datastore/data_store.go``.
+    """
+
+    def __init__(
+        self,
+        index: int,
+        spec: NodeSpec,
+        config: IpamdConfig,
+        ec2: Ec2Api,
+        *,
+        pool_interval_s: float = POOL_INTERVAL_S,
+    ) -> None:
+        if config.enable_ipv6:
+            raise UsageError(
+                "ENABLE_IPv6=true: ipamd keeps no IPv4 warm pool (one /80 per ENI), which the "
+                "simulator does not model; simulate IPv4 (ENABLE_IPv6=false)"
+            )
+        self.index = index
+        self.spec = spec
+        self.config = config
+        self.ec2 = ec2
+        self.pool_interval_s = pool_interval_s
+        self.pd = config.prefix_delegation_active(spec.supports_prefix_delegation)
+        self.warm_ip_mode = config.warm_ip_targets_defined
+        self.n_slots = spec.n_slots_per_eni  # S secondary IPs, or P = S prefixes
+        self.cidr_size = IPS_PER_PREFIX if self.pd else 1
+        self.max_ips_per_eni = self.n_slots * self.cidr_size
+        self.enis: list[_Eni] = []
+        self.instance_id: int | None = None
+        self.joined = False
+        self.pod_cidr: dict[int, tuple[_Cidr, int]] = {}
+        self.next_step_s = math.inf
+        self.step_end_s: float | None = None  # set while a step's calls are in flight
+        self.pending: list[_Addition] = []
+        self.last_decrease_s = -math.inf
+        self.insufficient_until_s = -math.inf
+        self.n_calls: Counter[str] = Counter()
+        self.n_call_errors: Counter[str] = Counter()
+        self.events: list[dict[str, object]] = []
+        # Per-step scratch: the calls made so far and whether an InsufficientCidr* error hit.
+        self._step_results: list[Ec2Result] = []
+        self._step_insufficient = False
+
+    # ------------------------------------------------------------------ joins and leaves
+    def join(self, now_s: float) -> None:
+        """Launch the instance, attach the trunk (SGP), pre-scale the pool (handlePreScaling)."""
+        launch = self.ec2.launch_instance(now_s, self.spec.node_subnet)
+        self._log(now_s, "launch", launch)
+        if not launch.ok or launch.eni_id is None or launch.primary_ip is None:
+            return  # the node subnet is full: the node never comes up
+        instance_id = launch.instance_id
+        assert instance_id is not None
+        self.instance_id = instance_id
+        self.joined = True
+        self.enis.append(_Eni(launch.eni_id, launch.primary_ip, True, False, now_s))
+        if self.config.enable_pod_eni and self.spec.max_enis >= 2:
+            # The VPC resource controller attaches the trunk once ipamd says there is room.
+            trunk = self.ec2.create_and_attach_eni(
+                now_s, instance_id, self.spec.node_subnet, subnet_discovery=False
+            )
+            self._log(now_s, "create_trunk", trunk)
+            if trunk.ok and trunk.eni_id is not None and trunk.primary_ip is not None:
+                self.enis.append(_Eni(trunk.eni_id, trunk.primary_ip, False, True, now_s))
+        self._begin_step()
+        if self.isDatastorePoolTooLow():
+            self.increaseDatastorePool(now_s)
+        self._end_step(now_s, decreased=False)
+
+    def leave(self, now_s: float) -> list[int]:
+        """Terminate the instance: every address returns; returns the pods that were running."""
+        pods = sorted(self.pod_cidr)
+        if self.instance_id is not None:
+            self._log(now_s, "terminate", self.ec2.terminate_instance(now_s, self.instance_id))
+        self.enis.clear()
+        self.pod_cidr.clear()
+        self.pending.clear()
+        self.joined = False
+        self.step_end_s = None
+        self.next_step_s = math.inf
+        return pods
+
+    # ------------------------------------------------------------------ tick phases 2-5
+    def complete(self, now_s: float) -> None:
+        """Phase 2: apply the additions of a finished step; the node becomes idle."""
+        if self.step_end_s is None or self.step_end_s > now_s:
+            return
+        for addition in self.pending:
+            if addition.new_eni_primary_ip is not None:
+                eni = _Eni(addition.eni_id, addition.new_eni_primary_ip, False, False, now_s)
+                self.enis.append(eni)
+            else:
+                found = [e for e in self.enis if e.eni_id == addition.eni_id]
+                if not found:
+                    continue  # freed by tryFreeENI in the same step; EC2 took the IPs back
+                eni = found[0]
+            eni.cidrs.extend(_Cidr.new(base, self.cidr_size) for base in addition.bases)
+        self.pending.clear()
+        self.step_end_s = None
+
+    def unassign_pod(self, pod: int, now_s: float) -> bool:
+        """Phase 3 (UnassignPodIPAddress): the pod's address starts its cooldown."""
+        if pod not in self.pod_cidr:
+            return False
+        cidr, offset = self.pod_cidr.pop(pod)
+        cidr.pods[offset] = -1
+        cidr.cooldown_until_s[offset] = now_s + self.config.ip_cooldown_period_s
+        return True
+
+    def assign_pod(
+        self, pod: int, now_s: float, placement: Placement, rng: np.random.Generator
+    ) -> int | None:
+        """Phase 4 (AssignPodIPv4Address): give the pod an eligible address, or None.
+
+        Returns
+        -------
+        int or None
+            The address (uint32 value), None when no address is eligible.
+        """
+        candidates = [
+            eni
+            for eni in self.enis
+            if any(cidr.first_eligible(now_s) is not None for cidr in eni.cidrs)
+        ]
+        if not candidates:
+            return None
+        if placement == "first_fit":
+            eni = candidates[0]
+        else:
+            eni = candidates[int(rng.integers(len(candidates)))]
+        cidrs = [cidr for cidr in eni.cidrs if cidr.first_eligible(now_s) is not None]
+        cidr = cidrs[0] if placement == "first_fit" else cidrs[int(rng.integers(len(cidrs)))]
+        offset = cidr.first_eligible(now_s)
+        assert offset is not None
+        cidr.pods[offset] = pod
+        self.pod_cidr[pod] = (cidr, offset)
+        return cidr.base + offset
+
+    def is_due(self, now_s: float) -> bool:
+        """Whether phase 5 runs a pool step now: joined, idle and next_step_s reached."""
+        return self.joined and self.step_end_s is None and self.next_step_s <= now_s
+
+    def updateIPPoolIfRequired(self, now_s: float) -> None:
+        """Phase 5: one pool step on the state at now_s."""
+        self._begin_step()
+        stats_avail = self._avail()  # decisions.Stats, taken before any action
+        decreased = False
+        if self.isDatastorePoolTooLow():
+            self.increaseDatastorePool(now_s)
+        elif self.isDatastorePoolTooHigh() and now_s - self.last_decrease_s > DECREASE_INTERVAL_S:
+            decreased = True
+            self.decreaseDatastorePool(now_s)
+        if self.shouldRemoveExtraENIs(stats_avail):
+            self.tryFreeENI(now_s)
+        self._end_step(now_s, decreased=decreased)
+
+    # ------------------------------------------------------------------ datastore stats
+    def _total(self) -> int:
+        return sum(eni.n_ips() for eni in self.enis)
+
+    def _assigned(self) -> int:
+        return len(self.pod_cidr)
+
+    def _avail(self) -> int:
+        # data_store.go AvailableAddresses: IPs in cooldown count as available.
+        return self._total() - self._assigned()
+
+    def _n_prefixes(self) -> int:
+        return sum(len(eni.cidrs) for eni in self.enis) if self.pd else 0
+
+    def _free_prefixes(self) -> int:
+        # data_store.go GetFreePrefixes: prefixes with no assigned IP (cooldown ignored).
+        if not self.pd:
+            return 0
+        return sum(1 for eni in self.enis for cidr in eni.cidrs if cidr.n_assigned() == 0)
+
+    def datastoreTargetState(self) -> tuple[int, int]:
+        """(short, over) of warm-IP mode, in IPs or, with PD, in prefixes."""
+        warm_ip = self.config.warm_ip_target
+        minimum_ip = self.config.minimum_ip_target
+        total, avail = self._total(), self._avail()
+        short = max(warm_ip - avail, 0)
+        short = max(short, minimum_ip - total)
+        over = max(avail - warm_ip, 0)
+        over = max(min(over, total - minimum_ip), 0)
+        if not self.pd:
+            return short, over
+        short_prefixes = _div_ceil(short, IPS_PER_PREFIX)
+        needed_for_warm = _div_ceil(self._assigned() + warm_ip, IPS_PER_PREFIX)
+        needed_for_min = _div_ceil(minimum_ip, IPS_PER_PREFIX)
+        over_prefixes = max(min(self._free_prefixes(), self._n_prefixes() - needed_for_warm), 0)
+        over_prefixes = max(min(over_prefixes, self._n_prefixes() - needed_for_min), 0)
+        return short_prefixes, over_prefixes
+
+    # ------------------------------------------------------------------ increase
+    def isDatastorePoolTooLow(self) -> bool:
+        """Whether the pool needs to grow."""
+        if self._total() >= self.spec.max_pods:
+            return False  # growth stops at max pods (v1.17.1+, PR #2745)
+        if self.warm_ip_mode:
+            short, _ = self.datastoreTargetState()
+            return short > 0
+        warm_target = self.config.warm_prefix_target if self.pd else self.config.warm_eni_target
+        unit = IPS_PER_PREFIX if self.pd else self.n_slots
+        avail = self._avail()
+        return avail < unit * warm_target or (warm_target == 0 and avail == 0)
+
+    def _resources_wanted(self) -> int:
+        """IPs (secondary) or prefixes (PD) one increase asks for, before the per-ENI cap."""
+        if self.pd:
+            # ipamd.go getPrefixesNeeded
+            if self.warm_ip_mode:
+                short, _ = self.datastoreTargetState()
+                return max(1, short)
+            return max(1, self.config.warm_prefix_target - self._free_prefixes())
+        if self.warm_ip_mode:
+            short, _ = self.datastoreTargetState()
+            return short
+        return self.n_slots
+
+    def increaseDatastorePool(self, now_s: float) -> None:
+        """Add CIDRs to an existing ENI, else attach one new ENI."""
+        if now_s <= self.insufficient_until_s:
+            return  # inInsufficientCidrCoolingPeriod
+        outcome = self.tryAssignCidrs(now_s)
+        if outcome in INSUFFICIENT_CODES:
+            self._step_insufficient = True
+            return
+        if outcome != "nothing":
+            return  # added, or failed with another error (no ENI then)
+        if self.hasRoomForEni():
+            self.tryAllocateENI(now_s)
+
+    def _allocatable_enis(self) -> list[_Eni]:
+        # data_store.go GetAllocatableENIs: skip the trunk, and the primary under custom networking.
+        return [
+            eni
+            for eni in self.enis
+            if not eni.is_trunk
+            and not (eni.is_primary and self.config.custom_network_cfg)
+            and len(eni.cidrs) < self.n_slots
+        ]
+
+    def tryAssignCidrs(self, now_s: float) -> str:
+        """tryAssignIPs / tryAssignPrefixes: "added", "nothing" or the EC2 error code."""
+        wanted = self._resources_wanted()
+        if wanted == 0:
+            return "nothing"  # warm-IP mode and not short: nothing to add
+        for eni in self._allocatable_enis():
+            n_resources = min(self.n_slots - len(eni.cidrs), wanted)
+            result = self._assign(now_s, eni, n_resources)
+            if not result.ok:
+                result = self._assign(now_s, eni, 1)  # "Try to just get one more"
+                if not result.ok:
+                    assert result.error is not None
+                    if self.config.enable_subnet_discovery and result.error in INSUFFICIENT_CODES:
+                        continue
+                    return result.error
+            self.pending.append(_Addition(eni.eni_id, [int(a) for a in result.addresses]))
+            return "added"
+        return "nothing"
+
+    def hasRoomForEni(self) -> bool:
+        """Whether another ENI may be attached (MAX_ENI, trunk slot reserved under SGP)."""
+        has_trunk = any(eni.is_trunk for eni in self.enis)
+        trunk_reserve = 1 if self.config.enable_pod_eni and not has_trunk else 0
+        return len(self.enis) < self.spec.max_enis - trunk_reserve
+
+    def tryAllocateENI(self, now_s: float) -> None:
+        """Create and attach one ENI in the pod subnet, pre-loaded (GetENIResourcesToAllocate)."""
+        if self.pd or self.warm_ip_mode:
+            n_resources = min(self._resources_wanted(), self.n_slots)
+        else:
+            n_resources = self.n_slots
+        if n_resources <= 0:
+            return
+        assert self.instance_id is not None
+        result = self.ec2.create_and_attach_eni(
+            now_s,
+            self.instance_id,
+            self.spec.pod_subnet,
+            n_ips=0 if self.pd else n_resources,
+            n_prefixes=n_resources if self.pd else 0,
+            subnet_discovery=self.config.enable_subnet_discovery,
+        )
+        self._record(now_s, "create_eni", result)
+        if result.ok and result.eni_id is not None and result.primary_ip is not None:
+            bases = [int(a) for a in result.addresses]
+            self.pending.append(_Addition(result.eni_id, bases, result.primary_ip))
+        elif result.error in INSUFFICIENT_CODES:
+            self._step_insufficient = True
+
+    # ------------------------------------------------------------------ decrease
+    def isDatastorePoolTooHigh(self) -> bool:
+        """Whether single IPs or prefixes may be returned (never in warm-ENI mode)."""
+        if self.warm_ip_mode:
+            _, over = self.datastoreTargetState()
+            return over > 0
+        if self.pd:
+            return self._free_prefixes() > self.config.warm_prefix_target
+        return False
+
+    def decreaseDatastorePool(self, now_s: float) -> None:
+        """tryUnassignCidrsFromAll: return up to `over` unused CIDRs, one call per ENI."""
+        if self.warm_ip_mode:
+            _, over = self.datastoreTargetState()
+        else:
+            over = max(self._free_prefixes() - self.config.warm_prefix_target, 0)
+        for eni in self.enis:
+            if over <= 0:
+                break
+            # data_store.go FindFreeableCidrs: no assigned IP; IPs in cooldown may go.
+            freeable = [cidr for cidr in eni.cidrs if cidr.n_assigned() == 0][:over]
+            if not freeable:
+                continue
+            for cidr in freeable:
+                eni.cidrs.remove(cidr)
+            bases = [cidr.base for cidr in freeable]
+            if self.pd:
+                result = self.ec2.unassign_prefixes(now_s, eni.eni_id, bases)
+            else:
+                result = self.ec2.unassign_private_ips(now_s, eni.eni_id, bases)
+            self._record(now_s, "unassign", result)
+            over -= len(freeable)
+
+    # ------------------------------------------------------------------ free an ENI
+    def shouldRemoveExtraENIs(self, stats_avail: int) -> bool:
+        """Gate of tryFreeENI, on the stats taken at the start of the step."""
+        if self.warm_ip_mode:
+            return True
+        warm_target = self.config.warm_prefix_target if self.pd else self.config.warm_eni_target
+        if stats_avail >= (warm_target + 1) * self.max_ips_per_eni:
+            return True
+        # data_store.go CheckFreeableENIexists
+        return self.pd and any(
+            not eni.is_primary and not eni.is_trunk and eni.n_assigned() == 0 for eni in self.enis
+        )
+
+    def getDeletableENI(self, now_s: float) -> _Eni | None:
+        """The first ENI that may be freed now, or None."""
+        warm_ip = self.config.warm_ip_target
+        minimum_ip = self.config.minimum_ip_target
+        if self.pd:
+            warm_ip = _div_ceil(warm_ip, IPS_PER_PREFIX) * IPS_PER_PREFIX
+            minimum_ip = _div_ceil(minimum_ip, IPS_PER_PREFIX) * IPS_PER_PREFIX
+        for eni in self.enis:
+            if eni.is_primary:
+                continue
+            if now_s - eni.created_s < MIN_ENI_LIFETIME_S:
+                continue  # isTooYoung
+            if any(cidr.n_cooling(now_s) for cidr in eni.cidrs):
+                continue  # hasIPInCooling
+            if eni.n_assigned() > 0:
+                continue  # hasPods
+            others = [other for other in self.enis if other is not eni]
+            if self.config.warm_ip_target != 0:
+                other_free = sum(o.n_ips() - o.n_assigned() for o in others)
+                if other_free < warm_ip:
+                    continue  # isRequiredForWarmIPTarget
+            if self.config.minimum_ip_target != 0 and sum(o.n_ips() for o in others) < minimum_ip:
+                continue  # isRequiredForMinimumIPTarget
+            if self.pd and self.config.warm_prefix_target != 0:
+                other_free_prefixes = sum(
+                    1 for o in others for cidr in o.cidrs if cidr.n_assigned() == 0
+                )
+                if other_free_prefixes < self.config.warm_prefix_target:
+                    continue  # isRequiredForWarmPrefixTarget
+            if eni.is_trunk:
+                continue
+            return eni
+        return None
+
+    def tryFreeENI(self, now_s: float) -> None:
+        """Free at most one ENI (RemoveUnusedENIFromStore, then FreeENI)."""
+        eni = self.getDeletableENI(now_s)
+        if eni is None:
+            return
+        self.enis.remove(eni)
+        self._record(now_s, "free_eni", self.ec2.free_eni(now_s, eni.eni_id))
+
+    # ------------------------------------------------------------------ metrics
+    def metrics(self, now_s: float) -> dict[str, float]:
+        """Per-node metrics at now_s (the contract's names)."""
+        held = self._total()
+        assigned = self._assigned()
+        return {
+            "enis": len(self.enis),
+            "ips_held": held,
+            "ips_assigned": assigned,
+            "ips_free": held - assigned,
+            "ips_cooldown": sum(c.n_cooling(now_s) for e in self.enis for c in e.cidrs),
+            "prefixes": self._n_prefixes(),
+            "subnet_ips": len(self.enis) + held,
+        }
+
+    def ips_per_eni(self) -> list[int]:
+        """IPs held on each ENI, in ENI order [IPs]."""
+        return [eni.n_ips() for eni in self.enis]
+
+    # ------------------------------------------------------------------ internals
+    def _assign(self, now_s: float, eni: _Eni, n_resources: int) -> Ec2Result:
+        if self.pd:
+            result = self.ec2.assign_prefixes(now_s, eni.eni_id, n_resources)
+        else:
+            result = self.ec2.assign_private_ips(now_s, eni.eni_id, n_resources)
+        self._record(now_s, "assign", result, n_resources)
+        return result
+
+    def _begin_step(self) -> None:
+        self._step_results = []
+        self._step_insufficient = False
+
+    def _end_step(self, now_s: float, *, decreased: bool) -> None:
+        # ipamd's calls are synchronous: their durations add up.
+        end_s = now_s + sum(result.done_s - now_s for result in self._step_results)
+        if self._step_results:
+            self.step_end_s = end_s
+        if self._step_insufficient:
+            self.insufficient_until_s = end_s + INSUFFICIENT_CIDR_PAUSE_S
+        if decreased:
+            self.last_decrease_s = end_s
+        self.next_step_s = end_s + self.pool_interval_s
+
+    def _record(self, now_s: float, op: str, result: Ec2Result, n_requested: int = 0) -> None:
+        self._step_results.append(result)
+        self.n_calls[op] += 1
+        if result.error is not None:
+            self.n_call_errors[result.error] += 1
+        self._log(now_s, op, result, n_requested)
+
+    def _log(self, now_s: float, op: str, result: Ec2Result, n_requested: int = 0) -> None:
+        self.events.append(
+            {
+                "now_s": now_s,
+                "node": self.index,
+                "op": op,
+                "n_requested": n_requested,
+                "n_addresses": int(result.addresses.size),
+                "error": result.error,
+                "done_s": result.done_s,
+            }
+        )
+
+
+def _div_ceil(x: int, y: int) -> int:
+    # data_store.go DivCeil
+    return (x + y - 1) // y
+
+
+@dataclass
+class ReferenceRun:
+    """Output of :func:`run_reference`.
+
+    Attributes
+    ----------
+    ticks : list of dict
+        One row per tick per joined node: ``now_s``, ``node`` and :meth:`ReferenceNode.metrics`.
+    events : list of dict
+        Pod events (``op`` "add", "add_failed", "del", "add_cancelled") and EC2 operations
+        (``op`` "launch", "create_trunk", "assign", "unassign", "create_eni", "free_eni",
+        "terminate"), in the order they happened.
+    nodes : list of dict
+        Final metrics per node plus counters: ``n_adds``, ``n_failed_adds``, ``n_calls_<op>``,
+        ``n_errors_<code>``.
+    waits_s : dict of int to float
+        Wait of each pod that got an address: successful ADD minus scheduled ADD [s].
+    reference_nodes : list of ReferenceNode
+        The final node objects (datastore inspection in tests).
+    """
+
+    ticks: list[dict[str, float]]
+    events: list[dict[str, object]]
+    nodes: list[dict[str, float]]
+    waits_s: dict[int, float]
+    reference_nodes: list[ReferenceNode]
+
+
+def run_reference(
+    nodes: Sequence[NodeSpec],
+    config: IpamdConfig,
+    pods: PodEvents,
+    *,
+    subnet_cidrs: Mapping[str, str],
+    duration_s: float,
+    seed: int = 0,
+    tick_s: float = 1.0,
+    placement: Placement = "first_fit",
+    pod_retry_interval_s: float = POD_RETRY_INTERVAL_S,
+    pool_interval_s: float = POOL_INTERVAL_S,
+    join_s: Sequence[float] | None = None,
+    leave_s: Sequence[float | None] | None = None,
+    ec2_params: Ec2Params | None = None,
+    prepare_space: Callable[[AddressSpace], None] | None = None,
+    record_ticks: bool = True,
+) -> ReferenceRun:
+    """Run the reference ipamd model on a few nodes, tick by tick, per the module contract.
+
+    Parameters
+    ----------
+    nodes : sequence of NodeSpec
+        The nodes; their position is the engine node id used by ``pods``.
+    config : IpamdConfig
+        aws-node settings (one node group).
+    pods : PodEvents
+        Pod ADD/DEL schedule; the row order is the event sequence.
+    subnet_cidrs : mapping of str to str
+        Subnet id -> IPv4 CIDR, for every subnet a NodeSpec names.
+    duration_s : float
+        Last tick time [s]; ticks run at 0, tick_s, ... <= duration_s.
+    seed : int
+        Run seed: ``subnet_rng, ec2_rng, placement_rng = default_rng(seed).spawn(3)``.
+    tick_s : float
+        Tick length [s].
+    placement : {"first_fit", "random"}
+        Which eligible address a pod gets.
+    pod_retry_interval_s : float
+        Delay before a failed pod ADD is tried again [s] (kubelet backOffPeriod, 10 s).
+    pool_interval_s : float
+        Pause between pool steps [s] (ipamd ipPoolMonitorInterval, 5 s).
+    join_s, leave_s : sequence of float, optional
+        Join time per node (default 0) and leave time (default never) [s].
+    ec2_params : Ec2Params, optional
+        EC2 latencies and buckets (default: the EC2 model's defaults).
+    prepare_space : callable, optional
+        Called with the AddressSpace after the subnets are added (reservations, other holders).
+    record_ticks : bool
+        Whether to keep one metrics row per tick per node.
+
+    Returns
+    -------
+    ReferenceRun
+        Traces and per-node metrics.
+
+    Raises
+    ------
+    UsageError
+        Bad tick or duration, a pod on an unknown node, or IPv6.
+    """
+    if tick_s <= 0 or duration_s < 0:
+        raise UsageError("run_reference needs tick_s > 0 and duration_s >= 0")
+    if len(pods) and int(pods.node.max()) >= len(nodes):
+        raise UsageError("a pod is scheduled on a node id that is not in `nodes`")
+    subnet_rng, ec2_rng, placement_rng = np.random.default_rng(seed).spawn(3)
+    space = AddressSpace(rng=subnet_rng)
+    for subnet_id, cidr in subnet_cidrs.items():
+        space.add_subnet(subnet_id, cidr)
+    if prepare_space is not None:
+        prepare_space(space)
+    ec2 = Ec2Api(space, ec2_params if ec2_params is not None else Ec2Params(), rng=ec2_rng)
+    ref_nodes = [
+        ReferenceNode(i, spec, config, ec2, pool_interval_s=pool_interval_s)
+        for i, spec in enumerate(nodes)
+    ]
+    joins = list(join_s) if join_s is not None else [0.0] * len(nodes)
+    leaves = list(leave_s) if leave_s is not None else [None] * len(nodes)
+    joined = [False] * len(nodes)
+    left = [False] * len(nodes)
+
+    # (due time, sequence, pod, node, scheduled ADD time) for ADDs; DELs by row.
+    rows = range(len(pods))
+    adds = [
+        (float(pods.time_s[r]), r, int(pods.pod[r]), int(pods.node[r]), float(pods.time_s[r]))
+        for r in rows
+        if pods.delta[r] == 1
+    ]
+    dels = [
+        (float(pods.time_s[r]), r, int(pods.pod[r]), int(pods.node[r]))
+        for r in rows
+        if pods.delta[r] == -1
+    ]
+    waiting: dict[int, tuple[float, int, int, int, float]] = {}  # pod -> its pending ADD
+    i_add = i_del = 0
+    events: list[dict[str, object]] = []
+    ticks: list[dict[str, float]] = []
+    waits_s: dict[int, float] = {}
+    n_adds = [0] * len(nodes)
+    n_failed = [0] * len(nodes)
+
+    n_ticks = math.floor(duration_s / tick_s + 1e-9) + 1
+    for k in range(n_ticks):
+        now_s = k * tick_s
+        # 1. joins and leaves
+        for i, node in enumerate(ref_nodes):
+            if not joined[i] and joins[i] <= now_s:
+                joined[i] = True
+                node.join(now_s)
+            leave_at = leaves[i]
+            if joined[i] and not left[i] and leave_at is not None and leave_at <= now_s:
+                left[i] = True
+                for pod in node.leave(now_s):
+                    events.append({"now_s": now_s, "node": i, "op": "pod_gone", "pod": pod})
+        # 2. completions
+        for node in ref_nodes:
+            node.complete(now_s)
+        # 3. DELs
+        while i_del < len(dels) and dels[i_del][0] <= now_s:
+            _, _, pod, i = dels[i_del]
+            i_del += 1
+            if waiting.pop(pod, None) is not None:
+                events.append({"now_s": now_s, "node": i, "op": "add_cancelled", "pod": pod})
+            elif ref_nodes[i].unassign_pod(pod, now_s):
+                events.append({"now_s": now_s, "node": i, "op": "del", "pod": pod})
+        # 4. ADDs: new ones join the waiting set, then all due are tried in (due, sequence) order
+        while i_add < len(adds) and adds[i_add][0] <= now_s:
+            entry = adds[i_add]
+            i_add += 1
+            if not left[entry[3]]:
+                waiting[entry[2]] = entry
+        for _due_s, seq, pod, i, first_s in sorted(e for e in waiting.values() if e[0] <= now_s):
+            node = ref_nodes[i]
+            address = node.assign_pod(pod, now_s, placement, placement_rng) if node.joined else None
+            n_adds[i] += 1
+            if address is None:
+                n_failed[i] += 1
+                waiting[pod] = (now_s + pod_retry_interval_s, seq, pod, i, first_s)
+                events.append({"now_s": now_s, "node": i, "op": "add_failed", "pod": pod})
+            else:
+                del waiting[pod]
+                waits_s[pod] = now_s - first_s
+                events.append(
+                    {"now_s": now_s, "node": i, "op": "add", "pod": pod, "address": address}
+                )
+        # 5. pool steps
+        for node in ref_nodes:
+            if node.is_due(now_s):
+                node.updateIPPoolIfRequired(now_s)
+        for node in ref_nodes:
+            events.extend(node.events)
+            node.events.clear()
+        if record_ticks:
+            for i, node in enumerate(ref_nodes):
+                if node.joined:
+                    ticks.append({"now_s": now_s, "node": i, **node.metrics(now_s)})
+
+    final_s = (n_ticks - 1) * tick_s
+    summaries: list[dict[str, float]] = []
+    for i, node in enumerate(ref_nodes):
+        row: dict[str, float] = {"node": i, **node.metrics(final_s)}
+        row["n_adds"] = n_adds[i]
+        row["n_failed_adds"] = n_failed[i]
+        row.update({f"n_calls_{op}": n for op, n in sorted(node.n_calls.items())})
+        row.update({f"n_errors_{code}": n for code, n in sorted(node.n_call_errors.items())})
+        summaries.append(row)
+    events.sort(key=lambda e: float(e["now_s"]))  # type: ignore[arg-type]
+    return ReferenceRun(ticks, events, summaries, waits_s, ref_nodes)
