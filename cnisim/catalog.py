@@ -1,0 +1,729 @@
+"""Instance-type catalog: EC2 ``DescribeInstanceTypes`` records as one canonical table.
+
+This is the boundary where AWS field names become cnisim's snake_case names with units, once.
+A snapshot directory holds three files written together by :func:`refresh_snapshot`:
+
+``instance-types.json.gz``
+    the raw API records, sorted by ``InstanceType`` (gzip, deterministic bytes);
+``instance-types.tsv``
+    the canonical table derived from them by :func:`canonical_columns` (the fast path read by
+    :func:`load_catalog`; parsing the raw JSON takes tens of milliseconds);
+``instance-types.provenance.json``
+    where and when the records came from.
+
+Branch ENIs and trunking compatibility are not in the EC2 API; they are joined from a copy of
+Karpenter's VPC limits table shipped in the package (``karpenter-vpclimits.tsv``).
+
+References
+----------
+EC2 API Reference, DescribeInstanceTypes and InstanceTypeInfo / NetworkInfo / NetworkCardInfo.
+aws/karpenter-provider-aws ``pkg/providers/instancetype/zz_generated.vpclimits.go``.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+from collections.abc import Iterator, Mapping, Sequence
+from contextlib import contextmanager
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import TYPE_CHECKING, Any, NamedTuple
+
+import numpy as np
+
+from cnisim.errors import CnisimError, UsageError
+
+if TYPE_CHECKING:
+    import pandas as pd
+
+RAW_FILE = "instance-types.json.gz"
+TABLE_FILE = "instance-types.tsv"
+PROVENANCE_FILE = "instance-types.provenance.json"
+VPC_LIMITS_FILE = "karpenter-vpclimits.tsv"
+
+#: Canonical columns, in table order, with their Python type (str, int or bool).
+SCHEMA: dict[str, type] = {
+    "instance_type": str,
+    "family": str,
+    "size": str,
+    "vcpus": int,
+    "memory_mib": int,
+    "hypervisor": str,
+    "bare_metal": bool,
+    "arch": str,
+    "current_generation": bool,
+    "max_enis": int,
+    "max_enis_default_card": int,
+    "n_network_cards": int,
+    "default_network_card_index": int,
+    "ipv4_per_eni": int,
+    "ipv6_per_eni": int,
+    "ipv6_supported": bool,
+    "efa_supported": bool,
+    "branch_enis": int,
+    "trunking_compatible": bool,
+    "vpc_limits_known": bool,
+}
+
+_TABLE_HEADER = (
+    "# cnisim canonical instance table, derived from instance-types.json.gz by "
+    "cnisim.catalog.canonical_columns; do not edit: `cnisim catalog refresh` rewrites it."
+)
+_REFRESH_HINT = "rebuild it with `cnisim catalog refresh --output <dir>`"
+
+# Retries: botocore standard mode (exponential backoff with jitter, 1 s base for throttling,
+# 50 ms otherwise). Four attempts and a 2 s connect timeout make an unreachable endpoint fail
+# in under ~10 s; a refused connection fails in well under a second.
+_MAX_ATTEMPTS = 4
+_CONNECT_TIMEOUT_S = 2.0
+_READ_TIMEOUT_S = 10.0
+_PAGE_SIZE = 100  # the API maximum for DescribeInstanceTypes
+_THROTTLING_CODES = frozenset({"RequestLimitExceeded", "Throttling", "ThrottlingException"})
+_CREDENTIAL_CODES = frozenset(
+    {"AuthFailure", "InvalidClientTokenId", "SignatureDoesNotMatch", "ExpiredToken"}
+)
+
+
+class SnapshotError(CnisimError):
+    """A snapshot file is missing, unreadable or corrupt."""
+
+
+class SnapshotWriteError(CnisimError):
+    """A refreshed snapshot could not be written (the old one is kept)."""
+
+
+class UnknownInstanceType(UsageError):
+    """An instance type name is not in the catalog."""
+
+
+class RefreshError(CnisimError):
+    """Fetching instance types from EC2 failed (the old snapshot is kept)."""
+
+
+class AwsCredentialsError(RefreshError):
+    """No usable AWS credentials were found, or AWS rejected them."""
+
+
+class AwsProfileNotFound(UsageError):
+    """The named AWS profile is not in the AWS config files."""
+
+
+class AwsRegionMissing(UsageError):
+    """No AWS region was given or configured."""
+
+
+class EndpointUnreachable(RefreshError):
+    """The EC2 endpoint could not be reached or did not answer in time."""
+
+
+class Throttled(RefreshError):
+    """EC2 kept throttling the requests after every retry."""
+
+
+class AccessDenied(RefreshError):
+    """The credentials lack the IAM permission ``ec2:DescribeInstanceTypes``."""
+
+
+class VpcLimits(NamedTuple):
+    """One row of Karpenter's VPC limits table, renamed to canonical names.
+
+    References
+    ----------
+    aws/karpenter-provider-aws ``pkg/providers/instancetype/zz_generated.vpclimits.go``
+    (a copy of aws/amazon-vpc-resource-controller-k8s ``pkg/aws/vpc/limits.go``).
+    """
+
+    max_enis: int
+    ipv4_per_eni: int
+    branch_enis: int
+    trunking_compatible: bool
+    default_network_card_index: int
+    n_network_cards: int
+    max_enis_default_card: int
+    hypervisor: str
+    bare_metal: bool
+
+
+def _data_dir() -> Path:
+    """Directory of the snapshot shipped in the package (``cnisim.data``).
+
+    Uses the package's ``__file__`` rather than ``importlib.resources.files``: the latter
+    imports tempfile and zipfile (~4 ms, close to half the load budget), and pip installs
+    packages unzipped, editable or from a wheel, so the path is a real directory.
+    """
+    import cnisim.data
+
+    return Path(cnisim.data.__file__).parent
+
+
+def read_vpc_limits(path: Path | None = None) -> dict[str, VpcLimits]:
+    """Read Karpenter's VPC limits table (branch ENIs and trunking are not in the EC2 API).
+
+    Parameters
+    ----------
+    path
+        The TSV file; defaults to ``karpenter-vpclimits.tsv`` shipped in the package.
+
+    Returns
+    -------
+    dict
+        ``instance_type -> VpcLimits``.
+
+    References
+    ----------
+    aws/karpenter-provider-aws ``pkg/providers/instancetype/zz_generated.vpclimits.go``; the
+    file's ``# source:`` line names the commit.
+    """
+    path = _data_dir() / VPC_LIMITS_FILE if path is None else path
+    text = _read_text(path, hint="reinstall cnisim (the file ships in the package)")
+    lines = [line for line in text.splitlines() if not line.startswith("#")]
+    header = lines[0].split("\t")
+    limits: dict[str, VpcLimits] = {}
+    for line in lines[1:]:
+        row = dict(zip(header, line.split("\t"), strict=True))
+        limits[row["instance_type"]] = VpcLimits(
+            max_enis=int(row["interfaces"]),
+            ipv4_per_eni=int(row["ipv4_per_interface"]),
+            branch_enis=int(row["branch_interfaces"]),
+            trunking_compatible=row["trunking_compatible"] == "true",
+            default_network_card_index=int(row["default_network_card_index"]),
+            n_network_cards=int(row["network_cards"]),
+            max_enis_default_card=int(row["default_card_max_interfaces"]),
+            hypervisor=row["hypervisor"],
+            bare_metal=row["bare_metal"] == "true",
+        )
+    return limits
+
+
+def _arch(architectures: Sequence[str]) -> str:
+    """One architecture per type: arm64 or x86_64 when listed, else the first (e.g. mac)."""
+    for arch in ("arm64", "x86_64"):
+        if arch in architectures:
+            return arch
+    return architectures[0] if architectures else ""
+
+
+def _max_enis_default_card(network: Mapping[str, Any]) -> int:
+    """ENIs on the default network card: the only card the VPC CNI attaches ENIs to.
+
+    Falls back to the total when a record has no ``NetworkCards`` list, as the vpc-cni
+    limits generator does (``scripts/gen_vpc_ip_limits.go``).
+    """
+    default_index = network.get("DefaultNetworkCardIndex", 0)
+    for card in network.get("NetworkCards", []):
+        if card["NetworkCardIndex"] == default_index:
+            return int(card["MaximumNetworkInterfaces"])
+    return int(network["MaximumNetworkInterfaces"])
+
+
+def _canonical_row(
+    record: Mapping[str, Any], vpc_limits: Mapping[str, VpcLimits]
+) -> tuple[Any, ...]:
+    """Rename one ``InstanceTypeInfo`` record to the canonical columns, in SCHEMA order."""
+    name = record["InstanceType"]
+    family, _, size = name.partition(".")
+    network = record["NetworkInfo"]
+    limits = vpc_limits.get(name)
+    return (
+        name,
+        family,
+        size,
+        int(record["VCpuInfo"]["DefaultVCpus"]),
+        int(record["MemoryInfo"]["SizeInMiB"]),
+        # Most bare-metal records carry no Hypervisor field at all.
+        record.get("Hypervisor", ""),
+        bool(record.get("BareMetal", False)),
+        _arch(record.get("ProcessorInfo", {}).get("SupportedArchitectures", [])),
+        bool(record.get("CurrentGeneration", False)),
+        int(network["MaximumNetworkInterfaces"]),
+        _max_enis_default_card(network),
+        int(network.get("MaximumNetworkCards", len(network.get("NetworkCards", [])) or 1)),
+        int(network.get("DefaultNetworkCardIndex", 0)),
+        int(network["Ipv4AddressesPerInterface"]),
+        int(network.get("Ipv6AddressesPerInterface", 0)),
+        bool(network.get("Ipv6Supported", False)),
+        bool(network.get("EfaSupported", False)),
+        limits.branch_enis if limits else 0,
+        limits.trunking_compatible if limits else False,
+        limits is not None,
+    )
+
+
+def _to_array(values: Sequence[Any], kind: type) -> np.ndarray:
+    """A column as a numpy array of the schema's type (unicode, int64 or bool)."""
+    if kind is str:
+        return np.array(values, dtype=np.str_)
+    if kind is bool:
+        return np.array(values, dtype=np.bool_)
+    return np.array(values, dtype=np.int64)
+
+
+def canonical_columns(
+    records: Sequence[Mapping[str, Any]], vpc_limits: Mapping[str, VpcLimits] | None = None
+) -> dict[str, np.ndarray]:
+    """Rename raw ``DescribeInstanceTypes`` records to the canonical columns.
+
+    Parameters
+    ----------
+    records
+        ``InstanceTypeInfo`` dicts as boto3 returns them, in any order.
+    vpc_limits
+        Branch ENIs and trunking per type; defaults to :func:`read_vpc_limits`. Types missing
+        from it get ``branch_enis`` 0, ``trunking_compatible`` False, ``vpc_limits_known`` False.
+
+    Returns
+    -------
+    dict
+        Column name -> array, one row per type, sorted by ``instance_type``; columns and dtypes
+        as in :data:`SCHEMA`.
+
+    Raises
+    ------
+    SnapshotError
+        A record lacks a field every real record has (vCPUs, memory, ENIs, IPv4 per ENI).
+
+    References
+    ----------
+    EC2 API Reference: InstanceTypeInfo, NetworkInfo, NetworkCardInfo, VCpuInfo, MemoryInfo.
+
+    Examples
+    --------
+    >>> record = {"InstanceType": "m5.large", "VCpuInfo": {"DefaultVCpus": 2},
+    ...           "MemoryInfo": {"SizeInMiB": 8192}, "Hypervisor": "nitro",
+    ...           "NetworkInfo": {"MaximumNetworkInterfaces": 3, "Ipv4AddressesPerInterface": 10}}
+    >>> columns = canonical_columns([record])
+    >>> int(columns["max_enis_default_card"][0]), int(columns["branch_enis"][0])
+    (3, 9)
+    """
+    vpc_limits = read_vpc_limits() if vpc_limits is None else vpc_limits
+    ordered = sorted(records, key=lambda record: record["InstanceType"])
+    try:
+        rows = [_canonical_row(record, vpc_limits) for record in ordered]
+    except KeyError as exc:
+        raise SnapshotError(
+            f"an instance-type record lacks the field {exc}; the EC2 data is incomplete, "
+            f"{_REFRESH_HINT}"
+        ) from None
+    values = list(zip(*rows, strict=True)) if rows else [() for _ in SCHEMA]
+    return {
+        name: _to_array(column, kind)
+        for (name, kind), column in zip(SCHEMA.items(), values, strict=True)
+    }
+
+
+def _format_cell(value: Any) -> str:
+    if isinstance(value, bool | np.bool_):
+        return "true" if value else "false"
+    return str(value)
+
+
+def format_table(columns: Mapping[str, np.ndarray]) -> str:
+    """Serialise canonical columns as the derived TSV (header comment, column names, rows)."""
+    names = list(SCHEMA)
+    lines = [_TABLE_HEADER, "\t".join(names)]
+    n_rows = len(columns["instance_type"])
+    for i in range(n_rows):
+        lines.append("\t".join(_format_cell(columns[name][i].item()) for name in names))
+    return "\n".join(lines) + "\n"
+
+
+def _parse_bools(values: Sequence[str]) -> np.ndarray:
+    if not set(values) <= {"true", "false"}:
+        raise ValueError("a boolean cell is neither true nor false")
+    return np.array([value == "true" for value in values], dtype=np.bool_)
+
+
+def parse_table(text: str, source: Path) -> dict[str, np.ndarray]:
+    """Parse the derived TSV written by :func:`format_table` back into canonical columns.
+
+    Raises
+    ------
+    SnapshotError
+        The text is not a canonical table (wrong header, ragged rows, bad numbers).
+    """
+    lines = text.splitlines()
+    if len(lines) < 2 or lines[1].split("\t") != list(SCHEMA):
+        raise SnapshotError(f"{source} is not a cnisim instance table; {_REFRESH_HINT}")
+    rows = [line.split("\t") for line in lines[2:]]
+    try:
+        values = list(zip(*rows, strict=True)) if rows else [() for _ in SCHEMA]
+        columns = {}
+        for (name, kind), column in zip(SCHEMA.items(), values, strict=True):
+            columns[name] = _parse_bools(column) if kind is bool else _to_array(column, kind)
+    except ValueError:
+        raise SnapshotError(
+            f"{source} is corrupt (ragged rows or bad values); {_REFRESH_HINT}"
+        ) from None
+    return columns
+
+
+def _read_text(path: Path, hint: str = _REFRESH_HINT) -> str:
+    try:
+        return path.read_text(encoding="utf-8")
+    except FileNotFoundError:
+        raise SnapshotError(f"{path} is missing; {hint}") from None
+    except (OSError, UnicodeDecodeError) as exc:
+        raise SnapshotError(f"cannot read {path} ({exc}); {hint}") from None
+
+
+def read_raw_records(snapshot_dir: Path | None = None) -> list[dict[str, Any]]:
+    """The raw ``DescribeInstanceTypes`` records of a snapshot (slow: parses all the JSON).
+
+    Parameters
+    ----------
+    snapshot_dir
+        A directory written by :func:`refresh_snapshot`; defaults to the packaged snapshot.
+    """
+    import gzip
+
+    path = (_data_dir() if snapshot_dir is None else snapshot_dir) / RAW_FILE
+    try:
+        records = json.loads(gzip.decompress(path.read_bytes()))
+    except FileNotFoundError:
+        raise SnapshotError(f"{path} is missing; {_REFRESH_HINT}") from None
+    except (OSError, EOFError, ValueError) as exc:
+        raise SnapshotError(f"{path} is corrupt ({exc}); {_REFRESH_HINT}") from None
+    if not isinstance(records, list):
+        raise SnapshotError(f"{path} does not hold a list of records; {_REFRESH_HINT}")
+    return records
+
+
+@dataclass(frozen=True)
+class Catalog:
+    """The canonical instance table: one row per instance type, sorted by ``instance_type``.
+
+    Attributes
+    ----------
+    columns
+        Column name -> 1-D array, all the same length; names, units and dtypes as in
+        :data:`SCHEMA` (``memory_mib`` [MiB], ``vcpus`` [vCPU], ENI and address counts).
+    provenance
+        Where the records came from (see :func:`refresh_snapshot`).
+
+    Examples
+    --------
+    >>> catalog = load_catalog()
+    >>> row = catalog.locate(["m5.large"])
+    >>> int(catalog["max_enis_default_card"][row][0]), int(catalog["ipv4_per_eni"][row][0])
+    (3, 10)
+    """
+
+    columns: dict[str, np.ndarray]
+    provenance: dict[str, Any] = field(default_factory=dict)
+
+    def __len__(self) -> int:
+        return len(self.columns["instance_type"])
+
+    def __getitem__(self, column: str) -> np.ndarray:
+        try:
+            return self.columns[column]
+        except KeyError:
+            raise UsageError(
+                f"no catalog column {column!r}; columns are: {', '.join(self.columns)}"
+            ) from None
+
+    @property
+    def instance_types(self) -> np.ndarray:
+        """Instance type names, sorted (``"m5.large"``)."""
+        return self.columns["instance_type"]
+
+    def locate(self, names: Sequence[str]) -> np.ndarray:
+        """Row indices of the named instance types, in the order given.
+
+        Raises
+        ------
+        UnknownInstanceType
+            A name is not in the catalog; the message suggests the closest known names.
+        """
+        types = self.instance_types
+        wanted = np.asarray(names, dtype=np.str_)
+        indices = np.searchsorted(types, wanted)
+        found = indices < len(types)
+        found[found] = types[indices[found]] == wanted[found]
+        if not found.all():
+            raise UnknownInstanceType(self._unknown_message(str(wanted[~found][0])))
+        return indices.astype(np.intp)
+
+    def _unknown_message(self, name: str) -> str:
+        import difflib
+
+        close = difflib.get_close_matches(name, self.instance_types.tolist(), n=3, cutoff=0.6)
+        hint = f"did you mean {' or '.join(close)}?" if close else "check the spelling"
+        return (
+            f"unknown instance type {name!r}: {hint} "
+            f"(the catalog has {len(self)} types; `cnisim catalog info` shows its source)"
+        )
+
+    def take(self, indices: Sequence[int] | np.ndarray) -> Catalog:
+        """A catalog of the given rows, in the given order."""
+        indices = np.asarray(indices, dtype=np.intp)
+        return Catalog(
+            {name: values[indices] for name, values in self.columns.items()}, self.provenance
+        )
+
+    def filter(self, mask: Sequence[bool] | np.ndarray) -> Catalog:
+        """A catalog of the rows where ``mask`` is True (order kept)."""
+        mask = np.asarray(mask, dtype=np.bool_)
+        if mask.shape != (len(self),):
+            raise ValueError(f"mask has shape {mask.shape}, expected ({len(self)},)")
+        return Catalog(
+            {name: values[mask] for name, values in self.columns.items()}, self.provenance
+        )
+
+    def to_frame(self) -> pd.DataFrame:
+        """The table as a pandas DataFrame (one row per type, canonical column names)."""
+        import pandas as pd
+
+        return pd.DataFrame(self.columns)
+
+
+def load_catalog(path: Path | None = None) -> Catalog:
+    """Load the canonical instance table of a snapshot (fast: reads the derived TSV only).
+
+    Parameters
+    ----------
+    path
+        A snapshot directory written by :func:`refresh_snapshot` (``cnisim catalog refresh
+        --output DIR``); defaults to the snapshot shipped in the package.
+
+    Raises
+    ------
+    SnapshotError
+        A file is missing or corrupt; the message names it and the command that rebuilds it.
+
+    References
+    ----------
+    EC2 API Reference, DescribeInstanceTypes (the records the table is derived from).
+    """
+    snapshot_dir = _data_dir() if path is None else path
+    if path is not None and not snapshot_dir.is_dir():
+        raise SnapshotError(f"{snapshot_dir} is not a snapshot directory; {_REFRESH_HINT}")
+    provenance_path = snapshot_dir / PROVENANCE_FILE
+    try:
+        provenance = json.loads(_read_text(provenance_path))
+    except json.JSONDecodeError as exc:
+        raise SnapshotError(f"{provenance_path} is corrupt ({exc}); {_REFRESH_HINT}") from None
+    table_path = snapshot_dir / TABLE_FILE
+    columns = parse_table(_read_text(table_path), table_path)
+    if not isinstance(provenance, dict) or provenance.get("count") != len(columns["instance_type"]):
+        raise SnapshotError(
+            f"{table_path} does not match {provenance_path} (row count differs); {_REFRESH_HINT}"
+        )
+    return Catalog(columns, provenance)
+
+
+@contextmanager
+def _aws_errors() -> Iterator[None]:
+    """Turn botocore failures into one-line cnisim errors."""
+    from botocore.exceptions import (
+        BotoCoreError,
+        ClientError,
+        ConnectTimeoutError,
+        EndpointConnectionError,
+        NoCredentialsError,
+        NoRegionError,
+        PartialCredentialsError,
+        ProfileNotFound,
+        ReadTimeoutError,
+    )
+
+    try:
+        yield
+    except (NoCredentialsError, PartialCredentialsError) as exc:
+        raise AwsCredentialsError(
+            f"no usable AWS credentials ({exc}): set AWS_PROFILE or run `aws configure`, "
+            "or pass --profile"
+        ) from None
+    except ProfileNotFound as exc:
+        raise AwsProfileNotFound(
+            f"{exc}: pick a profile listed by `aws configure list-profiles`"
+        ) from None
+    except NoRegionError:
+        raise AwsRegionMissing(
+            "no AWS region: pass --region (e.g. --region us-east-1) or set AWS_REGION"
+        ) from None
+    except (EndpointConnectionError, ConnectTimeoutError, ReadTimeoutError) as exc:
+        raise EndpointUnreachable(
+            f"cannot reach EC2: {exc}; check the endpoint URL, the network or proxy settings, "
+            "then retry"
+        ) from None
+    except ClientError as exc:
+        code = exc.response.get("Error", {}).get("Code", "")
+        if code in _THROTTLING_CODES:
+            raise Throttled(
+                f"EC2 throttled DescribeInstanceTypes ({code}) after {_MAX_ATTEMPTS} attempts; "
+                "retry later"
+            ) from None
+        if code == "UnauthorizedOperation" or code.startswith("AccessDenied"):
+            raise AccessDenied(
+                f"access denied ({code}): the credentials need the IAM action "
+                "ec2:DescribeInstanceTypes"
+            ) from None
+        if code in _CREDENTIAL_CODES:
+            raise AwsCredentialsError(
+                f"AWS rejected the credentials ({code}); refresh them (`aws configure` or "
+                "`aws sso login`) or pass --profile"
+            ) from None
+        raise RefreshError(f"EC2 DescribeInstanceTypes failed: {exc}") from None
+    except BotoCoreError as exc:
+        raise RefreshError(f"EC2 DescribeInstanceTypes failed: {exc}") from None
+
+
+def _fetch_records(
+    region: str | None, profile: str | None, endpoint_url: str | None
+) -> tuple[list[Mapping[str, Any]], str, str]:
+    """All instance types of a region via the paginator; returns (records, region, botocore)."""
+    import boto3
+    import botocore
+    from botocore.config import Config
+
+    config = Config(
+        retries={"mode": "standard", "max_attempts": _MAX_ATTEMPTS},
+        connect_timeout=_CONNECT_TIMEOUT_S,
+        read_timeout=_READ_TIMEOUT_S,
+    )
+    with _aws_errors():
+        session = boto3.Session(profile_name=profile, region_name=region)
+        client = session.client("ec2", endpoint_url=endpoint_url, config=config)
+        pages = client.get_paginator("describe_instance_types").paginate(
+            PaginationConfig={"PageSize": _PAGE_SIZE}
+        )
+        records: list[Mapping[str, Any]] = [
+            record for page in pages for record in page["InstanceTypes"]
+        ]
+    return records, client.meta.region_name, botocore.__version__
+
+
+def _write_temp(target: Path, data: bytes) -> str:
+    """Write ``data`` to a new temp file next to ``target`` and return its path."""
+    import tempfile
+
+    fd, temp = tempfile.mkstemp(dir=target.parent, prefix=f".{target.name}.", suffix=".tmp")
+    with os.fdopen(fd, "wb") as handle:
+        handle.write(data)
+    # mkstemp creates 0600 files; a snapshot is data anyone on the machine may read.
+    os.chmod(temp, 0o644)
+    return temp
+
+
+def _write_atomically(files: Mapping[Path, bytes]) -> None:
+    """Write all files or none: temp files in the target directory, then ``os.replace``.
+
+    If a replace fails part-way, the files already replaced get their old bytes back, so a
+    failed refresh leaves the previous snapshot as it was.
+    """
+    directory = next(iter(files)).parent
+    temps: list[str] = []
+    try:
+        for target, data in files.items():
+            temps.append(_write_temp(target, data))
+        old = {target: target.read_bytes() if target.exists() else None for target in files}
+        replaced: list[Path] = []
+        try:
+            for target, temp in zip(files, temps, strict=True):
+                os.replace(temp, target)
+                replaced.append(target)
+        except OSError:
+            for target in replaced:
+                previous = old[target]
+                if previous is None:
+                    target.unlink()
+                else:
+                    temps.append(_write_temp(target, previous))
+                    os.replace(temps[-1], target)
+            raise
+    except OSError as exc:
+        raise SnapshotWriteError(
+            f"cannot write the snapshot in {directory} ({exc}); the old snapshot is kept: "
+            "check the directory is writable and has free space"
+        ) from None
+    finally:
+        for temp in temps:
+            if os.path.exists(temp):
+                os.unlink(temp)
+
+
+def refresh_snapshot(
+    output_dir: Path,
+    *,
+    region: str | None = None,
+    profile: str | None = None,
+    endpoint_url: str | None = None,
+    note: str | None = None,
+) -> dict[str, Any]:
+    """Fetch every instance type from EC2 and write a snapshot directory atomically.
+
+    Parameters
+    ----------
+    output_dir
+        Directory to write (created if missing); an existing snapshot there is replaced only
+        when the new one is complete.
+    region
+        AWS Region; defaults to the SDK chain (``AWS_REGION``, the profile's region).
+    profile
+        AWS profile name; defaults to the SDK chain (``AWS_PROFILE``, ``default``).
+    endpoint_url
+        EC2 endpoint to use instead of AWS (e.g. a moto server).
+    note
+        Free text stored in the provenance (e.g. why or from what the snapshot was made).
+
+    Returns
+    -------
+    dict
+        The provenance written: region, retrieved_at_utc, source ("aws" or the endpoint URL),
+        note, botocore_version, count, raw_file, raw_sha256, table_file.
+
+    Raises
+    ------
+    RefreshError
+        Credentials, profile, region, endpoint, throttling or permission problems (subclasses
+        say which); nothing is written.
+    SnapshotWriteError
+        The directory is not writable; the old snapshot is kept.
+
+    References
+    ----------
+    EC2 API Reference, DescribeInstanceTypes (paginated, at most 100 results per page);
+    botocore retries guide (standard mode).
+    """
+    import datetime
+    import gzip
+    import hashlib
+
+    records, region_used, botocore_version = _fetch_records(region, profile, endpoint_url)
+    if not records:
+        raise RefreshError(
+            f"EC2 returned no instance types for region {region_used}; check --region"
+        )
+    records.sort(key=lambda record: record["InstanceType"])
+    raw_json = json.dumps(records, sort_keys=True, separators=(",", ":"), ensure_ascii=True)
+    raw_bytes = gzip.compress(raw_json.encode("ascii"), compresslevel=9, mtime=0)
+    table_bytes = format_table(canonical_columns(records)).encode("utf-8")
+    retrieved_at = datetime.datetime.now(datetime.UTC).replace(microsecond=0)
+    provenance = {
+        "region": region_used,
+        "retrieved_at_utc": retrieved_at.isoformat().replace("+00:00", "Z"),
+        "source": endpoint_url or "aws",
+        "note": note,
+        "botocore_version": botocore_version,
+        "count": len(records),
+        "raw_file": RAW_FILE,
+        "raw_sha256": hashlib.sha256(raw_bytes).hexdigest(),
+        "table_file": TABLE_FILE,
+    }
+    provenance_bytes = (json.dumps(provenance, indent=2, sort_keys=True) + "\n").encode("utf-8")
+    try:
+        output_dir.mkdir(parents=True, exist_ok=True)
+    except OSError as exc:
+        raise SnapshotWriteError(
+            f"cannot create {output_dir} ({exc}); pick another --output"
+        ) from None
+    _write_atomically(
+        {
+            output_dir / TABLE_FILE: table_bytes,
+            output_dir / RAW_FILE: raw_bytes,
+            output_dir / PROVENANCE_FILE: provenance_bytes,
+        }
+    )
+    return provenance
