@@ -152,9 +152,14 @@ def _data_dir() -> Path:
     imports tempfile and zipfile (~4 ms, close to half the load budget), and pip installs
     packages unzipped, editable or from a wheel, so the path is a real directory.
     """
-    import cnisim.data
+    import importlib
 
-    return Path(cnisim.data.__file__).parent
+    # Imported by name: pyproject maps the top-level data/ folder to cnisim.data, which
+    # mypy's source discovery does not see.
+    package_file = importlib.import_module("cnisim.data").__file__
+    if package_file is None:
+        raise SnapshotError("the cnisim.data package has no files; reinstall cnisim")
+    return Path(package_file).parent
 
 
 def read_vpc_limits(path: Path | None = None) -> dict[str, VpcLimits]:
