@@ -1,0 +1,307 @@
+"""Tests of the EC2 API model (cnisim.sim.ec2)."""
+
+from __future__ import annotations
+
+import dataclasses
+
+import numpy as np
+import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
+
+from cnisim.errors import UsageError
+from cnisim.sim.ec2 import (
+    DEFAULT_BUCKETS,
+    DEFAULT_LATENCIES,
+    Bucket,
+    Ec2Api,
+    Ec2Params,
+    Ec2Result,
+    Latency,
+    UnknownEniError,
+)
+from cnisim.sim.subnet import AddressSpace
+
+FIXED_LATENCY_S = {action: 0.25 for action in DEFAULT_LATENCIES}
+
+
+def fixed_params(**changes: object) -> Ec2Params:
+    """Parameters with constant latencies, so that times in a trace are exact."""
+    latencies = {a: Latency(v, 0.0, v) for a, v in FIXED_LATENCY_S.items()}
+    params = Ec2Params(latencies=latencies, eni_ready_latency=Latency(3.0, 0.0, 3.0))
+    return dataclasses.replace(params, **changes)  # type: ignore[arg-type]
+
+
+def make_api(
+    params: Ec2Params | None = None, seed: int = 0, cidrs: dict[str, str] | None = None
+) -> Ec2Api:
+    subnet_rng, ec2_rng, _ = np.random.default_rng(seed).spawn(3)
+    space = AddressSpace(rng=subnet_rng)
+    for subnet_id, cidr in (cidrs or {"a": "10.0.0.0/20"}).items():
+        space.add_subnet(subnet_id, cidr)
+    return Ec2Api(space, params or fixed_params(), rng=ec2_rng)
+
+
+def test_published_bucket_sizes_and_refill_rates() -> None:
+    # Amazon EC2 Developer Guide, "Request throttling for the Amazon EC2 API", request token
+    # bucket sizes and refill rates (uncategorized actions table; mutating actions 50/5;
+    # non-mutating 100/20; unfiltered and unpaginated non-mutating 50/10).
+    for action in (
+        "AssignPrivateIpAddresses",
+        "UnassignPrivateIpAddresses",
+        "CreateNetworkInterface",
+        "DeleteNetworkInterface",
+        "ModifyNetworkInterfaceAttribute",
+    ):
+        assert DEFAULT_BUCKETS[action] == Bucket(100, 5)
+    assert DEFAULT_BUCKETS["AttachNetworkInterface"] == Bucket(50, 5)
+    assert DEFAULT_BUCKETS["DetachNetworkInterface"] == Bucket(50, 5)
+    assert DEFAULT_BUCKETS["DescribeSubnets"] == Bucket(100, 20)
+    assert DEFAULT_BUCKETS["DescribeInstances"] == Bucket(50, 10)
+    assert DEFAULT_BUCKETS["DescribeNetworkInterfaces"] == Bucket(50, 10)
+    # aws/amazon-vpc-cni-k8s pkg/awsutils/awssession/session.go: RetryMaxAttempts 10;
+    # aws-sdk-go-v2 retry DefaultMaxBackoff 20 s.
+    assert (Ec2Params().max_attempts, Ec2Params().max_backoff_s) == (10, 20.0)
+
+
+def test_burst_of_150_assigns_lets_exactly_100_through_then_follows_the_refill() -> None:
+    api = make_api(cidrs={"a": "10.0.0.0/16"})
+    node = api.launch_instance(0.0, "a")
+    assert node.eni_id is not None
+    results = [api.assign_private_ips(0.0, node.eni_id, 1) for _ in range(150)]
+    first = results[:100]
+    assert all(r.ok and r.n_throttled == 0 and r.done_s == 0.25 for r in first)
+    rest = results[100:]
+    assert all(r.n_throttled >= 1 for r in rest)
+    assert all(r.ok for r in rest)  # 10 attempts spread over >= 100 s always find a token
+    n_throttled = sum(r.n_throttled for r in results)
+    assert api.n_throttled_by_action["AssignPrivateIpAddresses"] == n_throttled
+    assert api.n_calls_by_action["AssignPrivateIpAddresses"] == 150 + n_throttled
+    assert sum(api.n_calls_by_action.values()) == 150 + n_throttled
+    # Tokens used by time T never exceed the 100 burst plus 5 per s of refill.
+    granted_s = np.sort([r.done_s - 0.25 for r in results])
+    assert (np.arange(1, 151) <= 100 + 5 * granted_s + 1e-9).all()
+    assert granted_s[-1] >= (150 - 100) / 5
+    assert api.space.available_ip_address_count("a") == 65_531 - 1 - 150
+
+
+def test_calls_refill_at_the_published_rate() -> None:
+    api = make_api()
+    node = api.launch_instance(0.0, "a")
+    assert node.eni_id is not None
+    for _ in range(100):
+        api.assign_private_ips(0.0, node.eni_id, 1)
+    # 2 s later the bucket holds 10 tokens again: 10 calls pass, the 11th is throttled.
+    later = [api.assign_private_ips(2.0, node.eni_id, 1) for _ in range(11)]
+    assert [r.n_throttled for r in later[:10]] == [0] * 10
+    assert later[10].n_throttled >= 1
+
+
+def test_last_attempt_fails_with_request_limit_exceeded_after_sdk_backoff() -> None:
+    buckets = dict(DEFAULT_BUCKETS) | {"AssignPrivateIpAddresses": Bucket(1, 0.0)}
+    api = make_api(fixed_params(buckets=buckets))
+    node = api.launch_instance(0.0, "a")
+    assert node.eni_id is not None
+    assert api.assign_private_ips(5.0, node.eni_id, 2).ok
+    before = api.space.available_ip_address_count("a")
+    failed = api.assign_private_ips(5.0, node.eni_id, 2)
+    assert failed.error == "RequestLimitExceeded"
+    assert failed.n_throttled == 10
+    assert failed.addresses.size == 0
+    assert api.space.available_ip_address_count("a") == before
+    # Back-offs before retries 1..9: U*2, U*4, U*8, U*16 s, then five times the 20 s cap.
+    waited_s = failed.done_s - 5.0
+    assert 100.0 <= waited_s < 100.0 + 2 + 4 + 8 + 16
+    assert api.n_calls_by_action["AssignPrivateIpAddresses"] == 1 + 10
+    assert api.n_errors_by_code == {"RequestLimitExceeded": 1}
+
+
+def test_single_attempt_client_fails_at_once() -> None:
+    buckets = dict(DEFAULT_BUCKETS) | {"AssignPrivateIpAddresses": Bucket(1, 0.0)}
+    api = make_api(fixed_params(buckets=buckets, max_attempts=1))
+    node = api.launch_instance(0.0, "a")
+    assert node.eni_id is not None
+    api.assign_private_ips(0.0, node.eni_id, 1)
+    failed = api.assign_private_ips(1.0, node.eni_id, 1)
+    assert (failed.error, failed.done_s, failed.n_throttled) == ("RequestLimitExceeded", 1.0, 1)
+
+
+def test_create_and_attach_eni_makes_ipamds_five_calls_in_order() -> None:
+    api = make_api()
+    node = api.launch_instance(10.0, "a")
+    assert node.instance_id is not None
+    eni = api.create_and_attach_eni(10.0, node.instance_id, "a", n_ips=9)
+    assert eni.ok and eni.eni_id is not None and eni.primary_ip is not None
+    assert eni.addresses.size == 9
+    # DescribeSubnets, CreateNetworkInterface, DescribeInstances, AttachNetworkInterface,
+    # ModifyNetworkInterfaceAttribute at 0.25 s each, then 3 s until the ENI is visible.
+    assert eni.done_s == pytest.approx(10.0 + 5 * 0.25 + 3.0)
+    assert dict(api.n_calls_by_action) == {
+        "DescribeSubnets": 1,
+        "CreateNetworkInterface": 1,
+        "DescribeInstances": 1,
+        "AttachNetworkInterface": 1,
+        "ModifyNetworkInterfaceAttribute": 1,
+    }
+    assert api.enis_of(node.instance_id) == [node.eni_id, eni.eni_id]
+    assert api.space.available_ip_address_count("a") == 4091 - 1 - 1 - 9
+    assert set(api.space.held_by(eni.eni_id).tolist()) == {eni.primary_ip, *eni.addresses.tolist()}
+
+
+def test_free_eni_calls_describe_detach_sleep_delete_and_returns_addresses_at_issue() -> None:
+    api = make_api()
+    node = api.launch_instance(0.0, "a")
+    assert node.instance_id is not None and node.eni_id is not None
+    eni = api.create_and_attach_eni(0.0, node.instance_id, "a", n_prefixes=2)
+    assert eni.eni_id is not None
+    freed = api.free_eni(100.0, eni.eni_id)
+    assert freed.ok
+    assert freed.done_s == pytest.approx(100.0 + 0.25 + 0.25 + 2.0 + 0.25)
+    assert freed.addresses.size == 1 + 32
+    assert api.space.available_ip_address_count("a") == 4091 - 1
+    for action in ("DescribeNetworkInterfaces", "DetachNetworkInterface", "DeleteNetworkInterface"):
+        assert api.n_calls_by_action[action] == 1
+    assert api.enis_of(node.instance_id) == [node.eni_id]
+    with pytest.raises(UsageError):
+        api.free_eni(101.0, node.eni_id)  # the primary ENI is never freed
+    with pytest.raises(UnknownEniError):
+        api.free_eni(101.0, eni.eni_id)
+
+
+def test_subnet_discovery_picks_the_subnet_with_most_free_addresses() -> None:
+    api = make_api(cidrs={"node": "10.0.0.0/24", "big": "10.0.16.0/20"})
+    node = api.launch_instance(0.0, "node")
+    assert node.instance_id is not None
+    with_discovery = api.create_and_attach_eni(0.0, node.instance_id, ["node", "big"], n_ips=3)
+    assert with_discovery.eni_id is not None
+    assert api.subnet_of(with_discovery.eni_id) == "big"
+    without = api.create_and_attach_eni(
+        0.0, node.instance_id, ["node", "big"], n_ips=3, subnet_discovery=False
+    )
+    assert without.eni_id is not None
+    assert api.subnet_of(without.eni_id) == "node"
+    assert api.n_calls_by_action["DescribeSubnets"] == 1
+
+
+def test_subnet_discovery_tries_the_next_subnet_when_the_first_cannot_serve() -> None:
+    api = make_api(cidrs={"frag": "10.0.0.0/22", "small": "10.0.8.0/26"})
+    space = api.space
+    # Hold one address in every /28 of "frag": many free IPs, no free /28.
+    holder = space.new_owner_id()
+    space.allocate_fixed("frag", holder, addresses=np.arange(0, 1024, 16) + 5 + 10 * 2**24)
+    node = api.launch_instance(0.0, "small")
+    assert node.instance_id is not None
+    eni = api.create_and_attach_eni(0.0, node.instance_id, ["small", "frag"], n_prefixes=1)
+    assert eni.ok and eni.eni_id is not None
+    assert api.subnet_of(eni.eni_id) == "small"
+    assert api.n_calls_by_action["CreateNetworkInterface"] == 2
+    assert space.failure_counts("frag") == {"InsufficientCidrBlocks": 1}
+    # The failed create left nothing behind in "frag".
+    assert space.available_ip_address_count("frag") == 1019 - 64
+
+
+def test_create_eni_reports_insufficient_cidr_blocks_and_holds_nothing() -> None:
+    api = make_api(cidrs={"a": "10.0.0.0/27"})
+    node = api.launch_instance(0.0, "a")
+    assert node.instance_id is not None
+    failed = api.create_and_attach_eni(0.0, node.instance_id, "a", n_prefixes=1)
+    assert failed.error == "InsufficientCidrBlocks"
+    assert failed.eni_id is None
+    assert api.space.available_ip_address_count("a") == 27 - 1
+    assert api.enis_of(node.instance_id) == [node.eni_id]
+    assert api.n_errors_by_code == {"InsufficientCidrBlocks": 1}
+
+
+def test_failed_attach_deletes_the_new_eni() -> None:
+    buckets = dict(DEFAULT_BUCKETS) | {"AttachNetworkInterface": Bucket(0, 0.0)}
+    api = make_api(fixed_params(buckets=buckets, max_attempts=1))
+    node = api.launch_instance(0.0, "a")
+    assert node.instance_id is not None
+    failed = api.create_and_attach_eni(0.0, node.instance_id, "a", n_ips=5)
+    assert failed.error == "RequestLimitExceeded"
+    assert api.n_calls_by_action["DeleteNetworkInterface"] == 1
+    assert api.space.available_ip_address_count("a") == 4091 - 1
+    assert api.enis_of(node.instance_id) == [node.eni_id]
+
+
+def test_unassign_returns_addresses_at_issue() -> None:
+    api = make_api()
+    node = api.launch_instance(0.0, "a")
+    assert node.eni_id is not None
+    ips = api.assign_private_ips(0.0, node.eni_id, 6).addresses
+    bases = api.assign_prefixes(0.0, node.eni_id, 2).addresses
+    api.unassign_private_ips(40.0, node.eni_id, ips[:4])
+    result = api.unassign_prefixes(40.0, node.eni_id, bases[:1])
+    assert result.ok and result.addresses.tolist() == bases[:1].tolist()
+    assert api.space.available_ip_address_count("a") == 4091 - 1 - 2 - 16
+    assert api.n_calls_by_action["UnassignPrivateIpAddresses"] == 2
+
+
+def test_terminate_returns_every_address_of_every_eni() -> None:
+    api = make_api(cidrs={"node": "10.0.0.0/24", "pods": "10.1.0.0/20"})
+    node = api.launch_instance(0.0, "node")
+    assert node.instance_id is not None and node.eni_id is not None
+    trunk = api.attach_trunk_eni(0.0, node.instance_id, "node")
+    api.assign_private_ips(0.0, node.eni_id, 3)
+    api.create_and_attach_eni(0.0, node.instance_id, "pods", n_prefixes=3)
+    n_calls = sum(api.n_calls_by_action.values())
+    gone = api.terminate_instance(50.0, node.instance_id)
+    assert gone.addresses.size == 1 + 1 + 3 + 1 + 48
+    assert api.space.available_ip_address_count("node") == 251
+    assert api.space.available_ip_address_count("pods") == 4091
+    assert sum(api.n_calls_by_action.values()) == n_calls  # DeleteOnTermination: no ipamd call
+    assert trunk.eni_id is not None
+    with pytest.raises(UnknownEniError):
+        api.subnet_of(trunk.eni_id)
+
+
+def test_default_latencies_match_published_orders_of_magnitude() -> None:
+    api = make_api(Ec2Params(), cidrs={"a": "10.0.0.0/16"})
+    node = api.launch_instance(0.0, "a")
+    assert node.eni_id is not None and node.instance_id is not None
+    # Spaced 1 s apart, so no bucket ever runs dry.
+    assign_s = np.array(
+        [api.assign_private_ips(t, node.eni_id, 1).done_s - t for t in range(0, 400)]
+    )
+    # "typically completes in under a second" (aws-eks-best-practices, prefix mode).
+    assert np.quantile(assign_s, 0.95) < 1.0
+    eni_s = []
+    for i in range(200):
+        t = 1000.0 + 2.0 * i
+        result = api.create_and_attach_eni(t, node.instance_id, "a", n_ips=1)
+        assert result.eni_id is not None
+        eni_s.append(result.done_s - t)
+        api.free_eni(t, result.eni_id)
+    # A new ENI "can take up to 10 seconds" (amazon-vpc-cni-k8s docs/eni-and-ip-target.md).
+    assert 2.0 < np.median(eni_s) < 6.0
+    assert np.quantile(eni_s, 0.99) <= 10.0
+
+
+def test_params_need_every_action_and_a_positive_attempt_count() -> None:
+    with pytest.raises(UsageError, match="AttachNetworkInterface"):
+        Ec2Params(buckets={"AssignPrivateIpAddresses": Bucket(100, 5)})
+    with pytest.raises(UsageError, match="max_attempts"):
+        Ec2Params(max_attempts=0)
+
+
+def replay(seed: int, n_nodes: int) -> list[Ec2Result]:
+    api = make_api(Ec2Params(), seed=seed, cidrs={"a": "10.0.0.0/22", "b": "10.0.4.0/24"})
+    results: list[Ec2Result] = []
+    for i in range(n_nodes):
+        node = api.launch_instance(float(i), "a")
+        results.append(node)
+        if node.instance_id is None or node.eni_id is None:
+            continue
+        results.append(api.assign_prefixes(float(i), node.eni_id, 1))
+        results.append(api.create_and_attach_eni(float(i), node.instance_id, ["a", "b"], n_ips=7))
+    return results
+
+
+@settings(max_examples=15, deadline=None)
+@given(seed=st.integers(min_value=0, max_value=2**32 - 1), n_nodes=st.integers(1, 40))
+def test_same_seed_same_calls_same_answers(seed: int, n_nodes: int) -> None:
+    first, second = replay(seed, n_nodes), replay(seed, n_nodes)
+    assert [(r.done_s, r.error, r.eni_id, r.primary_ip, r.n_throttled) for r in first] == [
+        (r.done_s, r.error, r.eni_id, r.primary_ip, r.n_throttled) for r in second
+    ]
+    assert all(np.array_equal(a.addresses, b.addresses) for a, b in zip(first, second, strict=True))
