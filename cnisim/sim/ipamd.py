@@ -766,6 +766,9 @@ class ReferenceRun:
         Wait of each pod that got an address: successful ADD minus scheduled ADD [s].
     reference_nodes : list of ReferenceNode
         The final node objects (datastore inspection in tests).
+    snapshots : list of list of dict
+        Per requested snapshot time, per node: metrics plus ``ips_per_eni``, taken at the end
+        of the first tick with ``now_s >= `` that time.
     """
 
     ticks: list[dict[str, float]]
@@ -773,6 +776,7 @@ class ReferenceRun:
     nodes: list[dict[str, float]]
     waits_s: dict[int, float]
     reference_nodes: list[ReferenceNode]
+    snapshots: list[list[dict[str, object]]]
 
 
 def run_reference(
@@ -792,6 +796,7 @@ def run_reference(
     ec2_params: Ec2Params | None = None,
     prepare_space: Callable[[AddressSpace], None] | None = None,
     record_ticks: bool = True,
+    snapshot_s: Sequence[float] = (),
 ) -> ReferenceRun:
     """Run the reference ipamd model on a few nodes, tick by tick, per the module contract.
 
@@ -825,6 +830,8 @@ def run_reference(
         Called with the AddressSpace after the subnets are added (reservations, other holders).
     record_ticks : bool
         Whether to keep one metrics row per tick per node.
+    snapshot_s : sequence of float
+        Times at which to snapshot every node, with its IPs per ENI [s].
 
     Returns
     -------
@@ -875,6 +882,9 @@ def run_reference(
     waits_s: dict[int, float] = {}
     n_adds = [0] * len(nodes)
     n_failed = [0] * len(nodes)
+    snap_times = sorted(snapshot_s)
+    snapshots: list[list[dict[str, object]]] = []
+    i_snap = 0
 
     n_ticks = math.floor(duration_s / tick_s + 1e-9) + 1
     for k in range(n_ticks):
@@ -927,6 +937,11 @@ def run_reference(
         for node in ref_nodes:
             events.extend(node.events)
             node.events.clear()
+        while i_snap < len(snap_times) and snap_times[i_snap] <= now_s:
+            i_snap += 1
+            snapshots.append(
+                [{**n.metrics(now_s), "ips_per_eni": n.ips_per_eni()} for n in ref_nodes]
+            )
         if record_ticks:
             for i, node in enumerate(ref_nodes):
                 if node.joined:
@@ -942,4 +957,4 @@ def run_reference(
         row.update({f"n_errors_{code}": n for code, n in sorted(node.n_call_errors.items())})
         summaries.append(row)
     events.sort(key=lambda e: float(e["now_s"]))  # type: ignore[arg-type]
-    return ReferenceRun(ticks, events, summaries, waits_s, ref_nodes)
+    return ReferenceRun(ticks, events, summaries, waits_s, ref_nodes, snapshots)

@@ -1,0 +1,224 @@
+"""Warm pool of one node at steady state, and a short churn timeline (``cnisim warmpool``).
+
+Both run the reference ipamd model (:mod:`cnisim.sim.ipamd`) on a single node with subnets
+large enough never to bind (unless the caller passes its own), so they show what ipamd holds
+for a given number of pods, not what a crowded subnet allows.
+
+References
+----------
+aws/amazon-vpc-cni-k8s ``docs/eni-and-ip-target.md`` and ``docs/prefix-and-ip-target.md`` (the
+tables these functions reproduce); ``pkg/ipamd/ipamd.go``.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping, Sequence
+
+from cnisim.cni import IpamdConfig
+from cnisim.errors import UsageError
+from cnisim.sim.ec2 import Ec2Params
+from cnisim.sim.ipamd import NodeSpec, Placement, run_reference
+from cnisim.sim.workload import PodEvents
+
+__all__ = ["DEFAULT_SETTLE_S", "churn_timeline", "steady_state"]
+
+#: Time between pod arrivals in :func:`steady_state`: longer than a pool step plus an ENI
+#: attach (5 s + up to ~10 s) and the 60 s minimum ENI life, so ipamd settles between pods [s].
+DEFAULT_SETTLE_S = 90.0
+
+
+def _subnets(spec: NodeSpec, subnet_cidrs: Mapping[str, str] | None) -> dict[str, str]:
+    """Default subnets: a /16 for the node subnet and another for a distinct pod subnet."""
+    if subnet_cidrs is not None:
+        return dict(subnet_cidrs)
+    cidrs = {spec.node_subnet: "10.0.0.0/16"}
+    if spec.pod_subnet != spec.node_subnet:
+        cidrs[spec.pod_subnet] = "10.1.0.0/16"
+    return cidrs
+
+
+def steady_state(
+    spec: NodeSpec,
+    config: IpamdConfig,
+    pod_counts: Sequence[int],
+    *,
+    placement: Placement = "first_fit",
+    seed: int = 0,
+    settle_s: float = DEFAULT_SETTLE_S,
+    subnet_cidrs: Mapping[str, str] | None = None,
+    ec2_params: Ec2Params | None = None,
+) -> list[dict[str, object]]:
+    """What ipamd holds on one node at each requested pod count, pods arriving slowly.
+
+    Pods arrive one at a time, ``settle_s`` apart (the scheduler never places more than
+    ``spec.max_pods``); each row is the state just before the next pod would arrive.
+
+    Parameters
+    ----------
+    spec : NodeSpec
+        The node.
+    config : IpamdConfig
+        aws-node settings.
+    pod_counts : sequence of int
+        Pod counts to report, each >= 0 [pods].
+    placement : {"first_fit", "random"}
+        Pod placement over ENIs and prefixes.
+    seed : int
+        Run seed (addresses, EC2 latencies, random placement).
+    settle_s : float
+        Time between pod arrivals [s].
+    subnet_cidrs : mapping of str to str, optional
+        Subnet id -> CIDR; default a /16 per subnet, so the subnet never binds.
+    ec2_params : Ec2Params, optional
+        EC2 latencies and buckets.
+
+    Returns
+    -------
+    list of dict
+        One row per requested count, in the order given: ``pods`` (requested), ``pods_placed``
+        (min(pods, max_pods)), ``ips_assigned``, ``failed_pods`` (placed but without an IP),
+        ``max_pods_reached``, ``enis``, ``ips_held``, ``ips_free``, ``ips_cooldown``,
+        ``prefixes``, ``subnet_ips`` (ENI primaries included) and ``ips_per_eni``.
+
+    Raises
+    ------
+    UsageError
+        A negative pod count or a non-positive ``settle_s``.
+
+    Examples
+    --------
+    t3.large (3 ENIs x 12 IPv4), defaults, 5 pods: 2 ENIs hold 22 IPs (ipamd-model.md, sec. 2).
+
+    >>> spec = NodeSpec("t3.large", 3, 12, 35, "subnet-a", "subnet-a", True)
+    >>> row = steady_state(spec, IpamdConfig(), [5])[0]
+    >>> row["enis"], row["ips_held"], row["ips_free"]
+    (2, 22, 17)
+    """
+    if any(count < 0 for count in pod_counts) or settle_s <= 0:
+        raise UsageError("steady_state needs pod counts >= 0 and settle_s > 0")
+    n_placed_max = min(max(pod_counts, default=0), spec.max_pods)
+    arrivals_s = [settle_s * (i + 1) for i in range(n_placed_max)]
+    pods = PodEvents.from_arrays(
+        arrivals_s, [0] * n_placed_max, [1] * n_placed_max, list(range(n_placed_max))
+    )
+    run = run_reference(
+        [spec],
+        config,
+        pods,
+        subnet_cidrs=_subnets(spec, subnet_cidrs),
+        duration_s=settle_s * (n_placed_max + 1),
+        seed=seed,
+        placement=placement,
+        ec2_params=ec2_params,
+        record_ticks=False,
+        # just before the next pod arrives
+        snapshot_s=[settle_s * (n + 1) - 1.0 for n in range(n_placed_max + 1)],
+    )
+    rows: list[dict[str, object]] = []
+    for count in pod_counts:
+        n_placed = min(count, spec.max_pods)
+        snapshot = run.snapshots[n_placed][0]
+        n_assigned = snapshot["ips_assigned"]
+        assert isinstance(n_assigned, int)
+        rows.append(
+            {
+                "pods": count,
+                "pods_placed": n_placed,
+                "ips_assigned": n_assigned,
+                "failed_pods": n_placed - n_assigned,
+                "max_pods_reached": count >= spec.max_pods,
+                **{k: v for k, v in snapshot.items() if k not in ("ips_assigned",)},
+            }
+        )
+    return rows
+
+
+def churn_timeline(
+    spec: NodeSpec,
+    config: IpamdConfig,
+    n_pods: int,
+    *,
+    arrive_s: float = 10.0,
+    leave_s: float = 130.0,
+    return_s: float = 140.0,
+    duration_s: float = 300.0,
+    placement: Placement = "first_fit",
+    seed: int = 0,
+    pod_retry_interval_s: float = 10.0,
+    subnet_cidrs: Mapping[str, str] | None = None,
+    ec2_params: Ec2Params | None = None,
+) -> list[dict[str, object]]:
+    """A short churn story on one node: n pods arrive, all leave, n new pods arrive.
+
+    The second wave comes while the released IPs are still cooling down (30 s by default):
+    ipamd counts them as free, so it sees no shortage, and the new pods wait for the cooldown
+    or for a refill; ENIs with cooling IPs cannot be freed.
+
+    Parameters
+    ----------
+    spec : NodeSpec
+        The node.
+    config : IpamdConfig
+        aws-node settings.
+    n_pods : int
+        Pods per wave (capped at ``spec.max_pods``) [pods].
+    arrive_s, leave_s, return_s : float
+        First wave ADD time, its DEL time, second wave ADD time [s].
+    duration_s : float
+        End of the timeline [s].
+    placement : {"first_fit", "random"}
+        Pod placement.
+    seed : int
+        Run seed.
+    pod_retry_interval_s : float
+        kubelet retry delay after a failed ADD [s].
+    subnet_cidrs : mapping of str to str, optional
+        Subnet id -> CIDR; default a /16 per subnet.
+    ec2_params : Ec2Params, optional
+        EC2 latencies and buckets.
+
+    Returns
+    -------
+    list of dict
+        One row per second: ``now_s``, ``pods_wanted`` (scheduled and not yet deleted),
+        ``ips_assigned``, ``pods_waiting``, ``enis``, ``ips_held``, ``ips_free``,
+        ``ips_cooldown``, ``prefixes``, ``subnet_ips``.
+
+    Raises
+    ------
+    UsageError
+        If the times are not ordered ``arrive_s < leave_s <= return_s <= duration_s``.
+    """
+    if not (0 <= arrive_s < leave_s <= return_s <= duration_s) or n_pods < 0:
+        raise UsageError(
+            "churn_timeline needs 0 <= arrive_s < leave_s <= return_s <= duration_s, n_pods >= 0"
+        )
+    n = min(n_pods, spec.max_pods)
+    first = list(range(n))
+    second = list(range(n, 2 * n))
+    pods = PodEvents.from_arrays(
+        [arrive_s] * n + [leave_s] * n + [return_s] * n,
+        [0] * (3 * n),
+        [1] * n + [-1] * n + [1] * n,
+        first + first + second,
+    )
+    run = run_reference(
+        [spec],
+        config,
+        pods,
+        subnet_cidrs=_subnets(spec, subnet_cidrs),
+        duration_s=duration_s,
+        seed=seed,
+        placement=placement,
+        pod_retry_interval_s=pod_retry_interval_s,
+        ec2_params=ec2_params,
+    )
+    rows: list[dict[str, object]] = []
+    for tick in run.ticks:
+        now_s = float(tick["now_s"])
+        wanted = n if arrive_s <= now_s < leave_s or now_s >= return_s else 0
+        row: dict[str, object] = {"now_s": now_s, "pods_wanted": wanted}
+        row.update({k: v for k, v in tick.items() if k not in ("now_s", "node")})
+        row["pods_waiting"] = wanted - int(tick["ips_assigned"])
+        rows.append(row)
+    return rows
