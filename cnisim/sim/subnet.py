@@ -173,12 +173,18 @@ class _Subnet:
         self.owner = np.full(self.n_addresses, NO_OWNER, dtype=np.int64)
         self.n_free = self.n_addresses - N_AWS_RESERVED_PER_SUBNET
         self.failures: Counter[str] = Counter()
-        self._refresh_masks()
+        self.refresh_masks()
 
-    def _refresh_masks(self) -> None:
-        """Recompute the static masks that depend only on the reservations."""
+    def refresh_masks(self) -> None:
+        """Recompute the masks and counts that depend on the reservations (rarely called)."""
         self.ip_allowed = (self.reservation == RESERVATION_NONE) & (
             self.state != STATE_AWS_RESERVED
+        )
+        # Free addresses EC2 may pick as /32s, kept up to date by take/give_back.
+        self.n_free_ip_allowed = int(np.count_nonzero((self.state == STATE_FREE) & self.ip_allowed))
+        # Free addresses per aligned /28, kept up to date by take/give_back.
+        self.n_free_per_block = (
+            (self.state == STATE_FREE).reshape(-1, ADDRESSES_PER_PREFIX).sum(axis=1, dtype=np.int16)
         )
         blocks_reserved = (self.state == STATE_AWS_RESERVED).reshape(-1, ADDRESSES_PER_PREFIX)
         blocks_explicit = (self.reservation == RESERVATION_EXPLICIT).reshape(
@@ -191,8 +197,50 @@ class _Subnet:
 
     def free_blocks(self) -> npt.NDArray[np.bool_]:
         """Mask of aligned /28 blocks that are entirely free and may become prefixes."""
-        blocks_free = (self.state == STATE_FREE).reshape(-1, ADDRESSES_PER_PREFIX).all(axis=1)
-        return blocks_free & self.block_allowed
+        return (self.n_free_per_block == ADDRESSES_PER_PREFIX) & self.block_allowed
+
+    def take(self, offsets: npt.NDArray[np.int64], owner: int, state: int) -> None:
+        """Mark free ``offsets`` (no duplicates) as held by ``owner``."""
+        self.state[offsets] = state
+        self.owner[offsets] = owner
+        self._count(offsets, -1)
+
+    def give_back(self, offsets: npt.NDArray[np.int64]) -> None:
+        """Mark held ``offsets`` (no duplicates) as free."""
+        self.state[offsets] = STATE_FREE
+        self.owner[offsets] = NO_OWNER
+        self._count(offsets, +1)
+
+    def _count(self, offsets: npt.NDArray[np.int64], sign: int) -> None:
+        self.n_free += sign * offsets.size
+        self.n_free_ip_allowed += sign * int(np.count_nonzero(self.ip_allowed[offsets]))
+        np.add.at(self.n_free_per_block, offsets // ADDRESSES_PER_PREFIX, sign)
+
+    def pick_ips(self, n_ips: int, rng: np.random.Generator) -> npt.NDArray[np.int64]:
+        """Draw ``n_ips`` distinct offsets uniformly among free addresses outside reservations.
+
+        While such addresses are dense (at least 1 in 8), offsets are drawn uniformly over the
+        whole subnet and the ineligible or repeated ones rejected, in draw order, which gives
+        the same distribution as a uniform draw without replacement and avoids scanning the
+        subnet. Otherwise the eligible offsets are listed and drawn from directly.
+        """
+        if n_ips == 0:
+            return np.empty(0, dtype=np.int64)
+        if self.n_free_ip_allowed * 8 < self.n_addresses:
+            eligible = np.flatnonzero((self.state == STATE_FREE) & self.ip_allowed)
+            return np.sort(rng.choice(eligible, size=n_ips, replace=False))
+        chosen = np.empty(0, dtype=np.int64)
+        while chosen.size < n_ips:
+            n_draws = 2 * (n_ips - chosen.size) * self.n_addresses // self.n_free_ip_allowed
+            draws = rng.integers(0, self.n_addresses, size=max(n_draws, 8))
+            draws = draws[self.ip_allowed[draws] & (self.state[draws] == STATE_FREE)]
+            if n_ips == 1:
+                chosen = draws[:1]
+                continue
+            draws = np.concatenate([chosen, draws])
+            _, first = np.unique(draws, return_index=True)
+            chosen = draws[np.sort(first)][:n_ips]
+        return np.sort(chosen)
 
     def offsets(self, addresses: npt.ArrayLike) -> npt.NDArray[np.int64]:
         """Offsets of ``addresses`` in this subnet; raise if any lies outside it."""
@@ -303,7 +351,7 @@ class AddressSpace:
             )
         kind = RESERVATION_PREFIX if reservation_type == "prefix" else RESERVATION_EXPLICIT
         subnet.reservation[start:stop] = kind
-        subnet._refresh_masks()
+        subnet.refresh_masks()
 
     def new_owner_id(self) -> int:
         """Return a fresh owner id (for an ENI or a fixed holder)."""
@@ -345,11 +393,10 @@ class AddressSpace:
         """
         subnet = self._subnet(subnet_id)
         state = STATE_PRIMARY if kind == "primary" else STATE_SECONDARY
-        candidates = np.flatnonzero((subnet.state == STATE_FREE) & subnet.ip_allowed)
-        if candidates.size < n_ips:
+        if subnet.n_free_ip_allowed < n_ips:
             subnet.failures[INSUFFICIENT_FREE_ADDRESSES] += 1
             raise InsufficientAddressesError(INSUFFICIENT_FREE_ADDRESSES, subnet_id, n_ips)
-        offsets = np.sort(self._rng.choice(candidates, size=n_ips, replace=False))
+        offsets = subnet.pick_ips(n_ips, self._rng)
         self._take(subnet, offsets, owner, state)
         return (subnet.base + offsets).astype(np.uint32)
 
@@ -424,11 +471,10 @@ class AddressSpace:
         """
         subnet = self._subnet(subnet_id)
         if addresses is None:
-            candidates = np.flatnonzero((subnet.state == STATE_FREE) & subnet.ip_allowed)
-            if candidates.size < n_ips:
+            if subnet.n_free_ip_allowed < n_ips:
                 subnet.failures[INSUFFICIENT_FREE_ADDRESSES] += 1
                 raise InsufficientAddressesError(INSUFFICIENT_FREE_ADDRESSES, subnet_id, n_ips)
-            offsets = np.sort(self._rng.choice(candidates, size=n_ips, replace=False))
+            offsets = subnet.pick_ips(n_ips, self._rng)
         else:
             offsets = np.unique(subnet.offsets(addresses))
             bad = (subnet.state[offsets] != STATE_FREE) | (
@@ -453,15 +499,16 @@ class AddressSpace:
         """
         subnet = self._subnet(subnet_id)
         offsets = np.unique(subnet.offsets(addresses))
-        held = (subnet.owner[offsets] == owner) & np.isin(
-            subnet.state[offsets], (STATE_PRIMARY, STATE_SECONDARY, STATE_FIXED)
+        states = subnet.state[offsets]
+        held = (subnet.owner[offsets] == owner) & (
+            (states == STATE_PRIMARY) | (states == STATE_SECONDARY) | (states == STATE_FIXED)
         )
         if not held.all():
             raise SubnetConfigError(
                 f"address {_fmt(subnet.base + int(offsets[~held][0]))} in {subnet_id} is not an "
                 f"IP held by owner {owner}; release only what was allocated"
             )
-        self._give_back(subnet, offsets)
+        subnet.give_back(offsets)
 
     def release_prefixes(self, subnet_id: str, bases: npt.ArrayLike, owner: int) -> None:
         """Return /28 prefixes (given by base address) that ``owner`` holds to the subnet.
@@ -483,7 +530,7 @@ class AddressSpace:
                 f"address {_fmt(subnet.base + int(offsets[~held][0]))} in {subnet_id} is not in "
                 f"a prefix held by owner {owner}; release only what was allocated"
             )
-        self._give_back(subnet, offsets)
+        subnet.give_back(offsets)
 
     def release_owner(self, owner: int) -> int:
         """Return every address ``owner`` holds, in every subnet (ENI deleted, node gone).
@@ -497,7 +544,7 @@ class AddressSpace:
         for subnet_id in sorted(self._subnets_of_owner.pop(owner, set())):
             subnet = self._subnets[subnet_id]
             offsets = np.flatnonzero(subnet.owner == owner)
-            self._give_back(subnet, offsets)
+            subnet.give_back(offsets)
             n_released += offsets.size
         return n_released
 
@@ -525,8 +572,7 @@ class AddressSpace:
 
     def n_free_ips_outside_reservations(self, subnet_id: str) -> int:
         """Free addresses EC2 may pick for a secondary or primary IP."""
-        subnet = self._subnet(subnet_id)
-        return int(np.count_nonzero((subnet.state == STATE_FREE) & subnet.ip_allowed))
+        return self._subnet(subnet_id).n_free_ip_allowed
 
     def n_free_prefix_blocks(self, subnet_id: str) -> int:
         """Free aligned /28 blocks EC2 may delegate as prefixes."""
@@ -606,16 +652,9 @@ class AddressSpace:
     def _take(
         self, subnet: _Subnet, offsets: npt.NDArray[np.int64], owner: int, state: int
     ) -> None:
-        subnet.state[offsets] = state
-        subnet.owner[offsets] = owner
-        subnet.n_free -= offsets.size
+        subnet.take(offsets, owner, state)
         if offsets.size:
             self._subnets_of_owner.setdefault(owner, set()).add(subnet.subnet_id)
-
-    def _give_back(self, subnet: _Subnet, offsets: npt.NDArray[np.int64]) -> None:
-        subnet.state[offsets] = STATE_FREE
-        subnet.owner[offsets] = NO_OWNER
-        subnet.n_free += offsets.size
 
 
 def _parse_network(cidr: str) -> ipaddress.IPv4Network:
