@@ -356,3 +356,31 @@ def test_random_sequences_keep_the_invariants_and_release_restores(
     # Same seed, same calls: the same addresses.
     _, again, _ = run_sequence(prefix_len, block_index, reserve, ops, seed)
     assert again == got
+
+
+@pytest.mark.parametrize(
+    ("n_held_first", "n_per_call"),
+    # 0 held: free IPs are dense, so they are drawn by rejection; 231 held leaves 20 of 256
+    # addresses free, below 1 in 8, so they are listed and drawn from directly.
+    [(0, 1), (0, 3), (231, 1)],
+)
+def test_picked_ips_are_uniform_over_the_free_addresses(n_held_first: int, n_per_call: int) -> None:
+    space = space_with("10.0.0.0/24", seed=42)
+    space.allocate_ips("s", n_held_first, space.new_owner_id())
+    n_free = space.n_free_ips_outside_reservations("s")
+    owner = space.new_owner_id()
+    n_calls = 40 * n_free // n_per_call
+    counts: dict[int, int] = {}
+    for _ in range(n_calls):
+        got = space.allocate_ips("s", n_per_call, owner)
+        assert np.unique(got).size == n_per_call
+        for address in got.tolist():
+            counts[address] = counts.get(address, 0) + 1
+        space.release_ips("s", got, owner)
+    assert len(counts) == n_free
+    observed = np.array(list(counts.values()), dtype=float)
+    expected = n_calls * n_per_call / n_free
+    chi2 = float(((observed - expected) ** 2 / expected).sum())
+    dof = n_free - 1
+    # Chi-square with dof degrees of freedom: mean dof, sd sqrt(2 dof); 6 sd is far out.
+    assert chi2 < dof + 6 * np.sqrt(2 * dof)
