@@ -584,7 +584,7 @@ def _fetch_records(
     from botocore.config import Config
 
     config = Config(
-        retries={"mode": "standard", "max_attempts": _MAX_ATTEMPTS},
+        retries={"mode": "standard", "total_max_attempts": _MAX_ATTEMPTS},
         connect_timeout=_CONNECT_TIMEOUT_S,
         read_timeout=_READ_TIMEOUT_S,
     )
