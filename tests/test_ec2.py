@@ -78,8 +78,13 @@ def test_burst_of_150_assigns_lets_exactly_100_through_then_follows_the_refill()
     assert api.n_throttled_by_action["AssignPrivateIpAddresses"] == n_throttled
     assert api.n_calls_by_action["AssignPrivateIpAddresses"] == 150 + n_throttled
     assert sum(api.n_calls_by_action.values()) == 150 + n_throttled
+    assert api.n_sdk_calls_by_action["AssignPrivateIpAddresses"] == 150
+    log = api.attempt_log()
+    assert log["t_s"].size == 150 + n_throttled
+    assert int(log["throttled"].sum()) == n_throttled
     # Tokens used by time T never exceed the 100 burst plus 5 per s of refill.
-    granted_s = np.sort([r.done_s - 0.25 for r in results])
+    granted_s = np.sort(log["t_s"][~log["throttled"]])
+    assert np.allclose(granted_s, np.sort([r.done_s - 0.25 for r in results]), rtol=0, atol=1e-9)
     assert (np.arange(1, 151) <= 100 + 5 * granted_s + 1e-9).all()
     assert granted_s[-1] >= (150 - 100) / 5
     assert api.space.available_ip_address_count("a") == 65_531 - 1 - 150
@@ -277,11 +282,30 @@ def test_default_latencies_match_published_orders_of_magnitude() -> None:
     assert np.quantile(eni_s, 0.99) <= 10.0
 
 
-def test_params_need_every_action_and_a_positive_attempt_count() -> None:
+def test_params_are_checked_and_read_only() -> None:
     with pytest.raises(UsageError, match="AttachNetworkInterface"):
         Ec2Params(buckets={"AssignPrivateIpAddresses": Bucket(100, 5)})
     with pytest.raises(UsageError, match="max_attempts"):
         Ec2Params(max_attempts=0)
+    with pytest.raises(UsageError, match="eni_ready"):
+        Ec2Params(eni_ready_latency=Latency(5.0, 0.3, 1.0))
+    with pytest.raises(UsageError, match="DescribeSubnets"):
+        Ec2Params(buckets=dict(DEFAULT_BUCKETS) | {"DescribeSubnets": Bucket(-1, 5)})
+    buckets = dict(DEFAULT_BUCKETS)
+    params = Ec2Params(buckets=buckets)
+    buckets["DescribeSubnets"] = Bucket(1, 1)
+    assert params.buckets["DescribeSubnets"] == Bucket(100, 20)
+    with pytest.raises(TypeError):
+        params.buckets["DescribeSubnets"] = Bucket(1, 1)  # type: ignore[index]
+
+
+def test_describe_counts_one_read_call_and_refuses_mutating_actions() -> None:
+    api = make_api()
+    result = api.describe(3.0, "DescribeNetworkInterfaces")
+    assert result.ok and result.done_s == 3.25
+    assert dict(api.n_calls_by_action) == {"DescribeNetworkInterfaces": 1}
+    with pytest.raises(UsageError, match="not a Describe"):
+        api.describe(3.0, "AttachNetworkInterface")
 
 
 def replay(seed: int, n_nodes: int) -> list[Ec2Result]:

@@ -76,7 +76,8 @@ import math
 from collections import Counter
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
-from typing import Final, Literal
+from types import MappingProxyType
+from typing import Any, Final, Literal
 
 import numpy as np
 import numpy.typing as npt
@@ -151,35 +152,39 @@ class Bucket:
     refill_per_s: float
 
 
-DEFAULT_BUCKETS: Final[Mapping[str, Bucket]] = {
-    # Amazon EC2 Developer Guide, "Request throttling for the Amazon EC2 API", request token
-    # bucket sizes and refill rates (per account per Region).
-    "AssignPrivateIpAddresses": Bucket(100, 5),
-    "UnassignPrivateIpAddresses": Bucket(100, 5),
-    "CreateNetworkInterface": Bucket(100, 5),
-    "DeleteNetworkInterface": Bucket(100, 5),
-    "ModifyNetworkInterfaceAttribute": Bucket(100, 5),
-    "AttachNetworkInterface": Bucket(50, 5),
-    "DetachNetworkInterface": Bucket(50, 5),
-    "DescribeSubnets": Bucket(100, 20),
-    # ipamd passes ID lists, neither a filter nor pagination, to these two, which the guide
-    # lists among the "unfiltered and unpaginated non-mutating actions" (50, 10 per s).
-    "DescribeNetworkInterfaces": Bucket(50, 10),
-    "DescribeInstances": Bucket(50, 10),
-}
+DEFAULT_BUCKETS: Final[Mapping[str, Bucket]] = MappingProxyType(
+    {
+        # Amazon EC2 Developer Guide, "Request throttling for the Amazon EC2 API", request token
+        # bucket sizes and refill rates (per account per Region).
+        "AssignPrivateIpAddresses": Bucket(100, 5),
+        "UnassignPrivateIpAddresses": Bucket(100, 5),
+        "CreateNetworkInterface": Bucket(100, 5),
+        "DeleteNetworkInterface": Bucket(100, 5),
+        "ModifyNetworkInterfaceAttribute": Bucket(100, 5),
+        "AttachNetworkInterface": Bucket(50, 5),
+        "DetachNetworkInterface": Bucket(50, 5),
+        "DescribeSubnets": Bucket(100, 20),
+        # ipamd passes ID lists, neither a filter nor pagination, to these two, which the guide
+        # lists among the "unfiltered and unpaginated non-mutating actions" (50, 10 per s).
+        "DescribeNetworkInterfaces": Bucket(50, 10),
+        "DescribeInstances": Bucket(50, 10),
+    }
+)
 
-DEFAULT_LATENCIES: Final[Mapping[str, Latency]] = {
-    "AssignPrivateIpAddresses": Latency(0.3, 0.5, 2.0),
-    "UnassignPrivateIpAddresses": Latency(0.3, 0.5, 2.0),
-    "CreateNetworkInterface": Latency(0.5, 0.4, 3.0),
-    "DeleteNetworkInterface": Latency(0.3, 0.4, 2.0),
-    "ModifyNetworkInterfaceAttribute": Latency(0.2, 0.4, 2.0),
-    "AttachNetworkInterface": Latency(0.5, 0.4, 3.0),
-    "DetachNetworkInterface": Latency(0.5, 0.4, 3.0),
-    "DescribeSubnets": Latency(0.1, 0.4, 1.0),
-    "DescribeNetworkInterfaces": Latency(0.1, 0.4, 1.0),
-    "DescribeInstances": Latency(0.1, 0.4, 1.0),
-}
+DEFAULT_LATENCIES: Final[Mapping[str, Latency]] = MappingProxyType(
+    {
+        "AssignPrivateIpAddresses": Latency(0.3, 0.5, 2.0),
+        "UnassignPrivateIpAddresses": Latency(0.3, 0.5, 2.0),
+        "CreateNetworkInterface": Latency(0.5, 0.4, 3.0),
+        "DeleteNetworkInterface": Latency(0.3, 0.4, 2.0),
+        "ModifyNetworkInterfaceAttribute": Latency(0.2, 0.4, 2.0),
+        "AttachNetworkInterface": Latency(0.5, 0.4, 3.0),
+        "DetachNetworkInterface": Latency(0.5, 0.4, 3.0),
+        "DescribeSubnets": Latency(0.1, 0.4, 1.0),
+        "DescribeNetworkInterfaces": Latency(0.1, 0.4, 1.0),
+        "DescribeInstances": Latency(0.1, 0.4, 1.0),
+    }
+)
 
 
 @dataclass(frozen=True)
@@ -189,7 +194,7 @@ class Ec2Params:
     Attributes
     ----------
     latencies
-        Latency of a successful attempt, by API action.
+        Latency of a successful attempt, by API action (stored read-only).
     eni_ready_latency
         From a successful attach to the ENI and its addresses being visible to ipamd in
         instance metadata (ipamd polls IMDS with back-off) [s].
@@ -197,17 +202,17 @@ class Ec2Params:
         ipamd's sleep between DetachNetworkInterface and DeleteNetworkInterface [s]
         (aws/amazon-vpc-cni-k8s ``pkg/awsutils/awsutils.go`` FreeENI: 2 s).
     buckets
-        Request token bucket by API action.
+        Request token bucket by API action (stored read-only).
     max_attempts
         SDK attempts per call, first included (ipamd: ``RetryMaxAttempts`` 10).
     max_backoff_s
         SDK back-off cap [s] (AWS SDK for Go v2 standard retryer: 20 s).
     """
 
-    latencies: Mapping[str, Latency] = field(default_factory=lambda: dict(DEFAULT_LATENCIES))
+    latencies: Mapping[str, Latency] = field(default_factory=lambda: DEFAULT_LATENCIES)
     eni_ready_latency: Latency = Latency(2.5, 0.4, 8.0)
     detach_sleep_s: float = 2.0
-    buckets: Mapping[str, Bucket] = field(default_factory=lambda: dict(DEFAULT_BUCKETS))
+    buckets: Mapping[str, Bucket] = field(default_factory=lambda: DEFAULT_BUCKETS)
     max_attempts: int = 10
     max_backoff_s: float = 20.0
 
@@ -221,6 +226,17 @@ class Ec2Params:
             )
         if self.max_attempts < 1:
             raise UsageError(f"max_attempts is {self.max_attempts}; it must be at least 1")
+        for name, latency in [*self.latencies.items(), ("eni_ready", self.eni_ready_latency)]:
+            if not 0 < latency.median_s <= latency.max_s or latency.sigma < 0:
+                raise UsageError(
+                    f"latency of {name} is {latency}; need 0 < median_s <= max_s and sigma >= 0"
+                )
+        for name, bucket in self.buckets.items():
+            if bucket.capacity < 0 or bucket.refill_per_s < 0:
+                raise UsageError(f"bucket of {name} is {bucket}; sizes and rates must be >= 0")
+        # Freeze the mappings, so that parameters cannot change under a running simulation.
+        object.__setattr__(self, "latencies", MappingProxyType(dict(self.latencies)))
+        object.__setattr__(self, "buckets", MappingProxyType(dict(self.buckets)))
 
 
 @dataclass(frozen=True)
@@ -333,8 +349,16 @@ class Ec2Api:
         self._instances: dict[int, list[int]] = {}
         self._next_instance_id = 0
         self.n_calls_by_action: Counter[str] = Counter()
+        """HTTP requests EC2 received, by action: every attempt, retries included."""
+        self.n_sdk_calls_by_action: Counter[str] = Counter()
+        """SDK calls by action, one however many attempts (ipamd's ``ec2ApiReq`` metric)."""
         self.n_throttled_by_action: Counter[str] = Counter()
+        """Attempts answered ``RequestLimitExceeded``, by action."""
         self.n_errors_by_code: Counter[str] = Counter()
+        """Operations that ended in an error, by error code."""
+        self._log_t_s: list[float] = []
+        self._log_action: list[str] = []
+        self._log_throttled: list[bool] = []
 
     # ------------------------------------------------------------------ instances
     def launch_instance(self, now_s: float, subnet_id: str) -> Ec2Result:
@@ -512,7 +536,12 @@ class Ec2Api:
 
     # ------------------------------------------------------------------ plain calls
     def describe(self, now_s: float, action: ApiAction) -> Ec2Result:
-        """One read-only call (``DescribeSubnets``, ``DescribeNetworkInterfaces``, ...)."""
+        """One read-only call (``DescribeSubnets``, ``DescribeNetworkInterfaces``, ...).
+
+        For calls ipamd makes outside the operations above, such as its reconcile loop.
+        """
+        if not action.startswith("Describe"):
+            raise UsageError(f"{action} is not a Describe* action; use its operation method")
         t_s, ok, n = self._call(action, now_s)
         error: Ec2ErrorCode | None = None if ok else REQUEST_LIMIT_EXCEEDED
         if error:
@@ -520,6 +549,21 @@ class Ec2Api:
         return Ec2Result(done_s=t_s, error=error, n_throttled=n)
 
     # ------------------------------------------------------------------ queries
+    def attempt_log(self) -> dict[str, npt.NDArray[Any]]:
+        """Every request EC2 received, in the order simulated: columns for a DataFrame.
+
+        Returns
+        -------
+        dict
+            ``t_s`` (float, time of the attempt [s]), ``action`` (str) and ``throttled``
+            (bool, answered ``RequestLimitExceeded``).
+        """
+        return {
+            "t_s": np.array(self._log_t_s, dtype=float),
+            "action": np.array(self._log_action, dtype=str),
+            "throttled": np.array(self._log_throttled, dtype=bool),
+        }
+
     def enis_of(self, instance_id: int) -> list[int]:
         """ENI ids of an instance, primary first, then in attach order."""
         return list(self._instances.get(instance_id, []))
@@ -633,9 +677,14 @@ class Ec2Api:
         """One SDK call with retries: (time it returns [s], succeeded, throttled attempts)."""
         bucket = self._buckets[action]
         n_throttled = 0
+        self.n_sdk_calls_by_action[action] += 1
         for attempt in range(1, self.params.max_attempts + 1):
             self.n_calls_by_action[action] += 1
-            if bucket.try_take(t_s):
+            granted = bucket.try_take(t_s)
+            self._log_t_s.append(t_s)
+            self._log_action.append(action)
+            self._log_throttled.append(not granted)
+            if granted:
                 return t_s + self._draw_latency(self.params.latencies[action]), True, n_throttled
             n_throttled += 1
             self.n_throttled_by_action[action] += 1
