@@ -583,7 +583,7 @@ class ReferenceNode:
             n_prefixes=n_resources if self.pd else 0,
             subnet_discovery=self.config.enable_subnet_discovery,
         )
-        self._record(now_s, "create_eni", result)
+        self._record(now_s, "create_eni", result, n_resources)
         if result.ok and result.eni_id is not None and result.primary_ip is not None:
             bases = [int(a) for a in result.addresses]
             self.pending.append(_Addition(result.eni_id, bases, result.primary_ip))

@@ -1,0 +1,395 @@
+"""Exact traces of tiny scenarios on the reference ipamd model, and its invariants.
+
+Timing constants come from aws/amazon-vpc-cni-k8s v1.23.1 (commit b52188387f2e):
+``pkg/ipamd/ipamd.go`` (ipPoolMonitorInterval 5 s, decreaseIPPoolInterval 30 s,
+insufficientCidrErrorCooldown 120 s) and ``pkg/ipamd/datastore/data_store.go`` (minENILifeTime
+60 s, IP_COOLDOWN_PERIOD 30 s, inCoolingPeriod uses ``<=``). Instance limits from
+``pkg/vpc/vpc_ip_resource_limit.go``: t3.small 3 ENIs x 4 IPv4, m5.large 3 x 10.
+Expected times below are derived by hand from those rules and the contract in
+``cnisim/sim/ipamd.py``.
+"""
+
+from __future__ import annotations
+
+import ipaddress
+from collections.abc import Sequence
+
+import numpy as np
+import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
+
+from cnisim.cni import IpamdConfig
+from cnisim.errors import UsageError
+from cnisim.sim.ec2 import DEFAULT_LATENCIES, Ec2Params, Latency
+from cnisim.sim.ipamd import NodeSpec, ReferenceRun, run_reference
+from cnisim.sim.workload import PodEvents
+
+T3_SMALL = NodeSpec("t3.small", 3, 4, 11, "node", "node", True)
+M5_LARGE = NodeSpec("m5.large", 3, 10, 29, "node", "node", True)
+BIG = {"node": "10.0.0.0/16", "pods": "10.1.0.0/16"}
+
+
+def fixed_latency(call_s: float) -> Ec2Params:
+    """Every EC2 call takes exactly call_s; the ENI appears in metadata at once."""
+    return Ec2Params(
+        latencies={action: Latency(call_s, 0.0, call_s) for action in DEFAULT_LATENCIES},
+        eni_ready_latency=Latency(0.0, 0.0, 0.0),
+        detach_sleep_s=0.0,
+    )
+
+
+def schedule(adds: Sequence[float], dels: Sequence[float | None] = ()) -> PodEvents:
+    """Pods 0..n-1 on node 0, added at adds[i], deleted at dels[i] (None: never)."""
+    times, deltas, pods = [], [], []
+    for pod, add_s in enumerate(adds):
+        times.append(add_s)
+        deltas.append(1)
+        pods.append(pod)
+    for pod, del_s in enumerate(dels):
+        if del_s is not None:
+            times.append(del_s)
+            deltas.append(-1)
+            pods.append(pod)
+    return PodEvents.from_arrays(times, [0] * len(times), deltas, pods)
+
+
+def ops(run: ReferenceRun, op: str) -> list[tuple[float, object]]:
+    """(time, n_requested) of each EC2 operation of one kind."""
+    return [(e["now_s"], e.get("n_requested")) for e in run.events if e["op"] == op]  # type: ignore[misc]
+
+
+def at(run: ReferenceRun, now_s: float, key: str) -> float:
+    (row,) = [r for r in run.ticks if r["now_s"] == now_s and r["node"] == 0]
+    return row[key]
+
+
+def test_node_init_and_first_eni_trace() -> None:
+    # WARM_ENI_TARGET=1 on t3.small: init tops up the primary to S = 3; the first pod leaves
+    # 2 < 3 free, so the step at 6 s (init ended at 1 s + 5 s) attaches ENI 2 with 3 IPs.
+    # create+attach = DescribeSubnets, Create, DescribeInstances, Attach, Modify = 5 calls.
+    run = run_reference(
+        [T3_SMALL],
+        IpamdConfig(),
+        schedule([2.0]),
+        subnet_cidrs=BIG,
+        duration_s=30,
+        ec2_params=fixed_latency(1.0),
+    )
+    assert [(e["now_s"], e["op"]) for e in run.events if e["node"] == 0 and "done_s" in e] == [
+        (0.0, "launch"),
+        (0.0, "assign"),
+        (6.0, "create_eni"),
+    ]
+    assert ops(run, "assign") == [(0.0, 3)]
+    assert at(run, 0.0, "ips_held") == 0  # the assign returns at 1 s
+    assert at(run, 1.0, "ips_held") == 3
+    assert at(run, 10.0, "enis") == 1
+    assert at(run, 11.0, "enis") == 2  # 6 s + 5 calls x 1 s
+    assert at(run, 11.0, "ips_held") == 6
+    assert at(run, 30.0, "subnet_ips") == 8  # 2 ENI primaries + 6 secondaries
+    assert run.waits_s == {0: 0.0}
+
+
+def test_ip_cooldown_blocks_reuse_for_30_s_but_counts_as_free() -> None:
+    # MAX_ENI=1: the node has only the primary's 3 IPs. Pod 0 leaves at 10 s; pod 3 asks at
+    # 12 s and retries every second; the IP is in cooldown while now <= 10 + 30.
+    config = IpamdConfig.from_env({"MAX_ENI": "1"})
+    spec = NodeSpec("t3.small", config.effective_max_enis(3), 4, 11, "node", "node", True)
+    run = run_reference(
+        [spec],
+        config,
+        schedule([2.0, 2.0, 2.0, 12.0], [10.0]),
+        subnet_cidrs=BIG,
+        duration_s=60,
+        ec2_params=fixed_latency(0.0),
+        pod_retry_interval_s=1.0,
+    )
+    adds = {e["pod"]: e for e in run.events if e["op"] == "add"}
+    assert adds[3]["now_s"] == 41.0
+    assert adds[3]["address"] == adds[0]["address"]
+    assert run.waits_s[3] == 29.0
+    assert at(run, 12.0, "ips_free") == 1  # ipamd counts the cooling IP as available
+    assert at(run, 40.0, "ips_cooldown") == 1
+    assert at(run, 41.0, "ips_cooldown") == 0
+    assert ops(run, "create_eni") == []  # MAX_ENI=1: never a second ENI
+    assert run.nodes[0]["n_failed_adds"] == 41 - 12
+
+
+def test_eni_minimum_life_is_60_s() -> None:
+    # 3 pods fill the primary at 2 s; that tick's pool step attaches ENI 2, which enters the
+    # pool at the next tick (3 s). All pods leave at 20 s: free 6 >= (1+1)*3, so ENI 2 goes as
+    # soon as it is 60 s old: at 63 s with a pool step every second.
+    run = run_reference(
+        [T3_SMALL],
+        IpamdConfig(),
+        schedule([2.0, 2.0, 2.0], [20.0, 20.0, 20.0]),
+        subnet_cidrs=BIG,
+        duration_s=100,
+        ec2_params=fixed_latency(0.0),
+        pool_interval_s=1.0,
+    )
+    assert ops(run, "create_eni") == [(2.0, 3)]
+    assert at(run, 2.0, "enis") == 1
+    assert at(run, 3.0, "enis") == 2
+    (free,) = [e["now_s"] for e in run.events if e["op"] == "free_eni"]
+    assert free == 3.0 + 60.0
+    assert at(run, 62.0, "enis") == 2
+    assert at(run, 63.0, "enis") == 1
+
+
+def test_eni_with_cooling_ip_is_not_freed() -> None:
+    # As above plus pod 3 at 10 s on ENI 2 (which then triggers ENI 3, in the pool at 11 s).
+    # All pods leave at 70 s: the empty ENI 3 goes at 71 s (60 s old); ENI 2 is old enough
+    # but its IP cools while now <= 100 s, so it goes at 101 s.
+    run = run_reference(
+        [T3_SMALL],
+        IpamdConfig(),
+        schedule([2.0, 2.0, 2.0, 10.0], [70.0, 70.0, 70.0, 70.0]),
+        subnet_cidrs=BIG,
+        duration_s=120,
+        ec2_params=fixed_latency(0.0),
+        pool_interval_s=1.0,
+    )
+    frees = [e["now_s"] for e in run.events if e["op"] == "free_eni"]
+    assert frees == [71.0, 101.0]
+
+
+def test_decrease_at_most_once_per_30_s() -> None:
+    # WARM_IP_TARGET=1 on m5.large: 3 pods, then pod 0 leaves at 50 s and pod 1 at 55 s. Each
+    # leaves one IP over the target; the second release waits until now - 50 > 30.
+    run = run_reference(
+        [M5_LARGE],
+        IpamdConfig(warm_ip_target=1),
+        schedule([2.0, 3.0, 4.0], [50.0, 55.0]),
+        subnet_cidrs=BIG,
+        duration_s=100,
+        ec2_params=fixed_latency(0.0),
+        pool_interval_s=1.0,
+    )
+    assert [t for t, _ in ops(run, "unassign")] == [50.0, 81.0]
+    assert at(run, 80.0, "ips_held") == 3
+    assert at(run, 81.0, "ips_held") == 2
+
+
+def test_warm_eni_mode_never_releases_single_ips() -> None:
+    run = run_reference(
+        [M5_LARGE],
+        IpamdConfig(),
+        schedule([2.0] * 5, [20.0] * 5),
+        subnet_cidrs=BIG,
+        duration_s=120,
+        ec2_params=fixed_latency(0.0),
+    )
+    assert ops(run, "unassign") == []
+    assert at(run, 120.0, "ips_held") == 9
+
+
+@pytest.mark.parametrize(
+    ("env", "assign_times", "create_times"),
+    [
+        # subnet discovery on (default): the failing ENI is skipped, the ENI create fails too
+        # and starts the pause; the next try is the first step after 0 + 120 s.
+        ({"ENABLE_PREFIX_DELEGATION": "true"}, [0.0, 0.0, 125.0, 125.0], [0.0, 125.0]),
+        # subnet discovery off: the failed assign itself starts the pause; no ENI is tried.
+        (
+            {"ENABLE_PREFIX_DELEGATION": "true", "ENABLE_SUBNET_DISCOVERY": "false"},
+            [0.0, 0.0, 125.0, 125.0],
+            [],
+        ),
+    ],
+)
+def test_120_s_pause_after_insufficient_cidr_blocks(
+    env: dict[str, str], assign_times: list[float], create_times: list[float]
+) -> None:
+    # A /27 has no free aligned /28: both contain an AWS-reserved address (.0-.3, .31).
+    run = run_reference(
+        [NodeSpec("m5.large", 3, 10, 110, "tiny", "tiny", True)],
+        IpamdConfig.from_env(env),
+        schedule([]),
+        subnet_cidrs={"tiny": "10.0.0.0/27"},
+        duration_s=200,
+        ec2_params=fixed_latency(0.0),
+    )
+    assert [t for t, _ in ops(run, "assign")] == assign_times
+    assert [t for t, _ in ops(run, "create_eni")] == create_times
+    errors = {e["error"] for e in run.events if e["op"] in ("assign", "create_eni")}
+    assert errors == {"InsufficientCidrBlocks"}
+
+
+def test_growth_stops_at_max_pods() -> None:
+    # m5.large with max pods 5 in warm-IP mode WARM_IP_TARGET=3: ipamd stops adding once it
+    # holds >= 5 IPs, so with 5 pods it holds 5 (not 5 + 3) and a 6th pod cannot start.
+    spec = NodeSpec("m5.large", 3, 10, 5, "node", "node", True)
+    run = run_reference(
+        [spec],
+        IpamdConfig(warm_ip_target=3),
+        schedule([10.0 * (i + 1) for i in range(6)]),
+        subnet_cidrs=BIG,
+        duration_s=150,
+        ec2_params=fixed_latency(0.0),
+    )
+    assert run.nodes[0]["ips_held"] == 5
+    assert run.nodes[0]["ips_assigned"] == 5
+    assert 5 not in run.waits_s
+
+
+def test_custom_networking_puts_pod_ips_on_eni_in_pod_subnet() -> None:
+    spec = NodeSpec("m5.large", 3, 10, 20, "node", "pods", True)
+    run = run_reference(
+        [spec],
+        IpamdConfig(custom_network_cfg=True),
+        schedule([10.0] * 12),
+        subnet_cidrs=BIG,
+        duration_s=120,
+        ec2_params=fixed_latency(0.0),
+    )
+    node = run.reference_nodes[0]
+    assert node.enis[0].is_primary and node.enis[0].cidrs == []
+    pod_net = ipaddress.ip_network(BIG["pods"])
+    addresses = [e["address"] for e in run.events if e["op"] == "add"]
+    assert len(addresses) == 12
+    assert all(ipaddress.ip_address(a) in pod_net for a in addresses)  # type: ignore[arg-type]
+    assert all(ipaddress.ip_address(eni.primary_ip) in pod_net for eni in node.enis[1:])
+    # m5.large: 2 pod ENIs x 9 = 18 IPs; the node IP stays the only address in the node subnet
+    assert node.ips_per_eni() == [0, 9, 9]
+
+
+def test_security_groups_for_pods_reserves_the_trunk_slot() -> None:
+    # t3.small with ENABLE_POD_ENI: 3 ENIs = primary + trunk + 1 pool ENI, so 6 pool IPs.
+    run = run_reference(
+        [T3_SMALL],
+        IpamdConfig(enable_pod_eni=True),
+        schedule([10.0] * 9),
+        subnet_cidrs=BIG,
+        duration_s=100,
+        ec2_params=fixed_latency(0.0),
+    )
+    node = run.reference_nodes[0]
+    assert [eni.is_trunk for eni in node.enis] == [False, True, False]
+    assert node.ips_per_eni() == [3, 0, 3]
+    assert run.nodes[0]["ips_assigned"] == 6
+    assert run.nodes[0]["subnet_ips"] == 3 + 6
+
+
+def test_random_placement_follows_the_contract_draws() -> None:
+    # WARM_ENI_TARGET=3 on t3.small holds 3 ENIs x 3 IPs; one pod at 60 s: the first draw
+    # picks one of 3 ENIs, the second one of its 3 IPs, from placement_rng (3rd spawn).
+    seed = 7
+    run = run_reference(
+        [T3_SMALL],
+        IpamdConfig(warm_eni_target=3),
+        schedule([60.0]),
+        subnet_cidrs=BIG,
+        duration_s=61,
+        seed=seed,
+        placement="random",
+        ec2_params=fixed_latency(0.0),
+    )
+    placement_rng = np.random.default_rng(seed).spawn(3)[2]
+    i_eni = int(placement_rng.integers(3))
+    i_cidr = int(placement_rng.integers(3))
+    (add,) = [e for e in run.events if e["op"] == "add"]
+    assert add["address"] == run.reference_nodes[0].enis[i_eni].cidrs[i_cidr].base
+
+
+def test_first_fit_packs_lowest_eni_and_slot() -> None:
+    run = run_reference(
+        [M5_LARGE],
+        IpamdConfig(),
+        schedule([10.0, 11.0]),
+        subnet_cidrs=BIG,
+        duration_s=12,
+        ec2_params=fixed_latency(0.0),
+    )
+    primary = run.reference_nodes[0].enis[0]
+    addresses = [e["address"] for e in run.events if e["op"] == "add"]
+    assert addresses == [primary.cidrs[0].base, primary.cidrs[1].base]
+
+
+def test_ipv6_is_refused() -> None:
+    config = IpamdConfig(enable_ipv4=False, enable_ipv6=True, enable_prefix_delegation=True)
+    with pytest.raises(UsageError, match="IPv6"):
+        run_reference([T3_SMALL], config, schedule([]), subnet_cidrs=BIG, duration_s=1)
+
+
+# ---------------------------------------------------------------------------------- invariants
+configs = st.builds(
+    IpamdConfig,
+    warm_eni_target=st.integers(0, 2),
+    warm_ip_target=st.sampled_from([0, 0, 1, 3, 7]),
+    minimum_ip_target=st.sampled_from([0, 0, 2, 10, 20]),
+    warm_prefix_target=st.integers(0, 2),
+    enable_prefix_delegation=st.booleans(),
+    enable_pod_eni=st.booleans(),
+    ip_cooldown_period_s=st.sampled_from([0.0, 10.0, 30.0]),
+)
+pod_lists = st.lists(
+    st.tuples(st.floats(0, 150), st.one_of(st.none(), st.floats(1, 120))), max_size=14
+)
+
+
+def run_random(
+    config: IpamdConfig, pods: list[tuple[float, float | None]], seed: int, placement: str
+) -> ReferenceRun:
+    adds = [round(a, 1) for a, _ in pods]
+    dels = [None if d is None else round(a + d, 1) for a, d in pods]
+    return run_reference(
+        [T3_SMALL if not config.enable_prefix_delegation else T3_SMALL_PD],
+        config,
+        schedule(adds, dels),
+        subnet_cidrs=BIG,
+        duration_s=240,
+        seed=seed,
+        placement=placement,  # type: ignore[arg-type]
+    )
+
+
+T3_SMALL_PD = NodeSpec("t3.small", 3, 4, 110, "node", "node", True)
+
+
+@settings(max_examples=25, deadline=None)
+@given(configs, pod_lists, st.integers(0, 2**16), st.sampled_from(["first_fit", "random"]))
+def test_invariants_hold_on_random_schedules(
+    config: IpamdConfig, pods: list[tuple[float, float | None]], seed: int, placement: str
+) -> None:
+    run = run_random(config, pods, seed, placement)
+    spec = T3_SMALL_PD if config.enable_prefix_delegation else T3_SMALL
+    cidr_size = 16 if config.enable_prefix_delegation else 1
+    for row in run.ticks:
+        assert 0 <= row["ips_assigned"] <= row["ips_held"]
+        assert row["enis"] <= spec.max_enis
+        assert row["ips_held"] <= spec.max_enis * spec.n_slots_per_eni * cidr_size
+        assert row["ips_cooldown"] <= row["ips_free"]
+    for eni in run.reference_nodes[0].enis:
+        assert len(eni.cidrs) <= spec.n_slots_per_eni
+        assert not (eni.is_trunk and eni.cidrs)
+    # no address held by two pods; a released address comes back only after its cooldown,
+    # unless ipamd gave it back to EC2 in between (then it is a fresh allocation)
+    holder: dict[object, object] = {}
+    released_s: dict[object, float] = {}
+    last_return_s = -1.0
+    for event in run.events:
+        if event["op"] in ("unassign", "free_eni"):
+            last_return_s = float(event["now_s"])  # type: ignore[arg-type]
+        elif event["op"] == "add":
+            address = event["address"]
+            assert address not in holder
+            holder[address] = event["pod"]
+            if address in released_s and last_return_s < released_s[address]:
+                assert float(event["now_s"]) > released_s[address] + config.ip_cooldown_period_s  # type: ignore[arg-type]
+        elif event["op"] == "del":
+            address = next(a for a, p in holder.items() if p == event["pod"])
+            del holder[address]
+            released_s[address] = float(event["now_s"])  # type: ignore[arg-type]
+
+
+@settings(max_examples=8, deadline=None)
+@given(configs, pod_lists, st.integers(0, 2**16))
+def test_same_seed_same_trace(
+    config: IpamdConfig, pods: list[tuple[float, float | None]], seed: int
+) -> None:
+    first = run_random(config, pods, seed, "random")
+    second = run_random(config, pods, seed, "random")
+    assert first.events == second.events
+    assert first.ticks == second.ticks
