@@ -26,9 +26,13 @@ FIXED_LATENCY_S = {action: 0.25 for action in DEFAULT_LATENCIES}
 
 
 def fixed_params(**changes: object) -> Ec2Params:
-    """Parameters with constant latencies, so that times in a trace are exact."""
+    """Parameters with constant latencies and no jitter, so that times in a trace are exact."""
     latencies = {a: Latency(v, 0.0, v) for a, v in FIXED_LATENCY_S.items()}
-    params = Ec2Params(latencies=latencies, eni_ready_latency=Latency(3.0, 0.0, 3.0))
+    params = Ec2Params(
+        latencies=latencies,
+        eni_ready_latency=Latency(3.0, 0.0, 3.0),
+        imds_poll_jitter_frac=0.0,
+    )
     return dataclasses.replace(params, **changes)  # type: ignore[arg-type]
 
 
@@ -139,8 +143,9 @@ def test_create_and_attach_eni_makes_ipamds_five_calls_in_order() -> None:
     assert eni.ok and eni.eni_id is not None and eni.primary_ip is not None
     assert eni.addresses.size == 9
     # DescribeSubnets, CreateNetworkInterface, DescribeInstances, AttachNetworkInterface,
-    # ModifyNetworkInterfaceAttribute at 0.25 s each, then 3 s until the ENI is visible.
-    assert eni.done_s == pytest.approx(10.0 + 5 * 0.25 + 3.0)
+    # ModifyNetworkInterfaceAttribute at 0.25 s each; the ENI is visible after 3 s and ipamd's
+    # metadata polls (0.1 s, doubling) come at 0, 0.1, 0.3, 0.7, 1.5 and 3.1 s.
+    assert eni.done_s == pytest.approx(10.0 + 5 * 0.25 + 3.1)
     assert dict(api.n_calls_by_action) == {
         "DescribeSubnets": 1,
         "CreateNetworkInterface": 1,
@@ -151,6 +156,44 @@ def test_create_and_attach_eni_makes_ipamds_five_calls_in_order() -> None:
     assert api.enis_of(node.instance_id) == [node.eni_id, eni.eni_id]
     assert api.space.available_ip_address_count("a") == 4091 - 1 - 1 - 9
     assert set(api.space.held_by(eni.eni_id).tolist()) == {eni.primary_ip, *eni.addresses.tolist()}
+
+
+@pytest.mark.parametrize(
+    ("visible_after_s", "seen_at_s"),
+    # Sleeps of 0.1 * 2**k s capped at 60 s put the 12 polls at 0, 0.1, 0.3, 0.7, 1.5, 3.1,
+    # 6.3, 12.7, 25.5, 51.1, 102.3 and 162.3 s ("about 2.7 min worst case"); then ipamd gives up.
+    [(0.05, 0.1), (0.3, 0.3), (0.31, 0.7), (5.0, 6.3), (100.0, 102.3), (1000.0, 162.3)],
+)
+def test_ipamd_sees_a_new_eni_at_its_next_metadata_poll(
+    visible_after_s: float, seen_at_s: float
+) -> None:
+    # aws/amazon-vpc-cni-k8s pkg/awsutils/awsutils.go waitForENIAndIPsAttached: 12 polls,
+    # SimpleBackoff(100 ms, 60 s cap, x2); without jitter the schedule is exact.
+    params = fixed_params(
+        eni_ready_latency=Latency(visible_after_s, 0.0, visible_after_s),
+        latencies={a: Latency(1e-9, 0.0, 1e-9) for a in DEFAULT_LATENCIES},
+    )
+    api = make_api(params)
+    node = api.launch_instance(0.0, "a")
+    assert node.instance_id is not None
+    eni = api.create_and_attach_eni(0.0, node.instance_id, "a", n_ips=1)
+    assert eni.done_s == pytest.approx(seen_at_s, abs=1e-6)
+
+
+def test_metadata_poll_jitter_stays_within_fifteen_percent() -> None:
+    api = make_api(fixed_params(imds_poll_jitter_frac=0.15))
+    node = api.launch_instance(0.0, "a")
+    assert node.instance_id is not None
+    waits = []
+    for i in range(50):
+        result = api.create_and_attach_eni(100.0 * i, node.instance_id, "a", n_ips=1)
+        assert result.eni_id is not None
+        waits.append(result.done_s - 100.0 * i - 5 * 0.25)
+        api.free_eni(100.0 * i + 1, result.eni_id)
+    # ENI visible after 3 s: seen at the poll after 0.1+0.2+0.4+0.8+1.6 s of sleeps, each
+    # stretched by 0-15 %.
+    assert min(waits) >= 3.1 and max(waits) < 3.1 * 1.15
+    assert len(set(waits)) > 1
 
 
 def test_free_eni_calls_describe_detach_sleep_delete_and_returns_addresses_at_issue() -> None:
