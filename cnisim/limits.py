@@ -60,7 +60,11 @@ POLICY_CAP_VCPU_THRESHOLD = 30
 """vCPUs above which the 250 cap applies (exactly 30 counts as small)."""
 
 KUBE_RESERVED_MEMORY_PER_POD_MIB = 11
+"""kubeReserved.memory per max pod [MiB]."""
+
 KUBE_RESERVED_MEMORY_BASE_MIB = 255
+"""kubeReserved.memory base [MiB]."""
+
 EVICTION_HARD_MEMORY_MIB = 100
 """Default kubelet ``evictionHard`` ``memory.available`` [MiB] (nodeadm, Karpenter)."""
 
@@ -597,6 +601,19 @@ def cpu_per_pod_millicores(
     return allocatable_cpu_millicores / np.maximum(max_pods, 1) * (max_pods > 0)
 
 
+def _pods_by_request(
+    allocatable: ArrayOrScalar, request: float, unbound: ArrayOrScalar
+) -> ArrayOrScalar:
+    """Pods that one resource allows: floor(allocatable / request), ``unbound`` if no request."""
+    if request <= 0:
+        return unbound
+    if float(request).is_integer():
+        # Exact integer division for whole requests (the usual case, and 10x faster than a
+        # float floor-divide).
+        return np.maximum(allocatable // int(request), 0)
+    return np.maximum(np.floor(allocatable / request), 0)
+
+
 def pods_that_fit(
     max_pods: ArrayOrScalar,
     allocatable_memory_mib: ArrayOrScalar,
@@ -614,9 +631,9 @@ def pods_that_fit(
     allocatable_memory_mib, allocatable_cpu_millicores : int, ndarray or Series
         Node allocatable [MiB], [millicores].
     pod_cpu_millicores : float
-        CPU request of one pod [millicores]; 0 means CPU never binds.
+        CPU request of one pod [millicores], 0 (CPU never binds) or >= 1.
     pod_memory_mib : float
-        Memory request of one pod [MiB]; 0 means memory never binds.
+        Memory request of one pod [MiB], 0 (memory never binds) or >= one byte.
 
     Returns
     -------
@@ -646,19 +663,6 @@ def pods_that_fit(
     memory_binds = (by_memory < max_pods) & (by_memory <= by_cpu)
     cpu_binds = (by_cpu < max_pods) & (by_cpu < by_memory)
     return pods_fit, 1 * memory_binds + 2 * cpu_binds
-
-
-def _pods_by_request(
-    allocatable: ArrayOrScalar, request: float, unbound: ArrayOrScalar
-) -> ArrayOrScalar:
-    """Pods that one resource allows: floor(allocatable / request), ``unbound`` if no request."""
-    if request <= 0:
-        return unbound
-    if float(request).is_integer():
-        # Exact integer division for whole requests (the usual case, and 10x faster than a
-        # float floor-divide).
-        return np.maximum(allocatable // int(request), 0)
-    return np.maximum(np.floor(allocatable / request), 0)
 
 
 @dataclass(frozen=True)
@@ -758,10 +762,16 @@ class MaxPodsOptions:
                 f"vm_overhead_frac {self.vm_overhead_frac} is out of range: use a fraction in "
                 "[0, 1), e.g. 0.075 like Karpenter"
             )
-        for name in ("pod_cpu_millicores", "pod_memory_mib"):
+        # Kubernetes quantities: CPU no finer than 1 m, memory no finer than one byte.
+        for name, smallest, unit in (
+            ("pod_cpu_millicores", 1.0, "1 m"),
+            ("pod_memory_mib", 1.0 / 1024**2, "one byte"),
+        ):
             value = getattr(self, name)
-            if value is not None and value < 0:
-                raise InvalidOptionError(f"{name} {value} is negative: give a request >= 0")
+            if value is not None and (value < 0 or 0 < value < smallest):
+                raise InvalidOptionError(
+                    f"{name} {value} is not a request: give 0 (none) or at least {unit}"
+                )
         if self.prefix_delegation_rule not in ("calculator", "cni"):
             raise InvalidOptionError(
                 f"prefix_delegation_rule {self.prefix_delegation_rule!r} is unknown: "

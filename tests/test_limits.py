@@ -314,6 +314,13 @@ def test_kube_reserved_cpu_bands(vcpus, millicores):
     assert kube_reserved_cpu_millicores(vcpus) == millicores
 
 
+def test_policy_cap_threshold():
+    # max-pods-calculator.sh: 250 only when DefaultVCpus > 30; exactly 30 counts as small.
+    assert policy_cap(30) == 110
+    assert policy_cap(31) == 250
+    assert policy_cap(np.array([2, 30, 31, 192])).tolist() == [110, 110, 250, 250]
+
+
 def test_m5_large_reservations():
     # docs/max-pods.md 1.4: m5.large (29 pods) reserves 574Mi and 70m.
     assert kube_reserved_memory_mib(29) == 574
@@ -347,6 +354,18 @@ def test_pods_fit_and_binding_resource():
             vm_overhead_frac=0.075, pod_cpu_millicores=cpu, pod_memory_mib=memory
         )
         limits = compute_limits(columns, options)
+        assert limits["pods_fit"].tolist() == [n_pods]
+        assert limits["binding_resource"].tolist() == [resource]
+
+
+def test_binding_resource_ties_go_to_the_earlier_resource():
+    # nodeadm m5.large: 29 pods, 8192 - 574 - 100 = 7518 MiB, 2000 - 70 = 1930 m.
+    # 7518 // 259 = 29 = max pods -> "pods"; 7518 // 3759 = 2 = 1930 // 965 -> "memory".
+    columns = published("m5.large")
+    for (cpu, memory), n_pods, resource in [((10, 259), 29, "pods"), ((965, 3759), 2, "memory")]:
+        limits = compute_limits(
+            columns, MaxPodsOptions(pod_cpu_millicores=cpu, pod_memory_mib=memory)
+        )
         assert limits["pods_fit"].tolist() == [n_pods]
         assert limits["binding_resource"].tolist() == [resource]
 
@@ -401,6 +420,8 @@ def test_tool_answers_custom_networking():
         ({"max_pods_override": 0}, InvalidOptionError),
         ({"vm_overhead_frac": 1.5}, InvalidOptionError),
         ({"pod_memory_mib": -1}, InvalidOptionError),
+        ({"pod_cpu_millicores": 0.5}, InvalidOptionError),
+        ({"pod_memory_mib": 1e-300}, InvalidOptionError),
         ({"cni_version": "latest"}, InvalidOptionError),
         ({"reservation_basis": "al2"}, InvalidOptionError),
     ],
@@ -449,6 +470,9 @@ def _formulas(enis, ipv4, vcpus, memory, arch, hypervisor, bare_metal, trunking,
     fit, code = pods_that_fit(
         pods, alloc_memory, alloc_cpu, pod_cpu_millicores=50, pod_memory_mib=300
     )
+    fit_float, code_float = pods_that_fit(
+        pods, alloc_memory, alloc_cpu, pod_cpu_millicores=50.5, pod_memory_mib=300.25
+    )
     return [
         pods,
         max_pods_secondary(enis, ipv4, host_network_pods=0),
@@ -467,6 +491,8 @@ def _formulas(enis, ipv4, vcpus, memory, arch, hypervisor, bare_metal, trunking,
         cpu_per_pod_millicores(alloc_cpu, pods),
         fit,
         code,
+        fit_float,
+        code_float,
     ]
 
 
@@ -544,8 +570,8 @@ OPTIONS = st.builds(
     show_max_allowed=st.booleans(),
     reservation_basis=st.sampled_from(["nodeadm", "bottlerocket"]),
     vm_overhead_frac=st.sampled_from([0.0, 0.075]),
-    pod_cpu_millicores=st.none() | st.floats(0, 4000),
-    pod_memory_mib=st.none() | st.floats(0, 16384),
+    pod_cpu_millicores=st.none() | st.just(0) | st.floats(1, 4000),
+    pod_memory_mib=st.none() | st.just(0) | st.floats(1 / 1024**2, 16384),
 )
 
 
