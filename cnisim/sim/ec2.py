@@ -351,6 +351,17 @@ class Ec2Api:
     attempt draws its back-off (``rng.random()``) unless the back-off is at its cap; a
     successful attempt draws its latency (``rng.standard_normal()``). Address choices are drawn
     by the :class:`AddressSpace` from its own rng.
+
+    Examples
+    --------
+    >>> space = AddressSpace(rng=np.random.default_rng(0))
+    >>> space.add_subnet("subnet-a", "10.0.0.0/24")
+    >>> ec2 = Ec2Api(space, Ec2Params(), rng=np.random.default_rng(1))
+    >>> node = ec2.launch_instance(0.0, "subnet-a")
+    >>> ec2.assign_private_ips(0.0, node.eni_id, 9).addresses.size
+    9
+    >>> space.available_ip_address_count("subnet-a")  # 251 - node IP - 9
+    241
     """
 
     def __init__(self, space: AddressSpace, params: Ec2Params, rng: np.random.Generator) -> None:

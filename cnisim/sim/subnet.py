@@ -21,8 +21,12 @@ Rules (all from AWS documentation, see References):
   (``InsufficientFreeAddressesInSubnet`` or ``InsufficientCidrBlocks``) and takes nothing.
 - ``AvailableIpAddressCount`` as EC2 reports it (DescribeSubnets) counts the free addresses of the
   subnet: not the 5 AWS-reserved ones and not the ones held by any interface. Addresses inside a
-  CIDR reservation that no interface holds still count as available (a reservation only restricts
-  *who* may get them).
+  CIDR reservation that no interface holds still count as available: a reservation only
+  restricts *who* may get them ("set aside so that AWS can't assign them to your network
+  interfaces", VPC User Guide). The AWS documents read for this model do not say how
+  reservations enter the count, so this is a modelling choice;
+  :meth:`AddressSpace.n_free_ips_outside_reservations` gives the other reading (what EC2 may
+  still pick for a secondary IP).
 
 Simplifications: EC2's real choice of address is unpublished; uniform random draws are a model.
 The model has no IPv6 and no secondary VPC CIDRs beyond what separate subnets give.
