@@ -31,10 +31,16 @@ BIG = {"node": "10.0.0.0/16", "pods": "10.1.0.0/16"}
 
 
 def fixed_latency(call_s: float) -> Ec2Params:
-    """Every EC2 call takes exactly call_s; the ENI appears in metadata at once."""
+    """Every EC2 call and the ENI's metadata wait take exactly call_s; no detach sleep.
+
+    A create-and-attach is then 6 x call_s (DescribeSubnets, Create, DescribeInstances, Attach,
+    Modify, metadata wait) and a free-ENI 3 x call_s (Describe, Detach, Delete).
+    """
     return Ec2Params(
         latencies={action: Latency(call_s, 0.0, call_s) for action in DEFAULT_LATENCIES},
-        eni_ready_latency=Latency(0.0, 0.0, 0.0),
+        eni_ready_latency=Latency(call_s, 0.0, call_s),
+        imds_first_poll_s=call_s,
+        imds_poll_jitter_frac=0.0,
         detach_sleep_s=0.0,
     )
 
@@ -66,8 +72,8 @@ def at(run: ReferenceRun, now_s: float, key: str) -> float:
 
 def test_node_init_and_first_eni_trace() -> None:
     # WARM_ENI_TARGET=1 on t3.small: init tops up the primary to S = 3; the first pod leaves
-    # 2 < 3 free, so the step at 6 s (init ended at 1 s + 5 s) attaches ENI 2 with 3 IPs.
-    # create+attach = DescribeSubnets, Create, DescribeInstances, Attach, Modify = 5 calls.
+    # 2 < 3 free, so the step at 6 s (init ended at 1 s + 5 s) attaches ENI 2 with 3 IPs,
+    # which takes 6 x 1 s.
     run = run_reference(
         [T3_SMALL],
         IpamdConfig(),
@@ -84,9 +90,9 @@ def test_node_init_and_first_eni_trace() -> None:
     assert ops(run, "assign") == [(0.0, 3)]
     assert at(run, 0.0, "ips_held") == 0  # the assign returns at 1 s
     assert at(run, 1.0, "ips_held") == 3
-    assert at(run, 10.0, "enis") == 1
-    assert at(run, 11.0, "enis") == 2  # 6 s + 5 calls x 1 s
-    assert at(run, 11.0, "ips_held") == 6
+    assert at(run, 11.0, "enis") == 1
+    assert at(run, 12.0, "enis") == 2
+    assert at(run, 12.0, "ips_held") == 6
     assert at(run, 30.0, "subnet_ips") == 8  # 2 ENI primaries + 6 secondaries
     assert run.waits_s == {0: 0.0}
 
@@ -102,7 +108,7 @@ def test_ip_cooldown_blocks_reuse_for_30_s_but_counts_as_free() -> None:
         schedule([2.0, 2.0, 2.0, 12.0], [10.0]),
         subnet_cidrs=BIG,
         duration_s=60,
-        ec2_params=fixed_latency(0.0),
+        ec2_params=fixed_latency(1.0),
         pod_retry_interval_s=1.0,
     )
     adds = {e["pod"]: e for e in run.events if e["op"] == "add"}
@@ -117,59 +123,61 @@ def test_ip_cooldown_blocks_reuse_for_30_s_but_counts_as_free() -> None:
 
 
 def test_eni_minimum_life_is_60_s() -> None:
-    # 3 pods fill the primary at 2 s; that tick's pool step attaches ENI 2, which enters the
-    # pool at the next tick (3 s). All pods leave at 20 s: free 6 >= (1+1)*3, so ENI 2 goes as
-    # soon as it is 60 s old: at 63 s with a pool step every second.
+    # Pool step every second. Init's assign ends at 1 s; 3 pods fill the primary at 2 s and
+    # that tick's step attaches ENI 2, in the pool at 2 + 6 = 8 s. All pods leave at 20 s:
+    # free 6 >= (1+1)*3, so ENI 2 goes as soon as it is 60 s old, at 68 s.
     run = run_reference(
         [T3_SMALL],
         IpamdConfig(),
         schedule([2.0, 2.0, 2.0], [20.0, 20.0, 20.0]),
         subnet_cidrs=BIG,
         duration_s=100,
-        ec2_params=fixed_latency(0.0),
+        ec2_params=fixed_latency(1.0),
         pool_interval_s=1.0,
     )
     assert ops(run, "create_eni") == [(2.0, 3)]
-    assert at(run, 2.0, "enis") == 1
-    assert at(run, 3.0, "enis") == 2
+    assert at(run, 7.0, "enis") == 1
+    assert at(run, 8.0, "enis") == 2
     (free,) = [e["now_s"] for e in run.events if e["op"] == "free_eni"]
-    assert free == 3.0 + 60.0
-    assert at(run, 62.0, "enis") == 2
-    assert at(run, 63.0, "enis") == 1
+    assert free == 8.0 + 60.0
+    assert at(run, 67.0, "enis") == 2
+    assert at(run, 68.0, "enis") == 1
 
 
 def test_eni_with_cooling_ip_is_not_freed() -> None:
-    # As above plus pod 3 at 10 s on ENI 2 (which then triggers ENI 3, in the pool at 11 s).
-    # All pods leave at 70 s: the empty ENI 3 goes at 71 s (60 s old); ENI 2 is old enough
-    # but its IP cools while now <= 100 s, so it goes at 101 s.
+    # As above plus pod 3 at 10 s on ENI 2, whose step attaches ENI 3 (in the pool at 16 s).
+    # All pods leave at 70 s: the empty ENI 3 goes at 76 s (60 s old); the free takes 3 s.
+    # ENI 2 is old enough but its IP cools while now <= 100 s, so it goes at 101 s.
     run = run_reference(
         [T3_SMALL],
         IpamdConfig(),
         schedule([2.0, 2.0, 2.0, 10.0], [70.0, 70.0, 70.0, 70.0]),
         subnet_cidrs=BIG,
         duration_s=120,
-        ec2_params=fixed_latency(0.0),
+        ec2_params=fixed_latency(1.0),
         pool_interval_s=1.0,
     )
     frees = [e["now_s"] for e in run.events if e["op"] == "free_eni"]
-    assert frees == [71.0, 101.0]
+    assert frees == [76.0, 101.0]
 
 
 def test_decrease_at_most_once_per_30_s() -> None:
-    # WARM_IP_TARGET=1 on m5.large: 3 pods, then pod 0 leaves at 50 s and pod 1 at 55 s. Each
-    # leaves one IP over the target; the second release waits until now - 50 > 30.
+    # WARM_IP_TARGET=1 on m5.large, a step every second: 3 pods, then pod 0 leaves at 50 s
+    # and pod 1 at 55 s, each leaving one IP over the target. The first release is issued at
+    # 50 s and its step ends at 51 s; the next may come once now - 51 > 30, at 82 s.
     run = run_reference(
         [M5_LARGE],
         IpamdConfig(warm_ip_target=1),
         schedule([2.0, 3.0, 4.0], [50.0, 55.0]),
         subnet_cidrs=BIG,
         duration_s=100,
-        ec2_params=fixed_latency(0.0),
+        ec2_params=fixed_latency(1.0),
         pool_interval_s=1.0,
     )
-    assert [t for t, _ in ops(run, "unassign")] == [50.0, 81.0]
-    assert at(run, 80.0, "ips_held") == 3
-    assert at(run, 81.0, "ips_held") == 2
+    assert [t for t, _ in ops(run, "unassign")] == [50.0, 82.0]
+    assert at(run, 49.0, "ips_held") == 4
+    assert at(run, 81.0, "ips_held") == 3
+    assert at(run, 82.0, "ips_held") == 2
 
 
 def test_warm_eni_mode_never_releases_single_ips() -> None:
@@ -179,7 +187,7 @@ def test_warm_eni_mode_never_releases_single_ips() -> None:
         schedule([2.0] * 5, [20.0] * 5),
         subnet_cidrs=BIG,
         duration_s=120,
-        ec2_params=fixed_latency(0.0),
+        ec2_params=fixed_latency(1.0),
     )
     assert ops(run, "unassign") == []
     assert at(run, 120.0, "ips_held") == 9
@@ -188,13 +196,15 @@ def test_warm_eni_mode_never_releases_single_ips() -> None:
 @pytest.mark.parametrize(
     ("env", "assign_times", "create_times"),
     [
-        # subnet discovery on (default): the failing ENI is skipped, the ENI create fails too
-        # and starts the pause; the next try is the first step after 0 + 120 s.
-        ({"ENABLE_PREFIX_DELEGATION": "true"}, [0.0, 0.0, 125.0, 125.0], [0.0, 125.0]),
-        # subnet discovery off: the failed assign itself starts the pause; no ENI is tried.
+        # Subnet discovery on (default): assign k, retry 1 (1 s each), the failing ENI is
+        # skipped, the ENI create fails after DescribeSubnets + Create (2 s): the step ends at
+        # 4 s, growth pauses while now <= 124 s; steps come every 5 s from 9 s, so 129 s.
+        ({"ENABLE_PREFIX_DELEGATION": "true"}, [0.0, 0.0, 129.0, 129.0], [0.0, 129.0]),
+        # Subnet discovery off: the failed assign itself starts the pause (step ends at 2 s,
+        # pause while now <= 122 s, steps at 7, 12, ..., 127 s); no ENI is tried.
         (
             {"ENABLE_PREFIX_DELEGATION": "true", "ENABLE_SUBNET_DISCOVERY": "false"},
-            [0.0, 0.0, 125.0, 125.0],
+            [0.0, 0.0, 127.0, 127.0],
             [],
         ),
     ],
@@ -209,7 +219,7 @@ def test_120_s_pause_after_insufficient_cidr_blocks(
         schedule([]),
         subnet_cidrs={"tiny": "10.0.0.0/27"},
         duration_s=200,
-        ec2_params=fixed_latency(0.0),
+        ec2_params=fixed_latency(1.0),
     )
     assert [t for t, _ in ops(run, "assign")] == assign_times
     assert [t for t, _ in ops(run, "create_eni")] == create_times
@@ -227,7 +237,7 @@ def test_growth_stops_at_max_pods() -> None:
         schedule([10.0 * (i + 1) for i in range(6)]),
         subnet_cidrs=BIG,
         duration_s=150,
-        ec2_params=fixed_latency(0.0),
+        ec2_params=fixed_latency(1.0),
     )
     assert run.nodes[0]["ips_held"] == 5
     assert run.nodes[0]["ips_assigned"] == 5
@@ -242,7 +252,7 @@ def test_custom_networking_puts_pod_ips_on_eni_in_pod_subnet() -> None:
         schedule([10.0] * 12),
         subnet_cidrs=BIG,
         duration_s=120,
-        ec2_params=fixed_latency(0.0),
+        ec2_params=fixed_latency(1.0),
     )
     node = run.reference_nodes[0]
     assert node.enis[0].is_primary and node.enis[0].cidrs == []
@@ -256,20 +266,21 @@ def test_custom_networking_puts_pod_ips_on_eni_in_pod_subnet() -> None:
 
 
 def test_security_groups_for_pods_reserves_the_trunk_slot() -> None:
-    # t3.small with ENABLE_POD_ENI: 3 ENIs = primary + trunk + 1 pool ENI, so 6 pool IPs.
+    # m5.large (trunking compatible, karpenter vpclimits) with ENABLE_POD_ENI: 3 ENIs =
+    # primary + trunk + 1 pool ENI, so 18 pool IPs; the trunk holds none.
     run = run_reference(
-        [T3_SMALL],
+        [M5_LARGE],
         IpamdConfig(enable_pod_eni=True),
-        schedule([10.0] * 9),
+        schedule([10.0] * 20),
         subnet_cidrs=BIG,
         duration_s=100,
-        ec2_params=fixed_latency(0.0),
+        ec2_params=fixed_latency(1.0),
     )
     node = run.reference_nodes[0]
     assert [eni.is_trunk for eni in node.enis] == [False, True, False]
-    assert node.ips_per_eni() == [3, 0, 3]
-    assert run.nodes[0]["ips_assigned"] == 6
-    assert run.nodes[0]["subnet_ips"] == 3 + 6
+    assert node.ips_per_eni() == [9, 0, 9]
+    assert run.nodes[0]["ips_assigned"] == 18
+    assert run.nodes[0]["subnet_ips"] == 3 + 18
 
 
 def test_random_placement_follows_the_contract_draws() -> None:
@@ -284,7 +295,7 @@ def test_random_placement_follows_the_contract_draws() -> None:
         duration_s=61,
         seed=seed,
         placement="random",
-        ec2_params=fixed_latency(0.0),
+        ec2_params=fixed_latency(1.0),
     )
     placement_rng = np.random.default_rng(seed).spawn(3)[2]
     i_eni = int(placement_rng.integers(3))
@@ -300,7 +311,7 @@ def test_first_fit_packs_lowest_eni_and_slot() -> None:
         schedule([10.0, 11.0]),
         subnet_cidrs=BIG,
         duration_s=12,
-        ec2_params=fixed_latency(0.0),
+        ec2_params=fixed_latency(1.0),
     )
     primary = run.reference_nodes[0].enis[0]
     addresses = [e["address"] for e in run.events if e["op"] == "add"]

@@ -11,10 +11,11 @@ tick with ``now_s >= t``. At each tick, in this order:
 
 1. **Joins.** For each node joining at ``now_s`` (increasing node index): its primary ENI is
    created in ``node_subnet`` holding only its primary IP (the node IP, never given to pods);
-   with ``enable_pod_eni`` and ``max_enis >= 2`` the trunk ENI is then created in
-   ``node_subnet`` with no secondaries (the VPC resource controller's ENI: no pool IPs, never
-   freed, not ipamd's action so the node is not busy; in reality it attaches seconds later,
-   while ipamd already reserves its slot, so slot counting is the same); then node-init
+   with ``enable_pod_eni`` and ``max_enis >= 2`` the trunk ENI is then attached in
+   ``node_subnet`` (``Ec2Api.attach_trunk_eni``: the VPC resource controller's ENI, no ipamd
+   call, no pool IPs, never freed; in reality it attaches seconds later, while ipamd already
+   reserves its slot, so slot counting is the same; the caller must only enable SGP on
+   trunking-compatible types); then node-init
    pre-scaling runs: if ``isDatastorePoolTooLow`` (always true on an empty node), one
    ``increaseDatastorePool`` exactly as in a pool step (step 5, "increase"). No decrease or
    free at init. **Leaves**: all addresses of the node return to the subnets, its pods are gone
@@ -356,10 +357,8 @@ class ReferenceNode:
         self.enis.append(_Eni(launch.eni_id, launch.primary_ip, True, False, now_s))
         if self.config.enable_pod_eni and self.spec.max_enis >= 2:
             # The VPC resource controller attaches the trunk once ipamd says there is room.
-            trunk = self.ec2.create_and_attach_eni(
-                now_s, instance_id, self.spec.node_subnet, subnet_discovery=False
-            )
-            self._log(now_s, "create_trunk", trunk)
+            trunk = self.ec2.attach_trunk_eni(now_s, instance_id, self.spec.node_subnet)
+            self._log(now_s, "attach_trunk", trunk)
             if trunk.ok and trunk.eni_id is not None and trunk.primary_ip is not None:
                 self.enis.append(_Eni(trunk.eni_id, trunk.primary_ip, False, True, now_s))
         self._begin_step()
@@ -757,7 +756,7 @@ class ReferenceRun:
         One row per tick per joined node: ``now_s``, ``node`` and :meth:`ReferenceNode.metrics`.
     events : list of dict
         Pod events (``op`` "add", "add_failed", "del", "add_cancelled") and EC2 operations
-        (``op`` "launch", "create_trunk", "assign", "unassign", "create_eni", "free_eni",
+        (``op`` "launch", "attach_trunk", "assign", "unassign", "create_eni", "free_eni",
         "terminate"), in the order they happened.
     nodes : list of dict
         Final metrics per node plus counters: ``n_adds``, ``n_failed_adds``, ``n_calls_<op>``,
