@@ -43,11 +43,7 @@ app = typer.Typer(
     pretty_exceptions_enable=False,
     add_completion=False,
 )
-catalog_app = typer.Typer(
-    help="The EC2 instance-type snapshot cnisim computes from (offline by default).",
-    no_args_is_help=True,
-    rich_markup_mode=None,
-)
+catalog_app = typer.Typer(no_args_is_help=True, rich_markup_mode=None)
 app.add_typer(catalog_app, name="catalog")
 
 #: ``--catalog DIR``: read a snapshot written by ``cnisim catalog refresh`` instead of the
@@ -81,6 +77,20 @@ def _root(
     \b
     Example:
       cnisim catalog info
+    """
+
+
+@catalog_app.callback()
+def _catalog() -> None:
+    """The EC2 instance-type snapshot cnisim computes from (offline by default).
+
+    cnisim ships a snapshot; `refresh` writes a newer one from your AWS account, which the
+    other commands read with --catalog DIR.
+
+    \b
+    Example:
+      cnisim catalog info
+      cnisim catalog refresh --region us-east-1 --output ./cnisim-data
     """
 
 
