@@ -384,3 +384,11 @@ def test_picked_ips_are_uniform_over_the_free_addresses(n_held_first: int, n_per
     dof = n_free - 1
     # Chi-square with dof degrees of freedom: mean dof, sd sqrt(2 dof); 6 sd is far out.
     assert chi2 < dof + 6 * np.sqrt(2 * dof)
+
+
+def test_subnets_are_listed_in_creation_order_with_their_cidrs() -> None:
+    space = AddressSpace(rng=np.random.default_rng(0))
+    space.add_subnet("z", "10.0.1.0/24")
+    space.add_subnet("a", "10.0.0.0/24")
+    assert space.subnet_ids() == ["z", "a"]
+    assert [space.cidr(s) for s in space.subnet_ids()] == ["10.0.1.0/24", "10.0.0.0/24"]

@@ -553,7 +553,6 @@ class AddressSpace:
         return n_released
 
     # ------------------------------------------------------------------ queries
-    @property
     def subnet_ids(self) -> list[str]:
         """Subnet ids in creation order."""
         return list(self._subnets)
