@@ -676,9 +676,6 @@ class MaxPodsOptions:
     prefix_delegation : bool
         ``ENABLE_PREFIX_DELEGATION`` (``--cni-prefix-delegation-enabled``). On types that cannot
         use it the CNI falls back to secondary IPs. Implied by ``ipv6``.
-    prefix_delegation_rule : {"calculator", "cni"}
-        Which types get PD: the calculator's (Nitro hypervisor only; the default, so
-        ``max_pods`` equals what the calculator prints) or the CNI's (also bare metal).
     custom_networking : bool
         ``AWS_VPC_K8S_CNI_CUSTOM_NETWORK_CFG`` (``--cni-custom-networking-enabled``).
     max_eni : int or None
@@ -704,6 +701,10 @@ class MaxPodsOptions:
         (no arm64 deduction either), 0.075 reproduces Karpenter.
     pod_cpu_millicores, pod_memory_mib : float or None
         A pod profile's requests [millicores], [MiB]; either one turns on ``pods_fit``.
+    prefix_delegation_rule : {"calculator", "cni"}
+        Which types get PD: the calculator's (Nitro hypervisor only; the default, so
+        ``max_pods`` equals what the calculator prints) or the CNI's (also bare metal).
+        IPv6 always takes the CNI's rule.
 
     Raises
     ------
@@ -720,13 +721,14 @@ class MaxPodsOptions:
 
     Examples
     --------
-    >>> MaxPodsOptions(custom_networking=True).custom_networking
-    True
+    >>> MaxPodsOptions(ipv6=True, custom_networking=True)  # doctest: +ELLIPSIS
+    Traceback (most recent call last):
+    ...
+    cnisim.limits.CniRefusesConfigError: the VPC CNI refuses IPv6 with custom networking ...
     """
 
     cni_version: str = "1.23.1"
     prefix_delegation: bool = False
-    prefix_delegation_rule: Literal["calculator", "cni"] = "calculator"
     custom_networking: bool = False
     max_eni: int | None = None
     security_groups_for_pods: bool = False
@@ -739,6 +741,7 @@ class MaxPodsOptions:
     vm_overhead_frac: float = 0.0
     pod_cpu_millicores: float | None = None
     pod_memory_mib: float | None = None
+    prefix_delegation_rule: Literal["calculator", "cni"] = "calculator"
 
     def __post_init__(self) -> None:
         version = parse_cni_version(self.cni_version)
@@ -1019,7 +1022,7 @@ def tool_answers(
 
     References
     ----------
-    docs: max-pods-calculator.sh; nodeadm eni_max_pods.go; Karpenter types.go
+    max-pods-calculator.sh; nodeadm/internal/kubelet/eni_max_pods.go; Karpenter types.go
     ``ENILimitedPods``; bottlerocket-core-kit pluto; EKS user guide (managed node groups,
     automode/create-node-class.adoc).
 
