@@ -20,7 +20,7 @@ from cnisim.sim.ec2 import (
     Latency,
     UnknownEniError,
 )
-from cnisim.sim.subnet import AddressSpace
+from cnisim.sim.subnet import STATE_SECONDARY, AddressSpace
 
 FIXED_LATENCY_S = {action: 0.25 for action in DEFAULT_LATENCIES}
 
@@ -372,3 +372,106 @@ def test_same_seed_same_calls_same_answers(seed: int, n_nodes: int) -> None:
         (r.done_s, r.error, r.eni_id, r.primary_ip, r.n_throttled) for r in second
     ]
     assert all(np.array_equal(a.addresses, b.addresses) for a, b in zip(first, second, strict=True))
+
+
+@settings(max_examples=60, deadline=None)
+@given(
+    times_s=st.lists(st.floats(min_value=0.0, max_value=60.0), min_size=20, max_size=300),
+    in_order=st.booleans(),
+    capacity=st.integers(min_value=1, max_value=30),
+    refill_per_s=st.sampled_from([0.5, 2.0, 5.0, 20.0]),
+)
+def test_token_bucket_never_grants_more_than_burst_plus_refill(
+    times_s: list[float], in_order: bool, capacity: int, refill_per_s: float
+) -> None:
+    buckets = dict(DEFAULT_BUCKETS) | {"DescribeSubnets": Bucket(capacity, refill_per_s)}
+    api = make_api(fixed_params(buckets=buckets, max_attempts=1))
+    for t_s in sorted(times_s) if in_order else times_s:
+        api.describe(t_s, "DescribeSubnets")
+    log = api.attempt_log()
+    granted_s = np.sort(log["t_s"][~log["throttled"]])
+    assert granted_s.size == len(times_s) - api.n_throttled_by_action["DescribeSubnets"]
+    # In every window [a, b] of simulated time, grants <= capacity + refill * (b - a).
+    for i in range(granted_s.size):
+        n_in_window = np.arange(1, granted_s.size - i + 1)
+        window_s = granted_s[i:] - granted_s[i]
+        assert (n_in_window <= capacity + refill_per_s * window_s + 1e-9).all()
+    if in_order:
+        # A full bucket grants the first `capacity` calls whatever their times.
+        assert granted_s.size >= min(capacity, len(times_s))
+
+
+ec2_operation = st.tuples(
+    st.sampled_from(["launch", "ips", "prefixes", "eni", "unassign", "free", "terminate"]),
+    st.integers(min_value=0, max_value=12),
+    st.integers(min_value=0, max_value=5),
+)
+
+
+@settings(max_examples=50, deadline=None)
+@given(
+    ops=st.lists(ec2_operation, min_size=5, max_size=40),
+    seed=st.integers(min_value=0, max_value=2**32 - 1),
+)
+def test_random_ec2_sequences_keep_subnet_and_eni_books_consistent(
+    ops: list[tuple[str, int, int]], seed: int
+) -> None:
+    api = make_api(Ec2Params(), seed=seed, cidrs={"a": "10.0.0.0/25", "b": "10.0.0.128/26"})
+    space = api.space
+    instances: list[int] = []
+    t_s = 0.0
+    for kind, n, pick in ops:
+        t_s += 1.0
+        enis = [e for i in instances for e in api.enis_of(i)]
+        if kind == "launch":
+            result = api.launch_instance(t_s, "ab"[pick % 2])
+            if result.instance_id is not None and result.ok:
+                instances.append(result.instance_id)
+        elif not instances:
+            continue
+        elif kind in ("ips", "prefixes"):
+            eni = enis[pick % len(enis)]
+            before = space.held_by(eni)
+            result = (
+                api.assign_private_ips(t_s, eni, n)
+                if kind == "ips"
+                else api.assign_prefixes(t_s, eni, n % 3)
+            )
+            n_new = space.held_by(eni).size - before.size
+            assert n_new == (result.addresses.size * (1 if kind == "ips" else 16))
+            assert result.ok or n_new == 0
+        elif kind == "eni":
+            result = api.create_and_attach_eni(
+                t_s, instances[pick % len(instances)], ["a", "b"], n_ips=n
+            )
+            if result.ok:
+                assert result.eni_id is not None
+                assert space.held_by(result.eni_id).size == 1 + n
+        elif kind == "unassign":
+            eni = enis[pick % len(enis)]
+            secondaries = [
+                a
+                for a in space.held_by(eni).tolist()
+                if space.state_of(api.subnet_of(eni), [a])[0] == STATE_SECONDARY
+            ]
+            api.unassign_private_ips(t_s, eni, secondaries[:n])
+        elif kind == "free":
+            freeable = [e for i in instances for e in api.enis_of(i)[1:]]
+            if freeable:
+                freed = api.free_eni(t_s, freeable[pick % len(freeable)])
+                assert freed.addresses.size >= 1
+        else:
+            api.terminate_instance(t_s, instances.pop(pick % len(instances)))
+        # Every held address belongs to a live ENI; the subnets' counts agree with the ENIs.
+        live = [e for i in instances for e in api.enis_of(i)]
+        n_held = sum(space.held_by(e).size for e in live)
+        n_free = space.available_ip_address_count("a") + space.available_ip_address_count("b")
+        assert n_held + n_free == (128 - 5) + (64 - 5)
+        all_held = np.concatenate([space.held_by(e) for e in live] + [np.empty(0, np.uint32)])
+        assert np.unique(all_held).size == all_held.size
+    assert sum(api.n_sdk_calls_by_action.values()) <= sum(api.n_calls_by_action.values())
+    assert api.attempt_log()["t_s"].size == sum(api.n_calls_by_action.values())
+    for instance_id in instances:
+        api.terminate_instance(t_s, instance_id)
+    assert space.available_ip_address_count("a") == 123
+    assert space.available_ip_address_count("b") == 59
