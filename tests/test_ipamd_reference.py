@@ -404,3 +404,20 @@ def test_same_seed_same_trace(
     second = run_random(config, pods, seed, "random")
     assert first.events == second.events
     assert first.ticks == second.ticks
+
+
+def test_node_leave_returns_every_address_and_drops_its_pods() -> None:
+    # Two m5.large nodes in one /24 (251 usable: AWS reserves 5). Node 0 leaves at 50 s.
+    run = run_reference(
+        [M5_LARGE, M5_LARGE],
+        IpamdConfig(),
+        PodEvents.from_arrays([10.0, 10.0, 10.0], [0, 0, 1], [1, 1, 1], [0, 1, 2]),
+        subnet_cidrs={"node": "10.0.0.0/24"},
+        duration_s=60,
+        leave_s=[50.0, None],
+    )
+    gone = [e["pod"] for e in run.events if e["op"] == "pod_gone"]
+    assert gone == [0, 1]
+    space = run.reference_nodes[1].ec2.space
+    assert space.available_ip_address_count("node") == 251 - run.nodes[1]["subnet_ips"]
+    assert run.nodes[0]["enis"] == 0 and run.nodes[0]["ips_assigned"] == 0

@@ -19,7 +19,8 @@ tick with ``now_s >= t``. At each tick, in this order:
    pre-scaling runs: if ``isDatastorePoolTooLow`` (always true on an empty node), one
    ``increaseDatastorePool`` exactly as in a pool step (step 5, "increase"). No decrease or
    free at init. **Leaves**: all addresses of the node return to the subnets, its pods are gone
-   (no cooldown), in-flight actions are dropped.
+   (no cooldown), in-flight actions are dropped, its later pods are never tried. A pod whose
+   node has not joined yet (or whose launch failed: node subnet full) fails its ADDs.
 2. **Completions.** Nodes in increasing index: a node whose in-flight step has
    ``step_end_s <= now_s`` applies the step's additions to its datastore (IPs/prefixes on an
    existing ENI are appended to that ENI's CIDR list in the order EC2 returned them; a new ENI
@@ -84,7 +85,8 @@ Formulas (``S = ipv4_per_eni - 1`` slots per ENI; PD: ``P = S`` prefixes of 16 I
   success ends the increase. Only if nothing was added (every ENI full, or every one failed
   under subnet discovery) and ``n_enis < max_enis - trunk_reserve`` (trunk_reserve = 1 with
   ``enable_pod_eni`` while no trunk exists, i.e. ``max_enis == 1``), ``tryAllocateENI``:
-  one create-and-attach in ``pod_subnet`` pre-loaded with ``S`` IPs (warm-ENI),
+  one ``create_and_attach_eni`` in ``pod_subnet`` (``subnet_discovery`` =
+  ``enable_subnet_discovery``, which costs a DescribeSubnets) pre-loaded with ``S`` IPs (warm-ENI),
   ``min(short, S)`` IPs (warm-IP; nothing if 0) or ``min(want, P)`` prefixes (PD); an
   InsufficientCidr* error starts the pause. Pause: ``insufficient_until_s = step_end_s +
   120`` (ipamd: ``time.Since(lastInsufficientCidrError) <= 120 s``).
@@ -901,6 +903,8 @@ def run_reference(
         # 2. completions
         for node in ref_nodes:
             node.complete(now_s)
+            events.extend(node.events)  # joins' EC2 operations, in node order
+            node.events.clear()
         # 3. DELs
         while i_del < len(dels) and dels[i_del][0] <= now_s:
             _, _, pod, i = dels[i_del]
@@ -955,5 +959,4 @@ def run_reference(
         row.update({f"n_calls_{op}": n for op, n in sorted(node.n_calls.items())})
         row.update({f"n_errors_{code}": n for code, n in sorted(node.n_call_errors.items())})
         summaries.append(row)
-    events.sort(key=lambda e: float(e["now_s"]))  # type: ignore[arg-type]
     return ReferenceRun(ticks, events, summaries, waits_s, ref_nodes, snapshots)
