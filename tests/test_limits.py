@@ -402,6 +402,14 @@ def test_tool_answers_custom_networking():
     assert answers["nodeadm"].tolist() == [29]
 
 
+def test_karpenter_gives_no_pods_without_a_usable_eni():
+    # Karpenter types.go ENILimitedPods: usable ENIs floored at 0, and 0 ENIs -> 0 pods (not
+    # the +2); t3.nano has 2 ENIs, both reserved here. cnisim's own answer keeps the +2.
+    options = MaxPodsOptions(custom_networking=True, security_groups_for_pods=True)
+    assert tool_answers(published("t3.nano"), options)["karpenter"].tolist() == [0]
+    assert one(published("t3.nano"), options) == 2
+
+
 # --- Validation ----------------------------------------------------------------------------
 
 
