@@ -15,12 +15,13 @@ tick with ``now_s >= t``. At each tick, in this order:
    ``node_subnet`` (``Ec2Api.attach_trunk_eni``: the VPC resource controller's ENI, no ipamd
    call, no pool IPs, never freed; in reality it attaches seconds later, while ipamd already
    reserves its slot, so slot counting is the same; the caller must only enable SGP on
-   trunking-compatible types); then node-init
-   pre-scaling runs: if ``isDatastorePoolTooLow`` (always true on an empty node), one
-   ``increaseDatastorePool`` exactly as in a pool step (step 5, "increase"). No decrease or
-   free at init. **Leaves**: all addresses of the node return to the subnets, its pods are gone
-   (no cooldown), in-flight actions are dropped, its later pods are never tried. A pod whose
-   node has not joined yet (or whose launch failed: node subnet full) fails its ADDs.
+   trunking-compatible types); then node-init pre-scaling runs: if ``isDatastorePoolTooLow``
+   (always true on an empty node), one ``increaseDatastorePool`` exactly as in a pool step
+   (step 5, "increase"); no decrease or free at init.
+   **Leaves** (``Ec2Api.terminate_instance``): all addresses of the node return to the
+   subnets, its pods are gone (no cooldown), in-flight actions are dropped, its waiting and
+   later pods are never tried. A pod whose node has not joined yet (or whose launch failed:
+   node subnet full) fails its ADDs.
 2. **Completions.** Nodes in increasing index: a node whose in-flight step has
    ``step_end_s <= now_s`` applies the step's additions to its datastore (IPs/prefixes on an
    existing ENI are appended to that ENI's CIDR list in the order EC2 returned them; a new ENI
@@ -58,7 +59,9 @@ tick with ``now_s >= t``. At each tick, in this order:
    - If the decrease branch ran (isHigh and not skipped), ``last_decrease_s = step_end_s``.
 
    ipamd's EC2 calls are synchronous, so the calls of one step are made one after another:
-   all are issued to the ``Ec2Api`` with the tick's ``now_s`` in the order below, and the step
+   all are issued to the ``Ec2Api`` with the tick's ``now_s``, in ipamd's order (increase:
+   assign, its retry with 1, the next ENI's assign..., then the ENI create; or decrease: one
+   unassign per ENI in ENI order; then the free ENI), and the step
    ends at ``step_end_s = now_s + sum(result.done_s - now_s)``. Additions (increase) take effect
    at step 2 of the first tick with ``now_s >= step_end_s``; releases (decrease, free ENI)
    leave the datastore and the subnet at issue. The node is busy until ``step_end_s`` and
@@ -86,8 +89,8 @@ Formulas (``S = ipv4_per_eni - 1`` slots per ENI; PD: ``P = S`` prefixes of 16 I
   under subnet discovery) and ``n_enis < max_enis - trunk_reserve`` (trunk_reserve = 1 with
   ``enable_pod_eni`` while no trunk exists, i.e. ``max_enis == 1``), ``tryAllocateENI``:
   one ``create_and_attach_eni`` in ``pod_subnet`` (``subnet_discovery`` =
-  ``enable_subnet_discovery``, which costs a DescribeSubnets) pre-loaded with ``S`` IPs (warm-ENI),
-  ``min(short, S)`` IPs (warm-IP; nothing if 0) or ``min(want, P)`` prefixes (PD); an
+  ``enable_subnet_discovery``, which costs a DescribeSubnets) pre-loaded with ``S`` IPs
+  (warm-ENI), ``min(short, S)`` IPs (warm-IP; nothing if 0) or ``min(want, P)`` prefixes (PD); an
   InsufficientCidr* error starts the pause. Pause: ``insufficient_until_s = step_end_s +
   120`` (ipamd: ``time.Since(lastInsufficientCidrError) <= 120 s``).
 - ``isDatastorePoolTooHigh``: warm-IP secondary ``over = max(min(avail - WARM_IP, total -
@@ -900,6 +903,9 @@ def run_reference(
                 left[i] = True
                 for pod in node.leave(now_s):
                     events.append({"now_s": now_s, "node": i, "op": "pod_gone", "pod": pod})
+                for pod in [p for p, entry in waiting.items() if entry[3] == i]:
+                    del waiting[pod]
+                    events.append({"now_s": now_s, "node": i, "op": "add_cancelled", "pod": pod})
         # 2. completions
         for node in ref_nodes:
             node.complete(now_s)
