@@ -392,3 +392,15 @@ def test_subnets_are_listed_in_creation_order_with_their_cidrs() -> None:
     space.add_subnet("a", "10.0.0.0/24")
     assert space.subnet_ids() == ["z", "a"]
     assert [space.cidr(s) for s in space.subnet_ids()] == ["10.0.1.0/24", "10.0.0.0/24"]
+
+
+def test_negative_counts_are_refused() -> None:
+    space = space_with("10.0.0.0/24")
+    owner = space.new_owner_id()
+    with pytest.raises(SubnetConfigError, match="-1 IPs"):
+        space.allocate_ips("s", -1, owner)
+    with pytest.raises(SubnetConfigError, match="-2 prefixes"):
+        space.allocate_prefixes("s", -2, owner)
+    with pytest.raises(SubnetConfigError, match="-3 IPs"):
+        space.allocate_fixed("s", owner, n_ips=-3)
+    assert space.available_ip_address_count("s") == 251

@@ -349,8 +349,10 @@ class Ec2Api:
     -----
     Draw order, fixed so that equal call sequences give equal results: per attempt, a throttled
     attempt draws its back-off (``rng.random()``) unless the back-off is at its cap; a
-    successful attempt draws its latency (``rng.standard_normal()``). Address choices are drawn
-    by the :class:`AddressSpace` from its own rng.
+    successful attempt draws its latency (``rng.standard_normal()``). A created ENI then draws
+    its visibility delay (``rng.standard_normal()``) and one jitter (``rng.random()``) per
+    metadata poll sleep. Address choices are drawn by the :class:`AddressSpace` from its own
+    rng, when the call that takes them succeeds.
 
     Examples
     --------

@@ -357,6 +357,10 @@ class AddressSpace:
         subnet.reservation[start:stop] = kind
         subnet.refresh_masks()
 
+    def _check_count(self, n: int, what: str) -> None:
+        if n < 0:
+            raise SubnetConfigError(f"asked for {n} {what}; ask for 0 or more")
+
     def new_owner_id(self) -> int:
         """Return a fresh owner id (for an ENI or a fixed holder)."""
         owner = self._next_owner_id
@@ -396,6 +400,7 @@ class AddressSpace:
             outside the CIDR reservations; nothing is taken.
         """
         subnet = self._subnet(subnet_id)
+        self._check_count(n_ips, "IPs")
         state = STATE_PRIMARY if kind == "primary" else STATE_SECONDARY
         if subnet.n_free_ip_allowed < n_ips:
             subnet.failures[INSUFFICIENT_FREE_ADDRESSES] += 1
@@ -427,6 +432,7 @@ class AddressSpace:
         aws/aws-eks-best-practices ``content/networking/prefix-mode/index_linux.md``.
         """
         subnet = self._subnet(subnet_id)
+        self._check_count(n_prefixes, "prefixes")
         free_blocks = subnet.free_blocks()
         reserved_first = np.flatnonzero(free_blocks & subnet.block_in_prefix_reservation)
         others = np.flatnonzero(free_blocks & ~subnet.block_in_prefix_reservation)
@@ -475,6 +481,7 @@ class AddressSpace:
         """
         subnet = self._subnet(subnet_id)
         if addresses is None:
+            self._check_count(n_ips, "IPs")
             if subnet.n_free_ip_allowed < n_ips:
                 subnet.failures[INSUFFICIENT_FREE_ADDRESSES] += 1
                 raise InsufficientAddressesError(INSUFFICIENT_FREE_ADDRESSES, subnet_id, n_ips)
