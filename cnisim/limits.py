@@ -849,6 +849,9 @@ def compute_limits(
         - With a pod profile: ``pods_fit`` and ``binding_resource`` (``"pods"``,
           ``"memory"`` or ``"cpu"``).
 
+        Some keys share one array (``max_pods`` is ``max_pods_capped`` by default): copy
+        before changing one in place.
+
     Notes
     -----
     IPv6: each ENI gets one /80, so addresses never limit pods and max pods is policy.
@@ -880,7 +883,6 @@ def compute_limits(
     enis_default_card = np.asarray(columns["max_enis_default_card"])
     ipv4_per_eni = np.asarray(columns["ipv4_per_eni"])
     n_rows = len(vcpus)
-    no_rows = np.zeros(n_rows, dtype=bool)
 
     enis = enis_for_pods(
         enis_default_card,
@@ -892,7 +894,7 @@ def compute_limits(
     )
     host_pods = options.host_network_pods
     max_pods_classic = max_pods_secondary(enis, ipv4_per_eni, host_network_pods=host_pods)
-    cni_refused = no_rows
+    cni_refused = np.zeros(n_rows, dtype=bool)
     if options.ipv6:
         # IPv6 always runs in PD mode; ipamd decides per type with its own rule.
         pd_effective = prefix_delegation_supported(
@@ -902,7 +904,7 @@ def compute_limits(
             cni_version=options.cni_version,
         ) & np.asarray(columns["ipv6_supported"], dtype=bool)
         cni_refused = ~pd_effective
-        pd_fallback = no_rows
+        pd_fallback = np.zeros(n_rows, dtype=bool)
         max_pods_uncapped = max_pods_prefix_delegation(
             enis, ipv4_per_eni, host_network_pods=host_pods
         )
@@ -918,7 +920,8 @@ def compute_limits(
         max_pods_pd = max_pods_prefix_delegation(enis, ipv4_per_eni, host_network_pods=host_pods)
         max_pods_uncapped = np.where(pd_effective, max_pods_pd, max_pods_classic)
     else:
-        pd_effective = pd_fallback = no_rows
+        pd_effective = np.zeros(n_rows, dtype=bool)
+        pd_fallback = np.zeros(n_rows, dtype=bool)
         max_pods_uncapped = max_pods_classic
 
     cap = policy_cap(vcpus)
