@@ -1,0 +1,1348 @@
+"""Fast ipamd simulator: many nodes in many subnets stepped together as numpy arrays.
+
+The engine follows the tick contract stated in :mod:`cnisim.sim.ipamd` (the scalar reference
+model, which is its oracle) and must give identical results for identical inputs and seeds. Per
+node the datastore lives in padded structure-of-arrays:
+
+- per ENI ``(n_nodes, max_enis, ...)``: ENI id, primary IP, trunk flag, creation time, CIDR
+  count, assigned-IP count; ENIs sit at their position in ipamd's ENI list (attach order);
+- per CIDR ``(n_nodes, max_enis, max_cidrs)``: base address and assigned count, in the order
+  the CIDRs entered the datastore (a released CIDR or freed ENI is removed by shifting the
+  rest left, so a slot index is always the list position the contract orders by);
+- per address ``(n_nodes, max_enis, max_cidrs, cidr_size)`` with ``cidr_size`` 16 once any
+  node runs prefix delegation (else 1): one float64 ``until`` per address that encodes its
+  state: NaN not held, +inf assigned to a pod, else the end of its cooldown (-inf never used);
+  an address is eligible for a pod when ``until < now_s``; plus the pod id holding it.
+
+For 5,000 m5.large nodes in prefix mode that is 5,000 x 3 x 9 x 16 addresses (17 MB of
+``until``); the largest types (15 ENIs x 49 slots) with prefixes take about 940 MB.
+
+Within a tick: joins and leaves, completions, DELs and ADDs are array operations over the nodes
+concerned (ADDs in rounds: the r-th ADD of each node in round r); the pool step's decisions
+(isDatastorePoolTooLow, isDatastorePoolTooHigh, shouldRemoveExtraENIs, the deletable ENI) are
+array expressions over every node due; only nodes that call EC2 run Python code, one node at a
+time in increasing index, because EC2 calls are per action and their order fixes the draws.
+
+Random placement consumes ``placement_rng`` exactly as the reference's scalar
+``placement_rng.integers(n)`` calls do: numpy's bounded integers take one 32-bit word ``w`` and
+return ``(w * n) >> 32`` (Lemire), take nothing when ``n == 1``, and redraw on a rare
+rejection. The engine pre-draws words and assigns them to ADDs in (due, sequence) order.
+
+Simplifications are those of the reference model (see :mod:`cnisim.sim.ipamd`). In addition a
+pod still waiting for an address when its node leaves is dropped with the node (the contract's
+"its pods are gone").
+
+References
+----------
+aws/amazon-vpc-cni-k8s v1.23.1 ``pkg/ipamd/ipamd.go`` and ``pkg/ipamd/datastore/data_store.go``
+(via the reference model, ``cnisim/sim/ipamd.py``); numpy ``random/src/distributions/
+distributions.c`` (bounded_lemire_uint32) for the draw arithmetic.
+"""
+
+from __future__ import annotations
+
+import math
+from collections.abc import Callable, Mapping, Sequence
+from dataclasses import dataclass
+from typing import TYPE_CHECKING, Final
+
+import numpy as np
+from numpy.typing import ArrayLike, NDArray
+
+from cnisim.cni import IpamdConfig
+from cnisim.errors import UsageError
+from cnisim.sim.ec2 import Ec2Api, Ec2Params, Ec2Result
+from cnisim.sim.ipamd import (
+    DECREASE_INTERVAL_S,
+    INSUFFICIENT_CIDR_PAUSE_S,
+    INSUFFICIENT_CODES,
+    IPS_PER_PREFIX,
+    MIN_ENI_LIFETIME_S,
+    POD_RETRY_INTERVAL_S,
+    POOL_INTERVAL_S,
+    NodeSpec,
+    Placement,
+)
+from cnisim.sim.subnet import AddressSpace
+from cnisim.sim.workload import PodEvents
+
+if TYPE_CHECKING:
+    import pandas as pd
+
+__all__ = ["METRICS", "OPS", "Engine", "EngineResult", "run_engine"]
+
+#: Per-node metrics of the contract, in sample order.
+METRICS: Final = (
+    "enis",
+    "ips_held",
+    "ips_assigned",
+    "ips_free",
+    "ips_cooldown",
+    "prefixes",
+    "subnet_ips",
+)
+#: ipamd operations counted per node (as the reference names them).
+OPS: Final = ("assign", "unassign", "create_eni", "free_eni")
+_OP_INDEX: Final = {op: i for i, op in enumerate(OPS)}
+_ERROR_CODES: Final = (
+    "InsufficientFreeAddressesInSubnet",
+    "InsufficientCidrBlocks",
+    "RequestLimitExceeded",
+)
+_ERROR_INDEX: Final = {code: i for i, code in enumerate(_ERROR_CODES)}
+
+#: Per-node arrays (first axis = node id), reshaped together.
+_NODE_ARRAYS: Final = (
+    "_joined",
+    "_gone",
+    "_join_s",
+    "_leave_s",
+    "_instance",
+    "_max_enis",
+    "_n_slots",
+    "_max_pods",
+    "_pd",
+    "_cidr_size",
+    "_warm_ip_mode",
+    "_warm_eni",
+    "_warm_ip",
+    "_min_ip",
+    "_warm_prefix",
+    "_cooldown_s",
+    "_custom",
+    "_next_step_s",
+    "_step_end_s",
+    "_last_decrease_s",
+    "_insufficient_until_s",
+    "_n_enis",
+    "_n_cidrs",
+    "_n_assigned",
+    "_n_adds",
+    "_n_failed",
+    "_n_calls",
+    "_n_errors",
+    "_eni_id",
+    "_eni_primary_ip",
+    "_eni_trunk",
+    "_eni_created_s",
+    "_eni_n_cidrs",
+    "_eni_n_assigned",
+    "_cidr_base",
+    "_cidr_n_assigned",
+    "_ip_until",
+    "_ip_pod",
+)
+_NODE_CHUNK: Final = 256
+_WORD_CHUNK: Final = 4096
+_POD_STATE_NONE: Final = 0
+_POD_STATE_WAITING: Final = 1
+_POD_STATE_RUNNING: Final = 2
+_POD_STATE_DONE: Final = 3
+_TWO_32: Final = 1 << 32
+
+FloatArray = NDArray[np.float64]
+IntArray = NDArray[np.int64]
+BoolArray = NDArray[np.bool_]
+
+
+@dataclass
+class _Addition:
+    """CIDRs an increase adds when its step completes (on an ENI, or with a new ENI)."""
+
+    eni_id: int
+    bases: NDArray[np.uint32]
+    new_eni_primary_ip: int | None = None
+
+
+@dataclass
+class _Step:
+    """Scratch of one node's pool step: its call results and whether a pause starts."""
+
+    results: list[Ec2Result]
+    insufficient: bool = False
+
+
+@dataclass
+class EngineResult:
+    """Output of an engine run: samples, counters and waits as arrays.
+
+    Attributes
+    ----------
+    sample_s, sample_node : ndarray
+        Time [s] and node id of each sample row (every joined node at every sample time).
+    samples : dict of str to ndarray of int64
+        One column per name in :data:`METRICS`, aligned with ``sample_s``.
+    n_adds, n_failed_adds : ndarray of int64
+        ADD attempts and failed ADD attempts per node.
+    n_calls : ndarray of int64, shape (n_nodes, len(OPS))
+        ipamd operations per node by :data:`OPS`.
+    n_errors : ndarray of int64, shape (n_nodes, 3)
+        Operations that ended in each EC2 error code, per node.
+    n_calls_by_action, n_throttled_by_action : dict of str to int
+        EC2 API calls (attempts) and throttled attempts by action, from the Ec2Api.
+    pod_ids, wait_s : ndarray
+        Pods that got an address and their wait: successful ADD minus scheduled ADD [s].
+    n_ticks : int
+        Ticks simulated (ticks with nothing due are skipped).
+    n_node_steps : int
+        Pool steps run (node-steps).
+    """
+
+    sample_s: FloatArray
+    sample_node: IntArray
+    samples: dict[str, IntArray]
+    n_adds: IntArray
+    n_failed_adds: IntArray
+    n_calls: IntArray
+    n_errors: IntArray
+    n_calls_by_action: dict[str, int]
+    n_throttled_by_action: dict[str, int]
+    pod_ids: IntArray
+    wait_s: FloatArray
+    n_ticks: int
+    n_node_steps: int
+
+    def to_frame(self) -> pd.DataFrame:
+        """Samples as a tidy DataFrame: ``now_s``, ``node`` and one column per metric."""
+        import pandas as pd
+
+        return pd.DataFrame({"now_s": self.sample_s, "node": self.sample_node, **self.samples})
+
+    def nodes_frame(self) -> pd.DataFrame:
+        """Counters per node: ADDs, failed ADDs, ``n_calls_<op>`` and ``n_errors_<code>``."""
+        import pandas as pd
+
+        columns: dict[str, ArrayLike] = {
+            "node": np.arange(self.n_adds.size),
+            "n_adds": self.n_adds,
+            "n_failed_adds": self.n_failed_adds,
+        }
+        for i, op in enumerate(OPS):
+            columns[f"n_calls_{op}"] = self.n_calls[:, i]
+        for i, code in enumerate(_ERROR_CODES):
+            columns[f"n_errors_{code}"] = self.n_errors[:, i]
+        return pd.DataFrame(columns)
+
+    def waits_frame(self) -> pd.DataFrame:
+        """Pod waits: ``pod`` and ``wait_s`` [s]."""
+        import pandas as pd
+
+        return pd.DataFrame({"pod": self.pod_ids, "wait_s": self.wait_s})
+
+
+class Engine:
+    """Vectorized ipamd warm pools of many nodes sharing one EC2 model and address space.
+
+    Parameters
+    ----------
+    subnet_cidrs : mapping of str to str
+        Subnet id -> IPv4 CIDR for every subnet a node names.
+    seed : int
+        Run seed: ``subnet_rng, ec2_rng, placement_rng = default_rng(seed).spawn(3)``.
+    tick_s : float
+        Tick length [s].
+    placement : {"first_fit", "random"}
+        Which eligible address a pod gets (see :mod:`cnisim.sim.ipamd`).
+    pod_retry_interval_s : float
+        Delay before a failed pod ADD is tried again [s].
+    pool_interval_s : float
+        Pause between the end of a pool step and the next one [s].
+    sample_every_s : float
+        Metrics of every joined node are recorded at the end of the first tick at or after
+        each multiple of this [s].
+    ec2_params : Ec2Params, optional
+        EC2 latencies and token buckets (default: the EC2 model's defaults).
+    prepare_space : callable, optional
+        Called with the AddressSpace after the subnets are added (reservations, other holders).
+
+    Notes
+    -----
+    Drive it with :meth:`add_nodes`, :meth:`remove_nodes`, :meth:`submit_pods` and
+    :meth:`run_until`; read :meth:`metrics` at any time and :meth:`result` at the end.
+
+    References
+    ----------
+    The tick contract in ``cnisim/sim/ipamd.py``.
+    """
+
+    def __init__(
+        self,
+        subnet_cidrs: Mapping[str, str],
+        *,
+        seed: int = 0,
+        tick_s: float = 1.0,
+        placement: Placement = "first_fit",
+        pod_retry_interval_s: float = POD_RETRY_INTERVAL_S,
+        pool_interval_s: float = POOL_INTERVAL_S,
+        sample_every_s: float = 60.0,
+        ec2_params: Ec2Params | None = None,
+        prepare_space: Callable[[AddressSpace], None] | None = None,
+    ) -> None:
+        if tick_s <= 0 or sample_every_s <= 0 or pool_interval_s < 0:
+            raise UsageError(
+                "the engine needs tick_s > 0, sample_every_s > 0, pool_interval_s >= 0"
+            )
+        if placement not in ("first_fit", "random"):
+            raise UsageError(f"placement {placement!r} is unknown: use 'first_fit' or 'random'")
+        subnet_rng, ec2_rng, placement_rng = np.random.default_rng(seed).spawn(3)
+        self.space = AddressSpace(rng=subnet_rng)
+        for subnet_id, cidr in subnet_cidrs.items():
+            self.space.add_subnet(subnet_id, cidr)
+        if prepare_space is not None:
+            prepare_space(self.space)
+        self.ec2 = Ec2Api(
+            self.space, ec2_params if ec2_params is not None else Ec2Params(), ec2_rng
+        )
+        self.tick_s = float(tick_s)
+        self.placement: Placement = placement
+        self.pod_retry_interval_s = float(pod_retry_interval_s)
+        self.pool_interval_s = float(pool_interval_s)
+        self.sample_every_s = float(sample_every_s)
+        self._placement_rng = placement_rng
+        self._words: NDArray[np.uint64] = np.empty(0, dtype=np.uint64)
+        self._word_pos = 0  # stream position of the next unused word
+        self._word_base = 0  # stream position of _words[0]
+        self._k_next = 0  # index of the next tick to run
+        self._next_sample_s = 0.0
+        self.n_ticks = 0
+        self.n_node_steps = 0
+
+        # ---- nodes (capacity grows by chunks; node ids are never reused)
+        self.n_nodes = 0
+        self._cap = 0
+        self._e = 1  # ENI slots per node
+        self._c = 1  # CIDR slots per ENI
+        self._k = 1  # addresses per CIDR slot (16 once a node runs prefix delegation)
+        self._specs: list[NodeSpec] = []
+        self._configs: list[IpamdConfig] = []
+        self._pending: list[list[_Addition]] = []
+        self._alloc_node_arrays(0)
+
+        # ---- pods (indexed by pod id; grow on demand)
+        self._pod_cap = 0
+        self._alloc_pod_arrays(0)
+        # schedule still to come, sorted by (time, sequence)
+        self._ev_time_s: FloatArray = np.empty(0)
+        self._ev_node: IntArray = np.empty(0, dtype=np.int64)
+        self._ev_delta: NDArray[np.int8] = np.empty(0, dtype=np.int8)
+        self._ev_pod: IntArray = np.empty(0, dtype=np.int64)
+        self._ev_seq: IntArray = np.empty(0, dtype=np.int64)
+        self._ev_pos = 0
+        self._n_submitted = 0
+        # retry queue, sorted by (due, sequence)
+        self._retry_due_s: FloatArray = np.empty(0)
+        self._retry_seq: IntArray = np.empty(0, dtype=np.int64)
+        self._retry_pod: IntArray = np.empty(0, dtype=np.int64)
+
+        # ---- samples (long format, grown by doubling)
+        self._n_rows = 0
+        self._row_s: FloatArray = np.empty(0)
+        self._row_node: IntArray = np.empty(0, dtype=np.int64)
+        self._row_metrics: IntArray = np.empty((0, len(METRICS)), dtype=np.int64)
+
+    # ================================================================== public API
+    def add_nodes(
+        self, specs: Sequence[NodeSpec], config: IpamdConfig, now_s: float
+    ) -> NDArray[np.int64]:
+        """Add a node group's nodes; they join at the first tick at or after ``now_s``.
+
+        Parameters
+        ----------
+        specs : sequence of NodeSpec
+            The nodes (limits, subnets).
+        config : IpamdConfig
+            aws-node settings of the group.
+        now_s : float
+            Join time [s].
+
+        Returns
+        -------
+        ndarray of int64
+            The new node ids, consecutive.
+
+        Raises
+        ------
+        UsageError
+            IPv6 (no IPv4 warm pool), a subnet not in the address space, or a join in the past.
+        """
+        if config.enable_ipv6:
+            raise UsageError(
+                "ENABLE_IPv6=true: ipamd keeps no IPv4 warm pool, which the simulator does not "
+                "model; simulate IPv4 (ENABLE_IPv6=false)"
+            )
+        known = set(self.space.subnet_ids())
+        for spec in specs:
+            if spec.node_subnet not in known or spec.pod_subnet not in known:
+                raise UsageError(
+                    f"node subnet {spec.node_subnet!r} or pod subnet {spec.pod_subnet!r} is not "
+                    "a simulated subnet: add it to subnet_cidrs"
+                )
+            if spec.max_enis < 1 or spec.ipv4_per_eni < 2:
+                raise UsageError(
+                    f"{spec.instance_type}: max_enis must be >= 1 and ipv4_per_eni >= 2"
+                )
+        if now_s < self._k_next * self.tick_s - self.tick_s:
+            raise UsageError(f"cannot add nodes at {now_s} s: the run is past that time")
+        n_new = len(specs)
+        first = self.n_nodes
+        ids = np.arange(first, first + n_new, dtype=np.int64)
+        if n_new == 0:
+            return ids
+        pd_on = [config.prefix_delegation_active(s.supports_prefix_delegation) for s in specs]
+        need_e = max(s.max_enis for s in specs)
+        need_c = max(s.n_slots_per_eni for s in specs)
+        need_k = IPS_PER_PREFIX if any(pd_on) else 1
+        self._reshape(
+            max(self._cap, _round_up(first + n_new, _NODE_CHUNK)),
+            max(self._e, need_e),
+            max(self._c, need_c),
+            max(self._k, need_k),
+        )
+        sl = slice(first, first + n_new)
+        self._join_s[sl] = now_s
+        self._max_enis[sl] = [s.max_enis for s in specs]
+        self._n_slots[sl] = [s.n_slots_per_eni for s in specs]
+        self._max_pods[sl] = [s.max_pods for s in specs]
+        self._pd[sl] = pd_on
+        self._cidr_size[sl] = [IPS_PER_PREFIX if p else 1 for p in pd_on]
+        self._warm_ip_mode[sl] = config.warm_ip_targets_defined
+        self._warm_eni[sl] = config.warm_eni_target
+        self._warm_ip[sl] = config.warm_ip_target
+        self._min_ip[sl] = config.minimum_ip_target
+        self._warm_prefix[sl] = config.warm_prefix_target
+        self._cooldown_s[sl] = config.ip_cooldown_period_s
+        self._custom[sl] = config.custom_network_cfg
+        self._specs.extend(specs)
+        self._configs.extend([config] * n_new)
+        self._pending.extend([] for _ in range(n_new))
+        self.n_nodes += n_new
+        return ids
+
+    def remove_nodes(self, ids: ArrayLike, now_s: float) -> None:
+        """Terminate nodes at the first tick at or after ``now_s`` (addresses return, pods go).
+
+        Parameters
+        ----------
+        ids : array_like of int
+            Node ids.
+        now_s : float
+            Leave time [s].
+
+        Raises
+        ------
+        UsageError
+            An unknown node id.
+        """
+        node_ids = np.asarray(ids, dtype=np.int64).ravel()
+        if node_ids.size and (node_ids.min() < 0 or node_ids.max() >= self.n_nodes):
+            raise UsageError("remove_nodes got a node id that was never added")
+        self._leave_s[node_ids] = np.minimum(self._leave_s[node_ids], now_s)
+
+    def submit_pods(self, events: PodEvents) -> None:
+        """Queue pod ADDs and DELs; the sequence of a row is its order of submission.
+
+        Raises
+        ------
+        UsageError
+            A pod on a node id that was never added.
+        """
+        if len(events) == 0:
+            return
+        if int(events.node.max()) >= self.n_nodes:
+            raise UsageError("a pod is scheduled on a node id that is not added: add nodes first")
+        seq = self._n_submitted + np.arange(len(events), dtype=np.int64)
+        self._n_submitted += len(events)
+        self._ensure_pods(int(events.pod.max()) + 1)
+        add = events.delta == 1
+        self._pod_node[events.pod[add]] = events.node[add]
+        self._pod_first_s[events.pod[add]] = events.time_s[add]
+        self._pod_seq[events.pod[add]] = seq[add]
+        rest = slice(self._ev_pos, None)
+        t = np.concatenate([self._ev_time_s[rest], events.time_s])
+        order = np.argsort(t, kind="stable")
+        self._ev_time_s = t[order]
+        self._ev_node = np.concatenate([self._ev_node[rest], events.node])[order]
+        self._ev_delta = np.concatenate([self._ev_delta[rest], events.delta])[order]
+        self._ev_pod = np.concatenate([self._ev_pod[rest], events.pod])[order]
+        self._ev_seq = np.concatenate([self._ev_seq[rest], seq])[order]
+        self._ev_pos = 0
+
+    def run_until(self, until_s: float) -> None:
+        """Run every tick with ``now_s <= until_s``, skipping ticks where nothing is due."""
+        k_last = math.floor(until_s / self.tick_s + 1e-9)
+        while self._k_next <= k_last:
+            now_s = self._k_next * self.tick_s
+            self._tick(now_s)
+            self.n_ticks += 1
+            self._k_next = max(self._k_next + 1, self._first_tick_at(self._next_event_s()))
+
+    @property
+    def now_s(self) -> float:
+        """Time of the last tick run [s] (-tick_s before the first)."""
+        return (self._k_next - 1) * self.tick_s
+
+    def metrics(self, now_s: float | None = None) -> dict[str, IntArray]:
+        """Per-node metrics (all node ids, zeros for nodes not joined) at ``now_s``.
+
+        ``ips_cooldown`` depends on the time; it defaults to the last tick run.
+        """
+        t = self.now_s if now_s is None else now_s
+        values = self._metric_matrix(np.arange(self.n_nodes), t)
+        return {name: values[:, i] for i, name in enumerate(METRICS)}
+
+    def ips_per_eni(self, node: int) -> list[int]:
+        """IPs held on each ENI of a node, in ENI order [IPs]."""
+        n = int(self._n_enis[node])
+        return [int(x) for x in self._eni_n_cidrs[node, :n] * self._cidr_size[node]]
+
+    def node_addresses(self, node: int) -> NDArray[np.uint32]:
+        """Every address the node holds in its datastore (pool addresses, sorted)."""
+        held = ~np.isnan(self._ip_until[node])
+        e_idx, c_idx, k_idx = np.nonzero(held)
+        return np.sort(self._cidr_base[node, e_idx, c_idx] + k_idx.astype(np.uint32))
+
+    def pod_address(self, pod: int) -> int | None:
+        """Address of a running pod (uint32 int), else None."""
+        if pod >= self._pod_cap or self._pod_state[pod] != _POD_STATE_RUNNING:
+            return None
+        node = int(self._pod_node[pod])
+        e, c, k = np.unravel_index(int(self._pod_loc[pod]), (self._e, self._c, self._k))
+        return int(self._cidr_base[node, e, c]) + int(k)
+
+    def result(self) -> EngineResult:
+        """Samples, counters and waits so far."""
+        placed = np.flatnonzero(~np.isnan(self._pod_wait_s[: self._pod_cap]))
+        n = self.n_nodes
+        return EngineResult(
+            sample_s=self._row_s[: self._n_rows].copy(),
+            sample_node=self._row_node[: self._n_rows].copy(),
+            samples={
+                name: self._row_metrics[: self._n_rows, i].copy() for i, name in enumerate(METRICS)
+            },
+            n_adds=self._n_adds[:n].copy(),
+            n_failed_adds=self._n_failed[:n].copy(),
+            n_calls=self._n_calls[:n].copy(),
+            n_errors=self._n_errors[:n].copy(),
+            n_calls_by_action=dict(self.ec2.n_calls_by_action),
+            n_throttled_by_action=dict(self.ec2.n_throttled_by_action),
+            pod_ids=placed.astype(np.int64),
+            wait_s=self._pod_wait_s[placed].copy(),
+            n_ticks=self.n_ticks,
+            n_node_steps=self.n_node_steps,
+        )
+
+    # ================================================================== storage
+    def _alloc_node_arrays(self, cap: int) -> None:
+        e, c, k = self._e, self._c, self._k
+        self._joined = np.zeros(cap, dtype=bool)
+        self._gone = np.zeros(cap, dtype=bool)
+        self._join_s = np.full(cap, np.inf)
+        self._leave_s = np.full(cap, np.inf)
+        self._instance = np.full(cap, -1, dtype=np.int64)
+        self._max_enis = np.zeros(cap, dtype=np.int64)
+        self._n_slots = np.zeros(cap, dtype=np.int64)
+        self._max_pods = np.zeros(cap, dtype=np.int64)
+        self._pd = np.zeros(cap, dtype=bool)
+        self._cidr_size = np.ones(cap, dtype=np.int64)
+        self._warm_ip_mode = np.zeros(cap, dtype=bool)
+        self._warm_eni = np.zeros(cap, dtype=np.int64)
+        self._warm_ip = np.zeros(cap, dtype=np.int64)
+        self._min_ip = np.zeros(cap, dtype=np.int64)
+        self._warm_prefix = np.zeros(cap, dtype=np.int64)
+        self._cooldown_s = np.zeros(cap)
+        self._custom = np.zeros(cap, dtype=bool)
+        self._next_step_s = np.full(cap, np.inf)
+        self._step_end_s = np.full(cap, np.inf)  # inf: idle
+        self._last_decrease_s = np.full(cap, -np.inf)
+        self._insufficient_until_s = np.full(cap, -np.inf)
+        self._n_enis = np.zeros(cap, dtype=np.int64)
+        self._n_cidrs = np.zeros(cap, dtype=np.int64)
+        self._n_assigned = np.zeros(cap, dtype=np.int64)
+        self._n_adds = np.zeros(cap, dtype=np.int64)
+        self._n_failed = np.zeros(cap, dtype=np.int64)
+        self._n_calls = np.zeros((cap, len(OPS)), dtype=np.int64)
+        self._n_errors = np.zeros((cap, len(_ERROR_CODES)), dtype=np.int64)
+        self._eni_id = np.full((cap, e), -1, dtype=np.int64)
+        self._eni_primary_ip = np.zeros((cap, e), dtype=np.uint32)
+        self._eni_trunk = np.zeros((cap, e), dtype=bool)
+        self._eni_created_s = np.full((cap, e), np.inf)
+        self._eni_n_cidrs = np.zeros((cap, e), dtype=np.int64)
+        self._eni_n_assigned = np.zeros((cap, e), dtype=np.int64)
+        self._cidr_base = np.zeros((cap, e, c), dtype=np.uint32)
+        self._cidr_n_assigned = np.zeros((cap, e, c), dtype=np.int64)
+        self._ip_until = np.full((cap, e, c, k), np.nan)
+        self._ip_pod = np.full((cap, e, c, k), -1, dtype=np.int64)
+        self._cap = cap
+
+    def _reshape(self, cap: int, e: int, c: int, k: int) -> None:
+        """Grow capacity and padded dimensions, keeping the contents."""
+        if (cap, e, c, k) == (self._cap, self._e, self._c, self._k):
+            return
+        old = {name: getattr(self, name) for name in _NODE_ARRAYS}
+        old_shape = (self._e, self._c, self._k)
+        self._e, self._c, self._k = e, c, k
+        self._alloc_node_arrays(cap)
+        for name, before in old.items():
+            getattr(self, name)[tuple(slice(0, d) for d in before.shape)] = before
+        if old_shape != (e, c, k) and self._pod_cap:
+            running = np.flatnonzero(self._pod_state == _POD_STATE_RUNNING)
+            where = np.unravel_index(self._pod_loc[running], old_shape)
+            self._pod_loc[running] = np.ravel_multi_index(where, (e, c, k))
+
+    def _alloc_pod_arrays(self, cap: int) -> None:
+        self._pod_state = np.zeros(cap, dtype=np.int8)
+        self._pod_node = np.full(cap, -1, dtype=np.int64)
+        self._pod_loc = np.full(cap, -1, dtype=np.int64)
+        self._pod_seq = np.zeros(cap, dtype=np.int64)
+        self._pod_first_s = np.zeros(cap)
+        self._pod_wait_s = np.full(cap, np.nan)
+        self._pod_cap = cap
+
+    def _ensure_pods(self, n: int) -> None:
+        if n <= self._pod_cap:
+            return
+        old = (
+            self._pod_state,
+            self._pod_node,
+            self._pod_loc,
+            self._pod_seq,
+            self._pod_first_s,
+            self._pod_wait_s,
+        )
+        old_cap = self._pod_cap
+        self._alloc_pod_arrays(max(n, 2 * old_cap))
+        for new, before in zip(
+            (
+                self._pod_state,
+                self._pod_node,
+                self._pod_loc,
+                self._pod_seq,
+                self._pod_first_s,
+                self._pod_wait_s,
+            ),
+            old,
+            strict=True,
+        ):
+            new[:old_cap] = before
+
+    # ================================================================== the tick
+    def _tick(self, now_s: float) -> None:
+        self._joins_and_leaves(now_s)
+        self._completions(now_s)
+        lo = self._ev_pos
+        hi = int(np.searchsorted(self._ev_time_s, now_s, side="right"))
+        self._ev_pos = hi
+        if hi > lo:
+            self._pod_dels(now_s, lo, hi)
+        self._pod_adds(now_s, lo, hi)
+        self._pool_steps(now_s)
+        if now_s >= self._next_sample_s:
+            self._sample(now_s)
+            self._next_sample_s = (
+                math.floor(now_s / self.sample_every_s) + 1
+            ) * self.sample_every_s
+
+    def _next_event_s(self) -> float:
+        n = self.n_nodes
+        t = self._next_sample_s
+        if n:
+            t = min(
+                t,
+                float(self._join_s[:n].min()),
+                float(self._leave_s[:n][~self._gone[:n]].min(initial=np.inf)),
+                float(self._step_end_s[:n].min()),
+                float(self._next_step_s[:n].min()),
+            )
+        if self._ev_pos < self._ev_time_s.size:
+            t = min(t, float(self._ev_time_s[self._ev_pos]))
+        if self._retry_due_s.size:
+            t = min(t, float(self._retry_due_s[0]))
+        return t
+
+    def _first_tick_at(self, t_s: float) -> int:
+        """Index of the first tick with ``k * tick_s >= t_s``."""
+        if not math.isfinite(t_s):
+            return self._k_next + 1 if t_s < 0 else 2**62
+        k = math.ceil(t_s / self.tick_s)
+        while k > 0 and (k - 1) * self.tick_s >= t_s:
+            k -= 1
+        while k * self.tick_s < t_s:
+            k += 1
+        return k
+
+    # ------------------------------------------------------------------ 1. joins, leaves
+    def _joins_and_leaves(self, now_s: float) -> None:
+        n = self.n_nodes
+        joining = self._join_s[:n] <= now_s
+        leaving = (
+            ~self._gone[:n] & (self._leave_s[:n] <= now_s) & (joining | np.isinf(self._join_s[:n]))
+        )
+        for i in np.flatnonzero(joining | leaving).tolist():
+            if joining[i]:
+                self._join(i, now_s)
+            if leaving[i]:
+                self._leave(i, now_s)
+
+    def _join(self, i: int, now_s: float) -> None:
+        self._join_s[i] = np.inf  # attempted
+        spec, config = self._specs[i], self._configs[i]
+        launch = self.ec2.launch_instance(now_s, spec.node_subnet)
+        if not launch.ok or launch.eni_id is None or launch.primary_ip is None:
+            return  # the node subnet is full: the node never comes up
+        assert launch.instance_id is not None
+        self._instance[i] = launch.instance_id
+        self._joined[i] = True
+        self._new_eni(i, launch.eni_id, launch.primary_ip, now_s, trunk=False)
+        if config.enable_pod_eni and spec.max_enis >= 2:
+            trunk = self.ec2.attach_trunk_eni(now_s, launch.instance_id, spec.node_subnet)
+            if trunk.ok and trunk.eni_id is not None and trunk.primary_ip is not None:
+                self._new_eni(i, trunk.eni_id, trunk.primary_ip, now_s, trunk=True)
+        step = _Step([])
+        ix = np.array([i])
+        if self._is_low(ix)[0]:
+            self._increase(i, now_s, step)
+        self._end_step(i, now_s, step, decreased=False)
+
+    def _leave(self, i: int, now_s: float) -> None:
+        self._gone[i] = True
+        if self._instance[i] >= 0:
+            self.ec2.terminate_instance(now_s, int(self._instance[i]))
+        running = self._ip_pod[i][self._ip_pod[i] >= 0]
+        self._pod_state[running] = _POD_STATE_DONE
+        waiting = self._retry_pod[self._pod_node[self._retry_pod] == i]
+        self._pod_state[waiting[self._pod_state[waiting] == _POD_STATE_WAITING]] = _POD_STATE_DONE
+        self._joined[i] = False
+        self._n_enis[i] = self._n_cidrs[i] = self._n_assigned[i] = 0
+        self._eni_id[i] = -1
+        self._eni_trunk[i] = False
+        self._eni_n_cidrs[i] = self._eni_n_assigned[i] = 0
+        self._cidr_n_assigned[i] = 0
+        self._ip_until[i] = np.nan
+        self._ip_pod[i] = -1
+        self._step_end_s[i] = self._next_step_s[i] = np.inf
+        self._pending[i] = []
+
+    def _new_eni(self, i: int, eni_id: int, primary_ip: int, now_s: float, *, trunk: bool) -> int:
+        e = int(self._n_enis[i])
+        self._eni_id[i, e] = eni_id
+        self._eni_primary_ip[i, e] = primary_ip
+        self._eni_trunk[i, e] = trunk
+        self._eni_created_s[i, e] = now_s
+        self._eni_n_cidrs[i, e] = 0
+        self._eni_n_assigned[i, e] = 0
+        self._n_enis[i] = e + 1
+        return e
+
+    # ------------------------------------------------------------------ 2. completions
+    def _completions(self, now_s: float) -> None:
+        for i in np.flatnonzero(self._step_end_s[: self.n_nodes] <= now_s).tolist():
+            for addition in self._pending[i]:
+                if addition.new_eni_primary_ip is not None:
+                    e = self._new_eni(
+                        i, addition.eni_id, addition.new_eni_primary_ip, now_s, trunk=False
+                    )
+                else:
+                    found = np.flatnonzero(self._eni_id[i, : self._n_enis[i]] == addition.eni_id)
+                    if not found.size:
+                        continue  # freed in the same step; EC2 took the addresses back
+                    e = int(found[0])
+                c0 = int(self._eni_n_cidrs[i, e])
+                c1 = c0 + addition.bases.size
+                self._cidr_base[i, e, c0:c1] = addition.bases
+                self._cidr_n_assigned[i, e, c0:c1] = 0
+                self._ip_until[i, e, c0:c1, : self._cidr_size[i]] = -np.inf
+                self._eni_n_cidrs[i, e] = c1
+                self._n_cidrs[i] += addition.bases.size
+            self._pending[i] = []
+            self._step_end_s[i] = np.inf
+
+    # ------------------------------------------------------------------ 3. DELs
+    def _pod_dels(self, now_s: float, lo: int, hi: int) -> None:
+        dels = self._ev_delta[lo:hi] == -1
+        if not dels.any():
+            return
+        pods = self._ev_pod[lo:hi][dels]
+        state = self._pod_state[pods]
+        self._pod_state[pods[state == _POD_STATE_WAITING]] = _POD_STATE_DONE
+        running = pods[state == _POD_STATE_RUNNING]
+        if not running.size:
+            return
+        nodes = self._pod_node[running]
+        loc = self._pod_loc[running]
+        e, c, _ = np.unravel_index(loc, (self._e, self._c, self._k))
+        flat_until = self._ip_until.reshape(self._cap, -1)
+        flat_until[nodes, loc] = now_s + self._cooldown_s[nodes]
+        self._ip_pod.reshape(self._cap, -1)[nodes, loc] = -1
+        np.subtract.at(self._cidr_n_assigned, (nodes, e, c), 1)
+        np.subtract.at(self._eni_n_assigned, (nodes, e), 1)
+        np.subtract.at(self._n_assigned, nodes, 1)
+        self._pod_state[running] = _POD_STATE_DONE
+
+    # ------------------------------------------------------------------ 4. ADDs
+    def _pod_adds(self, now_s: float, lo: int, hi: int) -> None:
+        adds = self._ev_delta[lo:hi] == 1
+        new_pods = self._ev_pod[lo:hi][adds]
+        if new_pods.size:
+            dropped = self._gone[self._pod_node[new_pods]]
+            self._pod_state[new_pods[dropped]] = _POD_STATE_DONE
+            keep = ~dropped
+            new_pods = new_pods[keep]
+            new_due = self._ev_time_s[lo:hi][adds][keep]
+            self._pod_state[new_pods] = _POD_STATE_WAITING
+        else:
+            new_due = np.empty(0)
+        n_retry = int(np.searchsorted(self._retry_due_s, now_s, side="right"))
+        if not new_pods.size and not n_retry:
+            return
+        retry_pods = self._retry_pod[:n_retry]
+        retry_due = self._retry_due_s[:n_retry]
+        live = self._pod_state[retry_pods] == _POD_STATE_WAITING
+        self._retry_pod = self._retry_pod[n_retry:]
+        self._retry_due_s = self._retry_due_s[n_retry:]
+        self._retry_seq = self._retry_seq[n_retry:]
+        pods = np.concatenate([retry_pods[live], new_pods])
+        if not pods.size:
+            return
+        due = np.concatenate([retry_due[live], new_due])
+        seq = self._pod_seq[pods]
+        order = np.lexsort((seq, due))
+        pods = pods[order]
+        nodes = self._pod_node[pods]
+        np.add.at(self._n_adds, nodes, 1)
+        placed = self._place(pods, nodes, now_s)
+        failed = pods[~placed]
+        if failed.size:
+            np.add.at(self._n_failed, nodes[~placed], 1)
+            failed = failed[np.argsort(self._pod_seq[failed], kind="stable")]
+            self._retry_pod = np.concatenate([self._retry_pod, failed])
+            self._retry_seq = np.concatenate([self._retry_seq, self._pod_seq[failed]])
+            self._retry_due_s = np.concatenate(
+                [self._retry_due_s, np.full(failed.size, now_s + self.pod_retry_interval_s)]
+            )
+        ok = pods[placed]
+        self._pod_state[ok] = _POD_STATE_RUNNING
+        self._pod_wait_s[ok] = now_s - self._pod_first_s[ok]
+
+    def _place(self, pods: IntArray, nodes: IntArray, now_s: float) -> BoolArray:
+        """Give pods (in due order) an eligible address each, node by node in rounds."""
+        order = np.argsort(nodes, kind="stable")
+        sorted_nodes = nodes[order]
+        starts = np.flatnonzero(np.r_[True, sorted_nodes[1:] != sorted_nodes[:-1]])
+        group = np.cumsum(np.r_[True, sorted_nodes[1:] != sorted_nodes[:-1]]) - 1
+        rank = np.empty(nodes.size, dtype=np.int64)
+        rank[order] = np.arange(nodes.size) - starts[group]
+        n_rounds = int(rank.max()) + 1
+        rounds = [np.flatnonzero(rank == r) for r in range(n_rounds)]
+        if self.placement == "first_fit":
+            placed, _, _ = self._place_rounds(pods, nodes, rounds, now_s, None)
+            return placed
+        # Random: a pod's draws use the words after those of every pod before it in due order;
+        # guess each pod's word count, place, and redo with the true counts until they agree.
+        free_enis = (
+            self._eni_n_cidrs[nodes] * self._cidr_size[nodes, None] - self._eni_n_assigned[nodes]
+        ) > 0
+        guess = 1 + (free_enis.sum(axis=1) >= 2).astype(np.int64)
+        while True:
+            offsets = self._word_pos + np.cumsum(guess) - guess
+            placed, used, undo = self._place_rounds(pods, nodes, rounds, now_s, offsets)
+            if np.array_equal(used, guess):
+                self._word_pos += int(used.sum())
+                return placed
+            self._undo(undo)
+            guess = used
+
+    def _place_rounds(
+        self,
+        pods: IntArray,
+        nodes: IntArray,
+        rounds: list[IntArray],
+        now_s: float,
+        offsets: IntArray | None,
+    ) -> tuple[BoolArray, IntArray, list[tuple[IntArray, ...]]]:
+        placed = np.zeros(pods.size, dtype=bool)
+        used = np.zeros(pods.size, dtype=np.int64)
+        undo: list[tuple[IntArray, ...]] = []
+        for sel in rounds:
+            rn = nodes[sel]
+            until: FloatArray = self._ip_until[rn]
+            elig: BoolArray = np.less(until, now_s)
+            cidr_elig: BoolArray = np.any(elig, axis=3)
+            eni_elig: BoolArray = np.any(cidr_elig, axis=2)
+            n1 = eni_elig.sum(axis=1)
+            ok = n1 > 0
+            if not ok.any():
+                continue
+            rows = np.flatnonzero(ok)
+            if offsets is None:
+                e = np.argmax(eni_elig[rows], axis=1)
+                ce = cidr_elig[rows, e]
+                c = np.argmax(ce, axis=1)
+            else:
+                off = offsets[sel[rows]]
+                j1, u1 = self._bounded(off, n1[rows])
+                e = np.argmax(np.cumsum(eni_elig[rows], axis=1) > j1[:, None], axis=1)
+                ce = cidr_elig[rows, e]
+                j2, u2 = self._bounded(off + u1, ce.sum(axis=1))
+                c = np.argmax(np.cumsum(ce, axis=1) > j2[:, None], axis=1)
+                used[sel[rows]] = u1 + u2
+            k = np.argmax(elig[rows, e, c], axis=1)
+            node = rn[rows]
+            old = until[rows, e, c, k]
+            pod = pods[sel[rows]]
+            self._ip_until[node, e, c, k] = np.inf
+            self._ip_pod[node, e, c, k] = pod
+            self._cidr_n_assigned[node, e, c] += 1
+            self._eni_n_assigned[node, e] += 1
+            self._n_assigned[node] += 1
+            self._pod_loc[pod] = np.ravel_multi_index((e, c, k), (self._e, self._c, self._k))
+            placed[sel[rows]] = True
+            undo.append((node, e, c, k, old))
+        return placed, used, undo
+
+    def _undo(self, undo: list[tuple[IntArray, ...]]) -> None:
+        for node, e, c, k, old in reversed(undo):
+            self._ip_until[node, e, c, k] = old
+            self._ip_pod[node, e, c, k] = -1
+            self._cidr_n_assigned[node, e, c] -= 1
+            self._eni_n_assigned[node, e] -= 1
+            self._n_assigned[node] -= 1
+
+    def _bounded(self, offsets: IntArray, n: IntArray) -> tuple[IntArray, IntArray]:
+        """``placement_rng.integers(n)`` values and word counts for draws starting at offsets.
+
+        numpy's Lemire method: one 32-bit word ``w`` gives ``(w * n) >> 32`` unless its low
+        product half falls below ``(2**32 - n) % n`` (then the next word is tried); ``n == 1``
+        takes no word.
+        """
+        value = np.zeros(n.size, dtype=np.int64)
+        used = np.zeros(n.size, dtype=np.int64)
+        draw = n >= 2
+        if not draw.any():
+            return value, used
+        self._ensure_words(int(offsets[draw].max()) + 1)
+        nn = n[draw].astype(np.uint64)
+        product = self._words[offsets[draw] - self._word_base] * nn
+        low = product & np.uint64(_TWO_32 - 1)
+        threshold = (np.uint64(_TWO_32) - nn) % nn
+        value[draw] = (product >> np.uint64(32)).astype(np.int64)
+        used[draw] = 1
+        for j in np.flatnonzero(low < threshold).tolist():
+            i = int(np.flatnonzero(draw)[j])
+            bound, pos = int(n[i]), int(offsets[i])
+            limit = (_TWO_32 - bound) % bound
+            while True:
+                self._ensure_words(pos + 1)
+                m = int(self._words[pos - self._word_base]) * bound
+                pos += 1
+                if m & (_TWO_32 - 1) >= limit:
+                    break
+            value[i] = m >> 32
+            used[i] = pos - int(offsets[i])
+        return value, used
+
+    def _ensure_words(self, end: int) -> None:
+        """Make words up to stream position ``end`` (exclusive) available; drop used ones."""
+        have = self._word_base + self._words.size
+        if end <= have:
+            return
+        more = self._placement_rng.integers(
+            0, _TWO_32, size=max(_WORD_CHUNK, end - have), dtype=np.uint32
+        )
+        keep = self._words[self._word_pos - self._word_base :]
+        self._words = np.concatenate([keep, more.astype(np.uint64)])
+        self._word_base = self._word_pos
+
+    # ------------------------------------------------------------------ 5. pool steps
+    def _pool_steps(self, now_s: float) -> None:
+        n = self.n_nodes
+        due = np.flatnonzero(
+            self._joined[:n] & np.isinf(self._step_end_s[:n]) & (self._next_step_s[:n] <= now_s)
+        )
+        if not due.size:
+            return
+        self.n_node_steps += due.size
+        low = self._is_low(due)
+        high = (
+            ~low
+            & (now_s - self._last_decrease_s[due] > DECREASE_INTERVAL_S)
+            & (self._over(due) > 0)
+        )
+        gate = self._should_remove(due)
+        free_slot = np.full(due.size, -1, dtype=np.int64)
+        # The ENI to free is judged after the decrease, so nodes that decrease judge it then.
+        judge = gate & ~high
+        if judge.any():
+            free_slot[judge] = self._deletable_eni(due[judge], now_s)
+        act = (low & (now_s > self._insufficient_until_s[due])) | high | (free_slot >= 0)
+        self._next_step_s[due[~act]] = now_s + self.pool_interval_s
+        for j in np.flatnonzero(act).tolist():
+            i = int(due[j])
+            step = _Step([])
+            if low[j]:
+                self._increase(i, now_s, step)
+            elif high[j]:
+                self._decrease(i, now_s, step)
+            slot = int(free_slot[j])
+            if gate[j] and high[j]:
+                slot = int(self._deletable_eni(np.array([i]), now_s)[0])
+            if slot >= 0:
+                self._free_eni(i, slot, now_s, step)
+            self._end_step(i, now_s, step, decreased=bool(high[j]))
+
+    def _end_step(self, i: int, now_s: float, step: _Step, *, decreased: bool) -> None:
+        # ipamd's calls are synchronous: their durations add up (same sum as the reference).
+        end_s = now_s + sum(result.done_s - now_s for result in step.results)
+        if step.results:
+            self._step_end_s[i] = end_s
+        if step.insufficient:
+            self._insufficient_until_s[i] = end_s + INSUFFICIENT_CIDR_PAUSE_S
+        if decreased:
+            self._last_decrease_s[i] = end_s
+        self._next_step_s[i] = end_s + self.pool_interval_s
+
+    def _record(self, i: int, op: str, result: Ec2Result, step: _Step) -> None:
+        step.results.append(result)
+        self._n_calls[i, _OP_INDEX[op]] += 1
+        if result.error is not None:
+            self._n_errors[i, _ERROR_INDEX[result.error]] += 1
+
+    # ---- datastore statistics, vectorized over node ids `ix`
+    def _free_prefixes(self, ix: IntArray) -> IntArray:
+        """Held CIDRs with no assigned IP, per node (prefix mode only, else 0)."""
+        held = np.arange(self._c) < self._eni_n_cidrs[ix][:, :, None]
+        free = (held & (self._cidr_n_assigned[ix] == 0)).sum(axis=(1, 2))
+        return np.where(self._pd[ix], free, 0)
+
+    def _short(self, ix: IntArray) -> IntArray:
+        """datastoreTargetState short: IPs (prefixes in PD) missing in warm-IP mode."""
+        total = self._n_cidrs[ix] * self._cidr_size[ix]
+        avail = total - self._n_assigned[ix]
+        short = np.maximum(np.maximum(self._warm_ip[ix] - avail, 0), self._min_ip[ix] - total)
+        return np.where(self._pd[ix], _div_ceil(short, IPS_PER_PREFIX), short)
+
+    def _over(self, ix: IntArray) -> IntArray:
+        """isDatastorePoolTooHigh's excess: IPs or prefixes to release (0 in warm-ENI mode)."""
+        total = self._n_cidrs[ix] * self._cidr_size[ix]
+        assigned = self._n_assigned[ix]
+        warm_ip, min_ip = self._warm_ip[ix], self._min_ip[ix]
+        free_prefixes = self._free_prefixes(ix)
+        n_prefixes = self._n_cidrs[ix]
+        over_ips = np.maximum(np.minimum(total - assigned - warm_ip, total - min_ip), 0)
+        over_prefixes = np.maximum(
+            np.minimum(
+                np.minimum(free_prefixes, n_prefixes - _div_ceil(assigned + warm_ip, 16)),
+                n_prefixes - _div_ceil(min_ip, IPS_PER_PREFIX),
+            ),
+            0,
+        )
+        warm_ip_over = np.where(self._pd[ix], over_prefixes, over_ips)
+        pd_over = np.where(self._pd[ix], np.maximum(free_prefixes - self._warm_prefix[ix], 0), 0)
+        return np.where(self._warm_ip_mode[ix], warm_ip_over, pd_over)
+
+    def _is_low(self, ix: IntArray) -> BoolArray:
+        """isDatastorePoolTooLow per node."""
+        pd_on = self._pd[ix]
+        total = self._n_cidrs[ix] * self._cidr_size[ix]
+        avail = total - self._n_assigned[ix]
+        warm = np.where(pd_on, self._warm_prefix[ix], self._warm_eni[ix])
+        unit = np.where(pd_on, IPS_PER_PREFIX, self._n_slots[ix])
+        by_target = (avail < unit * warm) | ((warm == 0) & (avail == 0))
+        low = np.where(self._warm_ip_mode[ix], self._short(ix) > 0, by_target)
+        return low & (total < self._max_pods[ix])
+
+    def _wanted(self, i: int) -> int:
+        """Resources one increase asks for before the per-ENI cap (getPrefixesNeeded etc.)."""
+        ix = np.array([i])
+        if self._warm_ip_mode[i]:
+            short = int(self._short(ix)[0])
+            return max(1, short) if self._pd[i] else short
+        if self._pd[i]:
+            return max(1, int(self._warm_prefix[i] - self._free_prefixes(ix)[0]))
+        return int(self._n_slots[i])
+
+    def _should_remove(self, ix: IntArray) -> BoolArray:
+        """shouldRemoveExtraENIs on the stats at the start of the step."""
+        pd_on = self._pd[ix]
+        avail = self._n_cidrs[ix] * self._cidr_size[ix] - self._n_assigned[ix]
+        warm = np.where(pd_on, self._warm_prefix[ix], self._warm_eni[ix])
+        max_ips_per_eni = self._n_slots[ix] * self._cidr_size[ix]
+        slot = np.arange(self._e)
+        secondary = (slot >= 1) & (slot < self._n_enis[ix][:, None]) & ~self._eni_trunk[ix]
+        empty = (secondary & (self._eni_n_assigned[ix] == 0)).any(axis=1)
+        return self._warm_ip_mode[ix] | (avail >= (warm + 1) * max_ips_per_eni) | (pd_on & empty)
+
+    def _deletable_eni(self, ix: IntArray, now_s: float) -> IntArray:
+        """getDeletableENI: the first freeable ENI slot per node, or -1."""
+        size = self._cidr_size[ix]
+        total = self._n_cidrs[ix] * size
+        avail = total - self._n_assigned[ix]
+        eni_ips = self._eni_n_cidrs[ix] * size[:, None]
+        slot = np.arange(self._e)
+        candidate = (
+            (slot >= 1)
+            & (slot < self._n_enis[ix][:, None])
+            & ~self._eni_trunk[ix]
+            & (now_s - self._eni_created_s[ix] >= MIN_ENI_LIFETIME_S)
+            & (self._eni_n_assigned[ix] == 0)
+        )
+        pd_on = self._pd[ix][:, None]
+        warm_ip = self._warm_ip[ix][:, None]
+        min_ip = self._min_ip[ix][:, None]
+        warm_ip_need = np.where(pd_on, _div_ceil(warm_ip, IPS_PER_PREFIX) * IPS_PER_PREFIX, warm_ip)
+        min_ip_need = np.where(pd_on, _div_ceil(min_ip, IPS_PER_PREFIX) * IPS_PER_PREFIX, min_ip)
+        # The candidate has no assigned IP, so the other ENIs hold all assigned ones.
+        candidate &= (warm_ip == 0) | (avail[:, None] - eni_ips >= warm_ip_need)
+        candidate &= (min_ip == 0) | (total[:, None] - eni_ips >= min_ip_need)
+        warm_prefix = self._warm_prefix[ix][:, None]
+        other_free_prefixes = self._free_prefixes(ix)[:, None] - self._eni_n_cidrs[ix]
+        candidate &= ~pd_on | (warm_prefix == 0) | (other_free_prefixes >= warm_prefix)
+        rows = np.flatnonzero(candidate.any(axis=1))
+        if rows.size:
+            until = self._ip_until[ix[rows]]
+            cooling = ((until >= now_s) & (until < np.inf)).any(axis=(2, 3))
+            candidate[rows] &= ~cooling
+        return np.where(candidate.any(axis=1), np.argmax(candidate, axis=1), -1)
+
+    # ---- EC2 actions of one node (Python, one node at a time)
+    def _increase(self, i: int, now_s: float, step: _Step) -> None:
+        """increaseDatastorePool: add CIDRs to an existing ENI, else attach one new ENI."""
+        if now_s <= self._insufficient_until_s[i]:
+            return
+        config = self._configs[i]
+        n_slots = int(self._n_slots[i])
+        wanted = self._wanted(i)
+        outcome = "nothing"
+        if wanted != 0:
+            for e in range(int(self._n_enis[i])):
+                n_held = int(self._eni_n_cidrs[i, e])
+                if self._eni_trunk[i, e] or (e == 0 and config.custom_network_cfg):
+                    continue
+                if n_held >= n_slots:
+                    continue
+                eni_id = int(self._eni_id[i, e])
+                result = self._assign(i, eni_id, min(n_slots - n_held, wanted), now_s, step)
+                if not result.ok:
+                    result = self._assign(i, eni_id, 1, now_s, step)  # "just get one more"
+                    if not result.ok:
+                        assert result.error is not None
+                        if config.enable_subnet_discovery and result.error in INSUFFICIENT_CODES:
+                            continue
+                        outcome = result.error
+                        break
+                self._pending[i].append(_Addition(eni_id, result.addresses.astype(np.uint32)))
+                outcome = "added"
+                break
+        if outcome in INSUFFICIENT_CODES:
+            step.insufficient = True
+            return
+        if outcome != "nothing":
+            return
+        has_trunk = bool(self._eni_trunk[i, : self._n_enis[i]].any())
+        trunk_reserve = 1 if config.enable_pod_eni and not has_trunk else 0
+        if self._n_enis[i] < self._max_enis[i] - trunk_reserve:
+            self._allocate_eni(i, wanted, now_s, step)
+
+    def _assign(self, i: int, eni_id: int, n: int, now_s: float, step: _Step) -> Ec2Result:
+        if self._pd[i]:
+            result = self.ec2.assign_prefixes(now_s, eni_id, n)
+        else:
+            result = self.ec2.assign_private_ips(now_s, eni_id, n)
+        self._record(i, "assign", result, step)
+        return result
+
+    def _allocate_eni(self, i: int, wanted: int, now_s: float, step: _Step) -> None:
+        """tryAllocateENI: one create-and-attach in the pod subnet, pre-loaded."""
+        pd_on = bool(self._pd[i])
+        n_slots = int(self._n_slots[i])
+        n = min(wanted, n_slots) if pd_on or self._warm_ip_mode[i] else n_slots
+        if n <= 0:
+            return
+        result = self.ec2.create_and_attach_eni(
+            now_s,
+            int(self._instance[i]),
+            self._specs[i].pod_subnet,
+            n_ips=0 if pd_on else n,
+            n_prefixes=n if pd_on else 0,
+            subnet_discovery=self._configs[i].enable_subnet_discovery,
+        )
+        self._record(i, "create_eni", result, step)
+        if result.ok and result.eni_id is not None and result.primary_ip is not None:
+            bases = result.addresses.astype(np.uint32)
+            self._pending[i].append(_Addition(result.eni_id, bases, result.primary_ip))
+        elif result.error in INSUFFICIENT_CODES:
+            step.insufficient = True
+
+    def _decrease(self, i: int, now_s: float, step: _Step) -> None:
+        """tryUnassignCidrsFromAll: return up to `over` unused CIDRs, one call per ENI."""
+        over = int(self._over(np.array([i]))[0])
+        for e in range(int(self._n_enis[i])):
+            if over <= 0:
+                break
+            n_held = int(self._eni_n_cidrs[i, e])
+            freeable = np.flatnonzero(self._cidr_n_assigned[i, e, :n_held] == 0)[:over]
+            if not freeable.size:
+                continue
+            bases = self._cidr_base[i, e, freeable].copy()
+            self._remove_cidrs(i, e, freeable)
+            eni_id = int(self._eni_id[i, e])
+            if self._pd[i]:
+                result = self.ec2.unassign_prefixes(now_s, eni_id, bases)
+            else:
+                result = self.ec2.unassign_private_ips(now_s, eni_id, bases)
+            self._record(i, "unassign", result, step)
+            over -= freeable.size
+
+    def _remove_cidrs(self, i: int, e: int, slots: IntArray) -> None:
+        """Drop CIDR slots of one ENI; the others keep their order, shifted left."""
+        n_held = int(self._eni_n_cidrs[i, e])
+        keep = np.ones(n_held, dtype=bool)
+        keep[slots] = False
+        order = np.r_[np.flatnonzero(keep), slots, np.arange(n_held, self._c)]
+        self._cidr_base[i, e] = self._cidr_base[i, e, order]
+        self._cidr_n_assigned[i, e] = self._cidr_n_assigned[i, e, order]
+        self._ip_until[i, e] = self._ip_until[i, e, order]
+        self._ip_pod[i, e] = self._ip_pod[i, e, order]
+        n_left = n_held - slots.size
+        self._ip_until[i, e, n_left:] = np.nan
+        self._cidr_n_assigned[i, e, n_left:] = 0
+        self._eni_n_cidrs[i, e] = n_left
+        self._n_cidrs[i] -= slots.size
+        self._relocate_pods(i)
+
+    def _free_eni(self, i: int, e: int, now_s: float, step: _Step) -> None:
+        """tryFreeENI: the ENI leaves the datastore, then one free-ENI operation."""
+        eni_id = int(self._eni_id[i, e])
+        n_enis = int(self._n_enis[i])
+        self._n_cidrs[i] -= self._eni_n_cidrs[i, e]
+        order = np.r_[np.arange(e), np.arange(e + 1, self._e), e]
+        for array in (
+            self._eni_id,
+            self._eni_primary_ip,
+            self._eni_trunk,
+            self._eni_created_s,
+            self._eni_n_cidrs,
+            self._eni_n_assigned,
+            self._cidr_base,
+            self._cidr_n_assigned,
+            self._ip_until,
+            self._ip_pod,
+        ):
+            array[i] = array[i, order]
+        last = n_enis - 1
+        self._eni_id[i, last] = -1
+        self._eni_trunk[i, last] = False
+        self._eni_n_cidrs[i, last] = self._eni_n_assigned[i, last] = 0
+        self._cidr_n_assigned[i, last] = 0
+        self._ip_until[i, last] = np.nan
+        self._ip_pod[i, last] = -1
+        self._n_enis[i] = last
+        self._relocate_pods(i)
+        self._record(i, "free_eni", self.ec2.free_eni(now_s, eni_id), step)
+
+    def _relocate_pods(self, i: int) -> None:
+        flat = self._ip_pod[i].ravel()
+        where = np.flatnonzero(flat >= 0)
+        self._pod_loc[flat[where]] = where
+
+    # ------------------------------------------------------------------ metrics
+    def _metric_matrix(self, ix: IntArray, now_s: float) -> IntArray:
+        size = self._cidr_size[ix]
+        held = self._n_cidrs[ix] * size
+        assigned = self._n_assigned[ix]
+        until = self._ip_until[ix].reshape(ix.size, -1)
+        cooling = np.count_nonzero((until >= now_s) & (until < np.inf), axis=1)
+        enis = self._n_enis[ix]
+        return np.stack(
+            [
+                enis,
+                held,
+                assigned,
+                held - assigned,
+                cooling,
+                np.where(self._pd[ix], self._n_cidrs[ix], 0),
+                enis + held,
+            ],
+            axis=1,
+        ).astype(np.int64)
+
+    def _sample(self, now_s: float) -> None:
+        ix = np.flatnonzero(self._joined[: self.n_nodes])
+        if not ix.size:
+            return
+        end = self._n_rows + ix.size
+        if end > self._row_s.size:
+            cap = max(end, 2 * self._row_s.size, 1024)
+            self._row_s = np.resize(self._row_s, cap)
+            self._row_node = np.resize(self._row_node, cap)
+            grown = np.zeros((cap, len(METRICS)), dtype=np.int64)
+            grown[: self._n_rows] = self._row_metrics[: self._n_rows]
+            self._row_metrics = grown
+        self._row_s[self._n_rows : end] = now_s
+        self._row_node[self._n_rows : end] = ix
+        self._row_metrics[self._n_rows : end] = self._metric_matrix(ix, now_s)
+        self._n_rows = end
+
+
+def _div_ceil(x: IntArray, y: int) -> IntArray:
+    # data_store.go DivCeil
+    return (x + y - 1) // y
+
+
+def _round_up(n: int, chunk: int) -> int:
+    return -(-n // chunk) * chunk
+
+
+def run_engine(
+    nodes: Sequence[NodeSpec],
+    config: IpamdConfig,
+    pods: PodEvents,
+    *,
+    subnet_cidrs: Mapping[str, str],
+    duration_s: float,
+    seed: int = 0,
+    tick_s: float = 1.0,
+    placement: Placement = "first_fit",
+    pod_retry_interval_s: float = POD_RETRY_INTERVAL_S,
+    pool_interval_s: float = POOL_INTERVAL_S,
+    join_s: Sequence[float] | None = None,
+    leave_s: Sequence[float | None] | None = None,
+    ec2_params: Ec2Params | None = None,
+    prepare_space: Callable[[AddressSpace], None] | None = None,
+    sample_every_s: float = 60.0,
+) -> tuple[Engine, EngineResult]:
+    """Run the fast engine on one node group; arguments as :func:`cnisim.sim.ipamd.run_reference`.
+
+    Parameters
+    ----------
+    nodes, config, pods, subnet_cidrs, duration_s, seed, tick_s, placement,
+    pod_retry_interval_s, pool_interval_s, join_s, leave_s, ec2_params, prepare_space
+        As in :func:`cnisim.sim.ipamd.run_reference`.
+    sample_every_s : float
+        Metrics sampling period [s]; ``tick_s`` records every tick.
+
+    Returns
+    -------
+    (Engine, EngineResult)
+        The engine (final state) and its result.
+    """
+    engine = Engine(
+        subnet_cidrs,
+        seed=seed,
+        tick_s=tick_s,
+        placement=placement,
+        pod_retry_interval_s=pod_retry_interval_s,
+        pool_interval_s=pool_interval_s,
+        sample_every_s=sample_every_s,
+        ec2_params=ec2_params,
+        prepare_space=prepare_space,
+    )
+    joins = list(join_s) if join_s is not None else [0.0] * len(nodes)
+    for spec, t_s in zip(nodes, joins, strict=True):
+        engine.add_nodes([spec], config, t_s)
+    if leave_s is not None:
+        for i, t_leave in enumerate(leave_s):
+            if t_leave is not None:
+                engine.remove_nodes([i], t_leave)
+    engine.submit_pods(pods)
+    engine.run_until(duration_s)
+    return engine, engine.result()
