@@ -222,7 +222,7 @@ def test_subnet_discovery_picks_the_subnet_with_most_free_addresses() -> None:
     assert node.instance_id is not None
     with_discovery = api.create_and_attach_eni(0.0, node.instance_id, ["node", "big"], n_ips=3)
     assert with_discovery.eni_id is not None
-    assert api.subnet_of(with_discovery.eni_id) == "big"
+    assert api.subnet_of(with_discovery.eni_id) == "big" == with_discovery.subnet_id
     without = api.create_and_attach_eni(
         0.0, node.instance_id, ["node", "big"], n_ips=3, subnet_discovery=False
     )
@@ -254,7 +254,7 @@ def test_create_eni_reports_insufficient_cidr_blocks_and_holds_nothing() -> None
     assert node.instance_id is not None
     failed = api.create_and_attach_eni(0.0, node.instance_id, "a", n_prefixes=1)
     assert failed.error == "InsufficientCidrBlocks"
-    assert failed.eni_id is None
+    assert failed.eni_id is None and failed.subnet_id == "a"
     assert api.space.available_ip_address_count("a") == 27 - 1
     assert api.enis_of(node.instance_id) == [node.eni_id]
     assert api.n_errors_by_code == {"InsufficientCidrBlocks": 1}
@@ -301,6 +301,19 @@ def test_terminate_returns_every_address_of_every_eni() -> None:
     assert trunk.eni_id is not None
     with pytest.raises(UnknownEniError):
         api.subnet_of(trunk.eni_id)
+
+
+def test_trunk_eni_costs_no_ipamd_call_and_is_never_freed() -> None:
+    api = make_api()
+    node = api.launch_instance(0.0, "a")
+    assert node.instance_id is not None
+    trunk = api.attach_trunk_eni(0.0, node.instance_id, "a")
+    assert trunk.ok and trunk.eni_id is not None and trunk.subnet_id == "a"
+    assert trunk.done_s == 0.0 and sum(api.n_calls_by_action.values()) == 0
+    assert api.enis_of(node.instance_id) == [node.eni_id, trunk.eni_id]
+    assert api.space.held_by(trunk.eni_id).tolist() == [trunk.primary_ip]
+    with pytest.raises(UsageError, match="never frees"):
+        api.free_eni(1.0, trunk.eni_id)
 
 
 def test_default_latencies_match_published_orders_of_magnitude() -> None:

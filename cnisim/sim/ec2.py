@@ -274,6 +274,9 @@ class Ec2Result:
         Instance concerned, when the operation has one.
     n_throttled
         Attempts of this operation that got ``RequestLimitExceeded``.
+    subnet_id
+        Subnet of the ENI concerned (for a create, where the ENI went or, on failure, the
+        last subnet tried), else ``None``.
     """
 
     done_s: float
@@ -283,6 +286,7 @@ class Ec2Result:
     primary_ip: int | None = None
     instance_id: int | None = None
     n_throttled: int = 0
+    subnet_id: str | None = None
 
     @property
     def ok(self) -> bool:
@@ -520,10 +524,16 @@ class Ec2Api:
                 error = err.code
                 continue
             self._enis[eni_id] = _Eni(subnet_id, instance_id, int(primary[0]), freeable=True)
-            return self._attach(now_s, t_s, instance_id, eni_id, added, n_throttled)
+            return self._attach(t_s, instance_id, eni_id, added, n_throttled)
         assert error is not None
         self.n_errors_by_code[error] += 1
-        return Ec2Result(done_s=t_s, error=error, instance_id=instance_id, n_throttled=n_throttled)
+        return Ec2Result(
+            done_s=t_s,
+            error=error,
+            instance_id=instance_id,
+            n_throttled=n_throttled,
+            subnet_id=candidates[-1],
+        )
 
     def free_eni(self, now_s: float, eni_id: int) -> Ec2Result:
         """Detach and delete a secondary ENI; all its addresses return to the subnet at once.
@@ -558,6 +568,7 @@ class Ec2Api:
             eni_id=eni_id,
             instance_id=eni.instance_id,
             n_throttled=n_throttled,
+            subnet_id=eni.subnet_id,
         )
 
     # ------------------------------------------------------------------ plain calls
@@ -615,11 +626,17 @@ class Ec2Api:
             primary = self.space.allocate_ips(subnet_id, 1, eni_id, kind="primary")
         except InsufficientAddressesError as err:
             self.n_errors_by_code[err.code] += 1
-            return Ec2Result(done_s=now_s, error=err.code, instance_id=instance_id)
+            return Ec2Result(
+                done_s=now_s, error=err.code, instance_id=instance_id, subnet_id=subnet_id
+            )
         self._enis[eni_id] = _Eni(subnet_id, instance_id, int(primary[0]), freeable=False)
         self._instances[instance_id].append(eni_id)
         return Ec2Result(
-            done_s=now_s, eni_id=eni_id, primary_ip=int(primary[0]), instance_id=instance_id
+            done_s=now_s,
+            eni_id=eni_id,
+            primary_ip=int(primary[0]),
+            instance_id=instance_id,
+            subnet_id=subnet_id,
         )
 
     def _drop_eni(self, eni_id: int) -> AddressArray:
@@ -634,7 +651,11 @@ class Ec2Api:
         if not ok:
             self.n_errors_by_code[REQUEST_LIMIT_EXCEEDED] += 1
             return Ec2Result(
-                done_s=t_s, error=REQUEST_LIMIT_EXCEEDED, eni_id=eni_id, n_throttled=n_throttled
+                done_s=t_s,
+                error=REQUEST_LIMIT_EXCEEDED,
+                eni_id=eni_id,
+                n_throttled=n_throttled,
+                subnet_id=eni.subnet_id,
             )
         try:
             if prefixes:
@@ -643,10 +664,23 @@ class Ec2Api:
                 added = self.space.allocate_ips(eni.subnet_id, n, eni_id)
         except InsufficientAddressesError as err:
             self.n_errors_by_code[err.code] += 1
-            return Ec2Result(done_s=t_s, error=err.code, eni_id=eni_id, n_throttled=n_throttled)
-        return Ec2Result(done_s=t_s, addresses=added, eni_id=eni_id, n_throttled=n_throttled)
+            return Ec2Result(
+                done_s=t_s,
+                error=err.code,
+                eni_id=eni_id,
+                n_throttled=n_throttled,
+                subnet_id=eni.subnet_id,
+            )
+        return Ec2Result(
+            done_s=t_s,
+            addresses=added,
+            eni_id=eni_id,
+            n_throttled=n_throttled,
+            subnet_id=eni.subnet_id,
+        )
 
     def _release_call(self, now_s: float, eni_id: int, addresses: npt.ArrayLike) -> Ec2Result:
+        subnet_id = self._eni(eni_id).subnet_id
         t_s, ok, n_throttled = self._call("UnassignPrivateIpAddresses", now_s)
         error: Ec2ErrorCode | None = None if ok else REQUEST_LIMIT_EXCEEDED
         if error:
@@ -657,11 +691,11 @@ class Ec2Api:
             addresses=np.sort(np.asarray(addresses, dtype=np.uint32)),
             eni_id=eni_id,
             n_throttled=n_throttled,
+            subnet_id=subnet_id,
         )
 
     def _attach(
         self,
-        now_s: float,
         t_s: float,
         instance_id: int,
         eni_id: int,
@@ -669,6 +703,7 @@ class Ec2Api:
         n_throttled: int,
     ) -> Ec2Result:
         """DescribeInstances, Attach, Modify, then the metadata wait; delete the ENI on failure."""
+        subnet_id = self._enis[eni_id].subnet_id
         for action in (
             "DescribeInstances",
             "AttachNetworkInterface",
@@ -687,6 +722,7 @@ class Ec2Api:
                     error=REQUEST_LIMIT_EXCEEDED,
                     instance_id=instance_id,
                     n_throttled=n_throttled,
+                    subnet_id=subnet_id,
                 )
         t_s += self._imds_wait_s(self._draw_latency(self.params.eni_ready_latency))
         self._instances[instance_id].append(eni_id)
@@ -697,6 +733,7 @@ class Ec2Api:
             primary_ip=self._enis[eni_id].primary_ip,
             instance_id=instance_id,
             n_throttled=n_throttled,
+            subnet_id=subnet_id,
         )
 
     def _call(self, action: str, t_s: float) -> tuple[float, bool, int]:
