@@ -532,6 +532,7 @@ def _aws_errors() -> Iterator[None]:
         ProfileNotFound,
         ReadTimeoutError,
     )
+    from botocore.parsers import ResponseParserError
 
     try:
         yield
@@ -571,6 +572,11 @@ def _aws_errors() -> Iterator[None]:
                 "`aws sso login`) or pass --profile"
             ) from None
         raise RefreshError(f"EC2 DescribeInstanceTypes failed: {exc}") from None
+    except ResponseParserError:
+        raise EndpointUnreachable(
+            "the EC2 endpoint answered with something that is not an EC2 response (a proxy "
+            "or a wrong --endpoint-url?); check the URL and proxy settings, then retry"
+        ) from None
     except BotoCoreError as exc:
         raise RefreshError(f"EC2 DescribeInstanceTypes failed: {exc}") from None
 
@@ -590,7 +596,13 @@ def _fetch_records(
     )
     with _aws_errors():
         session = boto3.Session(profile_name=profile, region_name=region)
-        client = session.client("ec2", endpoint_url=endpoint_url, config=config)
+        try:
+            client = session.client("ec2", endpoint_url=endpoint_url, config=config)
+        except ValueError as exc:
+            # botocore rejects a malformed endpoint URL with a bare ValueError.
+            raise UsageError(
+                f"{exc}: give --endpoint-url as a full URL, e.g. http://127.0.0.1:5000"
+            ) from None
         pages = client.get_paginator("describe_instance_types").paginate(
             PaginationConfig={"PageSize": _PAGE_SIZE}
         )

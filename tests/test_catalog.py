@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import gzip
 import hashlib
+import importlib
 import io
 import json
 import os
@@ -47,7 +48,7 @@ from cnisim.catalog import (
 from cnisim.errors import UsageError
 
 # The packaged snapshot: moto 5.2.5's copy of the AWS DescribeInstanceTypes records.
-PACKAGED_DIR = Path(catalog.__file__).parent.parent / "data"
+PACKAGED_DIR = Path(str(importlib.import_module("cnisim.data").__file__)).parent
 SNAPSHOT_FILES = (RAW_FILE, TABLE_FILE, PROVENANCE_FILE)
 MOTO_VERSION_OF_SNAPSHOT = "5.2.5"
 
@@ -391,8 +392,11 @@ def fast_retries(monkeypatch: pytest.MonkeyPatch) -> None:
     monkeypatch.setattr(ExponentialBackoff, "delay_amount", lambda self, context: 0.0)
 
 
-def ec2_error_hook(monkeypatch: pytest.MonkeyPatch, code: str, status: int) -> list[dict[str, Any]]:
-    """Make every EC2 request of clients boto3 creates answer ``code``, via a ``before-send``
+def ec2_error_hook(
+    monkeypatch: pytest.MonkeyPatch, code: str | None, status: int
+) -> list[dict[str, Any]]:
+    """Make every EC2 request of clients boto3 creates answer ``code`` (None: an empty
+    body), via a ``before-send``
     event hook on the real client (botocore then parses and retries the response as it would
     AWS's; nothing goes on the network); returns the requests seen, to count attempts."""
     import boto3.session
@@ -403,6 +407,8 @@ def ec2_error_hook(monkeypatch: pytest.MonkeyPatch, code: str, status: int) -> l
         f"<Response><Errors><Error><Code>{code}</Code><Message>injected by the test</Message>"
         "</Error></Errors><RequestID>test</RequestID></Response>"
     ).encode()
+    if code is None:  # an empty body, as a misconfigured proxy sends
+        body = b""
     seen: list[dict[str, Any]] = []
 
     def answer(request: Any, **kwargs: Any) -> AWSResponse:
@@ -556,3 +562,19 @@ def test_failed_write_midway_leaves_no_partial_files(
     with pytest.raises(SnapshotWriteError, match="Input/output error"):
         refresh_snapshot(tmp_path)
     assert snapshot_bytes(tmp_path) == before
+
+
+@pytest.mark.usefixtures("aws_credentials", "fast_retries")
+def test_a_response_that_is_not_ec2_xml_is_one_line(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    ec2_error_hook(monkeypatch, None, 200)
+    with pytest.raises(EndpointUnreachable, match="not an EC2 response"):
+        refresh_snapshot(tmp_path, region="us-east-1", endpoint_url=closed_port_url())
+    assert list(tmp_path.iterdir()) == []
+
+
+@pytest.mark.usefixtures("aws_credentials")
+def test_malformed_endpoint_url_is_a_usage_error(tmp_path: Path) -> None:
+    with pytest.raises(UsageError, match="Invalid endpoint: foo"):
+        refresh_snapshot(tmp_path, region="us-east-1", endpoint_url="foo")

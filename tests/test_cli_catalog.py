@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import importlib
 import json
 import os
 import socket
@@ -13,12 +14,11 @@ import pytest
 from typer.main import get_command
 from typer.testing import CliRunner
 
-from cnisim import catalog
 from cnisim.catalog import PROVENANCE_FILE, RAW_FILE, TABLE_FILE, load_catalog
 from cnisim.cli import app
 
 CNISIM = Path(sys.executable).parent / "cnisim"  # the console script installed in the venv
-PACKAGED_DIR = Path(catalog.__file__).parent.parent / "data"
+PACKAGED_DIR = Path(str(importlib.import_module("cnisim.data").__file__)).parent
 SNAPSHOT_FILES = (RAW_FILE, TABLE_FILE, PROVENANCE_FILE)
 
 runner = CliRunner()
@@ -199,6 +199,7 @@ def test_installed_command_with_unreachable_endpoint_fails_in_one_line(tmp_path:
     [
         (["--profile", "nosuchprofile", "-r", "us-east-1"], 2, "nosuchprofile"),
         ([], 2, "pass --region"),
+        (["-r", "us-east-1", "--endpoint-url", "foo"], 2, "full URL"),
     ],
 )
 def test_cli_runner_usage_errors_are_one_line(
