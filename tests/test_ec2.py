@@ -488,3 +488,60 @@ def test_random_ec2_sequences_keep_subnet_and_eni_books_consistent(
         api.terminate_instance(t_s, instance_id)
     assert space.available_ip_address_count("a") == 123
     assert space.available_ip_address_count("b") == 59
+
+
+def test_retry_quota_of_a_node_runs_out_after_eleven_failed_calls() -> None:
+    # aws-sdk-go-v2 aws/retry: DefaultRetryRateTokens 500, DefaultRetryCost 5: a call that
+    # fails after 10 attempts spends 9 x 5 = 45 tokens.
+    buckets = dict(DEFAULT_BUCKETS) | {"AssignPrivateIpAddresses": Bucket(0, 0.0)}
+    api = make_api(fixed_params(buckets=buckets))
+    node = api.launch_instance(0.0, "a")
+    other = api.launch_instance(0.0, "a")
+    assert node.eni_id is not None and node.instance_id is not None
+    assert other.eni_id is not None and other.instance_id is not None
+    for i in range(11):
+        failed = api.assign_private_ips(1000.0 * i, node.eni_id, 1)
+        assert (failed.error, failed.n_throttled) == ("RequestLimitExceeded", 10)
+    assert api.retry_quota_left(node.instance_id) == 500 - 11 * 45
+    # 5 tokens left: one retry, then the quota stops the call after its 2nd attempt.
+    short = api.assign_private_ips(20_000.0, node.eni_id, 1)
+    assert short.n_throttled == 2 and short.error == "RequestLimitExceeded"
+    # Empty quota: the first throttle ends the call at once, with no back-off.
+    at_once = api.assign_private_ips(30_000.0, node.eni_id, 1)
+    assert (at_once.n_throttled, at_once.done_s) == (1, 30_000.0)
+    assert api.n_retry_quota_exhausted_by_action["AssignPrivateIpAddresses"] == 2
+    # Each node has its own client and quota.
+    assert api.assign_private_ips(30_000.0, other.eni_id, 1).n_throttled == 10
+    assert api.retry_quota_left(other.instance_id) == 455
+
+
+def test_successful_attempts_refill_the_retry_quota() -> None:
+    buckets = dict(DEFAULT_BUCKETS) | {
+        "AssignPrivateIpAddresses": Bucket(0, 0.0),
+        "DescribeSubnets": Bucket(1, 1000.0),
+    }
+    api = make_api(fixed_params(buckets=buckets))
+    node = api.launch_instance(0.0, "a")
+    assert node.eni_id is not None and node.instance_id is not None
+    api.assign_private_ips(0.0, node.eni_id, 1)
+    assert api.retry_quota_left(node.instance_id) == 455
+    # First-attempt success: +1 (NoRetryIncrement).
+    assert api.describe(100.0, "DescribeSubnets", node.instance_id).n_throttled == 0
+    assert api.retry_quota_left(node.instance_id) == 456
+    # Throttled once (-5), then the retry succeeds: its 5 come back, plus 1.
+    retried = api.describe(100.0, "DescribeSubnets", node.instance_id)
+    assert retried.ok and retried.n_throttled == 1
+    assert api.retry_quota_left(node.instance_id) == 457
+    # Calls made without a client use no quota.
+    api.describe(200.0, "DescribeSubnets")
+    assert api.retry_quota_left(node.instance_id) == 457
+
+
+def test_retry_quota_can_be_switched_off() -> None:
+    buckets = dict(DEFAULT_BUCKETS) | {"AssignPrivateIpAddresses": Bucket(0, 0.0)}
+    api = make_api(fixed_params(buckets=buckets, retry_quota_tokens=None))
+    node = api.launch_instance(0.0, "a")
+    assert node.eni_id is not None
+    for i in range(20):
+        assert api.assign_private_ips(1000.0 * i, node.eni_id, 1).n_throttled == 10
+    assert not api.n_retry_quota_exhausted_by_action

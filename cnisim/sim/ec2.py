@@ -40,7 +40,13 @@ back-off before retry ``i`` (1-based) is ``U[0, 1) * 2**i`` s while ``2**i`` is 
 cap, and exactly 20 s after that (aws/aws-sdk-go-v2 ``aws/retry/jitter_backoff.go``,
 ExponentialJitterBackoff; ``aws/retry/standard.go`` DefaultMaxBackoff). A throttled attempt
 costs no simulated time of its own; the operation fails with ``RequestLimitExceeded`` after the
-last attempt.
+last attempt. The retryer also keeps a client-side retry quota per client, i.e. per node
+(``ratelimit.NewTokenRateLimit(500)``): each retry costs 5 tokens, each successful attempt
+gives 1 back and a successful retry also refunds its 5; a retry that finds fewer than 5 tokens
+is not made and the call fails at once (QuotaExceededError around the RequestLimitExceeded;
+reported here as ``RequestLimitExceeded`` and counted in ``n_retry_quota_exhausted_by_action``).
+The 2026 retry behaviour of the SDKs is gated by ``AWS_NEW_RETRIES_2026``, which aws-node does
+not set, so the formulas above apply.
 
 Latency: each successful attempt of an action takes a lognormal time (median, sigma, capped at
 ``max_s``). Defaults put "IPs or a prefix on an existing ENI" at a median of 0.3 s with about
@@ -58,8 +64,8 @@ Simplifications, stated:
   that other nodes issue at earlier times in later ticks; those earlier calls then see the
   bucket's level minus the refill still to come (never tokens from the future), which slightly
   favours the operation simulated first.
-- The SDK's client-side retry quota and ipamd's own extra retry loops around Detach/Delete are
-  not modelled (a Detach/Delete that exhausts its SDK attempts just reports the error).
+- ipamd's own extra retry loops around Detach/Delete are not modelled (a Detach/Delete that
+  exhausts its SDK attempts just reports the error).
 - A release (unassign or free ENI) returns its addresses to the subnet when issued, even if its
   calls end in ``RequestLimitExceeded`` (ipamd's reconcile and leaked-ENI cleanup would return
   them later in reality).
@@ -214,6 +220,13 @@ class Ec2Params:
         SDK attempts per call, first included (ipamd: ``RetryMaxAttempts`` 10).
     max_backoff_s
         SDK back-off cap [s] (AWS SDK for Go v2 standard retryer: 20 s).
+    retry_quota_tokens
+        Client-side retry quota per node [tokens] (SDK for Go v2 DefaultRetryRateTokens 500);
+        ``None`` disables it (``ratelimit.None``).
+    retry_cost
+        Tokens one retry costs (DefaultRetryCost 5).
+    no_retry_increment
+        Tokens a successful attempt gives back (DefaultNoRetryIncrement 1).
     """
 
     latencies: Mapping[str, Latency] = field(default_factory=lambda: DEFAULT_LATENCIES)
@@ -226,6 +239,9 @@ class Ec2Params:
     buckets: Mapping[str, Bucket] = field(default_factory=lambda: DEFAULT_BUCKETS)
     max_attempts: int = 10
     max_backoff_s: float = 20.0
+    retry_quota_tokens: int | None = 500
+    retry_cost: int = 5
+    no_retry_increment: int = 1
 
     def __post_init__(self) -> None:
         missing = sorted(set(DEFAULT_BUCKETS) - set(self.buckets))
@@ -242,6 +258,8 @@ class Ec2Params:
                 raise UsageError(
                     f"latency of {name} is {latency}; need 0 < median_s <= max_s and sigma >= 0"
                 )
+        if (self.retry_quota_tokens or 0) < 0 or self.retry_cost < 0 or self.no_retry_increment < 0:
+            raise UsageError("retry quota settings must be >= 0 (retry_quota_tokens None: off)")
         if self.imds_first_poll_s <= 0 or self.imds_max_polls < 1:
             raise UsageError("IMDS polling needs imds_first_poll_s > 0 and imds_max_polls >= 1")
         for name, bucket in self.buckets.items():
@@ -386,6 +404,9 @@ class Ec2Api:
         """Attempts answered ``RequestLimitExceeded``, by action."""
         self.n_errors_by_code: Counter[str] = Counter()
         """Operations that ended in an error, by error code."""
+        self.n_retry_quota_exhausted_by_action: Counter[str] = Counter()
+        """Calls that stopped retrying early because their node's retry quota ran out."""
+        self._retry_quota: dict[int, int] = {}
         self._log_t_s: list[float] = []
         self._log_action: list[str] = []
         self._log_throttled: list[bool] = []
@@ -491,7 +512,7 @@ class Ec2Api:
         t_s = now_s
         n_throttled = 0
         if subnet_discovery:
-            t_s, ok, n = self._call("DescribeSubnets", t_s)
+            t_s, ok, n = self._call("DescribeSubnets", t_s, instance_id)
             n_throttled += n
             if ok:
                 counts = [self.space.available_ip_address_count(s) for s in candidates]
@@ -504,7 +525,7 @@ class Ec2Api:
 
         error: Ec2ErrorCode | None = None
         for subnet_id in candidates:
-            t_s, ok, n = self._call("CreateNetworkInterface", t_s)
+            t_s, ok, n = self._call("CreateNetworkInterface", t_s, instance_id)
             n_throttled += n
             if not ok:
                 error = REQUEST_LIMIT_EXCEEDED
@@ -550,13 +571,15 @@ class Ec2Api:
         self._instances[eni.instance_id].remove(eni_id)
         error: Ec2ErrorCode | None = None
         t_s, n_throttled = now_s, 0
-        t_s, ok, n = self._call("DescribeNetworkInterfaces", t_s)
+        client = eni.instance_id
+        t_s, ok, n = self._call("DescribeNetworkInterfaces", t_s, client)
         n_throttled += n
         if ok:
-            t_s, ok, n = self._call("DetachNetworkInterface", t_s)
+            t_s, ok, n = self._call("DetachNetworkInterface", t_s, client)
             n_throttled += n
         if ok:
-            t_s, ok, n = self._call("DeleteNetworkInterface", t_s + self.params.detach_sleep_s)
+            t_s += self.params.detach_sleep_s
+            t_s, ok, n = self._call("DeleteNetworkInterface", t_s, client)
             n_throttled += n
         if not ok:
             error = REQUEST_LIMIT_EXCEEDED
@@ -572,14 +595,17 @@ class Ec2Api:
         )
 
     # ------------------------------------------------------------------ plain calls
-    def describe(self, now_s: float, action: ApiAction) -> Ec2Result:
+    def describe(
+        self, now_s: float, action: ApiAction, instance_id: int | None = None
+    ) -> Ec2Result:
         """One read-only call (``DescribeSubnets``, ``DescribeNetworkInterfaces``, ...).
 
-        For calls ipamd makes outside the operations above, such as its reconcile loop.
+        For calls ipamd makes outside the operations above, such as its reconcile loop. With
+        ``instance_id`` the call uses that node's retry quota; without, it has none.
         """
         if not action.startswith("Describe"):
             raise UsageError(f"{action} is not a Describe* action; use its operation method")
-        t_s, ok, n = self._call(action, now_s)
+        t_s, ok, n = self._call(action, now_s, instance_id)
         error: Ec2ErrorCode | None = None if ok else REQUEST_LIMIT_EXCEEDED
         if error:
             self.n_errors_by_code[error] += 1
@@ -600,6 +626,10 @@ class Ec2Api:
             "action": np.array(self._log_action, dtype=str),
             "throttled": np.array(self._log_throttled, dtype=bool),
         }
+
+    def retry_quota_left(self, instance_id: int) -> int:
+        """Tokens left in the retry quota of a node's EC2 client (full until first used)."""
+        return self._retry_quota.get(instance_id, self.params.retry_quota_tokens or 0)
 
     def enis_of(self, instance_id: int) -> list[int]:
         """ENI ids of an instance, primary first, then in attach order."""
@@ -647,7 +677,7 @@ class Ec2Api:
 
     def _assign(self, now_s: float, eni_id: int, n: int, prefixes: bool) -> Ec2Result:
         eni = self._eni(eni_id)
-        t_s, ok, n_throttled = self._call("AssignPrivateIpAddresses", now_s)
+        t_s, ok, n_throttled = self._call("AssignPrivateIpAddresses", now_s, eni.instance_id)
         if not ok:
             self.n_errors_by_code[REQUEST_LIMIT_EXCEEDED] += 1
             return Ec2Result(
@@ -680,8 +710,9 @@ class Ec2Api:
         )
 
     def _release_call(self, now_s: float, eni_id: int, addresses: npt.ArrayLike) -> Ec2Result:
-        subnet_id = self._eni(eni_id).subnet_id
-        t_s, ok, n_throttled = self._call("UnassignPrivateIpAddresses", now_s)
+        eni = self._eni(eni_id)
+        subnet_id = eni.subnet_id
+        t_s, ok, n_throttled = self._call("UnassignPrivateIpAddresses", now_s, eni.instance_id)
         error: Ec2ErrorCode | None = None if ok else REQUEST_LIMIT_EXCEEDED
         if error:
             self.n_errors_by_code[error] += 1
@@ -709,12 +740,12 @@ class Ec2Api:
             "AttachNetworkInterface",
             "ModifyNetworkInterfaceAttribute",
         ):
-            t_s, ok, n = self._call(action, t_s)
+            t_s, ok, n = self._call(action, t_s, instance_id)
             n_throttled += n
             if not ok:
                 # ipamd deletes the new ENI when attaching or marking it fails (AllocENI).
                 self._drop_eni(eni_id)
-                t_s, _, n = self._call("DeleteNetworkInterface", t_s)
+                t_s, _, n = self._call("DeleteNetworkInterface", t_s, instance_id)
                 n_throttled += n
                 self.n_errors_by_code[REQUEST_LIMIT_EXCEEDED] += 1
                 return Ec2Result(
@@ -736,24 +767,43 @@ class Ec2Api:
             subnet_id=subnet_id,
         )
 
-    def _call(self, action: str, t_s: float) -> tuple[float, bool, int]:
-        """One SDK call with retries: (time it returns [s], succeeded, throttled attempts)."""
+    def _call(self, action: str, t_s: float, client: int | None) -> tuple[float, bool, int]:
+        """One SDK call with retries: (time it returns [s], succeeded, throttled attempts).
+
+        ``client`` is the instance whose aws-node makes the call (whose retry quota is used).
+        """
+        params = self.params
         bucket = self._buckets[action]
+        quota_client = client if params.retry_quota_tokens is not None else None
         n_throttled = 0
         self.n_sdk_calls_by_action[action] += 1
-        for attempt in range(1, self.params.max_attempts + 1):
+        for attempt in range(1, params.max_attempts + 1):
             self.n_calls_by_action[action] += 1
             granted = bucket.try_take(t_s)
             self._log_t_s.append(t_s)
             self._log_action.append(action)
             self._log_throttled.append(not granted)
             if granted:
-                return t_s + self._draw_latency(self.params.latencies[action]), True, n_throttled
+                if quota_client is not None:
+                    # Every successful attempt adds 1; a successful retry also refunds its cost.
+                    refund = params.no_retry_increment + (params.retry_cost if attempt > 1 else 0)
+                    self._add_retry_quota(quota_client, refund)
+                return t_s + self._draw_latency(params.latencies[action]), True, n_throttled
             n_throttled += 1
             self.n_throttled_by_action[action] += 1
-            if attempt < self.params.max_attempts:
-                t_s += self._backoff_s(attempt)
+            if attempt == params.max_attempts:
+                break
+            if quota_client is not None:
+                if self.retry_quota_left(quota_client) < params.retry_cost:
+                    self.n_retry_quota_exhausted_by_action[action] += 1
+                    break
+                self._add_retry_quota(quota_client, -params.retry_cost)
+            t_s += self._backoff_s(attempt)
         return t_s, False, n_throttled
+
+    def _add_retry_quota(self, client: int, n_tokens: int) -> None:
+        cap = self.params.retry_quota_tokens or 0
+        self._retry_quota[client] = min(cap, self.retry_quota_left(client) + n_tokens)
 
     def _backoff_s(self, attempt: int) -> float:
         """SDK for Go v2 ExponentialJitterBackoff before retry number ``attempt`` [s]."""
