@@ -178,6 +178,14 @@ def test_decrease_at_most_once_per_30_s() -> None:
     assert at(run, 49.0, "ips_held") == 4
     assert at(run, 81.0, "ips_held") == 3
     assert at(run, 82.0, "ips_held") == 2
+    # FindFreeableCidrs ignores cooldown: the first freeable IP in CIDR order is the one pod 0
+    # (then pod 1) just released, so the cooling IP goes back to EC2.
+    assert at(run, 50.0, "ips_cooldown") == 0
+    assert at(run, 81.0, "ips_cooldown") == 1
+    assert at(run, 82.0, "ips_cooldown") == 0
+    released = {e["address"] for e in run.events if e["op"] == "add" and e["pod"] in (0, 1)}
+    held = {c.base for eni in run.reference_nodes[0].enis for c in eni.cidrs}
+    assert not released & held
 
 
 def test_warm_eni_mode_never_releases_single_ips() -> None:
