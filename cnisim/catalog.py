@@ -454,7 +454,11 @@ class Catalog:
         import difflib
 
         close = difflib.get_close_matches(name, self.instance_types.tolist(), n=3, cutoff=0.6)
-        hint = f"did you mean {' or '.join(close)}?" if close else "check the spelling"
+        if close:
+            options = close[0] if len(close) == 1 else f"{', '.join(close[:-1])} or {close[-1]}"
+            hint = f"did you mean {options}?"
+        else:
+            hint = "check the spelling"
         return (
             f"unknown instance type {name!r}: {hint} "
             f"(the catalog has {len(self)} types; `cnisim catalog info` shows its source)"

@@ -242,7 +242,7 @@ def test_locate_keeps_the_order_given(packaged: Catalog) -> None:
 
 
 def test_locate_suggests_the_closest_type(packaged: Catalog) -> None:
-    with pytest.raises(UnknownInstanceType, match=r"did you mean t3\.large") as raised:
+    with pytest.raises(UnknownInstanceType, match=r"did you mean t3\.large, ") as raised:
         packaged.locate(["m5.large", "t3.larg"])
     assert isinstance(raised.value, UsageError) and raised.value.exit_code == 2
     assert "\n" not in str(raised.value)
