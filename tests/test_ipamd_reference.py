@@ -367,7 +367,7 @@ def run_random(
 T3_SMALL_PD = NodeSpec("t3.small", 3, 4, 110, "node", "node", True)
 
 
-@settings(max_examples=25, deadline=None)
+@settings(max_examples=50, deadline=None)
 @given(configs, pod_lists, st.integers(0, 2**16), st.sampled_from(["first_fit", "random"]))
 def test_invariants_hold_on_random_schedules(
     config: IpamdConfig, pods: list[tuple[float, float | None]], seed: int, placement: str

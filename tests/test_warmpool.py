@@ -232,3 +232,29 @@ def test_churn_timeline_shows_cooldown_and_eni_release() -> None:
 def test_churn_timeline_rejects_unordered_times() -> None:
     with pytest.raises(UsageError):
         churn_timeline(T3_LARGE, IpamdConfig(), 5, leave_s=5.0, arrive_s=10.0)
+
+
+M5_4XLARGE = NodeSpec("m5.4xlarge", 8, 30, 234, "node", "node", True)
+
+
+@pytest.mark.parametrize(
+    ("env", "held"),
+    [
+        # aws/amazon-vpc-cni-k8s README.md, MINIMUM_IP_TARGET: with 30 pods, WARM_IP_TARGET=30
+        # holds "a total of 60", while MINIMUM_IP_TARGET=30 with WARM_IP_TARGET=2 holds "32
+        # IPs vs 60 IPs". The README names no type; m5.4xlarge (8 x 30 IPv4, max pods 234).
+        ({"WARM_IP_TARGET": "30"}, 60),
+        ({"WARM_IP_TARGET": "2", "MINIMUM_IP_TARGET": "30"}, 32),
+    ],
+)
+def test_readme_minimum_ip_target_example(env: dict[str, str], held: int) -> None:
+    (state,) = steady_state(M5_4XLARGE, IpamdConfig.from_env(env), [30])
+    assert state["ips_held"] == held
+
+
+def test_readme_minimum_ip_target_alone_stops_growth() -> None:
+    # README.md, MINIMUM_IP_TARGET note 2: without WARM_IP_TARGET the node holds MINIMUM_IP_TARGET
+    # IPs and "this configuration will prevent future ENIs/IPs from being allocated".
+    (state,) = steady_state(T3_LARGE, IpamdConfig.from_env({"MINIMUM_IP_TARGET": "10"}), [12])
+    assert state["ips_held"] == 10
+    assert state["failed_pods"] == 2
