@@ -132,6 +132,14 @@ _NODE_ARRAYS: Final = (
     "_ip_until",
     "_ip_pod",
 )
+_POD_ARRAYS: Final = (
+    "_pod_state",
+    "_pod_node",
+    "_pod_loc",
+    "_pod_seq",
+    "_pod_first_s",
+    "_pod_wait_s",
+)
 _NODE_CHUNK: Final = 256
 _WORD_CHUNK: Final = 4096
 _POD_STATE_NONE: Final = 0
@@ -601,29 +609,11 @@ class Engine:
     def _ensure_pods(self, n: int) -> None:
         if n <= self._pod_cap:
             return
-        old = (
-            self._pod_state,
-            self._pod_node,
-            self._pod_loc,
-            self._pod_seq,
-            self._pod_first_s,
-            self._pod_wait_s,
-        )
+        old = {name: getattr(self, name) for name in _POD_ARRAYS}
         old_cap = self._pod_cap
         self._alloc_pod_arrays(max(n, 2 * old_cap))
-        for new, before in zip(
-            (
-                self._pod_state,
-                self._pod_node,
-                self._pod_loc,
-                self._pod_seq,
-                self._pod_first_s,
-                self._pod_wait_s,
-            ),
-            old,
-            strict=True,
-        ):
-            new[:old_cap] = before
+        for name, before in old.items():
+            getattr(self, name)[:old_cap] = before
 
     # ================================================================== the tick
     def _tick(self, now_s: float) -> None:
@@ -1214,7 +1204,7 @@ class Engine:
         eni_id = int(self._eni_id[i, e])
         n_enis = int(self._n_enis[i])
         self._n_cidrs[i] -= self._eni_n_cidrs[i, e]
-        order = np.r_[np.arange(e), np.arange(e + 1, self._e), e]
+        order = np.r_[np.arange(e), np.arange(e + 1, n_enis), e, np.arange(n_enis, self._e)]
         for array in (
             self._eni_id,
             self._eni_primary_ip,
