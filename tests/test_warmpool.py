@@ -258,3 +258,22 @@ def test_readme_minimum_ip_target_alone_stops_growth() -> None:
     (state,) = steady_state(T3_LARGE, IpamdConfig.from_env({"MINIMUM_IP_TARGET": "10"}), [12])
     assert state["ips_held"] == 10
     assert state["failed_pods"] == 2
+
+
+def test_large_minimum_ip_target_prescales_several_enis_before_pods() -> None:
+    # ipamd.go datastoreTargetState / GetENIResourcesToAllocate: MIN=200 on m5.4xlarge (29
+    # slots per ENI) fills the primary, then one ENI per step with min(short, 29) IPs:
+    # 6 x 29 + 26 = 200 IPs on 7 ENIs, all before the first pod.
+    config = IpamdConfig.from_env({"WARM_IP_TARGET": "2", "MINIMUM_IP_TARGET": "200"})
+    (state,) = steady_state(M5_4XLARGE, config, [0])
+    assert state["ips_per_eni"] == [29] * 6 + [26]
+
+
+def test_knowledge_center_warm_eni_target_3_on_m5_xlarge() -> None:
+    # AWS Knowledge Center "eks-configure-cni-plugin-use-ip-address": WARM_ENI_TARGET=3 on an
+    # m5.xlarge (4 ENIs x 15 IPv4) keeps three ENIs attached, "45 IP addresses, 15 per
+    # elastic network interface" (primaries included).
+    spec = NodeSpec("m5.xlarge", 4, 15, 58, "node", "node", True)
+    (state,) = steady_state(spec, IpamdConfig.from_env({"WARM_ENI_TARGET": "3"}), [0])
+    assert state["enis"] == 3
+    assert state["subnet_ips"] == 45

@@ -50,8 +50,10 @@ def steady_state(
 ) -> list[dict[str, object]]:
     """What ipamd holds on one node at each requested pod count, pods arriving slowly.
 
-    Pods arrive one at a time, ``settle_s`` apart (the scheduler never places more than
-    ``spec.max_pods``); each row is the state just before the next pod would arrive.
+    The node first settles for ``settle_s`` per ENI it may attach (node-init pre-scaling with a
+    large MINIMUM_IP_TARGET attaches one ENI per pool step); then pods arrive one at a time,
+    ``settle_s`` apart (the scheduler never places more than ``spec.max_pods``). Each row is the
+    state just before the next pod would arrive.
 
     Parameters
     ----------
@@ -97,7 +99,8 @@ def steady_state(
     if any(count < 0 for count in pod_counts) or settle_s <= 0:
         raise UsageError("steady_state needs pod counts >= 0 and settle_s > 0")
     n_placed_max = min(max(pod_counts, default=0), spec.max_pods)
-    arrivals_s = [settle_s * (i + 1) for i in range(n_placed_max)]
+    boot_s = settle_s * max(spec.max_enis, 1)
+    arrivals_s = [boot_s + settle_s * i for i in range(n_placed_max)]
     pods = PodEvents.from_arrays(
         arrivals_s, [0] * n_placed_max, [1] * n_placed_max, list(range(n_placed_max))
     )
@@ -106,13 +109,13 @@ def steady_state(
         config,
         pods,
         subnet_cidrs=_subnets(spec, subnet_cidrs),
-        duration_s=settle_s * (n_placed_max + 1),
+        duration_s=boot_s + settle_s * n_placed_max,
         seed=seed,
         placement=placement,
         ec2_params=ec2_params,
         record_ticks=False,
         # just before the next pod arrives
-        snapshot_s=[settle_s * (n + 1) - 1.0 for n in range(n_placed_max + 1)],
+        snapshot_s=[boot_s + settle_s * n - 1.0 for n in range(n_placed_max + 1)],
     )
     rows: list[dict[str, object]] = []
     for count in pod_counts:
