@@ -157,6 +157,13 @@ from cnisim.sim.subnet import AddressSpace
 from cnisim.sim.workload import PodEvents
 
 __all__ = [
+    "DECREASE_INTERVAL_S",
+    "INSUFFICIENT_CIDR_PAUSE_S",
+    "INSUFFICIENT_CODES",
+    "IPS_PER_PREFIX",
+    "MIN_ENI_LIFETIME_S",
+    "POD_RETRY_INTERVAL_S",
+    "POOL_INTERVAL_S",
     "NodeSpec",
     "Placement",
     "ReferenceNode",
