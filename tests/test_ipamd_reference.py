@@ -13,6 +13,7 @@ from __future__ import annotations
 
 import ipaddress
 from collections.abc import Sequence
+from dataclasses import replace
 
 import numpy as np
 import pytest
@@ -21,7 +22,7 @@ from hypothesis import strategies as st
 
 from cnisim.cni import IpamdConfig
 from cnisim.errors import UsageError
-from cnisim.sim.ec2 import DEFAULT_LATENCIES, Ec2Params, Latency
+from cnisim.sim.ec2 import DEFAULT_LATENCIES, Bucket, Ec2Params, Latency
 from cnisim.sim.ipamd import NodeSpec, ReferenceRun, run_reference
 from cnisim.sim.workload import PodEvents
 
@@ -429,3 +430,25 @@ def test_node_leave_returns_every_address_and_drops_its_pods() -> None:
     space = run.reference_nodes[1].ec2.space
     assert space.available_ip_address_count("node") == 251 - run.nodes[1]["subnet_ips"]
     assert run.nodes[0]["enis"] == 0 and run.nodes[0]["ips_assigned"] == 0
+
+
+def test_throttled_assign_retries_next_step_without_pause_or_new_eni() -> None:
+    # tryAssignIPs: the batch and the retry with 1 both fail with RequestLimitExceeded (an empty
+    # bucket, one SDK attempt): increaseDatastorePool returns the error, so no ENI is created
+    # and no 120 s pause starts; the next step 5 s later tries again.
+    params = fixed_latency(1.0)
+    buckets = dict(params.buckets)
+    buckets["AssignPrivateIpAddresses"] = Bucket(0.0, 0.0)
+    throttled = replace(params, buckets=buckets, max_attempts=1)
+    run = run_reference(
+        [M5_LARGE],
+        IpamdConfig(),
+        schedule([]),
+        subnet_cidrs=BIG,
+        duration_s=12,
+        ec2_params=throttled,
+    )
+    assert ops(run, "assign") == [(0.0, 9), (0.0, 1), (5.0, 9), (5.0, 1), (10.0, 9), (10.0, 1)]
+    assert ops(run, "create_eni") == []
+    assert {e["error"] for e in run.events if e["op"] == "assign"} == {"RequestLimitExceeded"}
+    assert run.nodes[0]["ips_held"] == 0
