@@ -24,6 +24,7 @@ from cnisim.cni import IpamdConfig
 from cnisim.errors import UsageError
 from cnisim.sim.ec2 import DEFAULT_LATENCIES, Bucket, Ec2Params, Latency
 from cnisim.sim.ipamd import NodeSpec, ReferenceRun, run_reference
+from cnisim.sim.subnet import AddressSpace
 from cnisim.sim.workload import PodEvents
 
 T3_SMALL = NodeSpec("t3.small", 3, 4, 11, "node", "node", True)
@@ -452,3 +453,42 @@ def test_throttled_assign_retries_next_step_without_pause_or_new_eni() -> None:
     assert ops(run, "create_eni") == []
     assert {e["error"] for e in run.events if e["op"] == "assign"} == {"RequestLimitExceeded"}
     assert run.nodes[0]["ips_held"] == 0
+
+
+def test_retry_with_one_ip_then_pause_when_the_subnet_runs_dry() -> None:
+    # A /28 has 11 usable addresses; another holder takes 5 and the node IP 1, leaving 5.
+    # Every step asks for min(S - held, S) IPs, fails (all or nothing), retries with 1 and
+    # gets it (1 s per call, so a step lasts 2 s and the next comes 5 s later). Once the
+    # subnet is empty the retry fails too: subnet discovery skips the ENI, the ENI create
+    # fails (DescribeSubnets + Create, 2 s) and the step ending at 39 s pauses growth while
+    # now <= 159 s; steps keep coming every 5 s from 44 s, so the next try is at 164 s.
+    def other_holder(space: AddressSpace) -> None:
+        space.allocate_fixed("node", space.new_owner_id(), n_ips=5)
+
+    run = run_reference(
+        [M5_LARGE],
+        IpamdConfig(),
+        schedule([]),
+        subnet_cidrs={"node": "10.0.0.0/28"},
+        duration_s=170,
+        ec2_params=fixed_latency(1.0),
+        prepare_space=other_holder,
+    )
+    assert ops(run, "assign") == [
+        (0.0, 9),
+        (0.0, 1),
+        (7.0, 8),
+        (7.0, 1),
+        (14.0, 7),
+        (14.0, 1),
+        (21.0, 6),
+        (21.0, 1),
+        (28.0, 5),
+        (28.0, 1),
+        (35.0, 4),
+        (35.0, 1),
+        (164.0, 4),
+        (164.0, 1),
+    ]
+    assert ops(run, "create_eni") == [(35.0, 9), (164.0, 9)]
+    assert run.nodes[0]["ips_held"] == 5
