@@ -492,3 +492,35 @@ def test_retry_with_one_ip_then_pause_when_the_subnet_runs_dry() -> None:
     ]
     assert ops(run, "create_eni") == [(35.0, 9), (164.0, 9)]
     assert run.nodes[0]["ips_held"] == 5
+
+
+@pytest.mark.parametrize(
+    ("env", "prefixes_with_pods", "prefixes_after"),
+    [
+        # computeExtraPrefixesOverWarmTarget: free prefixes 3 - WARM_PREFIX_TARGET 1 = 2 go.
+        ({"ENABLE_PREFIX_DELEGATION": "true"}, 3, 1),
+        # datastoreTargetState (PD): over = min(free 2, 2 - ceil((0 + 5) / 16),
+        # 2 - ceil(10 / 16)) = 1, so 1 of the 2 prefixes goes.
+        (
+            {"ENABLE_PREFIX_DELEGATION": "true", "WARM_IP_TARGET": "5", "MINIMUM_IP_TARGET": "10"},
+            2,
+            1,
+        ),
+    ],
+)
+def test_prefix_release_after_pods_leave(
+    env: dict[str, str], prefixes_with_pods: int, prefixes_after: int
+) -> None:
+    spec = NodeSpec("t3.large", 3, 12, 110, "node", "node", True)
+    n_pods = 17 if "WARM_IP_TARGET" not in env else 15
+    run = run_reference(
+        [spec],
+        IpamdConfig.from_env(env),
+        schedule([10.0 + i for i in range(n_pods)], [200.0] * n_pods),
+        subnet_cidrs=BIG,
+        duration_s=300,
+        ec2_params=fixed_latency(1.0),
+    )
+    assert at(run, 190.0, "prefixes") == prefixes_with_pods
+    assert run.nodes[0]["prefixes"] == prefixes_after
+    assert run.nodes[0]["ips_cooldown"] == 0
