@@ -97,9 +97,7 @@ def scenarios(draw: st.DrawFn) -> dict[str, Any]:
 
 def run_both(scenario: dict[str, Any]) -> tuple[ReferenceRun, Engine, EngineResult]:
     ref = run_reference(subnet_cidrs=SUBNETS, **scenario)
-    engine, result = run_engine(
-        subnet_cidrs=SUBNETS, sample_every_s=scenario["tick_s"], **scenario
-    )
+    engine, result = run_engine(subnet_cidrs=SUBNETS, sample_every_s=scenario["tick_s"], **scenario)
     return ref, engine, result
 
 
@@ -127,7 +125,7 @@ def assert_agree(ref: ReferenceRun, engine: Engine, result: EngineResult) -> Non
 
 
 @settings(
-    max_examples=60,
+    max_examples=150,
     deadline=None,
     suppress_health_check=[HealthCheck.too_slow, HealthCheck.data_too_large],
 )
