@@ -8,15 +8,30 @@ Every :class:`~cnisim.errors.CnisimError` becomes one line on stderr,
 
 from __future__ import annotations
 
+import csv
+import io
+import json
+from dataclasses import replace
+from enum import StrEnum
 from pathlib import Path
 from typing import TYPE_CHECKING, Annotated, Any
 
+import numpy as np
 import typer
 from typer.core import TyperGroup
 
 from cnisim import __version__
-from cnisim.catalog import load_catalog, refresh_snapshot
-from cnisim.errors import CnisimError
+from cnisim.catalog import Catalog, load_catalog, refresh_snapshot
+from cnisim.cni import IpamdConfig
+from cnisim.errors import CnisimError, UsageError
+from cnisim.limits import (
+    DEFAULT_CNI_VERSION,
+    MaxPodsOptions,
+    compute_limits,
+    tool_answers,
+)
+from cnisim.sim.warmpool import churn_timeline, node_spec, steady_state
+from cnisim.units import parse_cpu_millicores, parse_memory_mib
 
 if TYPE_CHECKING:
     # typer 0.29 vendors click; its Context is the type TyperGroup.invoke is declared with.
@@ -163,6 +178,729 @@ def info(catalog: CatalogDirOption = None) -> None:
     }
     for name, value in fields.items():
         typer.echo(f"{name + ':':<12} {'' if value is None else value}")
+
+
+class OutputFormat(StrEnum):
+    """``-o``: how results are printed."""
+
+    plain = "plain"
+    table = "table"
+    json = "json"
+    csv = "csv"
+
+
+OutputOption = Annotated[
+    OutputFormat | None,
+    typer.Option(
+        "--output",
+        "-o",
+        help="plain (a bare number for one type), table, json (a list of objects) or csv. "
+        "Default: plain for one type, table otherwise.",
+        case_sensitive=False,
+    ),
+]
+CniVersionOption = Annotated[
+    str,
+    typer.Option(
+        "--cni-version",
+        help="VPC CNI version, as the calculator's flag (1.19.0-eksbuild.1 works).",
+    ),
+]
+PrefixDelegationOption = Annotated[
+    bool,
+    typer.Option(
+        "--cni-prefix-delegation-enabled",
+        help="ENABLE_PREFIX_DELEGATION: /28 prefixes, 16 addresses per ENI slot (Nitro only; "
+        "other types fall back to secondary IPs, with a warning).",
+    ),
+]
+CustomNetworkingOption = Annotated[
+    bool,
+    typer.Option(
+        "--cni-custom-networking-enabled",
+        help="AWS_VPC_K8S_CNI_CUSTOM_NETWORK_CFG: the primary ENI carries no pods.",
+    ),
+]
+MaxEniOption = Annotated[
+    int | None, typer.Option("--cni-max-eni", help="MAX_ENI: use at most N ENIs.", min=1)
+]
+ShowMaxAllowedOption = Annotated[
+    bool,
+    typer.Option(
+        "--show-max-allowed",
+        help="Print the network limit without the 110/250 policy cap, as the calculator does.",
+    ),
+]
+SecurityGroupsForPodsOption = Annotated[
+    bool,
+    typer.Option(
+        "--security-groups-for-pods",
+        help="ENABLE_POD_ENI: the trunk ENI takes one ENI slot (branch-ENI pods are counted "
+        "apart).",
+    ),
+]
+Ipv6Option = Annotated[
+    bool,
+    typer.Option(
+        "--ipv6", help="ENABLE_IPv6: a /80 per ENI, so max pods is the policy value (110/250)."
+    ),
+]
+AllNetworkCardsOption = Annotated[
+    bool,
+    typer.Option(
+        "--all-network-cards",
+        help="ENABLE_MULTI_NIC (CNI >= 1.20): count ENIs on every network card.",
+    ),
+]
+MaxPodsOverrideOption = Annotated[
+    int | None,
+    typer.Option(
+        "--max-pods",
+        help="Your kubelet maxPods (eksctl maxPodsPerNode): it is the answer, and the "
+        "reservations follow --reservation-basis.",
+        min=1,
+    ),
+]
+ReservationBasisOption = Annotated[
+    str,
+    typer.Option(
+        "--reservation-basis",
+        help="Which max pods kube-reserved memory follows: nodeadm (AL2023, AL2, Karpenter: "
+        "the ENI value, even with --max-pods) or bottlerocket (the effective max pods).",
+    ),
+]
+VmOverheadOption = Annotated[
+    float,
+    typer.Option(
+        "--vm-overhead",
+        help="Fraction of memory the hypervisor keeps (Karpenter's VM_MEMORY_OVERHEAD_PERCENT "
+        "is 0.075); 0 uses the full instance memory.",
+    ),
+]
+PrefixDelegationRuleOption = Annotated[
+    str,
+    typer.Option(
+        "--prefix-delegation-rule",
+        help="Which types get prefix delegation: calculator (Nitro hypervisor only, as "
+        "max-pods-calculator.sh) or cni (also bare metal, as the VPC CNI >= 1.10.3).",
+    ),
+]
+PodCpuOption = Annotated[
+    str | None,
+    typer.Option("--pod-cpu", help="A pod profile's CPU request, e.g. 250m or 0.5."),
+]
+PodMemoryOption = Annotated[
+    str | None,
+    typer.Option("--pod-memory", help="A pod profile's memory request, e.g. 512Mi or 2Gi."),
+]
+
+
+def _max_pods_options(
+    *,
+    cni_version: str,
+    prefix_delegation: bool,
+    custom_networking: bool,
+    max_eni: int | None,
+    security_groups_for_pods: bool,
+    ipv6: bool,
+    all_network_cards: bool,
+    show_max_allowed: bool,
+    max_pods_override: int | None,
+    reservation_basis: str,
+    vm_overhead_frac: float,
+    pod_cpu: str | None,
+    pod_memory: str | None,
+    prefix_delegation_rule: str,
+) -> MaxPodsOptions:
+    """Build the limits options from the flags (the calculator's names mapped once, here)."""
+    if reservation_basis not in ("nodeadm", "bottlerocket"):
+        raise UsageError(
+            f"--reservation-basis {reservation_basis!r} is unknown: use nodeadm or bottlerocket"
+        )
+    if prefix_delegation_rule not in ("calculator", "cni"):
+        raise UsageError(
+            f"--prefix-delegation-rule {prefix_delegation_rule!r} is unknown: use calculator or cni"
+        )
+    return MaxPodsOptions(
+        prefix_delegation_rule="cni" if prefix_delegation_rule == "cni" else "calculator",
+        cni_version=cni_version,
+        prefix_delegation=prefix_delegation,
+        custom_networking=custom_networking,
+        max_eni=max_eni,
+        security_groups_for_pods=security_groups_for_pods,
+        ipv6=ipv6,
+        all_network_cards=all_network_cards,
+        show_max_allowed=show_max_allowed,
+        max_pods_override=max_pods_override,
+        reservation_basis="bottlerocket" if reservation_basis == "bottlerocket" else "nodeadm",
+        vm_overhead_frac=vm_overhead_frac,
+        pod_cpu_millicores=None if pod_cpu is None else parse_cpu_millicores(pod_cpu),
+        pod_memory_mib=None if pod_memory is None else parse_memory_mib(pod_memory),
+    )
+
+
+def _select(
+    cat: Catalog,
+    names: list[str],
+    *,
+    all_types: bool,
+    families: list[str],
+    arch: str | None,
+    min_vcpus: int | None,
+    max_vcpus: int | None,
+    min_memory_gib: float | None,
+    max_memory_gib: float | None,
+) -> Catalog:
+    """The types a command reports: the names given, or the whole catalog filtered."""
+    filtered = bool(families) or arch is not None or min_vcpus is not None
+    filtered = filtered or max_vcpus is not None
+    filtered = filtered or min_memory_gib is not None or max_memory_gib is not None
+    if names and (all_types or filtered):
+        raise UsageError("name instance types or use --all with filters, not both")
+    if names:
+        return cat.take(cat.locate(names))
+    if not (all_types or filtered):
+        raise UsageError("name at least one instance type (e.g. t3.large) or use --all")
+    mask = np.ones(len(cat), dtype=bool)
+    if families:
+        wanted = {f for item in families for f in item.split(",") if f}
+        mask &= np.isin(cat["family"], sorted(wanted))
+    if arch is not None:
+        mask &= cat["arch"] == arch
+    memory_gib = cat["memory_mib"] / 1024
+    for lower, upper, values in (
+        (min_vcpus, max_vcpus, cat["vcpus"]),
+        (min_memory_gib, max_memory_gib, memory_gib),
+    ):
+        if lower is not None:
+            mask &= values >= lower
+        if upper is not None:
+            mask &= values <= upper
+    if not mask.any():
+        raise UsageError("no instance type matches these filters: widen them")
+    return cat.filter(mask)
+
+
+def _warn_modes(cat: Catalog, limits: dict[str, np.ndarray], options: MaxPodsOptions) -> None:
+    """Say on stderr where the CNI overrides the asked-for mode (the numbers already follow)."""
+    fallback = limits["prefix_delegation_fallback"] & (not options.ipv6)
+    metal = cat["bare_metal"].astype(bool)
+    verdicts = (
+        (limits["cni_refused"], "the VPC CNI does not start with these settings, so 0 pods"),
+        (
+            fallback & ~metal,
+            "prefix delegation needs a Nitro instance; the VPC CNI falls back to secondary IPs "
+            "and the number shown uses them",
+        ),
+        (
+            fallback & metal,
+            "bare metal has no hypervisor value, so max-pods-calculator.sh counts secondary IPs "
+            "(shown); the VPC CNI >= 1.10.3 does use prefixes there: add "
+            "--prefix-delegation-rule cni for its number",
+        ),
+    )
+    for mask, verdict in verdicts:
+        flagged = cat.instance_types[mask]
+        if flagged.size:
+            shown = ", ".join(flagged[:5].tolist())
+            if flagged.size > 5:
+                shown += f" and {flagged.size - 5} more"
+            typer.echo(f"cnisim: warning: {shown}: {verdict}", err=True)
+
+
+_MAXPODS_COLUMNS = (
+    "instance_type",
+    "vcpus",
+    "memory_mib",
+    "enis_for_pods",
+    "ipv4_per_eni",
+    "max_pods",
+    "max_pods_uncapped",
+    "policy_cap",
+    "prefix_delegation",
+    "kube_reserved_memory_mib",
+    "kube_reserved_cpu_millicores",
+    "allocatable_memory_mib",
+    "allocatable_cpu_millicores",
+    "memory_per_pod_mib",
+    "cpu_per_pod_millicores",
+)
+_PROFILE_COLUMNS = ("pods_fit", "binding_resource")
+
+#: Table headers (json and csv keep the full column names).
+_SHORT_HEADERS = {
+    "instance_type": "type",
+    "vcpus": "vcpu",
+    "memory_mib": "mem_mib",
+    "enis_for_pods": "enis",
+    "ipv4_per_eni": "ip/eni",
+    "max_pods_uncapped": "uncapped",
+    "policy_cap": "cap",
+    "prefix_delegation": "pd",
+    "kube_reserved_memory_mib": "rsv_mib",
+    "kube_reserved_cpu_millicores": "rsv_m",
+    "allocatable_memory_mib": "alloc_mib",
+    "allocatable_cpu_millicores": "alloc_m",
+    "memory_per_pod_mib": "mib/pod",
+    "cpu_per_pod_millicores": "m/pod",
+    "pods_fit": "fit",
+    "binding_resource": "binds",
+}
+
+
+def _maxpods_rows(cat: Catalog, limits: dict[str, np.ndarray], profile: bool) -> list[dict]:
+    """One record per type, JSON-ready (Python scalars)."""
+    columns: dict[str, list[Any]] = {
+        "instance_type": cat.instance_types.tolist(),
+        "vcpus": cat["vcpus"].tolist(),
+        "memory_mib": cat["memory_mib"].tolist(),
+        "ipv4_per_eni": cat["ipv4_per_eni"].tolist(),
+        "prefix_delegation": limits["prefix_delegation_effective"].tolist(),
+    }
+    names = _MAXPODS_COLUMNS + (_PROFILE_COLUMNS if profile else ())
+    for name in names:
+        if name not in columns:
+            values = limits[name]
+            if values.dtype.kind == "f":
+                values = np.round(values, 1)
+            columns[name] = values.tolist()
+    return [
+        dict(zip(names, row, strict=True)) for row in zip(*(columns[n] for n in names), strict=True)
+    ]
+
+
+def _render(rows: list[dict], fmt: OutputFormat, value_key: str) -> str:
+    """Rows as plain, table, json or csv text."""
+    if fmt is OutputFormat.json:
+        return json.dumps(rows, indent=2)
+    if fmt is OutputFormat.plain:
+        if len(rows) == 1:
+            return str(rows[0][value_key])
+        return "\n".join(f"{row['instance_type']} {row[value_key]}" for row in rows)
+    header = list(rows[0])
+    if fmt is OutputFormat.csv:
+        buffer = io.StringIO()
+        writer = csv.writer(buffer, lineterminator="\n")
+        writer.writerow(header)
+        writer.writerows([row[h] for h in header] for row in rows)
+        return buffer.getvalue().rstrip("\n")
+    shown = [_SHORT_HEADERS.get(h, h) for h in header]
+    cells = [shown] + [[_cell(row[h]) for h in header] for row in rows]
+    widths = [max(len(line[i]) for line in cells) for i in range(len(header))]
+    lines = [
+        "  ".join(
+            c.ljust(w) if i == 0 else c.rjust(w)
+            for i, (c, w) in enumerate(zip(line, widths, strict=True))
+        )
+        for line in cells
+    ]
+    return "\n".join(line.rstrip() for line in lines)
+
+
+def _cell(value: Any) -> str:
+    if isinstance(value, bool):
+        return "yes" if value else "no"
+    return str(value)
+
+
+@app.command("maxpods")
+def maxpods(
+    instance_types: Annotated[
+        list[str] | None, typer.Argument(help="Instance types, e.g. t3.large m5.xlarge.")
+    ] = None,
+    all_types: Annotated[bool, typer.Option("--all", help="Every type in the catalog.")] = False,
+    output: OutputOption = None,
+    cni_version: CniVersionOption = DEFAULT_CNI_VERSION,
+    cni_prefix_delegation_enabled: PrefixDelegationOption = False,
+    cni_custom_networking_enabled: CustomNetworkingOption = False,
+    cni_max_eni: MaxEniOption = None,
+    show_max_allowed: ShowMaxAllowedOption = False,
+    security_groups_for_pods: SecurityGroupsForPodsOption = False,
+    ipv6: Ipv6Option = False,
+    all_network_cards: AllNetworkCardsOption = False,
+    max_pods_override: MaxPodsOverrideOption = None,
+    reservation_basis: ReservationBasisOption = "nodeadm",
+    vm_overhead: VmOverheadOption = 0.0,
+    pod_cpu: PodCpuOption = None,
+    pod_memory: PodMemoryOption = None,
+    prefix_delegation_rule: PrefixDelegationRuleOption = "calculator",
+    family: Annotated[
+        list[str] | None, typer.Option("--family", help="With --all: families, e.g. m5,c6i.")
+    ] = None,
+    arch: Annotated[str | None, typer.Option("--arch", help="With --all: x86_64 or arm64.")] = None,
+    min_vcpus: Annotated[int | None, typer.Option("--min-vcpus")] = None,
+    max_vcpus: Annotated[int | None, typer.Option("--max-vcpus")] = None,
+    min_memory_gib: Annotated[float | None, typer.Option("--min-memory-gib")] = None,
+    max_memory_gib: Annotated[float | None, typer.Option("--max-memory-gib")] = None,
+    catalog: CatalogDirOption = None,
+) -> None:
+    """Max pods per node for instance types, as the VPC CNI allows and EKS tools set it.
+
+    One type prints a bare integer, like max-pods-calculator.sh, ready for user data. The
+    calculator's flags mean what they mean there, caps included (110, or 250 above 30 vCPUs;
+    --show-max-allowed lifts them). Tables add the kubelet reservations and RAM and CPU per
+    pod; a pod profile (--pod-cpu, --pod-memory) adds how many such pods fit.
+
+    \b
+    Examples:
+      cnisim maxpods t3.large
+      cnisim maxpods m5.large --cni-custom-networking-enabled
+      cnisim maxpods m5.large c6i.xlarge --cni-prefix-delegation-enabled -o json
+      cnisim maxpods --all --family m7g --pod-cpu 250m --pod-memory 512Mi
+    """
+    cat = _select(
+        load_catalog(catalog),
+        instance_types or [],
+        all_types=all_types,
+        families=family or [],
+        arch=arch,
+        min_vcpus=min_vcpus,
+        max_vcpus=max_vcpus,
+        min_memory_gib=min_memory_gib,
+        max_memory_gib=max_memory_gib,
+    )
+    options = _max_pods_options(
+        cni_version=cni_version,
+        prefix_delegation=cni_prefix_delegation_enabled,
+        custom_networking=cni_custom_networking_enabled,
+        max_eni=cni_max_eni,
+        security_groups_for_pods=security_groups_for_pods,
+        ipv6=ipv6,
+        all_network_cards=all_network_cards,
+        show_max_allowed=show_max_allowed,
+        max_pods_override=max_pods_override,
+        reservation_basis=reservation_basis,
+        vm_overhead_frac=vm_overhead,
+        pod_cpu=pod_cpu,
+        pod_memory=pod_memory,
+        prefix_delegation_rule=prefix_delegation_rule,
+    )
+    limits = compute_limits(cat.columns, options)
+    _warn_modes(cat, limits, options)
+    profile = options.pod_cpu_millicores is not None or options.pod_memory_mib is not None
+    rows = _maxpods_rows(cat, limits, profile)
+    fmt = output or (OutputFormat.plain if len(rows) == 1 else OutputFormat.table)
+    typer.echo(_render(rows, fmt, "max_pods"))
+
+
+#: Modes ``describe`` compares: a label and the options that turn the mode on.
+_DESCRIBE_MODES: tuple[tuple[str, dict[str, Any]], ...] = (
+    ("secondary IPs", {}),
+    ("prefix delegation", {"prefix_delegation": True}),
+    ("custom networking", {"custom_networking": True}),
+    (
+        "custom networking + prefix delegation",
+        {"custom_networking": True, "prefix_delegation": True},
+    ),
+    ("security groups for pods", {"security_groups_for_pods": True}),
+    ("IPv6", {"ipv6": True}),
+    ("all network cards", {"all_network_cards": True}),
+)
+
+_TOOL_LABELS = {
+    "calculator": "max-pods-calculator.sh",
+    "calculator_show_max_allowed": "max-pods-calculator.sh --show-max-allowed",
+    "nodeadm": "nodeadm (AL2023)",
+    "karpenter": "Karpenter",
+    "bottlerocket": "Bottlerocket",
+    "managed_node_group": "EKS managed node group",
+    "eks_auto_mode": "EKS Auto Mode",
+}
+
+
+def describe_type(cat: Catalog, options: MaxPodsOptions) -> dict[str, Any]:
+    """Every limit, reservation and per-pod figure of one type, and each tool's answer."""
+    row = {name: values[0].item() for name, values in cat.columns.items()}
+    limits = compute_limits(cat.columns, options)
+    modes: dict[str, Any] = {}
+    for label, changes in _DESCRIBE_MODES:
+        try:
+            mode_options = replace(options, **changes)
+        except CnisimError as exc:
+            modes[label] = {"refused": str(exc)}
+            continue
+        mode = compute_limits(cat.columns, mode_options)
+        modes[label] = {
+            "max_pods_uncapped": mode["max_pods_uncapped"][0].item(),
+            "max_pods_capped": mode["max_pods_capped"][0].item(),
+            "prefix_delegation": bool(mode["prefix_delegation_effective"][0]),
+            "refused": "the VPC CNI does not start here" if mode["cni_refused"][0] else None,
+        }
+    tools = tool_answers(cat.columns, options)
+    keys = (
+        "max_pods",
+        "max_pods_uncapped",
+        "policy_cap",
+        "enis_for_pods",
+        "branch_eni_pods",
+        "max_pods_for_reservation",
+        "kube_reserved_memory_mib",
+        "kube_reserved_cpu_millicores",
+        "eviction_memory_mib",
+        "vm_overhead_mib",
+        "allocatable_memory_mib",
+        "allocatable_cpu_millicores",
+        "memory_per_pod_mib",
+        "cpu_per_pod_millicores",
+        "pods_fit",
+        "binding_resource",
+    )
+    answer = {key: limits[key][0].item() for key in keys if key in limits}
+    return {
+        "instance": row,
+        "answer": answer,
+        "modes": modes,
+        "tools": {key: values[0].item() for key, values in tools.items()},
+    }
+
+
+def _describe_text(info: dict[str, Any]) -> str:
+    """The human-readable ``describe`` page."""
+    row, answer = info["instance"], info["answer"]
+    hypervisor = row["hypervisor"] or ("bare metal" if row["bare_metal"] else "none")
+    lines = [
+        f"{row['instance_type']}: {row['vcpus']} vCPU, {row['memory_mib']} MiB, {row['arch']}, "
+        f"hypervisor {hypervisor}",
+        f"  ENIs: {row['max_enis_default_card']} on the default card ({row['max_enis']} on "
+        f"{row['n_network_cards']} card(s)); {row['ipv4_per_eni']} IPv4 and "
+        f"{row['ipv6_per_eni']} IPv6 addresses per ENI",
+        "  security groups for pods: "
+        + (
+            f"trunking, {row['branch_enis']} branch ENIs"
+            if row["trunking_compatible"]
+            else "not trunking-compatible"
+        ),
+        "",
+        f"max pods with these settings: {answer['max_pods']} "
+        f"(network limit {answer['max_pods_uncapped']}, policy cap {answer['policy_cap']}; "
+        f"{answer['enis_for_pods']} ENIs for pods, {answer['branch_eni_pods']} branch-ENI pods)",
+        "",
+        f"{'max pods by VPC CNI mode':<42}uncapped   capped",
+    ]
+    for label, mode in info["modes"].items():
+        if mode["refused"] is not None and "max_pods_uncapped" not in mode:
+            lines.append(f"  {label:<40}refused: {mode['refused']}")
+            continue
+        note = "" if mode["refused"] is None else f"  ({mode['refused']})"
+        if label.endswith("prefix delegation") and not mode["prefix_delegation"]:
+            note = "  (secondary IPs: see --prefix-delegation-rule)"
+        lines.append(
+            f"  {label:<40}{mode['max_pods_uncapped']:>8} {mode['max_pods_capped']:>8}{note}"
+        )
+    lines += ["", "what each tool sets as max pods"]
+    lines += [f"  {_TOOL_LABELS[k]:<44}{v:>6}" for k, v in info["tools"].items()]
+    lines += [
+        "",
+        f"kubelet reservations (from max pods {answer['max_pods_for_reservation']}) and "
+        f"per-pod resources at max pods {answer['max_pods']}",
+        f"  kube-reserved memory {answer['kube_reserved_memory_mib']} MiB, "
+        f"cpu {answer['kube_reserved_cpu_millicores']} m; eviction "
+        f"{answer['eviction_memory_mib']} MiB; VM overhead {answer['vm_overhead_mib']} MiB",
+        f"  allocatable memory {answer['allocatable_memory_mib']} MiB, "
+        f"cpu {answer['allocatable_cpu_millicores']} m",
+        f"  per pod {answer['memory_per_pod_mib']:.1f} MiB, "
+        f"{answer['cpu_per_pod_millicores']:.1f} m",
+    ]
+    if "pods_fit" in answer:
+        lines.append(
+            f"  pod profile: {answer['pods_fit']} pods fit; {answer['binding_resource']} "
+            "binds first"
+        )
+    return "\n".join(lines)
+
+
+@app.command("describe")
+def describe(
+    instance_type: Annotated[str, typer.Argument(help="One instance type, e.g. m5.large.")],
+    output: OutputOption = None,
+    cni_version: CniVersionOption = DEFAULT_CNI_VERSION,
+    cni_prefix_delegation_enabled: PrefixDelegationOption = False,
+    cni_custom_networking_enabled: CustomNetworkingOption = False,
+    cni_max_eni: MaxEniOption = None,
+    show_max_allowed: ShowMaxAllowedOption = False,
+    security_groups_for_pods: SecurityGroupsForPodsOption = False,
+    ipv6: Ipv6Option = False,
+    all_network_cards: AllNetworkCardsOption = False,
+    max_pods_override: MaxPodsOverrideOption = None,
+    reservation_basis: ReservationBasisOption = "nodeadm",
+    vm_overhead: VmOverheadOption = 0.0,
+    pod_cpu: PodCpuOption = None,
+    pod_memory: PodMemoryOption = None,
+    prefix_delegation_rule: PrefixDelegationRuleOption = "calculator",
+    catalog: CatalogDirOption = None,
+) -> None:
+    """Every limit, reservation and per-pod figure of one type, and what each tool would say.
+
+    The flags are those of `cnisim maxpods`; they set the headline answer, the tools column
+    and the reservations. The mode table always shows every VPC CNI mode side by side.
+
+    \b
+    Examples:
+      cnisim describe m5.large
+      cnisim describe c6in.32xlarge --cni-prefix-delegation-enabled -o json
+    """
+    cat = load_catalog(catalog)
+    selected = cat.take(cat.locate([instance_type]))
+    options = _max_pods_options(
+        cni_version=cni_version,
+        prefix_delegation=cni_prefix_delegation_enabled,
+        custom_networking=cni_custom_networking_enabled,
+        max_eni=cni_max_eni,
+        security_groups_for_pods=security_groups_for_pods,
+        ipv6=ipv6,
+        all_network_cards=all_network_cards,
+        show_max_allowed=show_max_allowed,
+        max_pods_override=max_pods_override,
+        reservation_basis=reservation_basis,
+        vm_overhead_frac=vm_overhead,
+        pod_cpu=pod_cpu,
+        pod_memory=pod_memory,
+        prefix_delegation_rule=prefix_delegation_rule,
+    )
+    info = describe_type(selected, options)
+    _warn_modes(selected, compute_limits(selected.columns, options), options)
+    if output is OutputFormat.json:
+        typer.echo(json.dumps(info, indent=2))
+    elif output in (None, OutputFormat.table, OutputFormat.plain):
+        typer.echo(_describe_text(info))
+    else:
+        raise UsageError("describe prints text (-o table) or json (-o json), not csv")
+
+
+def _parse_settings(items: list[str]) -> dict[str, str]:
+    """``--set NAME=VALUE`` pairs as an aws-node environment."""
+    env: dict[str, str] = {}
+    for item in items:
+        name, sep, value = item.partition("=")
+        if not sep or not name.strip():
+            raise UsageError(f"--set {item!r} is not NAME=VALUE: write e.g. --set WARM_IP_TARGET=5")
+        env[name.strip()] = value.strip()
+    return env
+
+
+def _parse_pod_counts(text: str) -> list[int]:
+    try:
+        counts = [int(part) for part in text.split(",") if part.strip()]
+    except ValueError:
+        counts = []
+    if not counts or min(counts) < 0:
+        raise UsageError(f"--pods {text!r} is not a list of pod counts: write e.g. --pods 0,5,15")
+    return counts
+
+
+class Placement(StrEnum):
+    """``--placement``: how ipamd picks a pod's address."""
+
+    first_fit = "first_fit"
+    random = "random"
+
+
+_WARMPOOL_COLUMNS = (
+    "pods",
+    "enis",
+    "ips_held",
+    "ips_assigned",
+    "ips_free",
+    "prefixes",
+    "subnet_ips",
+    "failed_pods",
+    "ips_per_eni",
+)
+_CHURN_COLUMNS = (
+    "now_s",
+    "pods_wanted",
+    "ips_assigned",
+    "pods_waiting",
+    "enis",
+    "ips_held",
+    "ips_free",
+    "ips_cooldown",
+    "prefixes",
+    "subnet_ips",
+)
+
+
+@app.command("warmpool")
+def warmpool(
+    instance_type: Annotated[str, typer.Argument(help="One instance type, e.g. t3.large.")],
+    pods: Annotated[
+        str, typer.Option("--pods", help="Pod counts to report, comma-separated.")
+    ] = "0,5,15",
+    settings: Annotated[
+        list[str] | None,
+        typer.Option(
+            "--set",
+            help="An aws-node variable, NAME=VALUE (WARM_ENI_TARGET, WARM_IP_TARGET, "
+            "MINIMUM_IP_TARGET, WARM_PREFIX_TARGET, ENABLE_PREFIX_DELEGATION, MAX_ENI, "
+            "AWS_VPC_K8S_CNI_CUSTOM_NETWORK_CFG, ENABLE_POD_ENI, IP_COOLDOWN_PERIOD, ...); "
+            "repeat it.",
+        ),
+    ] = None,
+    max_pods_override: MaxPodsOverrideOption = None,
+    churn: Annotated[
+        int | None,
+        typer.Option(
+            "--churn",
+            help="Instead: a 5-minute timeline in which N pods arrive, all leave, and N new "
+            "pods arrive while the released IPs cool down.",
+            min=1,
+        ),
+    ] = None,
+    churn_step_s: Annotated[
+        int, typer.Option("--every", help="With --churn: seconds between timeline rows.", min=1)
+    ] = 10,
+    placement: Annotated[
+        Placement,
+        typer.Option(
+            "--placement",
+            help="first_fit packs pods onto the first ENI; random spreads them as ipamd's Go "
+            "map order does.",
+        ),
+    ] = Placement.first_fit,
+    seed: Annotated[int, typer.Option("--seed", help="Seed of the run's randomness.")] = 0,
+    output: OutputOption = None,
+    catalog: CatalogDirOption = None,
+) -> None:
+    """What ipamd's warm pool holds on one node as pods arrive one at a time.
+
+    For each pod count: the ENIs attached, IPs (or /28 prefixes) held, assigned and free, and
+    the subnet addresses the node takes (ENI primary IPs included). Settings are the aws-node
+    environment variables, validated as the VPC CNI validates them. The node's max pods is
+    what max-pods-calculator.sh gives for the same settings unless --max-pods says otherwise.
+
+    \b
+    Examples:
+      cnisim warmpool t3.large --pods 0,5,15
+      cnisim warmpool t3.small --set WARM_IP_TARGET=2 --set MINIMUM_IP_TARGET=5 --pods 0,5,9
+      cnisim warmpool t3.small --set ENABLE_PREFIX_DELEGATION=true --pods 0,5,16,17 -o json
+      cnisim warmpool m5.large --churn 20
+    """
+    cat = load_catalog(catalog)
+    selected = cat.take(cat.locate([instance_type]))
+    config = IpamdConfig.from_env(_parse_settings(settings or []))
+    spec = node_spec(selected.columns, config, max_pods=max_pods_override)
+    for warning in config.warnings:
+        typer.echo(f"cnisim: warning: {warning}", err=True)
+    fallback = config.fallback_warning(spec.instance_type, spec.supports_prefix_delegation)
+    if fallback is not None:
+        typer.echo(f"cnisim: warning: {fallback}", err=True)
+    if churn is not None:
+        timeline = churn_timeline(spec, config, churn, placement=placement.value, seed=seed)
+        rows = []
+        for row in timeline:
+            now_s = round(float(row["now_s"]))  # type: ignore[arg-type]
+            if now_s % churn_step_s == 0:
+                rows.append({key: row[key] for key in _CHURN_COLUMNS} | {"now_s": now_s})
+    else:
+        counts = _parse_pod_counts(pods)
+        states = steady_state(spec, config, counts, placement=placement.value, seed=seed)
+        rows = [{key: row[key] for key in _WARMPOOL_COLUMNS} for row in states]
+        if output is not OutputFormat.json:
+            for row in rows:
+                row["ips_per_eni"] = "/".join(map(str, row["ips_per_eni"]))  # type: ignore[call-overload]
+    if output is OutputFormat.plain:
+        raise UsageError("warmpool prints a table, json or csv (-o table|json|csv)")
+    typer.echo(_render(rows, output or OutputFormat.table, "ips_held"))
 
 
 def main() -> None:

@@ -44,6 +44,9 @@ from cnisim.errors import UsageError
 ArrayOrScalar: TypeAlias = Any
 """A scalar, ``numpy.ndarray`` or ``pandas.Series``; formulas return the same type."""
 
+DEFAULT_CNI_VERSION = "1.23.1"
+"""The VPC CNI release cnisim models (the one ``docs/ipamd-model.md`` was traced at)."""
+
 IPV4_ADDRESSES_PER_PREFIX = 16
 """Addresses in one delegated IPv4 prefix (a /28)."""
 
@@ -727,7 +730,7 @@ class MaxPodsOptions:
     cnisim.limits.CniRefusesConfigError: the VPC CNI refuses IPv6 with custom networking ...
     """
 
-    cni_version: str = "1.23.1"
+    cni_version: str = DEFAULT_CNI_VERSION
     prefix_delegation: bool = False
     custom_networking: bool = False
     max_eni: int | None = None
