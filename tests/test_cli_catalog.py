@@ -69,7 +69,7 @@ def test_every_command_has_help_with_an_example() -> None:
         assert "Example" in result.stdout, path
         for name, sub in getattr(command, "commands", {}).items():
             commands.append(((*path, name), sub))
-    assert {"catalog refresh", "catalog info"} <= set(seen)
+    assert {"catalog refresh", "catalog info", "maxpods", "describe", "warmpool"} <= set(seen)
 
 
 def test_info_prints_the_packaged_provenance() -> None:
