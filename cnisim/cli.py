@@ -22,7 +22,6 @@ from typer.core import TyperGroup
 
 from cnisim import __version__
 from cnisim.catalog import Catalog, load_catalog, refresh_snapshot
-from cnisim.cni import IpamdConfig
 from cnisim.errors import CnisimError, UsageError
 from cnisim.limits import (
     DEFAULT_CNI_VERSION,
@@ -30,7 +29,6 @@ from cnisim.limits import (
     compute_limits,
     tool_answers,
 )
-from cnisim.sim.warmpool import churn_timeline, node_spec, steady_state
 from cnisim.units import parse_cpu_millicores, parse_memory_mib
 
 if TYPE_CHECKING:
@@ -875,6 +873,10 @@ def warmpool(
       cnisim warmpool t3.small --set ENABLE_PREFIX_DELEGATION=true --pods 0,5,16,17 -o json
       cnisim warmpool m5.large --churn 20
     """
+    # The simulator stays off the import path of the quick commands.
+    from cnisim.cni import IpamdConfig
+    from cnisim.sim.warmpool import churn_timeline, node_spec, steady_state
+
     cat = load_catalog(catalog)
     selected = cat.take(cat.locate([instance_type]))
     config = IpamdConfig.from_env(_parse_settings(settings or []))
