@@ -110,6 +110,9 @@ _NODE_ARRAYS: Final = (
     "_warm_prefix",
     "_cooldown_s",
     "_custom",
+    "_pod_eni",
+    "_asleep",
+    "_anchor_k",
     "_next_step_s",
     "_step_end_s",
     "_last_decrease_s",
@@ -307,6 +310,11 @@ class Engine:
         self.pool_interval_s = float(pool_interval_s)
         self.sample_every_s = float(sample_every_s)
         self._placement_rng = placement_rng
+        # Quiet nodes sleep through pool steps that cannot act when tick arithmetic is exact
+        # (tick a power of two, pool interval a multiple of it): see _sleep.
+        ratio = self.pool_interval_s / self.tick_s
+        self._lazy = math.frexp(self.tick_s)[0] == 0.5 and ratio.is_integer() and ratio >= 1
+        self._pool_ticks = int(ratio) if self._lazy else 0
         self._words: NDArray[np.uint64] = np.empty(0, dtype=np.uint64)
         self._word_pos = 0  # stream position of the next unused word
         self._word_base = 0  # stream position of _words[0]
@@ -420,6 +428,7 @@ class Engine:
         self._warm_prefix[sl] = config.warm_prefix_target
         self._cooldown_s[sl] = config.ip_cooldown_period_s
         self._custom[sl] = config.custom_network_cfg
+        self._pod_eni[sl] = config.enable_pod_eni
         self._specs.extend(specs)
         self._configs.extend([config] * n_new)
         self._pending.extend([] for _ in range(n_new))
@@ -479,10 +488,13 @@ class Engine:
         """Run every tick with ``now_s <= until_s``, skipping ticks where nothing is due."""
         k_last = math.floor(until_s / self.tick_s + 1e-9)
         while self._k_next <= k_last:
-            now_s = self._k_next * self.tick_s
-            self._tick(now_s)
+            k = max(self._k_next, self._first_tick_at(self._next_event_s()))
+            if k > k_last:
+                self._k_next = k_last + 1
+                break
+            self._tick(k * self.tick_s)
             self.n_ticks += 1
-            self._k_next = max(self._k_next + 1, self._first_tick_at(self._next_event_s()))
+            self._k_next = k + 1
 
     @property
     def now_s(self) -> float:
@@ -559,6 +571,9 @@ class Engine:
         self._warm_prefix = np.zeros(cap, dtype=np.int64)
         self._cooldown_s = np.zeros(cap)
         self._custom = np.zeros(cap, dtype=bool)
+        self._pod_eni = np.zeros(cap, dtype=bool)
+        self._asleep = np.zeros(cap, dtype=bool)
+        self._anchor_k = np.zeros(cap, dtype=np.int64)
         self._next_step_s = np.full(cap, np.inf)
         self._step_end_s = np.full(cap, np.inf)  # inf: idle
         self._last_decrease_s = np.full(cap, -np.inf)
@@ -652,7 +667,7 @@ class Engine:
     def _first_tick_at(self, t_s: float) -> int:
         """Index of the first tick with ``k * tick_s >= t_s``."""
         if not math.isfinite(t_s):
-            return self._k_next + 1 if t_s < 0 else 2**62
+            return 0 if t_s < 0 else 2**62
         k = math.ceil(t_s / self.tick_s)
         while k > 0 and (k - 1) * self.tick_s >= t_s:
             k -= 1
@@ -767,6 +782,7 @@ class Engine:
         np.subtract.at(self._eni_n_assigned, (nodes, e), 1)
         np.subtract.at(self._n_assigned, nodes, 1)
         self._pod_state[running] = _POD_STATE_DONE
+        self._wake(nodes, now_s)
 
     # ------------------------------------------------------------------ 4. ADDs
     def _pod_adds(self, now_s: float, lo: int, hi: int) -> None:
@@ -812,6 +828,7 @@ class Engine:
         ok = pods[placed]
         self._pod_state[ok] = _POD_STATE_RUNNING
         self._pod_wait_s[ok] = now_s - self._pod_first_s[ok]
+        self._wake(nodes[placed], now_s)
 
     def _place(self, pods: IntArray, nodes: IntArray, now_s: float) -> BoolArray:
         """Give pods (in due order) an eligible address each, node by node in rounds."""
@@ -951,24 +968,29 @@ class Engine:
         if not due.size:
             return
         self.n_node_steps += due.size
+        self._asleep[due] = False
         low = self._is_low(due)
-        high = (
-            ~low
-            & (now_s - self._last_decrease_s[due] > DECREASE_INTERVAL_S)
-            & (self._over(due) > 0)
-        )
+        # A low node only calls EC2 outside the 120 s pause and with room to grow.
+        grow = low & (now_s > self._insufficient_until_s[due]) & self._can_grow(due)
+        high = ~low & (now_s - self._last_decrease_s[due] > DECREASE_INTERVAL_S)
+        special = self._warm_ip_mode[due] | self._pd[due]
+        if special.any():
+            high[special] &= self._over(due[special]) > 0
+        high[~special] = False
         gate = self._should_remove(due)
         free_slot = np.full(due.size, -1, dtype=np.int64)
         # The ENI to free is judged after the decrease, so nodes that decrease judge it then.
         judge = gate & ~high
         if judge.any():
             free_slot[judge] = self._deletable_eni(due[judge], now_s)
-        act = (low & (now_s > self._insufficient_until_s[due])) | high | (free_slot >= 0)
-        self._next_step_s[due[~act]] = now_s + self.pool_interval_s
+        act = grow | high | (free_slot >= 0)
+        quiet = due[~act]
+        if quiet.size:
+            self._sleep(quiet, now_s)
         for j in np.flatnonzero(act).tolist():
             i = int(due[j])
             step = _Step([])
-            if low[j]:
+            if grow[j]:
                 self._increase(i, now_s, step)
             elif high[j]:
                 self._decrease(i, now_s, step)
@@ -978,6 +1000,70 @@ class Engine:
             if slot >= 0:
                 self._free_eni(i, slot, now_s, step)
             self._end_step(i, now_s, step, decreased=bool(high[j]))
+
+    def _sleep(self, ix: IntArray, now_s: float) -> None:
+        """Nodes whose step made no call: the next step is at ``now_s + pool_interval_s``.
+
+        A node's decisions depend only on its own datastore and on time through the 120 s
+        pause, the 30 s decrease interval, the 60 s ENI age and IP cooldowns. Until one of
+        those may flip (its wake time) or its datastore changes (:meth:`_wake`), every pool
+        step would again make no call, so the node sleeps and its next step is the first one
+        on its 5 s grid at or after the wake time. Results are identical to stepping it.
+        """
+        if not self._lazy:
+            self._next_step_s[ix] = now_s + self.pool_interval_s
+            return
+        wake = np.full(ix.size, np.inf)
+        for t in (
+            self._insufficient_until_s[ix],
+            self._last_decrease_s[ix] + DECREASE_INTERVAL_S,
+        ):
+            wake = np.where(t >= now_s, np.minimum(wake, t), wake)
+        slot = np.arange(self._e)
+        ages = np.where(
+            (slot >= 1) & (slot < self._n_enis[ix][:, None]),
+            self._eni_created_s[ix] + MIN_ENI_LIFETIME_S,
+            np.inf,
+        )
+        ages = np.where(ages >= now_s, ages, np.inf)
+        wake = np.minimum(wake, ages.min(axis=1))
+        until = self._ip_until[ix].reshape(ix.size, -1)
+        cooling = np.where((until >= now_s) & (until < np.inf), until, np.inf)
+        wake = np.minimum(wake, cooling.min(axis=1))
+        k_now = round(now_s / self.tick_s)
+        self._anchor_k[ix] = k_now
+        self._asleep[ix] = True
+        self._next_step_s[ix] = self._grid_at_or_after(ix, wake)
+
+    def _grid_at_or_after(self, ix: IntArray, t_s: FloatArray) -> FloatArray:
+        """First pool-step time of each sleeping node at or after ``t_s`` (inf stays inf)."""
+        m = self._pool_ticks
+        finite = np.isfinite(t_s)
+        k_t = np.ceil(np.where(finite, t_s, 0.0) / self.tick_s).astype(np.int64)
+        anchor = self._anchor_k[ix]
+        k = anchor + m * np.maximum(-(-(k_t - anchor) // m), 1)
+        return np.where(finite, k * self.tick_s, np.inf)
+
+    def _wake(self, ix: IntArray, now_s: float) -> None:
+        """The datastore of these nodes changed: sleeping ones step at their next grid time."""
+        asleep = ix[self._asleep[ix]]
+        if asleep.size:
+            self._asleep[asleep] = False
+            self._next_step_s[asleep] = self._grid_at_or_after(asleep, np.full(asleep.size, now_s))
+
+    def _can_grow(self, ix: IntArray) -> BoolArray:
+        """Whether an increase could call EC2: an allocatable ENI with room, or an ENI slot."""
+        slot = np.arange(self._e)
+        n_enis = self._n_enis[ix][:, None]
+        trunk = self._eni_trunk[ix]
+        allocatable = (
+            (slot < n_enis)
+            & ~trunk
+            & ~((slot == 0) & self._custom[ix][:, None])
+            & (self._eni_n_cidrs[ix] < self._n_slots[ix][:, None])
+        )
+        reserve = self._pod_eni[ix] & ~trunk.any(axis=1)
+        return allocatable.any(axis=1) | (self._n_enis[ix] < self._max_enis[ix] - reserve)
 
     def _end_step(self, i: int, now_s: float, step: _Step, *, decreased: bool) -> None:
         # ipamd's calls are synchronous: their durations add up (same sum as the reference).
@@ -1020,7 +1106,9 @@ class Engine:
         over_ips = np.maximum(np.minimum(total - assigned - warm_ip, total - min_ip), 0)
         over_prefixes = np.maximum(
             np.minimum(
-                np.minimum(free_prefixes, n_prefixes - _div_ceil(assigned + warm_ip, 16)),
+                np.minimum(
+                    free_prefixes, n_prefixes - _div_ceil(assigned + warm_ip, IPS_PER_PREFIX)
+                ),
                 n_prefixes - _div_ceil(min_ip, IPS_PER_PREFIX),
             ),
             0,

@@ -135,7 +135,7 @@ def steady_churn(
     duration_s: float,
     rng: np.random.Generator,
     *,
-    start_s: float = 0.0,
+    start_s: float | ArrayLike = 0.0,
     first_node: int = 0,
 ) -> PodEvents:
     """Steady pod churn: per node an M/M/inf queue started in its steady state.
@@ -160,8 +160,9 @@ def steady_churn(
         Source of every draw. Draw order: initial pod counts (one Poisson per node), arrival
         counts (one Poisson per node), arrival times (uniform), then lifetimes (exponential,
         initial pods first, then arrivals).
-    start_s : float
-        Start of the window [s].
+    start_s : float or array_like of float
+        Start of each node's window [s] (one value, or one per node, e.g. its join time);
+        a node's window is ``[start_s, start_s + duration_s)``.
     first_node : int
         Id of the first node.
 
@@ -186,18 +187,21 @@ def steady_churn(
             "mean_lifetime_s > 0"
         )
     rate_per_s = mean_pods_per_node / mean_lifetime_s
+    node_start_s = np.broadcast_to(np.asarray(start_s, dtype=np.float64), (n_nodes,))
     n_initial = rng.poisson(mean_pods_per_node, size=n_nodes)
     n_arrivals = rng.poisson(rate_per_s * duration_s, size=n_nodes)
     node_ids = np.arange(first_node, first_node + n_nodes, dtype=np.int64)
     initial_nodes = np.repeat(node_ids, n_initial)
     arrival_nodes = np.repeat(node_ids, n_arrivals)
-    arrival_s = start_s + rng.uniform(0.0, duration_s, size=arrival_nodes.size)
-    add_s = np.concatenate([np.full(initial_nodes.size, start_s), arrival_s])
+    arrival_s = np.repeat(node_start_s, n_arrivals) + rng.uniform(
+        0.0, duration_s, size=arrival_nodes.size
+    )
+    add_s = np.concatenate([np.repeat(node_start_s, n_initial), arrival_s])
     nodes = np.concatenate([initial_nodes, arrival_nodes])
     lifetime_s = rng.exponential(mean_lifetime_s, size=add_s.size)
     del_s = add_s + lifetime_s
     pods = np.arange(add_s.size, dtype=np.int64)
-    ends = del_s < start_s + duration_s
+    ends = del_s < node_start_s[nodes - first_node] + duration_s
     return PodEvents.from_arrays(
         time_s=np.concatenate([add_s, del_s[ends]]),
         node=np.concatenate([nodes, nodes[ends]]),
