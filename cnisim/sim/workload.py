@@ -132,7 +132,7 @@ def steady_churn(
     n_nodes: int,
     mean_pods_per_node: float,
     mean_lifetime_s: float,
-    duration_s: float,
+    duration_s: float | ArrayLike,
     rng: np.random.Generator,
     *,
     start_s: float | ArrayLike = 0.0,
@@ -154,8 +154,8 @@ def steady_churn(
         Mean running pods per node (Little's law: arrival rate x mean lifetime).
     mean_lifetime_s : float
         Mean pod lifetime [s].
-    duration_s : float
-        Length of the window [s].
+    duration_s : float or array_like of float
+        Length of each node's window [s] (one value, or one per node).
     rng : numpy.random.Generator
         Source of every draw. Draw order: initial pod counts (one Poisson per node), arrival
         counts (one Poisson per node), arrival times (uniform), then lifetimes (exponential,
@@ -181,27 +181,28 @@ def steady_churn(
     Kleinrock, Queueing Systems vol. 1, M/M/inf: the number in system is Poisson with mean
     arrival rate x mean service time.
     """
-    if n_nodes < 0 or mean_pods_per_node < 0 or duration_s < 0 or mean_lifetime_s <= 0:
+    node_start_s = np.broadcast_to(np.asarray(start_s, dtype=np.float64), (n_nodes,))
+    node_duration_s = np.broadcast_to(np.asarray(duration_s, dtype=np.float64), (n_nodes,))
+    if n_nodes < 0 or mean_pods_per_node < 0 or np.any(node_duration_s < 0) or mean_lifetime_s <= 0:
         raise WorkloadError(
             "steady_churn needs n_nodes, mean_pods_per_node, duration_s >= 0 and "
             "mean_lifetime_s > 0"
         )
     rate_per_s = mean_pods_per_node / mean_lifetime_s
-    node_start_s = np.broadcast_to(np.asarray(start_s, dtype=np.float64), (n_nodes,))
     n_initial = rng.poisson(mean_pods_per_node, size=n_nodes)
-    n_arrivals = rng.poisson(rate_per_s * duration_s, size=n_nodes)
+    n_arrivals = rng.poisson(rate_per_s * node_duration_s, size=n_nodes)
     node_ids = np.arange(first_node, first_node + n_nodes, dtype=np.int64)
     initial_nodes = np.repeat(node_ids, n_initial)
     arrival_nodes = np.repeat(node_ids, n_arrivals)
-    arrival_s = np.repeat(node_start_s, n_arrivals) + rng.uniform(
-        0.0, duration_s, size=arrival_nodes.size
-    )
+    arrival_s = np.repeat(node_start_s, n_arrivals) + np.repeat(
+        node_duration_s, n_arrivals
+    ) * rng.uniform(0.0, 1.0, size=arrival_nodes.size)
     add_s = np.concatenate([np.repeat(node_start_s, n_initial), arrival_s])
     nodes = np.concatenate([initial_nodes, arrival_nodes])
     lifetime_s = rng.exponential(mean_lifetime_s, size=add_s.size)
     del_s = add_s + lifetime_s
     pods = np.arange(add_s.size, dtype=np.int64)
-    ends = del_s < node_start_s[nodes - first_node] + duration_s
+    ends = del_s < (node_start_s + node_duration_s)[nodes - first_node]
     return PodEvents.from_arrays(
         time_s=np.concatenate([add_s, del_s[ends]]),
         node=np.concatenate([nodes, nodes[ends]]),

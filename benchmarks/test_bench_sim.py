@@ -1,0 +1,152 @@
+"""Simulator benchmarks: the fast engine at cluster scale, and against the reference model.
+
+CI runs each benchmark once at full size (``--benchmark-disable``); ``make bench`` times them
+(one round each: a run is tens of seconds). Figures go to ``benchmark.extra_info``:
+wall time, node-steps per second (simulated ipamd pool steps, one per node per 5 s, per wall
+second), pod events (ADDs + DELs) per second and peak RSS.
+"""
+
+from __future__ import annotations
+
+import resource
+import time
+from collections.abc import Callable
+from typing import Any
+
+import numpy as np
+
+from cnisim.cni import IpamdConfig
+from cnisim.sim.engine import Engine, run_engine
+from cnisim.sim.ipamd import POOL_INTERVAL_S, NodeSpec, run_reference
+from cnisim.sim.workload import PodEvents, steady_churn
+
+DAY_S = 86_400.0
+MIB = 1024 * 1024
+GIB = 1024 * MIB
+# m5.large: 3 ENIs x 10 IPv4 (aws/amazon-vpc-cni-k8s pkg/vpc/vpc_ip_resource_limit.go), max
+# pods 29 (misc/eni-max-pods.txt); with prefixes the calculator gives 110
+# (awslabs/amazon-eks-ami templates/al2/runtime/max-pods-calculator.sh).
+N_SUBNETS = 8
+SUBNETS = {f"subnet-{i}": f"10.{i}.0.0/16" for i in range(N_SUBNETS)}
+JOIN_WAVES = 20
+JOIN_EVERY_S = 60.0
+MEAN_PODS = 12.0
+
+
+def build(
+    n_nodes: int, duration_s: float, mean_lifetime_s: float, seed: int
+) -> tuple[Engine, PodEvents]:
+    """Two node groups (secondary IPs with defaults; prefix delegation) over 8 subnets.
+
+    Nodes join in 20 waves a minute apart (a cold start of every node at once would be an
+    EC2 throttling storm, which is another benchmark); each node then runs steady M/M/inf churn
+    with 12 pods on average until ``duration_s``.
+    """
+    engine = Engine(SUBNETS, seed=seed, placement="random", sample_every_s=300.0)
+    join_s = np.repeat(np.arange(JOIN_WAVES) * JOIN_EVERY_S, n_nodes // JOIN_WAVES)
+    half = n_nodes // 2
+    for i, t_s in enumerate(join_s):
+        subnet = f"subnet-{i % N_SUBNETS}"
+        if i < half:
+            spec = NodeSpec("m5.large", 3, 10, 29, subnet, subnet, True)
+            config = IpamdConfig()
+        else:
+            spec = NodeSpec("m5.large", 3, 10, 110, subnet, subnet, True)
+            config = IpamdConfig(enable_prefix_delegation=True)
+        engine.add_nodes([spec], config, float(t_s))
+    rng = np.random.default_rng(seed)
+    events = steady_churn(
+        n_nodes, MEAN_PODS, mean_lifetime_s, duration_s - join_s, rng, start_s=join_s
+    )
+    engine.submit_pods(events)
+    return engine, events
+
+
+def run_once(benchmark: Any, fn: Callable[[], None]) -> float:
+    """Run ``fn`` once under pytest-benchmark and return its wall time [s]."""
+    t0 = time.perf_counter()
+    benchmark.pedantic(fn, rounds=1, iterations=1)
+    return time.perf_counter() - t0
+
+
+def record(benchmark: Any, engine: Engine, events: PodEvents, wall_s: float, sim_s: float) -> None:
+    peak_rss_mib = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024  # Linux: KiB
+    node_steps = engine.n_nodes * sim_s / POOL_INTERVAL_S
+    benchmark.extra_info.update(
+        {
+            "wall_s": round(wall_s, 2),
+            "n_nodes": engine.n_nodes,
+            "n_pod_starts": events.n_adds,
+            "node_steps_per_s": round(node_steps / wall_s),
+            "pod_events_per_s": round(len(events) / wall_s),
+            "node_steps_evaluated": engine.n_node_steps,
+            "ticks_run": engine.n_ticks,
+            "peak_rss_mib": round(peak_rss_mib),
+        }
+    )
+
+
+def test_bench_1000_nodes_one_day(benchmark: Any) -> None:
+    """1,000 nodes, 24 simulated hours, steady churn (about 200,000 pod starts).
+
+    Figure: wall time of ``run_until(24 h)``. Target: <= 10 s (reported in extra_info, not
+    asserted: CI machines are shared and noisy).
+    """
+    engine, events = build(1000, DAY_S, mean_lifetime_s=5_000.0, seed=1)
+    assert 180_000 < events.n_adds < 230_000
+    wall_s = run_once(benchmark, lambda: engine.run_until(DAY_S))
+    record(benchmark, engine, events, wall_s, DAY_S)
+    result = engine.result()
+    assert result.n_adds.sum() >= events.n_adds  # every pod was tried
+
+
+def test_bench_5000_nodes_a_million_pods(benchmark: Any) -> None:
+    """5,000 nodes, about a million pod starts in 24 simulated hours.
+
+    Figures: wall time (target <= 60 s, reported, not asserted) and peak RSS of the process
+    (``ru_maxrss``, which bounds the engine's peak from above; target <= 4 GiB, asserted).
+    """
+    engine, events = build(5000, DAY_S, mean_lifetime_s=5_000.0, seed=2)
+    assert 900_000 < events.n_adds < 1_150_000
+    wall_s = run_once(benchmark, lambda: engine.run_until(DAY_S))
+    record(benchmark, engine, events, wall_s, DAY_S)
+    assert resource.getrusage(resource.RUSAGE_SELF).ru_maxrss * 1024 <= 4 * GIB
+
+
+def test_bench_fast_engine_against_reference(benchmark: Any) -> None:
+    """The same small workload (20 nodes, 2 simulated hours) on both engines.
+
+    Figure: reference wall time / fast wall time (``speedup``). No target; both must agree
+    on the final metrics of every node.
+    """
+    specs = [NodeSpec("m5.large", 3, 10, 29, "subnet-0", "subnet-0", True)] * 20
+    duration_s = 7_200.0
+    events = steady_churn(20, MEAN_PODS, 1_800.0, duration_s, np.random.default_rng(3))
+    kwargs: dict[str, Any] = {
+        "subnet_cidrs": {"subnet-0": "10.0.0.0/20"},
+        "duration_s": duration_s,
+        "seed": 3,
+        "placement": "random",
+    }
+    t0 = time.perf_counter()
+    ref = run_reference(specs, IpamdConfig(), events, record_ticks=False, **kwargs)
+    ref_wall_s = time.perf_counter() - t0
+    outputs: list[Engine] = []
+    fast_wall_s = run_once(
+        benchmark, lambda: outputs.append(run_engine(specs, IpamdConfig(), events, **kwargs)[0])
+    )
+    benchmark.extra_info.update(
+        {
+            "reference_wall_s": round(ref_wall_s, 3),
+            "fast_wall_s": round(fast_wall_s, 3),
+            "speedup": round(ref_wall_s / fast_wall_s, 1),
+            "n_pod_starts": events.n_adds,
+        }
+    )
+    final = outputs[0].metrics(duration_s)
+    for i, row in enumerate(ref.nodes):
+        assert [int(final[m][i]) for m in ("enis", "ips_held", "ips_assigned")] == [
+            row["enis"],
+            row["ips_held"],
+            row["ips_assigned"],
+        ]
