@@ -319,6 +319,8 @@ class Engine:
         self._word_pos = 0  # stream position of the next unused word
         self._word_base = 0  # stream position of _words[0]
         self._k_next = 0  # index of the next tick to run
+        self._t_join_leave_s = np.inf  # next join or leave [s] (refreshed by _next_event_s)
+        self._t_complete_s = np.inf  # next step completion [s] (idem)
         self._next_sample_s = 0.0
         self.n_ticks = 0
         self.n_node_steps = 0
@@ -632,8 +634,10 @@ class Engine:
 
     # ================================================================== the tick
     def _tick(self, now_s: float) -> None:
-        self._joins_and_leaves(now_s)
-        self._completions(now_s)
+        if now_s >= self._t_join_leave_s:
+            self._joins_and_leaves(now_s)
+        if now_s >= self._t_complete_s:
+            self._completions(now_s)
         lo = self._ev_pos
         hi = int(np.searchsorted(self._ev_time_s, now_s, side="right"))
         self._ev_pos = hi
@@ -648,16 +652,16 @@ class Engine:
             ) * self.sample_every_s
 
     def _next_event_s(self) -> float:
+        """Earliest time anything is due; refreshes the join/leave and completion times."""
         n = self.n_nodes
         t = self._next_sample_s
         if n:
-            t = min(
-                t,
+            self._t_join_leave_s = min(
                 float(self._join_s[:n].min()),
                 float(self._leave_s[:n][~self._gone[:n]].min(initial=np.inf)),
-                float(self._step_end_s[:n].min()),
-                float(self._next_step_s[:n].min()),
             )
+            self._t_complete_s = float(self._step_end_s[:n].min())
+            t = min(t, self._t_join_leave_s, self._t_complete_s, float(self._next_step_s[:n].min()))
         if self._ev_pos < self._ev_time_s.size:
             t = min(t, float(self._ev_time_s[self._ev_pos]))
         if self._retry_due_s.size:
@@ -707,6 +711,7 @@ class Engine:
         if self._is_low(ix)[0]:
             self._increase(i, now_s, step)
         self._end_step(i, now_s, step, decreased=False)
+        self._t_complete_s = min(self._t_complete_s, float(self._step_end_s[i]))
 
     def _leave(self, i: int, now_s: float) -> None:
         self._gone[i] = True
@@ -832,14 +837,7 @@ class Engine:
 
     def _place(self, pods: IntArray, nodes: IntArray, now_s: float) -> BoolArray:
         """Give pods (in due order) an eligible address each, node by node in rounds."""
-        order = np.argsort(nodes, kind="stable")
-        sorted_nodes = nodes[order]
-        starts = np.flatnonzero(np.r_[True, sorted_nodes[1:] != sorted_nodes[:-1]])
-        group = np.cumsum(np.r_[True, sorted_nodes[1:] != sorted_nodes[:-1]]) - 1
-        rank = np.empty(nodes.size, dtype=np.int64)
-        rank[order] = np.arange(nodes.size) - starts[group]
-        n_rounds = int(rank.max()) + 1
-        rounds = [np.flatnonzero(rank == r) for r in range(n_rounds)]
+        rounds = _rounds(nodes)
         if self.placement == "first_fit":
             placed, _, _ = self._place_rounds(pods, nodes, rounds, now_s, None)
             return placed
@@ -1275,7 +1273,7 @@ class Engine:
         n_held = int(self._eni_n_cidrs[i, e])
         keep = np.ones(n_held, dtype=bool)
         keep[slots] = False
-        order = np.r_[np.flatnonzero(keep), slots, np.arange(n_held, self._c)]
+        order = np.concatenate([np.flatnonzero(keep), slots, np.arange(n_held, self._c)])
         self._cidr_base[i, e] = self._cidr_base[i, e, order]
         self._cidr_n_assigned[i, e] = self._cidr_n_assigned[i, e, order]
         self._ip_until[i, e] = self._ip_until[i, e, order]
@@ -1292,7 +1290,8 @@ class Engine:
         eni_id = int(self._eni_id[i, e])
         n_enis = int(self._n_enis[i])
         self._n_cidrs[i] -= self._eni_n_cidrs[i, e]
-        order = np.r_[np.arange(e), np.arange(e + 1, n_enis), e, np.arange(n_enis, self._e)]
+        slots = np.arange(self._e)
+        order = np.concatenate([slots[:e], slots[e + 1 : n_enis], slots[e : e + 1], slots[n_enis:]])
         for array in (
             self._eni_id,
             self._eni_primary_ip,
@@ -1359,6 +1358,24 @@ class Engine:
         self._row_node[self._n_rows : end] = ix
         self._row_metrics[self._n_rows : end] = self._metric_matrix(ix, now_s)
         self._n_rows = end
+
+
+def _rounds(nodes: IntArray) -> list[IntArray]:
+    """Positions of the 1st, 2nd, ... occurrence of each node: one round per rank."""
+    everything = np.arange(nodes.size)
+    if nodes.size == 1:
+        return [everything]
+    order = np.argsort(nodes, kind="stable")
+    sorted_nodes = nodes[order]
+    new_group = np.empty(nodes.size, dtype=bool)
+    new_group[0] = True
+    np.not_equal(sorted_nodes[1:], sorted_nodes[:-1], out=new_group[1:])
+    if new_group.all():
+        return [everything]
+    starts = np.flatnonzero(new_group)
+    rank = np.empty(nodes.size, dtype=np.int64)
+    rank[order] = everything - starts[np.cumsum(new_group) - 1]
+    return [np.flatnonzero(rank == r) for r in range(int(rank.max()) + 1)]
 
 
 def _div_ceil(x: IntArray, y: int) -> IntArray:
