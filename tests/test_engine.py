@@ -292,3 +292,19 @@ def test_same_seed_same_result(run: dict[str, Any]) -> None:
     b = simulate(run, checks=False).result()
     assert a.to_frame().equals(b.to_frame())
     assert np.array_equal(a.wait_s, b.wait_s) and a.n_calls_by_action == b.n_calls_by_action
+
+
+def test_pre_drawn_words_reproduce_numpy_bounded_integers_with_rejections() -> None:
+    # Random placement replays placement_rng.integers(n) from pre-drawn 32-bit words. Bounds
+    # near 2**31 make numpy's Lemire method reject about half the words, which exercises the
+    # redraw path that real placements (n <= 50) hit about once in 10**8 draws.
+    bounds = np.array([1, 2, 3, 2**31 + 1, 7, 2**31 + 5, 2**31 + 1, 1, 50] * 20)
+    engine = Engine(BIG_SUBNET, seed=9)
+    expected_rng = np.random.default_rng(9).spawn(3)[2]  # the placement_rng of seed 9
+    expected = [int(expected_rng.integers(int(b))) for b in bounds]
+    got = []
+    for b in bounds:
+        value, used = engine._bounded(np.array([engine._word_pos]), np.array([b]))
+        engine._word_pos += int(used[0])
+        got.append(int(value[0]))
+    assert got == expected

@@ -111,6 +111,8 @@ _NODE_ARRAYS: Final = (
     "_cooldown_s",
     "_custom",
     "_pod_eni",
+    "_unit",
+    "_warm_w",
     "_asleep",
     "_anchor_k",
     "_next_step_s",
@@ -431,6 +433,8 @@ class Engine:
         self._cooldown_s[sl] = config.ip_cooldown_period_s
         self._custom[sl] = config.custom_network_cfg
         self._pod_eni[sl] = config.enable_pod_eni
+        self._unit[sl] = np.where(pd_on, IPS_PER_PREFIX, self._n_slots[sl])
+        self._warm_w[sl] = np.where(pd_on, config.warm_prefix_target, config.warm_eni_target)
         self._specs.extend(specs)
         self._configs.extend([config] * n_new)
         self._pending.extend([] for _ in range(n_new))
@@ -574,6 +578,8 @@ class Engine:
         self._cooldown_s = np.zeros(cap)
         self._custom = np.zeros(cap, dtype=bool)
         self._pod_eni = np.zeros(cap, dtype=bool)
+        self._unit = np.zeros(cap, dtype=np.int64)  # IPs per warm-target unit: S, or 16 in PD
+        self._warm_w = np.zeros(cap, dtype=np.int64)  # WARM_ENI_TARGET, or WARM_PREFIX in PD
         self._asleep = np.zeros(cap, dtype=bool)
         self._anchor_k = np.zeros(cap, dtype=np.int64)
         self._next_step_s = np.full(cap, np.inf)
@@ -919,25 +925,18 @@ class Engine:
         product half falls below ``(2**32 - n) % n`` (then the next word is tried); ``n == 1``
         takes no word.
         """
-        value = np.zeros(n.size, dtype=np.int64)
-        used = np.zeros(n.size, dtype=np.int64)
-        draw = n >= 2
-        if not draw.any():
-            return value, used
-        self._ensure_words(int(offsets[draw].max()) + 1)
-        nn = n[draw].astype(np.uint64)
-        product = self._words[offsets[draw] - self._word_base] * nn
-        low = product & np.uint64(_TWO_32 - 1)
-        threshold = (np.uint64(_TWO_32) - nn) % nn
-        value[draw] = (product >> np.uint64(32)).astype(np.int64)
-        used[draw] = 1
-        for j in np.flatnonzero(low < threshold).tolist():
-            i = int(np.flatnonzero(draw)[j])
-            bound, pos = int(n[i]), int(offsets[i])
-            limit = (_TWO_32 - bound) % bound
+        self._ensure_words(int(offsets.max()) + 1)
+        bound = n.astype(np.uint64)
+        product = self._words[offsets - self._word_base] * bound
+        value = (product >> np.uint64(32)).astype(np.int64)  # n == 1 gives 0
+        used = (n >= 2).astype(np.int64)
+        threshold = (np.uint64(_TWO_32) - bound) % bound  # 0 when n == 1: never rejected
+        rejected = (product & np.uint64(_TWO_32 - 1)) < threshold
+        for i in np.flatnonzero(rejected).tolist():
+            limit, pos = int(threshold[i]), int(offsets[i]) + 1
             while True:
                 self._ensure_words(pos + 1)
-                m = int(self._words[pos - self._word_base]) * bound
+                m = int(self._words[pos - self._word_base]) * int(n[i])
                 pos += 1
                 if m & (_TWO_32 - 1) >= limit:
                     break
@@ -1117,13 +1116,13 @@ class Engine:
 
     def _is_low(self, ix: IntArray) -> BoolArray:
         """isDatastorePoolTooLow per node."""
-        pd_on = self._pd[ix]
         total = self._n_cidrs[ix] * self._cidr_size[ix]
         avail = total - self._n_assigned[ix]
-        warm = np.where(pd_on, self._warm_prefix[ix], self._warm_eni[ix])
-        unit = np.where(pd_on, IPS_PER_PREFIX, self._n_slots[ix])
-        by_target = (avail < unit * warm) | ((warm == 0) & (avail == 0))
-        low = np.where(self._warm_ip_mode[ix], self._short(ix) > 0, by_target)
+        warm = self._warm_w[ix]
+        low = (avail < self._unit[ix] * warm) | ((warm == 0) & (avail == 0))
+        warm_ip_mode = self._warm_ip_mode[ix]
+        if warm_ip_mode.any():
+            low[warm_ip_mode] = self._short(ix[warm_ip_mode]) > 0
         return low & (total < self._max_pods[ix])
 
     def _wanted(self, i: int) -> int:
@@ -1138,14 +1137,18 @@ class Engine:
 
     def _should_remove(self, ix: IntArray) -> BoolArray:
         """shouldRemoveExtraENIs on the stats at the start of the step."""
-        pd_on = self._pd[ix]
-        avail = self._n_cidrs[ix] * self._cidr_size[ix] - self._n_assigned[ix]
-        warm = np.where(pd_on, self._warm_prefix[ix], self._warm_eni[ix])
-        max_ips_per_eni = self._n_slots[ix] * self._cidr_size[ix]
-        slot = np.arange(self._e)
-        secondary = (slot >= 1) & (slot < self._n_enis[ix][:, None]) & ~self._eni_trunk[ix]
-        empty = (secondary & (self._eni_n_assigned[ix] == 0)).any(axis=1)
-        return self._warm_ip_mode[ix] | (avail >= (warm + 1) * max_ips_per_eni) | (pd_on & empty)
+        size = self._cidr_size[ix]
+        avail = self._n_cidrs[ix] * size - self._n_assigned[ix]
+        max_ips_per_eni = self._n_slots[ix] * size
+        gate = self._warm_ip_mode[ix] | (avail >= (self._warm_w[ix] + 1) * max_ips_per_eni)
+        pd_on = self._pd[ix] & ~gate
+        if pd_on.any():
+            # data_store.go CheckFreeableENIexists: a secondary, non-trunk ENI with no pods.
+            pix = ix[pd_on]
+            slot = np.arange(self._e)
+            secondary = (slot >= 1) & (slot < self._n_enis[pix][:, None]) & ~self._eni_trunk[pix]
+            gate[pd_on] = (secondary & (self._eni_n_assigned[pix] == 0)).any(axis=1)
+        return gate
 
     def _deletable_eni(self, ix: IntArray, now_s: float) -> IntArray:
         """getDeletableENI: the first freeable ENI slot per node, or -1."""
