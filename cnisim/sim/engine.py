@@ -351,7 +351,6 @@ class Engine:
         self._n_submitted = 0
         # retry queue, sorted by (due, sequence)
         self._retry_due_s: FloatArray = np.empty(0)
-        self._retry_seq: IntArray = np.empty(0, dtype=np.int64)
         self._retry_pod: IntArray = np.empty(0, dtype=np.int64)
 
         # ---- samples (long format, grown by doubling)
@@ -811,19 +810,20 @@ class Engine:
         n_retry = int(np.searchsorted(self._retry_due_s, now_s, side="right"))
         if not new_pods.size and not n_retry:
             return
-        retry_pods = self._retry_pod[:n_retry]
-        retry_due = self._retry_due_s[:n_retry]
-        live = self._pod_state[retry_pods] == _POD_STATE_WAITING
-        self._retry_pod = self._retry_pod[n_retry:]
-        self._retry_due_s = self._retry_due_s[n_retry:]
-        self._retry_seq = self._retry_seq[n_retry:]
-        pods = np.concatenate([retry_pods[live], new_pods])
-        if not pods.size:
-            return
-        due = np.concatenate([retry_due[live], new_due])
-        seq = self._pod_seq[pods]
-        order = np.lexsort((seq, due))
-        pods = pods[order]
+        if n_retry:
+            retry_pods = self._retry_pod[:n_retry]
+            live = self._pod_state[retry_pods] == _POD_STATE_WAITING
+            retry_due = self._retry_due_s[:n_retry][live]
+            self._retry_pod = self._retry_pod[n_retry:]
+            self._retry_due_s = self._retry_due_s[n_retry:]
+            pods = np.concatenate([retry_pods[live], new_pods])
+            if not pods.size:
+                return
+            if new_pods.size:  # both queues are in (due, sequence) order: merge them
+                due = np.concatenate([retry_due, new_due])
+                pods = pods[np.lexsort((self._pod_seq[pods], due))]
+        else:
+            pods = new_pods
         nodes = self._pod_node[pods]
         np.add.at(self._n_adds, nodes, 1)
         placed = self._place(pods, nodes, now_s)
@@ -832,7 +832,6 @@ class Engine:
             np.add.at(self._n_failed, nodes[~placed], 1)
             failed = failed[np.argsort(self._pod_seq[failed], kind="stable")]
             self._retry_pod = np.concatenate([self._retry_pod, failed])
-            self._retry_seq = np.concatenate([self._retry_seq, self._pod_seq[failed]])
             self._retry_due_s = np.concatenate(
                 [self._retry_due_s, np.full(failed.size, now_s + self.pod_retry_interval_s)]
             )
