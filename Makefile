@@ -19,7 +19,7 @@ run: $(BIN)/cnisim
 ## test: set up, then lint, type-check, run the tests and run every benchmark once
 test: $(BIN)/cnisim lint
 	$(BIN)/python -m pytest -q
-	$(BIN)/python -m pytest -q benchmarks --benchmark-disable -p no:randomly
+	$(BIN)/python -m pytest -q benchmarks --benchmark-disable
 
 lint: $(BIN)/cnisim
 	$(BIN)/ruff check .
