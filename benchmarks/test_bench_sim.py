@@ -36,7 +36,11 @@ MEAN_PODS = 12.0
 def build(
     n_nodes: int, duration_s: float, mean_lifetime_s: float, seed: int
 ) -> tuple[Engine, PodEvents]:
-    """Two node groups (secondary IPs with defaults; prefix delegation) over 8 subnets.
+    """Two node groups, secondary IPs with defaults and prefix delegation, 4 subnets each.
+
+    The groups get separate subnets: secondary IPs scattered over a subnet leave few free
+    aligned /28s, and the prefix nodes' InsufficientCidrBlocks retries then drain the
+    account's AssignPrivateIpAddresses bucket for every node (another scenario).
 
     Nodes join 50 a minute (all at once, their ENI creations would exceed the account's
     5 per s CreateNetworkInterface refill and end in a throttling storm, another scenario);
@@ -46,7 +50,7 @@ def build(
     join_s = np.arange(n_nodes) // NODES_PER_WAVE * JOIN_EVERY_S
     half = n_nodes // 2
     for i, t_s in enumerate(join_s):
-        subnet = f"subnet-{i % N_SUBNETS}"
+        subnet = f"subnet-{i % (N_SUBNETS // 2) + (N_SUBNETS // 2) * (i >= half)}"
         if i < half:
             spec = NodeSpec("m5.large", 3, 10, 29, subnet, subnet, True)
             config = IpamdConfig()

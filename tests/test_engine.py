@@ -251,15 +251,16 @@ def simulate(run: dict[str, Any], checks: bool) -> Engine:
     )
     engine.add_nodes(run["specs"], run["config"], 0.0)
     rng = np.random.default_rng(run["seed"])
-    engine.submit_pods(steady_churn(3, run["mean_pods"], 60.0, 300.0, rng))
+    events = steady_churn(3, run["mean_pods"], 60.0, 300.0, rng)
+    engine.submit_pods(events)
     for t_s in range(0, 301, 20):
         engine.run_until(float(t_s))
         if checks:
-            check_invariants(engine, run["specs"])
+            check_invariants(engine, run["specs"], events.n_adds)
     return engine
 
 
-def check_invariants(engine: Engine, specs: list[NodeSpec]) -> None:
+def check_invariants(engine: Engine, specs: list[NodeSpec], n_pods: int) -> None:
     m = engine.metrics()
     all_held = [engine.node_addresses(i) for i in range(len(specs))]
     held = np.concatenate(all_held)
@@ -273,7 +274,7 @@ def check_invariants(engine: Engine, specs: list[NodeSpec]) -> None:
         assert sum(per_eni) == m["ips_held"][i] == all_held[i].size
     owners = engine.space.owner_of("subnet-a", held)
     assert np.all(owners >= 0)  # the subnet agrees that each held address is taken
-    running = [engine.pod_address(p) for p in range(engine._pod_cap)]
+    running = [engine.pod_address(p) for p in range(n_pods)]
     placed = [a for a in running if a is not None]
     assert len(placed) == len(set(placed)) == int(m["ips_assigned"].sum())
     assert set(placed) <= {int(a) for a in held}
