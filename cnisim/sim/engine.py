@@ -15,13 +15,22 @@ node the datastore lives in padded structure-of-arrays:
   an address is eligible for a pod when ``until < now_s``; plus the pod id holding it.
 
 For 5,000 m5.large nodes in prefix mode that is 5,000 x 3 x 9 x 16 addresses (17 MB of
-``until``); the largest types (15 ENIs x 49 slots) with prefixes take about 940 MB.
+``until``, as much for the pod ids); 5,000 of the largest types (15 ENIs x 49 slots) with
+prefixes would take about 940 MB. Arrays grow by chunks of 256 nodes as nodes join; node ids
+are never reused.
 
 Within a tick: joins and leaves, completions, DELs and ADDs are array operations over the nodes
 concerned (ADDs in rounds: the r-th ADD of each node in round r); the pool step's decisions
 (isDatastorePoolTooLow, isDatastorePoolTooHigh, shouldRemoveExtraENIs, the deletable ENI) are
 array expressions over every node due; only nodes that call EC2 run Python code, one node at a
 time in increasing index, because EC2 calls are per action and their order fixes the draws.
+
+Two shortcuts keep results identical while skipping work: ticks where nothing is due are
+skipped, and a node whose pool step made no EC2 call sleeps (see ``Engine._sleep``): its
+decisions depend only on its own datastore and on four timers, so it is not evaluated again
+until its datastore changes or a timer may flip, and then at the next time on its 5 s grid.
+Sleeping needs exact tick arithmetic (``tick_s`` a power of two, ``pool_interval_s`` a multiple
+of it); otherwise every due step is evaluated.
 
 Random placement consumes ``placement_rng`` exactly as the reference's scalar
 ``placement_rng.integers(n)`` calls do: numpy's bounded integers take one 32-bit word ``w`` and
@@ -198,7 +207,7 @@ class EngineResult:
     n_ticks : int
         Ticks simulated (ticks with nothing due are skipped).
     n_node_steps : int
-        Pool steps run (node-steps).
+        Pool steps evaluated (the no-op steps of sleeping nodes are not evaluated).
     """
 
     sample_s: FloatArray
@@ -272,6 +281,19 @@ class Engine:
     -----
     Drive it with :meth:`add_nodes`, :meth:`remove_nodes`, :meth:`submit_pods` and
     :meth:`run_until`; read :meth:`metrics` at any time and :meth:`result` at the end.
+
+    Examples
+    --------
+    A t3.small (3 ENIs x 4 IPv4) with the default WARM_ENI_TARGET=1 holds 3 IPs at 0 pods
+    (aws/amazon-vpc-cni-k8s ``docs/eni-and-ip-target.md``):
+
+    >>> engine = Engine({"subnet-a": "10.0.0.0/24"}, seed=0)
+    >>> spec = NodeSpec("t3.small", 3, 4, 11, "subnet-a", "subnet-a", False)
+    >>> engine.add_nodes([spec], IpamdConfig(), 0.0)
+    array([0])
+    >>> engine.run_until(10.0)
+    >>> int(engine.metrics()["enis"][0]), int(engine.metrics()["ips_held"][0])
+    (1, 3)
 
     References
     ----------
