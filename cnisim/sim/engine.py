@@ -480,6 +480,7 @@ class Engine:
         node_ids = np.asarray(ids, dtype=np.int64).ravel()
         if node_ids.size and (node_ids.min() < 0 or node_ids.max() >= self.n_nodes):
             raise UsageError("remove_nodes got a node id that was never added")
+        node_ids = node_ids[~self._gone[node_ids]]
         self._leave_s[node_ids] = np.minimum(self._leave_s[node_ids], now_s)
 
     def submit_pods(self, events: PodEvents) -> None:
@@ -684,8 +685,7 @@ class Engine:
         t = self._next_sample_s
         if n:
             self._t_join_leave_s = min(
-                float(self._join_s[:n].min()),
-                float(self._leave_s[:n][~self._gone[:n]].min(initial=np.inf)),
+                float(self._join_s[:n].min()), float(self._leave_s[:n].min())
             )
             self._t_complete_s = float(self._step_end_s[:n].min())
             t = min(t, self._t_join_leave_s, self._t_complete_s, float(self._next_step_s[:n].min()))
@@ -742,6 +742,7 @@ class Engine:
 
     def _leave(self, i: int, now_s: float) -> None:
         self._gone[i] = True
+        self._leave_s[i] = np.inf  # done
         if self._instance[i] >= 0:
             self.ec2.terminate_instance(now_s, int(self._instance[i]))
         running = self._ip_pod[i][self._ip_pod[i] >= 0]
@@ -1067,7 +1068,11 @@ class Engine:
         asleep = ix[self._asleep[ix]]
         if asleep.size:
             self._asleep[asleep] = False
-            self._next_step_s[asleep] = self._grid_at_or_after(asleep, np.full(asleep.size, now_s))
+            m = self._pool_ticks
+            anchor = self._anchor_k[asleep]
+            k_now = round(now_s / self.tick_s)
+            k = anchor + m * np.maximum(-((anchor - k_now) // m), 1)
+            self._next_step_s[asleep] = k * self.tick_s
 
     def _can_grow(self, ix: IntArray) -> BoolArray:
         """Whether an increase could call EC2: an allocatable ENI with room, or an ENI slot."""
