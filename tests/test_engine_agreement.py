@@ -91,7 +91,7 @@ def scenarios(draw: st.DrawFn) -> dict[str, Any]:
         "leave_s": leave_s,
         "seed": draw(st.integers(0, 2**16)),
         "placement": draw(st.sampled_from(["first_fit", "random"])),
-        "tick_s": draw(st.sampled_from([1.0, 0.5])),
+        "tick_s": draw(st.sampled_from([1.0, 0.5, 0.3])),
     }
 
 

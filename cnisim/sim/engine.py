@@ -675,9 +675,10 @@ class Engine:
         self._pool_steps(now_s)
         if now_s >= self._next_sample_s:
             self._sample(now_s)
-            self._next_sample_s = (
-                math.floor(now_s / self.sample_every_s) + 1
-            ) * self.sample_every_s
+            n_periods = math.floor(now_s / self.sample_every_s) + 1
+            while n_periods * self.sample_every_s <= now_s:  # float rounding of the division
+                n_periods += 1
+            self._next_sample_s = n_periods * self.sample_every_s
 
     def _next_event_s(self) -> float:
         """Earliest time anything is due; refreshes the join/leave and completion times."""
