@@ -3,7 +3,9 @@
 CI runs each benchmark once at full size (``--benchmark-disable``); ``make bench`` times them
 (one round each: a run is tens of seconds). Figures go to ``benchmark.extra_info``:
 wall time, node-steps per second (simulated ipamd pool steps, one per node per 5 s, per wall
-second), pod events (ADDs + DELs) per second and peak RSS.
+second), pod events (ADDs + DELs) per second and peak RSS. The two full-size runs are marked
+``slow`` (registered in pyproject) so that a CI short of time can deselect them with
+``-m "not slow"``; they are not shrunk.
 """
 
 from __future__ import annotations
@@ -14,6 +16,7 @@ from collections.abc import Callable
 from typing import Any
 
 import numpy as np
+import pytest
 
 from cnisim.cni import IpamdConfig
 from cnisim.sim.engine import Engine, run_engine
@@ -90,6 +93,7 @@ def record(benchmark: Any, engine: Engine, events: PodEvents, wall_s: float, sim
     )
 
 
+@pytest.mark.slow
 def test_bench_1000_nodes_one_day(benchmark: Any) -> None:
     """1,000 nodes, 24 simulated hours, steady churn (about 200,000 pod starts).
 
@@ -104,6 +108,7 @@ def test_bench_1000_nodes_one_day(benchmark: Any) -> None:
     assert result.n_adds.sum() >= events.n_adds  # every pod was tried
 
 
+@pytest.mark.slow
 def test_bench_5000_nodes_a_million_pods(benchmark: Any) -> None:
     """5,000 nodes, about a million pod starts in 24 simulated hours.
 
