@@ -1033,23 +1033,19 @@ class Engine:
         if not self._lazy:
             self._next_step_s[ix] = now_s + self.pool_interval_s
             return
-        wake = np.full(ix.size, np.inf)
-        for t in (
-            self._insufficient_until_s[ix],
-            self._last_decrease_s[ix] + DECREASE_INTERVAL_S,
-        ):
-            wake = np.where(t >= now_s, np.minimum(wake, t), wake)
-        slot = np.arange(self._e)
-        ages = np.where(
-            (slot >= 1) & (slot < self._n_enis[ix][:, None]),
-            self._eni_created_s[ix] + MIN_ENI_LIFETIME_S,
-            np.inf,
+        # Conservative wake: the earliest future timer of the node (the primary ENI's age and
+        # stale slots only cause extra evaluations, which make no call either).
+        timers = np.concatenate(
+            [
+                self._insufficient_until_s[ix, None],
+                self._last_decrease_s[ix, None] + DECREASE_INTERVAL_S,
+                self._eni_created_s[ix] + MIN_ENI_LIFETIME_S,
+                self._ip_until[ix].reshape(ix.size, -1),  # cooldown ends (+inf: assigned)
+            ],
+            axis=1,
         )
-        ages = np.where(ages >= now_s, ages, np.inf)
-        wake = np.minimum(wake, ages.min(axis=1))
-        until = self._ip_until[ix].reshape(ix.size, -1)
-        cooling = np.where((until >= now_s) & (until < np.inf), until, np.inf)
-        wake = np.minimum(wake, cooling.min(axis=1))
+        timers[~(timers >= now_s)] = np.inf  # past, never used (-inf) or not held (NaN)
+        wake = timers.min(axis=1)
         k_now = round(now_s / self.tick_s)
         self._anchor_k[ix] = k_now
         self._asleep[ix] = True
