@@ -15,12 +15,11 @@ from pathlib import Path
 
 import numpy as np
 import pytest
+from clihelp import assert_one_line_error, run_cnisim
 from typer.testing import CliRunner
 
 from cnisim.catalog import load_catalog
 from cnisim.cli import app
-
-CNISIM = Path(sys.executable).parent / "cnisim"  # the console script installed in the venv
 
 runner = CliRunner()
 
@@ -28,15 +27,6 @@ runner = CliRunner()
 def run(*args: str) -> tuple[int, str, str]:
     result = runner.invoke(app, list(args))
     return result.exit_code, result.stdout, result.stderr
-
-
-def assert_one_line_error(stderr: str, *fragments: str) -> None:
-    assert "Traceback" not in stderr
-    lines = stderr.strip().splitlines()
-    assert len(lines) == 1, stderr
-    assert lines[0].startswith("cnisim: error: ")
-    for fragment in fragments:
-        assert fragment in lines[0], lines[0]
 
 
 # EKS user guide (choosing-instance-type) and the amazon-eks-ami calculator tests
@@ -294,17 +284,13 @@ def test_warmpool_coerced_setting_warns() -> None:
     assert [r["enis"] for r in json.loads(stdout)] == [1, 3, 3]
 
 
-def run_installed(*args: str, cwd: Path) -> subprocess.CompletedProcess[str]:
-    return subprocess.run([str(CNISIM), *args], cwd=cwd, capture_output=True, text=True, timeout=60)
-
-
 def test_installed_command_answers_from_any_directory(tmp_path: Path) -> None:
-    done = run_installed("maxpods", "t3.large", cwd=tmp_path)
+    done = run_cnisim("maxpods", "t3.large", cwd=tmp_path)
     assert (done.returncode, done.stdout, done.stderr) == (0, "35\n", "")
-    done = run_installed("maxpods", "t3.larg", cwd=tmp_path)
+    done = run_cnisim("maxpods", "t3.larg", cwd=tmp_path)
     assert done.returncode == 2 and done.stdout == ""
     assert_one_line_error(done.stderr, "t3.large")
-    done = run_installed("warmpool", "t3.small", "--pods", "5", "-o", "csv", cwd=tmp_path)
+    done = run_cnisim("warmpool", "t3.small", "--pods", "5", "-o", "csv", cwd=tmp_path)
     assert done.returncode == 0
     (row,) = csv.DictReader(io.StringIO(done.stdout))
     assert (row["enis"], row["ips_held"]) == ("3", "9")

@@ -6,18 +6,16 @@ import importlib
 import json
 import os
 import socket
-import subprocess
-import sys
 from pathlib import Path
 
 import pytest
+from clihelp import assert_one_line_error, run_cnisim
 from typer.main import get_command
 from typer.testing import CliRunner
 
 from cnisim.catalog import PROVENANCE_FILE, RAW_FILE, TABLE_FILE, load_catalog
 from cnisim.cli import app
 
-CNISIM = Path(sys.executable).parent / "cnisim"  # the console script installed in the venv
 PACKAGED_DIR = Path(str(importlib.import_module("cnisim.data").__file__)).parent
 SNAPSHOT_FILES = (RAW_FILE, TABLE_FILE, PROVENANCE_FILE)
 
@@ -40,21 +38,6 @@ def copy_packaged_snapshot(directory: Path) -> dict[str, bytes]:
 
 def files_of(directory: Path) -> dict[str, bytes]:
     return {path.name: path.read_bytes() for path in sorted(directory.iterdir())}
-
-
-def run_cnisim(*args: str, cwd: Path) -> subprocess.CompletedProcess[str]:
-    return subprocess.run(
-        [str(CNISIM), *args], cwd=cwd, capture_output=True, text=True, timeout=120
-    )
-
-
-def assert_one_line_error(stderr: str, *fragments: str) -> None:
-    assert "Traceback" not in stderr
-    lines = stderr.strip().splitlines()
-    assert len(lines) == 1, stderr
-    assert lines[0].startswith("cnisim: error: ")
-    for fragment in fragments:
-        assert fragment in lines[0]
 
 
 def test_every_command_has_help_with_an_example() -> None:
