@@ -9,6 +9,7 @@ Every :class:`~cnisim.errors.CnisimError` becomes one line on stderr,
 from __future__ import annotations
 
 import csv
+import inspect
 import io
 import json
 from dataclasses import replace
@@ -337,6 +338,15 @@ def _max_pods_options(
     )
 
 
+#: The flags ``maxpods`` and ``describe`` share, named as :func:`_max_pods_options` names them.
+_MODE_FLAG_NAMES = tuple(inspect.signature(_max_pods_options).parameters)
+
+
+def _mode_flags(arguments: dict[str, Any]) -> dict[str, Any]:
+    """The arguments of a command that :func:`_max_pods_options` takes (they share names)."""
+    return {name: arguments[name] for name in _MODE_FLAG_NAMES}
+
+
 def _select(
     cat: Catalog,
     names: list[str],
@@ -509,16 +519,16 @@ def maxpods(
     all_types: Annotated[bool, typer.Option("--all", help="Every type in the catalog.")] = False,
     output: OutputOption = None,
     cni_version: CniVersionOption = DEFAULT_CNI_VERSION,
-    cni_prefix_delegation_enabled: PrefixDelegationOption = False,
-    cni_custom_networking_enabled: CustomNetworkingOption = False,
-    cni_max_eni: MaxEniOption = None,
+    prefix_delegation: PrefixDelegationOption = False,
+    custom_networking: CustomNetworkingOption = False,
+    max_eni: MaxEniOption = None,
     show_max_allowed: ShowMaxAllowedOption = False,
     security_groups_for_pods: SecurityGroupsForPodsOption = False,
     ipv6: Ipv6Option = False,
     all_network_cards: AllNetworkCardsOption = False,
     max_pods_override: MaxPodsOverrideOption = None,
     reservation_basis: ReservationBasisOption = "nodeadm",
-    vm_overhead: VmOverheadOption = 0.0,
+    vm_overhead_frac: VmOverheadOption = 0.0,
     pod_cpu: PodCpuOption = None,
     pod_memory: PodMemoryOption = None,
     prefix_delegation_rule: PrefixDelegationRuleOption = "calculator",
@@ -526,10 +536,20 @@ def maxpods(
         list[str] | None, typer.Option("--family", help="With --all: families, e.g. m5,c6i.")
     ] = None,
     arch: Annotated[str | None, typer.Option("--arch", help="With --all: x86_64 or arm64.")] = None,
-    min_vcpus: Annotated[int | None, typer.Option("--min-vcpus")] = None,
-    max_vcpus: Annotated[int | None, typer.Option("--max-vcpus")] = None,
-    min_memory_gib: Annotated[float | None, typer.Option("--min-memory-gib")] = None,
-    max_memory_gib: Annotated[float | None, typer.Option("--max-memory-gib")] = None,
+    min_vcpus: Annotated[
+        int | None, typer.Option("--min-vcpus", help="With --all: at least N vCPUs.")
+    ] = None,
+    max_vcpus: Annotated[
+        int | None, typer.Option("--max-vcpus", help="With --all: at most N vCPUs.")
+    ] = None,
+    min_memory_gib: Annotated[
+        float | None,
+        typer.Option("--min-memory-gib", help="With --all: at least this memory [GiB]."),
+    ] = None,
+    max_memory_gib: Annotated[
+        float | None,
+        typer.Option("--max-memory-gib", help="With --all: at most this memory [GiB]."),
+    ] = None,
     catalog: CatalogDirOption = None,
 ) -> None:
     """Max pods per node for instance types, as the VPC CNI allows and EKS tools set it.
@@ -557,22 +577,7 @@ def maxpods(
         min_memory_gib=min_memory_gib,
         max_memory_gib=max_memory_gib,
     )
-    options = _max_pods_options(
-        cni_version=cni_version,
-        prefix_delegation=cni_prefix_delegation_enabled,
-        custom_networking=cni_custom_networking_enabled,
-        max_eni=cni_max_eni,
-        security_groups_for_pods=security_groups_for_pods,
-        ipv6=ipv6,
-        all_network_cards=all_network_cards,
-        show_max_allowed=show_max_allowed,
-        max_pods_override=max_pods_override,
-        reservation_basis=reservation_basis,
-        vm_overhead_frac=vm_overhead,
-        pod_cpu=pod_cpu,
-        pod_memory=pod_memory,
-        prefix_delegation_rule=prefix_delegation_rule,
-    )
+    options = _max_pods_options(**_mode_flags(locals()))
     limits = compute_limits(cat.columns, options)
     _warn_modes(cat, limits, options)
     profile = options.pod_cpu_millicores is not None or options.pod_memory_mib is not None
@@ -712,16 +717,16 @@ def describe(
     instance_type: Annotated[str, typer.Argument(help="One instance type, e.g. m5.large.")],
     output: OutputOption = None,
     cni_version: CniVersionOption = DEFAULT_CNI_VERSION,
-    cni_prefix_delegation_enabled: PrefixDelegationOption = False,
-    cni_custom_networking_enabled: CustomNetworkingOption = False,
-    cni_max_eni: MaxEniOption = None,
+    prefix_delegation: PrefixDelegationOption = False,
+    custom_networking: CustomNetworkingOption = False,
+    max_eni: MaxEniOption = None,
     show_max_allowed: ShowMaxAllowedOption = False,
     security_groups_for_pods: SecurityGroupsForPodsOption = False,
     ipv6: Ipv6Option = False,
     all_network_cards: AllNetworkCardsOption = False,
     max_pods_override: MaxPodsOverrideOption = None,
     reservation_basis: ReservationBasisOption = "nodeadm",
-    vm_overhead: VmOverheadOption = 0.0,
+    vm_overhead_frac: VmOverheadOption = 0.0,
     pod_cpu: PodCpuOption = None,
     pod_memory: PodMemoryOption = None,
     prefix_delegation_rule: PrefixDelegationRuleOption = "calculator",
@@ -739,22 +744,7 @@ def describe(
     """
     cat = load_catalog(catalog)
     selected = cat.take(cat.locate([instance_type]))
-    options = _max_pods_options(
-        cni_version=cni_version,
-        prefix_delegation=cni_prefix_delegation_enabled,
-        custom_networking=cni_custom_networking_enabled,
-        max_eni=cni_max_eni,
-        security_groups_for_pods=security_groups_for_pods,
-        ipv6=ipv6,
-        all_network_cards=all_network_cards,
-        show_max_allowed=show_max_allowed,
-        max_pods_override=max_pods_override,
-        reservation_basis=reservation_basis,
-        vm_overhead_frac=vm_overhead,
-        pod_cpu=pod_cpu,
-        pod_memory=pod_memory,
-        prefix_delegation_rule=prefix_delegation_rule,
-    )
+    options = _max_pods_options(**_mode_flags(locals()))
     info = describe_type(selected, options)
     _warn_modes(selected, compute_limits(selected.columns, options), options)
     if output is OutputFormat.json:
