@@ -904,9 +904,12 @@ class Engine:
             eni_elig: BoolArray = np.any(cidr_elig, axis=2)
             n1 = eni_elig.sum(axis=1)
             ok = n1 > 0
-            if not ok.any():
+            if ok.all():
+                rows = np.arange(rn.size)
+            elif ok.any():
+                rows = np.flatnonzero(ok)
+            else:
                 continue
-            rows = np.flatnonzero(ok)
             if offsets is None:
                 e = np.argmax(eni_elig[rows], axis=1)
                 ce = cidr_elig[rows, e]
@@ -928,7 +931,7 @@ class Engine:
             self._cidr_n_assigned[node, e, c] += 1
             self._eni_n_assigned[node, e] += 1
             self._n_assigned[node] += 1
-            self._pod_loc[pod] = np.ravel_multi_index((e, c, k), (self._e, self._c, self._k))
+            self._pod_loc[pod] = (e * self._c + c) * self._k + k
             placed[sel[rows]] = True
             undo.append((node, e, c, k, old))
         return placed, used, undo
@@ -955,6 +958,8 @@ class Engine:
         used = (n >= 2).astype(np.int64)
         threshold = (np.uint64(_TWO_32) - bound) % bound  # 0 when n == 1: never rejected
         rejected = (product & np.uint64(_TWO_32 - 1)) < threshold
+        if not rejected.any():
+            return value, used
         for i in np.flatnonzero(rejected).tolist():
             limit, pos = int(threshold[i]), int(offsets[i]) + 1
             while True:
