@@ -113,7 +113,6 @@ _NODE_ARRAYS: Final = (
     "_pd",
     "_cidr_size",
     "_warm_ip_mode",
-    "_warm_eni",
     "_warm_ip",
     "_min_ip",
     "_warm_prefix",
@@ -136,7 +135,6 @@ _NODE_ARRAYS: Final = (
     "_n_calls",
     "_n_errors",
     "_eni_id",
-    "_eni_primary_ip",
     "_eni_trunk",
     "_eni_created_s",
     "_eni_n_cidrs",
@@ -173,7 +171,7 @@ class _Addition:
 
     eni_id: int
     bases: NDArray[np.uint32]
-    new_eni_primary_ip: int | None = None
+    new_eni: bool = False
 
 
 @dataclass
@@ -447,7 +445,6 @@ class Engine:
         self._pd[sl] = pd_on
         self._cidr_size[sl] = [IPS_PER_PREFIX if p else 1 for p in pd_on]
         self._warm_ip_mode[sl] = config.warm_ip_targets_defined
-        self._warm_eni[sl] = config.warm_eni_target
         self._warm_ip[sl] = config.warm_ip_target
         self._min_ip[sl] = config.minimum_ip_target
         self._warm_prefix[sl] = config.warm_prefix_target
@@ -593,7 +590,6 @@ class Engine:
         self._pd = np.zeros(cap, dtype=bool)
         self._cidr_size = np.ones(cap, dtype=np.int64)
         self._warm_ip_mode = np.zeros(cap, dtype=bool)
-        self._warm_eni = np.zeros(cap, dtype=np.int64)
         self._warm_ip = np.zeros(cap, dtype=np.int64)
         self._min_ip = np.zeros(cap, dtype=np.int64)
         self._warm_prefix = np.zeros(cap, dtype=np.int64)
@@ -616,7 +612,6 @@ class Engine:
         self._n_calls = np.zeros((cap, len(OPS)), dtype=np.int64)
         self._n_errors = np.zeros((cap, len(_ERROR_CODES)), dtype=np.int64)
         self._eni_id = np.full((cap, e), -1, dtype=np.int64)
-        self._eni_primary_ip = np.zeros((cap, e), dtype=np.uint32)
         self._eni_trunk = np.zeros((cap, e), dtype=bool)
         self._eni_created_s = np.full((cap, e), np.inf)
         self._eni_n_cidrs = np.zeros((cap, e), dtype=np.int64)
@@ -643,7 +638,7 @@ class Engine:
             self._pod_loc[running] = np.ravel_multi_index(where, (e, c, k))
 
     def _alloc_pod_arrays(self, cap: int) -> None:
-        self._pod_state = np.zeros(cap, dtype=np.int8)
+        self._pod_state = np.full(cap, _POD_STATE_NONE, dtype=np.int8)
         self._pod_node = np.full(cap, -1, dtype=np.int64)
         self._pod_loc = np.full(cap, -1, dtype=np.int64)
         self._pod_seq = np.zeros(cap, dtype=np.int64)
@@ -729,11 +724,11 @@ class Engine:
         assert launch.instance_id is not None
         self._instance[i] = launch.instance_id
         self._joined[i] = True
-        self._new_eni(i, launch.eni_id, launch.primary_ip, now_s, trunk=False)
+        self._new_eni(i, launch.eni_id, now_s, trunk=False)
         if config.enable_pod_eni and spec.max_enis >= 2:
             trunk = self.ec2.attach_trunk_eni(now_s, launch.instance_id, spec.node_subnet)
             if trunk.ok and trunk.eni_id is not None and trunk.primary_ip is not None:
-                self._new_eni(i, trunk.eni_id, trunk.primary_ip, now_s, trunk=True)
+                self._new_eni(i, trunk.eni_id, now_s, trunk=True)
         step = _Step([])
         ix = np.array([i])
         if self._is_low(ix)[0]:
@@ -761,10 +756,9 @@ class Engine:
         self._step_end_s[i] = self._next_step_s[i] = np.inf
         self._pending[i] = []
 
-    def _new_eni(self, i: int, eni_id: int, primary_ip: int, now_s: float, *, trunk: bool) -> int:
+    def _new_eni(self, i: int, eni_id: int, now_s: float, *, trunk: bool) -> int:
         e = int(self._n_enis[i])
         self._eni_id[i, e] = eni_id
-        self._eni_primary_ip[i, e] = primary_ip
         self._eni_trunk[i, e] = trunk
         self._eni_created_s[i, e] = now_s
         self._eni_n_cidrs[i, e] = 0
@@ -776,10 +770,8 @@ class Engine:
     def _completions(self, now_s: float) -> None:
         for i in np.flatnonzero(self._step_end_s[: self.n_nodes] <= now_s).tolist():
             for addition in self._pending[i]:
-                if addition.new_eni_primary_ip is not None:
-                    e = self._new_eni(
-                        i, addition.eni_id, addition.new_eni_primary_ip, now_s, trunk=False
-                    )
+                if addition.new_eni:
+                    e = self._new_eni(i, addition.eni_id, now_s, trunk=False)
                 else:
                     found = np.flatnonzero(self._eni_id[i, : self._n_enis[i]] == addition.eni_id)
                     if not found.size:
@@ -1275,7 +1267,7 @@ class Engine:
         self._record(i, "create_eni", result, step)
         if result.ok and result.eni_id is not None and result.primary_ip is not None:
             bases = result.addresses.astype(np.uint32)
-            self._pending[i].append(_Addition(result.eni_id, bases, result.primary_ip))
+            self._pending[i].append(_Addition(result.eni_id, bases, new_eni=True))
         elif result.error in INSUFFICIENT_CODES:
             step.insufficient = True
 
@@ -1325,7 +1317,6 @@ class Engine:
         order = np.concatenate([slots[:e], slots[e + 1 : n_enis], slots[e : e + 1], slots[n_enis:]])
         for array in (
             self._eni_id,
-            self._eni_primary_ip,
             self._eni_trunk,
             self._eni_created_s,
             self._eni_n_cidrs,
