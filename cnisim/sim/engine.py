@@ -1172,10 +1172,6 @@ class Engine:
 
     def _deletable_eni(self, ix: IntArray, now_s: float) -> IntArray:
         """getDeletableENI: the first freeable ENI slot per node, or -1."""
-        size = self._cidr_size[ix]
-        total = self._n_cidrs[ix] * size
-        avail = total - self._n_assigned[ix]
-        eni_ips = self._eni_n_cidrs[ix] * size[:, None]
         slot = np.arange(self._e)
         candidate = (
             (slot >= 1)
@@ -1184,6 +1180,15 @@ class Engine:
             & (now_s - self._eni_created_s[ix] >= MIN_ENI_LIFETIME_S)
             & (self._eni_n_assigned[ix] == 0)
         )
+        found = np.full(ix.size, -1, dtype=np.int64)
+        rows = np.flatnonzero(candidate.any(axis=1))
+        if not rows.size:
+            return found
+        ix, candidate = ix[rows], candidate[rows]
+        size = self._cidr_size[ix]
+        total = self._n_cidrs[ix] * size
+        avail = total - self._n_assigned[ix]
+        eni_ips = self._eni_n_cidrs[ix] * size[:, None]
         pd_on = self._pd[ix][:, None]
         warm_ip = self._warm_ip[ix][:, None]
         min_ip = self._min_ip[ix][:, None]
@@ -1195,12 +1200,10 @@ class Engine:
         warm_prefix = self._warm_prefix[ix][:, None]
         other_free_prefixes = self._free_prefixes(ix)[:, None] - self._eni_n_cidrs[ix]
         candidate &= ~pd_on | (warm_prefix == 0) | (other_free_prefixes >= warm_prefix)
-        rows = np.flatnonzero(candidate.any(axis=1))
-        if rows.size:
-            until = self._ip_until[ix[rows]]
-            cooling = ((until >= now_s) & (until < np.inf)).any(axis=(2, 3))
-            candidate[rows] &= ~cooling
-        return np.where(candidate.any(axis=1), np.argmax(candidate, axis=1), -1)
+        until = self._ip_until[ix]
+        candidate &= ~((until >= now_s) & (until < np.inf)).any(axis=(2, 3))  # hasIPInCooling
+        found[rows] = np.where(candidate.any(axis=1), np.argmax(candidate, axis=1), -1)
+        return found
 
     # ---- EC2 actions of one node (Python, one node at a time)
     def _increase(self, i: int, now_s: float, step: _Step) -> None:
