@@ -979,9 +979,8 @@ class Engine:
     # ------------------------------------------------------------------ 5. pool steps
     def _pool_steps(self, now_s: float) -> None:
         n = self.n_nodes
-        due = np.flatnonzero(
-            self._joined[:n] & np.isinf(self._step_end_s[:n]) & (self._next_step_s[:n] <= now_s)
-        )
+        # next_step_s is inf for nodes not joined, and later than step_end_s for busy ones.
+        due = np.flatnonzero(self._next_step_s[:n] <= now_s)
         if not due.size:
             return
         self.n_node_steps += due.size
