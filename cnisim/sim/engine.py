@@ -800,7 +800,8 @@ class Engine:
             return
         nodes = self._pod_node[running]
         loc = self._pod_loc[running]
-        e, c, _ = np.unravel_index(loc, (self._e, self._c, self._k))
+        cidr = loc // self._k
+        e, c = cidr // self._c, cidr % self._c
         flat_until = self._ip_until.reshape(self._cap, -1)
         flat_until[nodes, loc] = now_s + self._cooldown_s[nodes]
         self._ip_pod.reshape(self._cap, -1)[nodes, loc] = -1
@@ -987,7 +988,9 @@ class Engine:
         self._asleep[due] = False
         low = self._is_low(due)
         # A low node only calls EC2 outside the 120 s pause and with room to grow.
-        grow = low & (now_s > self._insufficient_until_s[due]) & self._can_grow(due)
+        grow = low & (now_s > self._insufficient_until_s[due])
+        if grow.any():
+            grow[grow] = self._can_grow(due[grow])
         high = ~low & (now_s - self._last_decrease_s[due] > DECREASE_INTERVAL_S)
         special = self._warm_ip_mode[due] | self._pd[due]
         if special.any():
