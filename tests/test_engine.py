@@ -199,6 +199,8 @@ def test_user_errors_are_usage_errors() -> None:
         engine.add_nodes([NodeSpec("t3.small", 3, 4, 11, "nope", "nope", True)], IpamdConfig(), 0)
     with pytest.raises(UsageError, match="node id"):
         engine.submit_pods(slow_arrivals(3, 1))
+    with pytest.raises(UsageError, match="never added"):
+        engine.remove_nodes([7], 1.0)
     with pytest.raises(UsageError, match="placement"):
         Engine(BIG_SUBNET, placement="best")  # type: ignore[arg-type]
     with pytest.raises(WorkloadError, match="before its ADD"):
