@@ -897,36 +897,35 @@ class Engine:
             eni_elig: BoolArray = np.any(cidr_elig, axis=2)
             n1 = eni_elig.sum(axis=1)
             ok = n1 > 0
-            if ok.all():
-                rows = np.arange(rn.size)
-            elif ok.any():
-                rows = np.flatnonzero(ok)
-            else:
-                continue
+            if not ok.all():
+                if not ok.any():
+                    continue
+                sel, rn, until, elig = sel[ok], rn[ok], until[ok], elig[ok]
+                cidr_elig, eni_elig, n1 = cidr_elig[ok], eni_elig[ok], n1[ok]
+            rows = np.arange(rn.size)
             if offsets is None:
-                e = np.argmax(eni_elig[rows], axis=1)
+                e = np.argmax(eni_elig, axis=1)
                 ce = cidr_elig[rows, e]
                 c = np.argmax(ce, axis=1)
             else:
-                off = offsets[sel[rows]]
-                j1, u1 = self._bounded(off, n1[rows])
-                e = np.argmax(np.cumsum(eni_elig[rows], axis=1) > j1[:, None], axis=1)
+                off = offsets[sel]
+                j1, u1 = self._bounded(off, n1)
+                e = np.argmax(np.cumsum(eni_elig, axis=1) > j1[:, None], axis=1)
                 ce = cidr_elig[rows, e]
                 j2, u2 = self._bounded(off + u1, ce.sum(axis=1))
                 c = np.argmax(np.cumsum(ce, axis=1) > j2[:, None], axis=1)
-                used[sel[rows]] = u1 + u2
+                used[sel] = u1 + u2
             k = np.argmax(elig[rows, e, c], axis=1)
-            node = rn[rows]
             old = until[rows, e, c, k]
-            pod = pods[sel[rows]]
-            self._ip_until[node, e, c, k] = np.inf
-            self._ip_pod[node, e, c, k] = pod
-            self._cidr_n_assigned[node, e, c] += 1
-            self._eni_n_assigned[node, e] += 1
-            self._n_assigned[node] += 1
+            pod = pods[sel]
+            self._ip_until[rn, e, c, k] = np.inf
+            self._ip_pod[rn, e, c, k] = pod
+            self._cidr_n_assigned[rn, e, c] += 1
+            self._eni_n_assigned[rn, e] += 1
+            self._n_assigned[rn] += 1
             self._pod_loc[pod] = (e * self._c + c) * self._k + k
-            placed[sel[rows]] = True
-            undo.append((node, e, c, k, old))
+            placed[sel] = True
+            undo.append((rn, e, c, k, old))
         return placed, used, undo
 
     def _undo(self, undo: list[tuple[IntArray, ...]]) -> None:
