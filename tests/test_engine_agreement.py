@@ -165,3 +165,34 @@ def test_busy_nodes_with_several_adds_per_tick_agree(placement: str) -> None:
             subnet_cidrs={"subnet-node": "10.0.0.0/22"}, sample_every_s=1.0, **scenario
         )
         assert_agree(ref, engine, result)
+
+
+@pytest.mark.parametrize("placement", ["first_fit", "random"])
+def test_del_in_the_tick_of_its_add_agrees(placement: str) -> None:
+    # Lifetimes shorter than a tick: each pod's ADD and DEL fall due in the same tick, so the
+    # DEL cancels the ADD in both engines; the others run and leave normally.
+    rng = np.random.default_rng(4)
+    n_pods = 60
+    add_s = rng.integers(0, 100, size=n_pods) + 0.1
+    life_s = np.where(rng.random(n_pods) < 0.5, 0.5, rng.integers(2, 60, size=n_pods))
+    node = rng.integers(0, 2, size=n_pods)
+    pods = PodEvents.from_arrays(
+        np.r_[add_s, add_s + life_s],
+        np.r_[node, node],
+        np.r_[np.ones(n_pods), -np.ones(n_pods)],
+        np.r_[np.arange(n_pods), np.arange(n_pods)],
+    )
+    scenario: dict[str, Any] = {
+        "nodes": [NodeSpec("m5.large", 3, 10, 29, "subnet-node", "subnet-node", True)] * 2,
+        "config": IpamdConfig(),
+        "pods": pods,
+        "duration_s": 200.0,
+        "seed": 9,
+        "placement": placement,
+        "tick_s": 1.0,
+    }
+    ref, engine, result = run_both(scenario)
+    assert_agree(ref, engine, result)
+    n_cancelled = sum(1 for e in ref.events if e["op"] == "add_cancelled")
+    assert n_cancelled == int((life_s == 0.5).sum())
+    assert result.n_adds.sum() == n_pods - n_cancelled

@@ -314,6 +314,29 @@ def test_random_placement_follows_the_contract_draws() -> None:
     assert add["address"] == run.reference_nodes[0].enis[i_eni].cidrs[i_cidr].base
 
 
+def test_del_in_the_tick_of_its_add_cancels_the_add() -> None:
+    # ADD at 10.2 s and DEL at 10.7 s both fall due at the 11 s tick (tick 1 s): the DEL
+    # (step 3) comes before the ADD would be tried (step 4) and cancels it; the pod never
+    # holds an address, so no IP leaks. Pod 1 starts normally as a control.
+    run = run_reference(
+        [M5_LARGE],
+        IpamdConfig(),
+        schedule([10.2, 12.0], [10.7]),
+        subnet_cidrs=BIG,
+        duration_s=20,
+        ec2_params=fixed_latency(1.0),
+    )
+    assert [(e["now_s"], e["op"], e["pod"]) for e in run.events if "pod" in e] == [
+        (11.0, "add_cancelled", 0),
+        (12.0, "add", 1),
+    ]
+    assert 0 not in run.waits_s
+    assert 0 not in run.reference_nodes[0].pod_cidr
+    assert at(run, 11.0, "ips_assigned") == 0
+    assert at(run, 20.0, "ips_assigned") == 1
+    assert run.nodes[0]["n_adds"] == 1
+
+
 def test_first_fit_packs_lowest_eni_and_slot() -> None:
     run = run_reference(
         [M5_LARGE],

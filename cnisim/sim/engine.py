@@ -794,7 +794,9 @@ class Engine:
             return
         pods = self._ev_pod[lo:hi][dels]
         state = self._pod_state[pods]
-        self._pod_state[pods[state == _POD_STATE_WAITING]] = _POD_STATE_DONE
+        # A DEL cancels a waiting pod's ADD, and a first ADD due in this tick (state NONE).
+        not_started = (state == _POD_STATE_WAITING) | (state == _POD_STATE_NONE)
+        self._pod_state[pods[not_started]] = _POD_STATE_DONE
         running = pods[state == _POD_STATE_RUNNING]
         if not running.size:
             return
@@ -816,7 +818,10 @@ class Engine:
         adds = self._ev_delta[lo:hi] == 1
         new_pods = self._ev_pod[lo:hi][adds]
         if new_pods.size:
-            dropped = self._gone[self._pod_node[new_pods]]
+            # Dropped with their node, or cancelled by a DEL of this tick.
+            dropped = self._gone[self._pod_node[new_pods]] | (
+                self._pod_state[new_pods] == _POD_STATE_DONE
+            )
             self._pod_state[new_pods[dropped]] = _POD_STATE_DONE
             keep = ~dropped
             new_pods = new_pods[keep]

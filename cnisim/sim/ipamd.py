@@ -28,7 +28,9 @@ tick with ``now_s >= t``. At each tick, in this order:
    is appended to the node's ENI list with ``created_s = now_s``) and becomes idle.
 3. **Pod DELs** due, in (time, sequence) order, sequence = row of the sorted ``PodEvents``:
    the pod's address becomes unassigned with ``cooldown_until_s = now_s +
-   ip_cooldown_period_s``. A DEL of a pod still waiting for an address cancels its ADD.
+   ip_cooldown_period_s``. A DEL of a pod still waiting for an address cancels its ADD, and
+   so does a DEL whose pod's first ADD is due in this same tick (not yet tried): the pod never
+   starts (without this, the ADD would run after its DEL and the pod would hold an IP forever).
 4. **Pod ADDs** due (first attempts and retries), in (due time, sequence of the ADD row)
    order. Eligible address: held, unassigned and not in cooldown, where an address is in
    cooldown while ``now_s <= cooldown_until_s`` (ipamd: ``time.Since(unassigned) <= period``).
@@ -918,11 +920,18 @@ def run_reference(
             node.complete(now_s)
             events.extend(node.events)  # joins' EC2 operations, in node order
             node.events.clear()
-        # 3. DELs
+        # 3. DELs; a DEL also cancels its pod's first ADD when that is due in this tick
+        due_adds = set()
+        for j in range(i_add, len(adds)):
+            if adds[j][0] > now_s:
+                break
+            due_adds.add(adds[j][2])
+        cancelled = set()
         while i_del < len(dels) and dels[i_del][0] <= now_s:
             _, _, pod, i = dels[i_del]
             i_del += 1
-            if waiting.pop(pod, None) is not None:
+            if waiting.pop(pod, None) is not None or (pod in due_adds and not left[i]):
+                cancelled.add(pod)
                 events.append({"now_s": now_s, "node": i, "op": "add_cancelled", "pod": pod})
             elif ref_nodes[i].unassign_pod(pod, now_s):
                 events.append({"now_s": now_s, "node": i, "op": "del", "pod": pod})
@@ -930,7 +939,7 @@ def run_reference(
         while i_add < len(adds) and adds[i_add][0] <= now_s:
             entry = adds[i_add]
             i_add += 1
-            if not left[entry[3]]:
+            if not left[entry[3]] and entry[2] not in cancelled:
                 waiting[entry[2]] = entry
         for _due_s, seq, pod, i, first_s in sorted(e for e in waiting.values() if e[0] <= now_s):
             node = ref_nodes[i]
