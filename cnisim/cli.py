@@ -26,6 +26,7 @@ from cnisim.catalog import Catalog, load_catalog, refresh_snapshot
 from cnisim.errors import CnisimError, UsageError
 from cnisim.limits import (
     DEFAULT_CNI_VERSION,
+    KUBELET_DEFAULT_MAX_PODS,
     MaxPodsOptions,
     compute_limits,
     tool_answers,
@@ -608,6 +609,7 @@ _TOOL_LABELS = {
     "bottlerocket": "Bottlerocket",
     "managed_node_group": "EKS managed node group",
     "eks_auto_mode": "EKS Auto Mode",
+    "kubelet_default": "kubelet default (no maxPods set)",
 }
 
 
@@ -653,7 +655,8 @@ def describe_type(cat: Catalog, options: MaxPodsOptions) -> dict[str, Any]:
         "instance": row,
         "answer": answer,
         "modes": modes,
-        "tools": {key: values[0].item() for key, values in tools.items()},
+        "tools": {key: values[0].item() for key, values in tools.items()}
+        | {"kubelet_default": KUBELET_DEFAULT_MAX_PODS},
     }
 
 
@@ -870,6 +873,12 @@ def warmpool(
     cat = load_catalog(catalog)
     selected = cat.take(cat.locate([instance_type]))
     config = IpamdConfig.from_env(_parse_settings(settings or []))
+    if config.enable_pod_eni and not selected["trunking_compatible"][0]:
+        raise UsageError(
+            f"{instance_type} is not trunking-compatible, so ENABLE_POD_ENI gets no trunk ENI: "
+            "security groups for pods need a Nitro type with trunking (no t-family); "
+            "see `cnisim describe` for the type's branch ENIs"
+        )
     spec = node_spec(selected.columns, config, max_pods=max_pods_override)
     for warning in config.warnings:
         typer.echo(f"cnisim: warning: {warning}", err=True)

@@ -194,6 +194,7 @@ def test_describe_shows_every_mode_and_tool() -> None:
     assert info["answer"]["kube_reserved_memory_mib"] == 574  # docs/max-pods.md worked example
     assert info["answer"]["kube_reserved_cpu_millicores"] == 70
     assert set(info["tools"]) >= {"calculator", "nodeadm", "karpenter", "bottlerocket"}
+    assert info["tools"]["kubelet_default"] == 110
 
     text = run("describe", "m5.large")[1]
     assert "max pods with these settings: 29" in text
@@ -262,6 +263,8 @@ def test_warmpool_churn_timeline_shows_cooldown() -> None:
         (["t3.small", "--pods", "a,b"], ["--pods"]),
         (["t3.small", "--pods", "-1"], ["--pods"]),
         (["t3.smal"], ["t3.small"]),
+        # Karpenter vpclimits: no t-family type is trunking-compatible.
+        (["t3.small", "--set", "ENABLE_POD_ENI=true"], ["trunking"]),
         (["t3.small", "-o", "plain"], ["table"]),
         (
             ["t3.small", "--set", "ENABLE_IPv6=true", "--set", "ENABLE_IPv4=false",
