@@ -277,3 +277,16 @@ def test_knowledge_center_warm_eni_target_3_on_m5_xlarge() -> None:
     (state,) = steady_state(spec, IpamdConfig.from_env({"WARM_ENI_TARGET": "3"}), [0])
     assert state["enis"] == 3
     assert state["subnet_ips"] == 45
+
+
+def test_best_practices_three_c5_large_nodes_with_two_coredns_pods() -> None:
+    # EKS best practices, VPC CNI page (aws/aws-eks-best-practices
+    # content/networking/vpc-cni/index.md; corrected by issue #502 / PR #660): three c5.large
+    # nodes (3 ENIs x 10 IPv4) running 2 CoreDNS pods hold 20 + 20 + 10 = 50 subnet IPs, ENI
+    # primaries included, and 43 warm IPs that no pod uses (17 + 17 + 9).
+    spec = NodeSpec("c5.large", 3, 10, 29, "subnet-a", "subnet-a", True)
+    by_pods = {row["pods"]: row for row in steady_state(spec, IpamdConfig(), [0, 1])}
+    nodes = [by_pods[1], by_pods[1], by_pods[0]]
+    assert [row["subnet_ips"] for row in nodes] == [20, 20, 10]
+    assert [row["enis"] for row in nodes] == [2, 2, 1]
+    assert sum(row["ips_free"] for row in nodes) == 43
