@@ -159,6 +159,7 @@ _POD_STATE_WAITING: Final = 1
 _POD_STATE_RUNNING: Final = 2
 _POD_STATE_DONE: Final = 3
 _TWO_32: Final = 1 << 32
+_FEW: Final = 16  # at most this many pods or nodes: scalar code beats array overhead
 
 FloatArray = NDArray[np.float64]
 IntArray = NDArray[np.int64]
@@ -864,6 +865,16 @@ class Engine:
 
     def _place(self, pods: IntArray, nodes: IntArray, now_s: float) -> BoolArray:
         """Give pods (in due order) an eligible address each, node by node in rounds."""
+        if pods.size <= _FEW:
+            # A few pods: one at a time in due order, as the reference does (array rounds
+            # cost more in numpy overhead than they save).
+            return np.array(
+                [
+                    self._place_one(pod, node, now_s)
+                    for pod, node in zip(pods.tolist(), nodes.tolist(), strict=True)
+                ],
+                dtype=bool,
+            )
         rounds = _rounds(nodes)
         if self.placement == "first_fit":
             placed, _, _ = self._place_rounds(pods, nodes, rounds, now_s, None)
@@ -882,6 +893,45 @@ class Engine:
                 return placed
             self._undo(undo)
             guess = used
+
+    def _place_one(self, pod: int, i: int, now_s: float) -> bool:
+        """Give one pod an eligible address on node ``i``, drawing words in stream order."""
+        elig = self._ip_until[i] < now_s
+        if self.placement == "first_fit":
+            # The padded (ENI, CIDR, address) layout in C order is the first-fit order.
+            flat = int(np.argmax(elig))
+            if flat == 0 and not elig.flat[0]:
+                return False
+            e, rest = divmod(flat, self._c * self._k)
+            c, k = divmod(rest, self._k)
+        else:
+            cidr_elig = elig.any(axis=2)
+            enis = np.flatnonzero(cidr_elig.any(axis=1)).tolist()
+            if not enis:
+                return False
+            e = enis[self._draw(len(enis))]
+            cidrs = np.flatnonzero(cidr_elig[e]).tolist()
+            c = cidrs[self._draw(len(cidrs))]
+            k = int(np.argmax(elig[e, c]))
+        self._ip_until[i, e, c, k] = np.inf
+        self._ip_pod[i, e, c, k] = pod
+        self._cidr_n_assigned[i, e, c] += 1
+        self._eni_n_assigned[i, e] += 1
+        self._n_assigned[i] += 1
+        self._pod_loc[pod] = (e * self._c + c) * self._k + k
+        return True
+
+    def _draw(self, n: int) -> int:
+        """``placement_rng.integers(n)`` from the next words of the stream (see _bounded)."""
+        if n == 1:
+            return 0
+        threshold = (_TWO_32 - n) % n
+        while True:
+            self._ensure_words(self._word_pos + 1)
+            m = int(self._words[self._word_pos - self._word_base]) * n
+            self._word_pos += 1
+            if m & (_TWO_32 - 1) >= threshold:
+                return m >> 32
 
     def _place_rounds(
         self,
