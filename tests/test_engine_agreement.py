@@ -198,3 +198,40 @@ def test_del_in_the_tick_of_its_add_agrees(placement: str) -> None:
     n_cancelled = sum(1 for e in ref.events if e["op"] == "add_cancelled")
     assert n_cancelled == int((life_s == 0.5).sum())
     assert result.n_adds.sum() == n_pods - n_cancelled
+
+
+@pytest.mark.parametrize(
+    "config",
+    [
+        IpamdConfig(),
+        IpamdConfig(warm_ip_target=2, minimum_ip_target=4, ip_cooldown_period_s=5.0),
+        IpamdConfig(enable_prefix_delegation=True, warm_prefix_target=1),
+    ],
+)
+def test_many_nodes_stepping_in_the_same_tick_agree(config: IpamdConfig) -> None:
+    # 24 nodes that join together share their 5 s step grid, and pods come and go in waves:
+    # more nodes step in a tick than the engine steps one by one, so its array path for many
+    # due nodes (and for many ADDs) is compared too.
+    rng = np.random.default_rng(21)
+    n_nodes, n_pods = 24, 300
+    add_s = 30.0 * rng.integers(0, 5, size=n_pods) + 0.5
+    node = rng.integers(0, n_nodes, size=n_pods)
+    pods = PodEvents.from_arrays(
+        np.r_[add_s, add_s + 30.0 * rng.integers(1, 3, size=n_pods)],
+        np.r_[node, node],
+        np.r_[np.ones(n_pods), -np.ones(n_pods)],
+        np.r_[np.arange(n_pods), np.arange(n_pods)],
+    )
+    scenario: dict[str, Any] = {
+        "nodes": [NodeSpec("t3.medium", 3, 6, 17, "subnet-node", "subnet-node", True)] * n_nodes,
+        "config": config,
+        "pods": pods,
+        "duration_s": 240.0,
+        "seed": 2,
+        "placement": "random",
+        "tick_s": 1.0,
+    }
+    subnets = {"subnet-node": "10.0.0.0/20"}
+    ref = run_reference(subnet_cidrs=subnets, **scenario)
+    engine, result = run_engine(subnet_cidrs=subnets, sample_every_s=1.0, **scenario)
+    assert_agree(ref, engine, result)

@@ -1039,6 +1039,10 @@ class Engine:
         if not due.size:
             return
         self.n_node_steps += due.size
+        if due.size <= _FEW:
+            for i in due.tolist():
+                self._pool_step_one(i, now_s)
+            return
         self._asleep[due] = False
         low = self._is_low(due)
         # A low node only calls EC2 outside the 120 s pause and with room to grow.
@@ -1061,18 +1065,137 @@ class Engine:
         if quiet.size:
             self._sleep(quiet, now_s)
         for j in np.flatnonzero(act).tolist():
-            i = int(due[j])
-            step = _Step([])
-            if grow[j]:
-                self._increase(i, now_s, step)
-            elif high[j]:
-                self._decrease(i, now_s, step)
-            slot = int(free_slot[j])
-            if gate[j] and high[j]:
-                slot = int(self._deletable_eni(np.array([i]), now_s)[0])
-            if slot >= 0:
-                self._free_eni(i, slot, now_s, step)
-            self._end_step(i, now_s, step, decreased=bool(high[j]))
+            self._act(
+                int(due[j]), now_s, bool(grow[j]), bool(high[j]), bool(gate[j]), int(free_slot[j])
+            )
+
+    def _act(self, i: int, now_s: float, grow: bool, high: bool, gate: bool, slot: int) -> None:
+        """The EC2 calls of one node's pool step, given its decisions."""
+        step = _Step([])
+        if grow:
+            self._increase(i, now_s, step)
+        elif high:
+            self._decrease(i, now_s, step)
+        if gate and high:
+            slot = self._deletable_one(i, now_s)
+        if slot >= 0:
+            self._free_eni(i, slot, now_s, step)
+        self._end_step(i, now_s, step, decreased=high)
+
+    def _pool_step_one(self, i: int, now_s: float) -> None:
+        """One due node's pool step in scalar code: the decisions of _pool_steps, then act."""
+        self._asleep[i] = False
+        size = int(self._cidr_size[i])
+        n_cidrs = int(self._n_cidrs[i])
+        total = n_cidrs * size
+        avail = total - int(self._n_assigned[i])
+        warm_ip_mode = bool(self._warm_ip_mode[i])
+        pd_on = bool(self._pd[i])
+        warm_w = int(self._warm_w[i])
+        if total >= self._max_pods[i]:
+            low = False
+        elif warm_ip_mode:
+            low = self._short_one(i, total, avail) > 0
+        else:
+            low = avail < self._unit[i] * warm_w or (warm_w == 0 and avail == 0)
+        grow = low and now_s > self._insufficient_until_s[i] and self._can_grow_one(i)
+        high = (
+            not low
+            and (warm_ip_mode or pd_on)
+            and now_s - self._last_decrease_s[i] > DECREASE_INTERVAL_S
+            and self._over_one(i) > 0
+        )
+        gate = warm_ip_mode or avail >= (warm_w + 1) * int(self._n_slots[i]) * size
+        if not gate and pd_on:
+            # data_store.go CheckFreeableENIexists: a secondary, non-trunk ENI with no pods.
+            gate = any(
+                not self._eni_trunk[i, e] and self._eni_n_assigned[i, e] == 0
+                for e in range(1, int(self._n_enis[i]))
+            )
+        slot = self._deletable_one(i, now_s) if gate and not high else -1
+        if grow or high or slot >= 0:
+            self._act(i, now_s, grow, high, gate, slot)
+        else:
+            self._sleep_one(i, now_s)
+
+    def _short_one(self, i: int, total: int, avail: int) -> int:
+        """datastoreTargetState short of one node (see _short)."""
+        short = max(int(self._warm_ip[i]) - avail, 0, int(self._min_ip[i]) - total)
+        return -(-short // IPS_PER_PREFIX) if self._pd[i] else short
+
+    def _can_grow_one(self, i: int) -> bool:
+        """_can_grow of one node."""
+        n_enis = int(self._n_enis[i])
+        n_slots = int(self._n_slots[i])
+        custom = bool(self._custom[i])
+        has_trunk = False
+        for e in range(n_enis):
+            if self._eni_trunk[i, e]:
+                has_trunk = True
+            elif not (e == 0 and custom) and self._eni_n_cidrs[i, e] < n_slots:
+                return True
+        reserve = 1 if self._pod_eni[i] and not has_trunk else 0
+        return n_enis < self._max_enis[i] - reserve
+
+    def _deletable_one(self, i: int, now_s: float) -> int:
+        """getDeletableENI of one node: the first freeable ENI slot, or -1 (see _deletable_eni)."""
+        size = int(self._cidr_size[i])
+        total = int(self._n_cidrs[i]) * size
+        avail = total - int(self._n_assigned[i])
+        pd_on = bool(self._pd[i])
+        warm_ip, min_ip = int(self._warm_ip[i]), int(self._min_ip[i])
+        warm_prefix = int(self._warm_prefix[i])
+        for e in range(1, int(self._n_enis[i])):
+            if (
+                self._eni_trunk[i, e]
+                or now_s - self._eni_created_s[i, e] < MIN_ENI_LIFETIME_S
+                or self._eni_n_assigned[i, e] != 0
+            ):
+                continue
+            eni_cidrs = int(self._eni_n_cidrs[i, e])
+            eni_ips = eni_cidrs * size
+            if warm_ip and avail - eni_ips < _need(warm_ip, pd_on):
+                continue
+            if min_ip and total - eni_ips < _need(min_ip, pd_on):
+                continue
+            if pd_on and warm_prefix and self._free_prefixes_one(i) - eni_cidrs < warm_prefix:
+                continue
+            until = self._ip_until[i, e]
+            if ((until >= now_s) & (until < np.inf)).any():
+                continue  # hasIPInCooling
+            return e
+        return -1
+
+    def _over_one(self, i: int) -> int:
+        """isDatastorePoolTooHigh's excess of one node (see _over)."""
+        if not self._pd[i]:
+            if not self._warm_ip_mode[i]:
+                return 0
+            total = int(self._n_cidrs[i])
+            return max(
+                min(
+                    total - int(self._n_assigned[i]) - int(self._warm_ip[i]),
+                    total - int(self._min_ip[i]),
+                ),
+                0,
+            )
+        free_prefixes = self._free_prefixes_one(i)
+        if not self._warm_ip_mode[i]:
+            return max(free_prefixes - int(self._warm_prefix[i]), 0)
+        n_prefixes = int(self._n_cidrs[i])
+        assigned_and_warm = int(self._n_assigned[i]) + int(self._warm_ip[i])
+        return max(
+            min(
+                free_prefixes,
+                n_prefixes - -(-assigned_and_warm // IPS_PER_PREFIX),
+                n_prefixes - -(-int(self._min_ip[i]) // IPS_PER_PREFIX),
+            ),
+            0,
+        )
+
+    def _free_prefixes_one(self, i: int) -> int:
+        """Held CIDRs with no assigned IP on one node (free slots have a zero count)."""
+        return int(self._n_cidrs[i]) - int(np.count_nonzero(self._cidr_n_assigned[i]))
 
     def _sleep(self, ix: IntArray, now_s: float) -> None:
         """Nodes whose step made no call: the next step is at ``now_s + pool_interval_s``.
@@ -1103,6 +1226,31 @@ class Engine:
         self._anchor_k[ix] = k_now
         self._asleep[ix] = True
         self._next_step_s[ix] = self._grid_at_or_after(ix, wake)
+
+    def _sleep_one(self, i: int, now_s: float) -> None:
+        """_sleep of one node."""
+        if not self._lazy:
+            self._next_step_s[i] = now_s + self.pool_interval_s
+            return
+        until = self._ip_until[i]
+        # cooldown ends (+inf: assigned); not held (NaN) and past ends are left out
+        wake = float(np.min(until, where=until >= now_s, initial=math.inf))
+        for t in (
+            float(self._insufficient_until_s[i]),
+            float(self._last_decrease_s[i]) + DECREASE_INTERVAL_S,
+            *(t + MIN_ENI_LIFETIME_S for t in self._eni_created_s[i].tolist()),
+        ):
+            if now_s <= t < wake:
+                wake = t
+        anchor = round(now_s / self.tick_s)
+        self._anchor_k[i] = anchor
+        self._asleep[i] = True
+        if math.isinf(wake):
+            self._next_step_s[i] = math.inf
+            return
+        m = self._pool_ticks
+        k = anchor + m * max(-(-(math.ceil(wake / self.tick_s) - anchor) // m), 1)
+        self._next_step_s[i] = k * self.tick_s
 
     def _grid_at_or_after(self, ix: IntArray, t_s: FloatArray) -> FloatArray:
         """First pool-step time of each sleeping node at or after ``t_s`` (inf stays inf)."""
@@ -1332,7 +1480,7 @@ class Engine:
 
     def _decrease(self, i: int, now_s: float, step: _Step) -> None:
         """tryUnassignCidrsFromAll: return up to `over` unused CIDRs, one call per ENI."""
-        over = int(self._over(np.array([i]))[0])
+        over = self._over_one(i)
         for e in range(int(self._n_enis[i])):
             if over <= 0:
                 break
@@ -1457,6 +1605,11 @@ def _rounds(nodes: IntArray) -> list[IntArray]:
     rank = np.empty(nodes.size, dtype=np.int64)
     rank[order] = everything - starts[np.cumsum(new_group) - 1]
     return [np.flatnonzero(rank == r) for r in range(int(rank.max()) + 1)]
+
+
+def _need(n_ips: int, pd_on: bool) -> int:
+    """IPs a warm or minimum target needs from the other ENIs (rounded up to /28s in PD)."""
+    return -(-n_ips // IPS_PER_PREFIX) * IPS_PER_PREFIX if pd_on else n_ips
 
 
 def _div_ceil(x: IntArray, y: int) -> IntArray:
