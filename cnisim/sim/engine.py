@@ -342,8 +342,8 @@ class Engine:
         self._word_pos = 0  # stream position of the next unused word
         self._word_base = 0  # stream position of _words[0]
         self._k_next = 0  # index of the next tick to run
-        self._t_join_leave_s = np.inf  # next join or leave [s] (refreshed by _next_event_s)
-        self._t_complete_s = np.inf  # next step completion [s] (idem)
+        self._t_join_leave_s = math.inf  # next join or leave [s] (see _refresh_join_leave)
+        self._t_complete_s = math.inf  # next step completion [s] (kept by the writers)
         self._next_sample_s = 0.0
         self.n_ticks = 0
         self.n_node_steps = 0
@@ -458,6 +458,7 @@ class Engine:
         self._configs.extend([config] * n_new)
         self._pending.extend([] for _ in range(n_new))
         self.n_nodes += n_new
+        self._refresh_join_leave()
         return ids
 
     def remove_nodes(self, ids: ArrayLike, now_s: float) -> None:
@@ -480,6 +481,7 @@ class Engine:
             raise UsageError("remove_nodes got a node id that was never added")
         node_ids = node_ids[~self._gone[node_ids]]
         self._leave_s[node_ids] = np.minimum(self._leave_s[node_ids], now_s)
+        self._refresh_join_leave()
 
     def submit_pods(self, events: PodEvents) -> None:
         """Queue pod ADDs and DELs; the sequence of a row is its order of submission.
@@ -677,20 +679,28 @@ class Engine:
             self._next_sample_s = n_periods * self.sample_every_s
 
     def _next_event_s(self) -> float:
-        """Earliest time anything is due; refreshes the join/leave and completion times."""
+        """Earliest time anything is due."""
         n = self.n_nodes
-        t = self._next_sample_s
+        t = min(self._next_sample_s, self._t_join_leave_s, self._t_complete_s)
         if n:
-            self._t_join_leave_s = min(
-                float(self._join_s[:n].min()), float(self._leave_s[:n].min())
-            )
-            self._t_complete_s = float(self._step_end_s[:n].min())
-            t = min(t, self._t_join_leave_s, self._t_complete_s, float(self._next_step_s[:n].min()))
+            t = min(t, float(self._next_step_s[:n].min()))
         if self._ev_pos < self._ev_time_s.size:
             t = min(t, float(self._ev_time_s[self._ev_pos]))
         if self._retry_due_s.size:
             t = min(t, float(self._retry_due_s[0]))
         return t
+
+    def _refresh_join_leave(self) -> None:
+        """Recompute the next join or leave time after join or leave times changed."""
+        n = self.n_nodes
+        self._t_join_leave_s = (
+            min(float(self._join_s[:n].min()), float(self._leave_s[:n].min())) if n else math.inf
+        )
+
+    def _refresh_complete(self) -> None:
+        """Recompute the next step completion after some step ends were cleared."""
+        n = self.n_nodes
+        self._t_complete_s = float(self._step_end_s[:n].min()) if n else math.inf
 
     def _first_tick_at(self, t_s: float) -> int:
         """Index of the first tick with ``k * tick_s >= t_s``."""
@@ -715,6 +725,8 @@ class Engine:
                 self._join(i, now_s)
             if leaving[i]:
                 self._leave(i, now_s)
+        self._refresh_join_leave()
+        self._refresh_complete()
 
     def _join(self, i: int, now_s: float) -> None:
         self._join_s[i] = np.inf  # attempted
@@ -787,6 +799,7 @@ class Engine:
                 self._n_cidrs[i] += addition.bases.size
             self._pending[i] = []
             self._step_end_s[i] = np.inf
+        self._refresh_complete()
 
     # ------------------------------------------------------------------ 3. DELs
     def _pod_dels(self, now_s: float, lo: int, hi: int) -> None:
@@ -794,6 +807,10 @@ class Engine:
         if not dels.any():
             return
         pods = self._ev_pod[lo:hi][dels]
+        if pods.size <= _FEW:
+            for pod in pods.tolist():
+                self._pod_del_one(pod, now_s)
+            return
         state = self._pod_state[pods]
         # A DEL cancels a waiting pod's ADD, and a first ADD due in this tick (state NONE).
         not_started = (state == _POD_STATE_WAITING) | (state == _POD_STATE_NONE)
@@ -814,8 +831,31 @@ class Engine:
         self._pod_state[running] = _POD_STATE_DONE
         self._wake(nodes, now_s)
 
+    def _pod_del_one(self, pod: int, now_s: float) -> None:
+        """One DEL in scalar code (as in _pod_dels)."""
+        state = int(self._pod_state[pod])
+        if state in (_POD_STATE_WAITING, _POD_STATE_NONE):
+            self._pod_state[pod] = _POD_STATE_DONE
+            return
+        if state != _POD_STATE_RUNNING:
+            return
+        i = int(self._pod_node[pod])
+        cidr, k = divmod(int(self._pod_loc[pod]), self._k)
+        e, c = divmod(cidr, self._c)
+        self._ip_until[i, e, c, k] = now_s + self._cooldown_s[i]
+        self._ip_pod[i, e, c, k] = -1
+        self._cidr_n_assigned[i, e, c] -= 1
+        self._eni_n_assigned[i, e] -= 1
+        self._n_assigned[i] -= 1
+        self._pod_state[pod] = _POD_STATE_DONE
+        self._wake_one(i, now_s)
+
     # ------------------------------------------------------------------ 4. ADDs
     def _pod_adds(self, now_s: float, lo: int, hi: int) -> None:
+        n_retry = int(np.searchsorted(self._retry_due_s, now_s, side="right"))
+        if hi - lo <= _FEW and n_retry <= _FEW:
+            self._pod_adds_few(now_s, lo, hi, n_retry)
+            return
         adds = self._ev_delta[lo:hi] == 1
         new_pods = self._ev_pod[lo:hi][adds]
         if new_pods.size:
@@ -830,7 +870,6 @@ class Engine:
             self._pod_state[new_pods] = _POD_STATE_WAITING
         else:
             new_due = np.empty(0)
-        n_retry = int(np.searchsorted(self._retry_due_s, now_s, side="right"))
         if not new_pods.size and not n_retry:
             return
         if n_retry:
@@ -862,6 +901,46 @@ class Engine:
         self._pod_state[ok] = _POD_STATE_RUNNING
         self._pod_wait_s[ok] = now_s - self._pod_first_s[ok]
         self._wake(nodes[placed], now_s)
+
+    def _pod_adds_few(self, now_s: float, lo: int, hi: int, n_retry: int) -> None:
+        """_pod_adds in scalar code, for a few new ADDs and retries."""
+        entries: list[tuple[float, int, int]] = []  # (due, sequence, pod)
+        for j in range(lo, hi):
+            if self._ev_delta[j] != 1:
+                continue
+            pod = int(self._ev_pod[j])
+            # Dropped with their node, or cancelled by a DEL of this tick.
+            if self._gone[self._pod_node[pod]] or self._pod_state[pod] == _POD_STATE_DONE:
+                self._pod_state[pod] = _POD_STATE_DONE
+                continue
+            self._pod_state[pod] = _POD_STATE_WAITING
+            entries.append((float(self._ev_time_s[j]), int(self._pod_seq[pod]), pod))
+        if n_retry:
+            due_s_list = self._retry_due_s[:n_retry].tolist()
+            retry = zip(due_s_list, self._retry_pod[:n_retry].tolist(), strict=True)
+            self._retry_pod = self._retry_pod[n_retry:]
+            self._retry_due_s = self._retry_due_s[n_retry:]
+            for due_s, pod in retry:
+                if self._pod_state[pod] == _POD_STATE_WAITING:
+                    entries.append((due_s, int(self._pod_seq[pod]), pod))
+            entries.sort()
+        failed: list[tuple[int, int]] = []  # (sequence, pod)
+        for _, seq, pod in entries:
+            i = int(self._pod_node[pod])
+            self._n_adds[i] += 1
+            if self._place_one(pod, i, now_s):
+                self._pod_state[pod] = _POD_STATE_RUNNING
+                self._pod_wait_s[pod] = now_s - self._pod_first_s[pod]
+                self._wake_one(i, now_s)
+            else:
+                self._n_failed[i] += 1
+                failed.append((seq, pod))
+        if failed:
+            failed.sort()
+            self._retry_pod = np.concatenate([self._retry_pod, [pod for _, pod in failed]])
+            self._retry_due_s = np.concatenate(
+                [self._retry_due_s, np.full(len(failed), now_s + self.pod_retry_interval_s)]
+            )
 
     def _place(self, pods: IntArray, nodes: IntArray, now_s: float) -> BoolArray:
         """Give pods (in due order) an eligible address each, node by node in rounds."""
@@ -1234,7 +1313,7 @@ class Engine:
             return
         until = self._ip_until[i]
         # cooldown ends (+inf: assigned); not held (NaN) and past ends are left out
-        wake = float(np.min(until, where=until >= now_s, initial=math.inf))
+        wake = float(np.minimum.reduce(until, axis=None, initial=math.inf, where=until >= now_s))
         for t in (
             float(self._insufficient_until_s[i]),
             float(self._last_decrease_s[i]) + DECREASE_INTERVAL_S,
@@ -1272,6 +1351,15 @@ class Engine:
             k = anchor + m * np.maximum(-((anchor - k_now) // m), 1)
             self._next_step_s[asleep] = k * self.tick_s
 
+    def _wake_one(self, i: int, now_s: float) -> None:
+        """_wake of one node."""
+        if self._asleep[i]:
+            self._asleep[i] = False
+            m = self._pool_ticks
+            anchor = int(self._anchor_k[i])
+            k = anchor + m * max(-((anchor - round(now_s / self.tick_s)) // m), 1)
+            self._next_step_s[i] = k * self.tick_s
+
     def _can_grow(self, ix: IntArray) -> BoolArray:
         """Whether an increase could call EC2: an allocatable ENI with room, or an ENI slot."""
         slot = np.arange(self._e)
@@ -1291,6 +1379,7 @@ class Engine:
         end_s = now_s + sum(result.done_s - now_s for result in step.results)
         if step.results:
             self._step_end_s[i] = end_s
+            self._t_complete_s = min(self._t_complete_s, end_s)
         if step.insufficient:
             self._insufficient_until_s[i] = end_s + INSUFFICIENT_CIDR_PAUSE_S
         if decreased:
