@@ -1280,22 +1280,30 @@ class Engine:
         """Nodes whose step made no call: the next step is at ``now_s + pool_interval_s``.
 
         A node's decisions depend only on its own datastore and on time through the 120 s
-        pause, the 30 s decrease interval, the 60 s ENI age and IP cooldowns. Until one of
-        those may flip (its wake time) or its datastore changes (:meth:`_wake`), every pool
-        step would again make no call, so the node sleeps and its next step is the first one
-        on its 5 s grid at or after the wake time. Results are identical to stepping it.
+        pause, the 30 s decrease interval, the 60 s age of its secondary ENIs and the IP
+        cooldowns on the ENIs it could free (secondary, not trunk, no pod: cooldown counts as
+        available everywhere else, and an ENI only loses its last pod by a DEL, which wakes
+        the node). Until one of those may flip (its wake time) or its datastore changes
+        (:meth:`_wake`), every pool step would again make no call, so the node sleeps and its
+        next step is the first one on its 5 s grid at or after the wake time. Results are
+        identical to stepping it.
         """
         if not self._lazy:
             self._next_step_s[ix] = now_s + self.pool_interval_s
             return
-        # Conservative wake: the earliest future timer of the node (the primary ENI's age and
-        # stale slots only cause extra evaluations, which make no call either).
+        # Conservative wake: the earliest timer that may matter (stale slots past the ENIs
+        # only cause extra evaluations, which make no call either).
+        slot = np.arange(self._e)
+        secondary = (slot >= 1) & (slot < self._n_enis[ix][:, None]) & ~self._eni_trunk[ix]
+        freeable = secondary & (self._eni_n_assigned[ix] == 0)
         timers = np.concatenate(
             [
                 self._insufficient_until_s[ix, None],
                 self._last_decrease_s[ix, None] + DECREASE_INTERVAL_S,
-                self._eni_created_s[ix] + MIN_ENI_LIFETIME_S,
-                self._ip_until[ix].reshape(ix.size, -1),  # cooldown ends (+inf: assigned)
+                np.where(secondary, self._eni_created_s[ix] + MIN_ENI_LIFETIME_S, np.inf),
+                np.where(freeable[:, :, None, None], self._ip_until[ix], np.inf).reshape(
+                    ix.size, -1
+                ),  # cooldown ends
             ],
             axis=1,
         )
@@ -1311,16 +1319,27 @@ class Engine:
         if not self._lazy:
             self._next_step_s[i] = now_s + self.pool_interval_s
             return
-        until = self._ip_until[i]
-        # cooldown ends (+inf: assigned); not held (NaN) and past ends are left out
-        wake = float(np.minimum.reduce(until, axis=None, initial=math.inf, where=until >= now_s))
+        wake = math.inf
         for t in (
             float(self._insufficient_until_s[i]),
             float(self._last_decrease_s[i]) + DECREASE_INTERVAL_S,
-            *(t + MIN_ENI_LIFETIME_S for t in self._eni_created_s[i].tolist()),
         ):
             if now_s <= t < wake:
                 wake = t
+        trunk = self._eni_trunk[i].tolist()
+        created_s = self._eni_created_s[i].tolist()
+        n_assigned = self._eni_n_assigned[i].tolist()
+        for e in range(1, int(self._n_enis[i])):
+            if trunk[e]:
+                continue
+            t = created_s[e] + MIN_ENI_LIFETIME_S
+            if now_s <= t < wake:
+                wake = t
+            if n_assigned[e] == 0:
+                until = self._ip_until[i, e]
+                # cooldown ends; not held (NaN), never used (-inf) and past ends are left out
+                t = float(np.minimum.reduce(until, axis=None, initial=wake, where=until >= now_s))
+                wake = min(wake, t)
         anchor = round(now_s / self.tick_s)
         self._anchor_k[i] = anchor
         self._asleep[i] = True
