@@ -975,23 +975,28 @@ class Engine:
 
     def _place_one(self, pod: int, i: int, now_s: float) -> bool:
         """Give one pod an eligible address on node ``i``, drawing words in stream order."""
-        elig = self._ip_until[i] < now_s
-        if self.placement == "first_fit":
-            # The padded (ENI, CIDR, address) layout in C order is the first-fit order.
-            flat = int(np.argmax(elig))
-            if flat == 0 and not elig.flat[0]:
-                return False
-            e, rest = divmod(flat, self._c * self._k)
-            c, k = divmod(rest, self._k)
-        else:
-            cidr_elig = elig.any(axis=2)
-            enis = np.flatnonzero(cidr_elig.any(axis=1)).tolist()
-            if not enis:
-                return False
+        # Eligible addresses as positions in the padded (ENI, CIDR, address) layout: C order
+        # is ENI order, then CIDR order, then address order, as the contract ranks them.
+        flat = np.flatnonzero(self._ip_until[i] < now_s).tolist()
+        if not flat:
+            return False
+        n_per_cidr = self._k
+        n_per_eni = self._c * n_per_cidr
+        if self.placement == "random":
+            enis: list[int] = []
+            for x in flat:
+                if not enis or x // n_per_eni != enis[-1]:
+                    enis.append(x // n_per_eni)
             e = enis[self._draw(len(enis))]
-            cidrs = np.flatnonzero(cidr_elig[e]).tolist()
-            c = cidrs[self._draw(len(cidrs))]
-            k = int(np.argmax(elig[e, c]))
+            first: list[int] = []  # lowest eligible position of each eligible CIDR on ENI e
+            for x in flat:
+                if x // n_per_eni == e and (
+                    not first or x // n_per_cidr != first[-1] // n_per_cidr
+                ):
+                    first.append(x)
+            flat = [first[self._draw(len(first))]]
+        e, rest = divmod(flat[0], n_per_eni)
+        c, k = divmod(rest, n_per_cidr)
         self._ip_until[i, e, c, k] = np.inf
         self._ip_pod[i, e, c, k] = pod
         self._cidr_n_assigned[i, e, c] += 1
