@@ -175,6 +175,26 @@ class _Addition:
     new_eni: bool = False
 
 
+@dataclass(frozen=True, slots=True)
+class _Consts:
+    """One node's fixed limits and settings as Python scalars, for the scalar code paths."""
+
+    cidr_size: int  # addresses per CIDR: 16 in PD, else 1
+    pd: bool
+    warm_ip_mode: bool
+    warm_w: int  # WARM_ENI_TARGET, or WARM_PREFIX_TARGET in PD
+    unit: int  # IPs per warm-target unit: S, or 16 in PD
+    n_slots: int
+    max_pods: int
+    max_enis: int
+    warm_ip: int
+    min_ip: int
+    warm_prefix: int
+    custom: bool
+    pod_eni: bool
+    cooldown_s: float
+
+
 @dataclass
 class _Step:
     """Scratch of one node's pool step: its call results and whether a pause starts."""
@@ -356,6 +376,7 @@ class Engine:
         self._k = 1  # addresses per CIDR slot (16 once a node runs prefix delegation)
         self._specs: list[NodeSpec] = []
         self._configs: list[IpamdConfig] = []
+        self._consts: list[_Consts] = []
         self._pending: list[list[_Addition]] = []
         self._alloc_node_arrays(0)
 
@@ -456,6 +477,25 @@ class Engine:
         self._warm_w[sl] = np.where(pd_on, config.warm_prefix_target, config.warm_eni_target)
         self._specs.extend(specs)
         self._configs.extend([config] * n_new)
+        self._consts.extend(
+            _Consts(
+                cidr_size=IPS_PER_PREFIX if p else 1,
+                pd=p,
+                warm_ip_mode=config.warm_ip_targets_defined,
+                warm_w=config.warm_prefix_target if p else config.warm_eni_target,
+                unit=IPS_PER_PREFIX if p else s.n_slots_per_eni,
+                n_slots=s.n_slots_per_eni,
+                max_pods=s.max_pods,
+                max_enis=s.max_enis,
+                warm_ip=config.warm_ip_target,
+                min_ip=config.minimum_ip_target,
+                warm_prefix=config.warm_prefix_target,
+                custom=config.custom_network_cfg,
+                pod_eni=config.enable_pod_eni,
+                cooldown_s=float(config.ip_cooldown_period_s),
+            )
+            for s, p in zip(specs, pd_on, strict=True)
+        )
         self._pending.extend([] for _ in range(n_new))
         self.n_nodes += n_new
         self._refresh_join_leave()
@@ -842,7 +882,7 @@ class Engine:
         i = int(self._pod_node[pod])
         cidr, k = divmod(int(self._pod_loc[pod]), self._k)
         e, c = divmod(cidr, self._c)
-        self._ip_until[i, e, c, k] = now_s + self._cooldown_s[i]
+        self._ip_until[i, e, c, k] = now_s + self._consts[i].cooldown_s
         self._ip_pod[i, e, c, k] = -1
         self._cidr_n_assigned[i, e, c] -= 1
         self._eni_n_assigned[i, e] -= 1
@@ -1169,19 +1209,19 @@ class Engine:
     def _pool_step_one(self, i: int, now_s: float) -> None:
         """One due node's pool step in scalar code: the decisions of _pool_steps, then act."""
         self._asleep[i] = False
-        size = int(self._cidr_size[i])
-        n_cidrs = int(self._n_cidrs[i])
-        total = n_cidrs * size
+        const = self._consts[i]
+        size = const.cidr_size
+        total = int(self._n_cidrs[i]) * size
         avail = total - int(self._n_assigned[i])
-        warm_ip_mode = bool(self._warm_ip_mode[i])
-        pd_on = bool(self._pd[i])
-        warm_w = int(self._warm_w[i])
-        if total >= self._max_pods[i]:
+        warm_ip_mode = const.warm_ip_mode
+        pd_on = const.pd
+        warm_w = const.warm_w
+        if total >= const.max_pods:
             low = False
         elif warm_ip_mode:
             low = self._short_one(i, total, avail) > 0
         else:
-            low = avail < self._unit[i] * warm_w or (warm_w == 0 and avail == 0)
+            low = avail < const.unit * warm_w or (warm_w == 0 and avail == 0)
         grow = low and now_s > self._insufficient_until_s[i] and self._can_grow_one(i)
         high = (
             not low
@@ -1189,7 +1229,7 @@ class Engine:
             and now_s - self._last_decrease_s[i] > DECREASE_INTERVAL_S
             and self._over_one(i) > 0
         )
-        gate = warm_ip_mode or avail >= (warm_w + 1) * int(self._n_slots[i]) * size
+        gate = warm_ip_mode or avail >= (warm_w + 1) * const.n_slots * size
         if not gate and pd_on:
             # data_store.go CheckFreeableENIexists: a secondary, non-trunk ENI with no pods.
             gate = any(
@@ -1204,31 +1244,37 @@ class Engine:
 
     def _short_one(self, i: int, total: int, avail: int) -> int:
         """datastoreTargetState short of one node (see _short)."""
-        short = max(int(self._warm_ip[i]) - avail, 0, int(self._min_ip[i]) - total)
-        return -(-short // IPS_PER_PREFIX) if self._pd[i] else short
+        const = self._consts[i]
+        short = max(const.warm_ip - avail, 0, const.min_ip - total)
+        return -(-short // IPS_PER_PREFIX) if const.pd else short
 
     def _can_grow_one(self, i: int) -> bool:
         """_can_grow of one node."""
+        const = self._consts[i]
         n_enis = int(self._n_enis[i])
-        n_slots = int(self._n_slots[i])
-        custom = bool(self._custom[i])
+        trunk = self._eni_trunk[i].tolist()
+        n_cidrs = self._eni_n_cidrs[i].tolist()
         has_trunk = False
         for e in range(n_enis):
-            if self._eni_trunk[i, e]:
+            if trunk[e]:
                 has_trunk = True
-            elif not (e == 0 and custom) and self._eni_n_cidrs[i, e] < n_slots:
+            elif not (e == 0 and const.custom) and n_cidrs[e] < const.n_slots:
                 return True
-        reserve = 1 if self._pod_eni[i] and not has_trunk else 0
-        return n_enis < self._max_enis[i] - reserve
+        reserve = 1 if const.pod_eni and not has_trunk else 0
+        return n_enis < const.max_enis - reserve
 
     def _deletable_one(self, i: int, now_s: float) -> int:
         """getDeletableENI of one node: the first freeable ENI slot, or -1 (see _deletable_eni)."""
-        size = int(self._cidr_size[i])
+        const = self._consts[i]
+        size = const.cidr_size
         total = int(self._n_cidrs[i]) * size
         avail = total - int(self._n_assigned[i])
-        pd_on = bool(self._pd[i])
-        warm_ip, min_ip = int(self._warm_ip[i]), int(self._min_ip[i])
-        warm_prefix = int(self._warm_prefix[i])
+        pd_on, warm_ip, min_ip, warm_prefix = (
+            const.pd,
+            const.warm_ip,
+            const.min_ip,
+            const.warm_prefix,
+        )
         for e in range(1, int(self._n_enis[i])):
             if (
                 self._eni_trunk[i, e]
@@ -1252,27 +1298,24 @@ class Engine:
 
     def _over_one(self, i: int) -> int:
         """isDatastorePoolTooHigh's excess of one node (see _over)."""
-        if not self._pd[i]:
-            if not self._warm_ip_mode[i]:
+        const = self._consts[i]
+        if not const.pd:
+            if not const.warm_ip_mode:
                 return 0
             total = int(self._n_cidrs[i])
             return max(
-                min(
-                    total - int(self._n_assigned[i]) - int(self._warm_ip[i]),
-                    total - int(self._min_ip[i]),
-                ),
-                0,
+                min(total - int(self._n_assigned[i]) - const.warm_ip, total - const.min_ip), 0
             )
         free_prefixes = self._free_prefixes_one(i)
-        if not self._warm_ip_mode[i]:
-            return max(free_prefixes - int(self._warm_prefix[i]), 0)
+        if not const.warm_ip_mode:
+            return max(free_prefixes - const.warm_prefix, 0)
         n_prefixes = int(self._n_cidrs[i])
-        assigned_and_warm = int(self._n_assigned[i]) + int(self._warm_ip[i])
+        assigned_and_warm = int(self._n_assigned[i]) + const.warm_ip
         return max(
             min(
                 free_prefixes,
                 n_prefixes - -(-assigned_and_warm // IPS_PER_PREFIX),
-                n_prefixes - -(-int(self._min_ip[i]) // IPS_PER_PREFIX),
+                n_prefixes - -(-const.min_ip // IPS_PER_PREFIX),
             ),
             0,
         )
