@@ -50,6 +50,7 @@ distributions.c`` (bounded_lemire_uint32) for the draw arithmetic.
 
 from __future__ import annotations
 
+import bisect
 import math
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
@@ -945,16 +946,20 @@ class Engine:
     def _pod_adds_few(self, now_s: float, lo: int, hi: int, n_retry: int) -> None:
         """_pod_adds in scalar code, for a few new ADDs and retries."""
         entries: list[tuple[float, int, int]] = []  # (due, sequence, pod)
-        for j in range(lo, hi):
-            if self._ev_delta[j] != 1:
+        for delta, pod, due_s in zip(
+            self._ev_delta[lo:hi].tolist(),
+            self._ev_pod[lo:hi].tolist(),
+            self._ev_time_s[lo:hi].tolist(),
+            strict=True,
+        ):
+            if delta != 1:
                 continue
-            pod = int(self._ev_pod[j])
             # Dropped with their node, or cancelled by a DEL of this tick.
             if self._gone[self._pod_node[pod]] or self._pod_state[pod] == _POD_STATE_DONE:
                 self._pod_state[pod] = _POD_STATE_DONE
                 continue
             self._pod_state[pod] = _POD_STATE_WAITING
-            entries.append((float(self._ev_time_s[j]), int(self._pod_seq[pod]), pod))
+            entries.append((due_s, int(self._pod_seq[pod]), pod))
         if n_retry:
             due_s_list = self._retry_due_s[:n_retry].tolist()
             retry = zip(due_s_list, self._retry_pod[:n_retry].tolist(), strict=True)
@@ -1023,17 +1028,21 @@ class Engine:
         n_per_cidr = self._k
         n_per_eni = self._c * n_per_cidr
         if self.placement == "random":
-            enis: list[int] = []
-            for x in flat:
-                if not enis or x // n_per_eni != enis[-1]:
-                    enis.append(x // n_per_eni)
-            e = enis[self._draw(len(enis))]
-            first: list[int] = []  # lowest eligible position of each eligible CIDR on ENI e
-            for x in flat:
-                if x // n_per_eni == e and (
-                    not first or x // n_per_cidr != first[-1] // n_per_cidr
-                ):
-                    first.append(x)
+            starts = []  # index in flat of each eligible ENI's first eligible address
+            j = 0
+            while j < len(flat):
+                starts.append(j)
+                j = bisect.bisect_left(flat, (flat[j] // n_per_eni + 1) * n_per_eni, j)
+            starts.append(len(flat))
+            r = self._draw(len(starts) - 1)
+            lo, hi = starts[r], starts[r + 1]
+            if n_per_cidr == 1:
+                first = flat[lo:hi]
+            else:
+                first = []  # lowest eligible position of each eligible CIDR on that ENI
+                while lo < hi:
+                    first.append(flat[lo])
+                    lo = bisect.bisect_left(flat, (flat[lo] // n_per_cidr + 1) * n_per_cidr, lo, hi)
             flat = [first[self._draw(len(first))]]
         e, rest = divmod(flat[0], n_per_eni)
         c, k = divmod(rest, n_per_cidr)
