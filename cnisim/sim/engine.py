@@ -976,7 +976,10 @@ class Engine:
             if self._place_one(pod, i, now_s):
                 self._pod_state[pod] = _POD_STATE_RUNNING
                 self._pod_wait_s[pod] = now_s - self._pod_first_s[pod]
-                self._wake_one(i, now_s)
+                # An ADD only lowers the available IPs, the excess over the targets and the
+                # ENIs that could be freed: a sleeping node can only be made low by it.
+                if self._asleep[i] and self._is_low_one(i):
+                    self._wake_one(i, now_s)
             else:
                 self._n_failed[i] += 1
                 failed.append((seq, pod))
@@ -1220,17 +1223,11 @@ class Engine:
         self._asleep[i] = False
         const = self._consts[i]
         size = const.cidr_size
-        total = int(self._n_cidrs[i]) * size
-        avail = total - int(self._n_assigned[i])
+        avail = int(self._n_cidrs[i]) * size - int(self._n_assigned[i])
         warm_ip_mode = const.warm_ip_mode
         pd_on = const.pd
         warm_w = const.warm_w
-        if total >= const.max_pods:
-            low = False
-        elif warm_ip_mode:
-            low = self._short_one(i, total, avail) > 0
-        else:
-            low = avail < const.unit * warm_w or (warm_w == 0 and avail == 0)
+        low = self._is_low_one(i)
         grow = low and now_s > self._insufficient_until_s[i] and self._can_grow_one(i)
         high = (
             not low
@@ -1250,6 +1247,17 @@ class Engine:
             self._act(i, now_s, grow, high, gate, slot)
         else:
             self._sleep_one(i, now_s)
+
+    def _is_low_one(self, i: int) -> bool:
+        """isDatastorePoolTooLow of one node (see _is_low)."""
+        const = self._consts[i]
+        total = int(self._n_cidrs[i]) * const.cidr_size
+        if total >= const.max_pods:
+            return False
+        avail = total - int(self._n_assigned[i])
+        if const.warm_ip_mode:
+            return self._short_one(i, total, avail) > 0
+        return avail < const.unit * const.warm_w or (const.warm_w == 0 and avail == 0)
 
     def _short_one(self, i: int, total: int, avail: int) -> int:
         """datastoreTargetState short of one node (see _short)."""
