@@ -160,7 +160,7 @@ _POD_STATE_WAITING: Final = 1
 _POD_STATE_RUNNING: Final = 2
 _POD_STATE_DONE: Final = 3
 _TWO_32: Final = 1 << 32
-_FEW: Final = 16  # at most this many pods or nodes: scalar code beats array overhead
+_FEW: Final = 32  # at most this many pods or nodes: scalar code beats array overhead
 
 FloatArray = NDArray[np.float64]
 IntArray = NDArray[np.int64]
