@@ -889,7 +889,23 @@ class Engine:
         self._eni_n_assigned[i, e] -= 1
         self._n_assigned[i] -= 1
         self._pod_state[pod] = _POD_STATE_DONE
-        self._wake_one(i, now_s)
+        if self._asleep[i] and self._may_act_after_del(i):
+            self._wake_one(i, now_s)
+
+    def _may_act_after_del(self, i: int) -> bool:
+        """Whether a DEL may have given a sleeping node a call to make.
+
+        A DEL raises the available IPs: it cannot make the pool too low (nor let a low node
+        grow: the pause and the room to grow are unchanged). It can make the pool too high
+        (an excess over the targets), or let an ENI be freed, which needs a secondary,
+        non-trunk ENI without pods; it also only makes cooldowns matter on such an ENI.
+        """
+        const = self._consts[i]
+        if (const.warm_ip_mode or const.pd) and self._over_one(i) > 0:
+            return True
+        trunk = self._eni_trunk[i].tolist()
+        n_assigned = self._eni_n_assigned[i].tolist()
+        return any(not trunk[e] and n_assigned[e] == 0 for e in range(1, int(self._n_enis[i])))
 
     # ------------------------------------------------------------------ 4. ADDs
     def _pod_adds(self, now_s: float, lo: int, hi: int) -> None:
