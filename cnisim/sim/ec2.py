@@ -23,16 +23,25 @@ Calls made per operation (aws/amazon-vpc-cni-k8s ``pkg/awsutils/awsutils.go``, s
 - free an ENI (freeENI): DescribeNetworkInterfaces (attachment id), DetachNetworkInterface, a
   2 s sleep, DeleteNetworkInterface.
 
+Calls the VPC resource controller makes for security groups for pods (not ipamd;
+aws/amazon-vpc-resource-controller-k8s ``pkg/provider/branch/trunk/trunk.go``):
+
+- a branch ENI for a pod (CreateAndAssociateBranchENIs): CreateNetworkInterface (one IP, the
+  ENI's primary, in the trunk's subnet), then AssociateTrunkInterface (branch to trunk, with a
+  VLAN id). If the association fails, the new ENI is deleted (DeleteNetworkInterface);
+- delete a branch ENI (deleteENI): DisassociateTrunkInterface, then DeleteNetworkInterface.
+
 Throttling (Amazon EC2 Developer Guide, "Request throttling for the Amazon EC2 API"): EC2 keeps a
 token bucket per API action per account and Region; each request takes one token; buckets refill
 at a fixed rate up to their capacity; a request that finds its bucket empty gets
 ``RequestLimitExceeded``. Defaults: AssignPrivateIpAddresses, UnassignPrivateIpAddresses,
 CreateNetworkInterface, DeleteNetworkInterface and ModifyNetworkInterfaceAttribute 100 tokens,
 5 per s (their own rows in the guide's "uncategorized actions" table); AttachNetworkInterface and
-DetachNetworkInterface ("mutating actions") 50, 5 per s; DescribeSubnets ("non-mutating
-actions") 100, 20 per s; DescribeInstances and DescribeNetworkInterfaces as ipamd calls them,
-with instance or ENI ids but no filter and no pagination ("unfiltered and unpaginated
-non-mutating actions") 50, 10 per s.
+DetachNetworkInterface ("mutating actions") 50, 5 per s, and so AssociateTrunkInterface and
+DisassociateTrunkInterface, which the guide does not list on their own rows; DescribeSubnets
+("non-mutating actions") 100, 20 per s; DescribeInstances and DescribeNetworkInterfaces as
+ipamd calls them, with instance or ENI ids but no filter and no pagination ("unfiltered and
+unpaginated non-mutating actions") 50, 10 per s.
 
 Retries: ipamd's EC2 client is the AWS SDK for Go v2 standard retryer with
 ``RetryMaxAttempts = 10`` (aws/amazon-vpc-cni-k8s ``pkg/awsutils/awssession/session.go``). Its
@@ -70,7 +79,10 @@ Simplifications, stated:
   calls end in ``RequestLimitExceeded`` (ipamd's reconcile and leaked-ENI cleanup would return
   them later in reality).
 - Launching and terminating an instance (by an autoscaler, not ipamd) cost no ipamd API calls;
-  they take and return the primary ENI's addresses with no delay.
+  they take and return the primary ENI's addresses with no delay (branch ENIs included: the
+  controller's later clean-up of a gone node's branch ENIs is not modelled).
+- The VPC resource controller's calls use no per-node retry quota (they are not made by the
+  node's aws-node); its own client's quota is not modelled.
 
 References
 ----------
@@ -117,6 +129,8 @@ ApiAction = Literal[
     "ModifyNetworkInterfaceAttribute",
     "AttachNetworkInterface",
     "DetachNetworkInterface",
+    "AssociateTrunkInterface",
+    "DisassociateTrunkInterface",
     "DescribeSubnets",
     "DescribeNetworkInterfaces",
     "DescribeInstances",
@@ -173,6 +187,9 @@ DEFAULT_BUCKETS: Final[Mapping[str, Bucket]] = MappingProxyType(
         "ModifyNetworkInterfaceAttribute": Bucket(100, 5),
         "AttachNetworkInterface": Bucket(50, 5),
         "DetachNetworkInterface": Bucket(50, 5),
+        # Not on a row of their own in the guide, so in its "mutating actions" bucket.
+        "AssociateTrunkInterface": Bucket(50, 5),
+        "DisassociateTrunkInterface": Bucket(50, 5),
         "DescribeSubnets": Bucket(100, 20),
         # ipamd passes ID lists, neither a filter nor pagination, to these two, which the guide
         # lists among the "unfiltered and unpaginated non-mutating actions" (50, 10 per s).
@@ -190,6 +207,8 @@ DEFAULT_LATENCIES: Final[Mapping[str, Latency]] = MappingProxyType(
         "ModifyNetworkInterfaceAttribute": Latency(0.2, 0.4, 2.0),
         "AttachNetworkInterface": Latency(0.5, 0.4, 3.0),
         "DetachNetworkInterface": Latency(0.5, 0.4, 3.0),
+        "AssociateTrunkInterface": Latency(0.5, 0.4, 3.0),
+        "DisassociateTrunkInterface": Latency(0.5, 0.4, 3.0),
         "DescribeSubnets": Latency(0.1, 0.4, 1.0),
         "DescribeNetworkInterfaces": Latency(0.1, 0.4, 1.0),
         "DescribeInstances": Latency(0.1, 0.4, 1.0),
@@ -322,7 +341,8 @@ class _Eni:
     instance_id: int
     primary_ip: int
     freeable: bool
-    """False for an instance's primary ENI and the trunk ENI, which ipamd never frees."""
+    """False for an instance's primary ENI, the trunk ENI and branch ENIs: ipamd frees none."""
+    is_branch: bool = False
 
 
 class _TokenBucket:
@@ -395,6 +415,7 @@ class Ec2Api:
         self._buckets = {action: _TokenBucket(spec) for action, spec in params.buckets.items()}
         self._enis: dict[int, _Eni] = {}
         self._instances: dict[int, list[int]] = {}
+        self._branches: dict[int, list[int]] = {}  # instance -> its branch ENIs
         self._next_instance_id = 0
         self.n_calls_by_action: Counter[str] = Counter()
         """HTTP requests EC2 received, by action: every attempt, retries included."""
@@ -426,11 +447,13 @@ class Ec2Api:
     def terminate_instance(self, now_s: float, instance_id: int) -> Ec2Result:
         """Terminate an instance: every address of every ENI returns (DeleteOnTermination).
 
-        ``addresses`` of the result holds every address returned.
+        Its branch ENIs (security groups for pods) return too. ``addresses`` of the result
+        holds every address returned.
         """
         eni_ids = self._instances.pop(instance_id, None)
         if eni_ids is None:
             raise UnknownEniError(f"unknown instance {instance_id}; launch it first")
+        eni_ids += self._branches.pop(instance_id, [])
         released = [self._drop_eni(eni_id) for eni_id in eni_ids]
         addresses = np.sort(np.concatenate(released)) if released else np.empty(0, np.uint32)
         return Ec2Result(done_s=now_s, addresses=addresses, instance_id=instance_id)
@@ -444,6 +467,103 @@ class Ec2Api:
         if instance_id not in self._instances:
             raise UnknownEniError(f"unknown instance {instance_id}; launch it first")
         return self._add_eni_without_calls(now_s, instance_id, subnet_id)
+
+    def create_branch_eni(self, now_s: float, instance_id: int, subnet_id: str) -> Ec2Result:
+        """The VPC resource controller's branch ENI for one SGP pod: one IP, on the trunk.
+
+        CreateNetworkInterface in ``subnet_id`` (the trunk's subnet), taking one address (the
+        ENI's primary IP, the pod's IP), then AssociateTrunkInterface. If the association
+        fails, the ENI is deleted again (DeleteNetworkInterface) and its address returns.
+
+        Parameters
+        ----------
+        now_s
+            Time the controller issues the operation [s].
+        instance_id
+            Instance whose trunk ENI takes the branch.
+        subnet_id
+            Subnet of the trunk ENI.
+
+        Returns
+        -------
+        Ec2Result
+            On success ``eni_id``, ``primary_ip`` and ``addresses`` (that one IP); on failure
+            no address is held: ``InsufficientFreeAddressesInSubnet`` or
+            ``RequestLimitExceeded``.
+
+        References
+        ----------
+        aws/amazon-vpc-resource-controller-k8s ``pkg/provider/branch/trunk/trunk.go``
+        (CreateAndAssociateBranchENIs).
+        """
+        if instance_id not in self._instances:
+            raise UnknownEniError(f"unknown instance {instance_id}; launch it first")
+        t_s, ok, n_throttled = self._call("CreateNetworkInterface", now_s, None)
+        error: Ec2ErrorCode | None = None if ok else REQUEST_LIMIT_EXCEEDED
+        eni_id = self.space.new_owner_id()
+        if ok:
+            try:
+                address = int(self.space.allocate_ips(subnet_id, 1, eni_id, kind="primary")[0])
+            except InsufficientAddressesError as err:
+                error = err.code
+        if error is None:
+            t_s, ok, n = self._call("AssociateTrunkInterface", t_s, None)
+            n_throttled += n
+            if not ok:
+                self.space.release_owner(eni_id)
+                t_s, _, n = self._call("DeleteNetworkInterface", t_s, None)
+                n_throttled += n
+                error = REQUEST_LIMIT_EXCEEDED
+        if error is not None:
+            self.n_errors_by_code[error] += 1
+            return Ec2Result(
+                done_s=t_s,
+                error=error,
+                instance_id=instance_id,
+                n_throttled=n_throttled,
+                subnet_id=subnet_id,
+            )
+        self._enis[eni_id] = _Eni(subnet_id, instance_id, address, False, is_branch=True)
+        self._branches.setdefault(instance_id, []).append(eni_id)
+        return Ec2Result(
+            done_s=t_s,
+            addresses=np.array([address], dtype=np.uint32),
+            eni_id=eni_id,
+            primary_ip=address,
+            instance_id=instance_id,
+            n_throttled=n_throttled,
+            subnet_id=subnet_id,
+        )
+
+    def delete_branch_eni(self, now_s: float, eni_id: int) -> Ec2Result:
+        """Delete a branch ENI (after its cool-down): its IP returns to the subnet at once.
+
+        Calls DisassociateTrunkInterface, then DeleteNetworkInterface (made even if the
+        disassociation fails, as the controller does).
+
+        References
+        ----------
+        aws/amazon-vpc-resource-controller-k8s ``pkg/provider/branch/trunk/trunk.go`` (deleteENI).
+        """
+        eni = self._eni(eni_id)
+        if not eni.is_branch:
+            raise UsageError(f"ENI {eni_id} is not a branch ENI; use free_eni or terminate")
+        addresses = self._drop_eni(eni_id)
+        self._branches[eni.instance_id].remove(eni_id)
+        t_s, _, n_throttled = self._call("DisassociateTrunkInterface", now_s, None)
+        t_s, ok, n = self._call("DeleteNetworkInterface", t_s, None)
+        error: Ec2ErrorCode | None = None if ok else REQUEST_LIMIT_EXCEEDED
+        if error:
+            self.n_errors_by_code[error] += 1
+        return Ec2Result(
+            done_s=t_s,
+            error=error,
+            addresses=addresses,
+            eni_id=eni_id,
+            instance_id=eni.instance_id,
+            n_throttled=n_throttled + n,
+            subnet_id=eni.subnet_id,
+        )
 
     # ------------------------------------------------------------------ IPs and prefixes
     def assign_private_ips(self, now_s: float, eni_id: int, n_ips: int) -> Ec2Result:
@@ -632,8 +752,12 @@ class Ec2Api:
         return self._retry_quota.get(instance_id, self.params.retry_quota_tokens or 0)
 
     def enis_of(self, instance_id: int) -> list[int]:
-        """ENI ids of an instance, primary first, then in attach order."""
+        """ENI ids of an instance, primary first, then in attach order (no branch ENIs)."""
         return list(self._instances.get(instance_id, []))
+
+    def branch_enis_of(self, instance_id: int) -> list[int]:
+        """Branch ENI ids of an instance, in creation order."""
+        return list(self._branches.get(instance_id, []))
 
     def subnet_of(self, eni_id: int) -> str:
         """Subnet id of an ENI."""

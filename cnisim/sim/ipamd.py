@@ -19,18 +19,26 @@ tick with ``now_s >= t``. At each tick, in this order:
    (always true on an empty node), one ``increaseDatastorePool`` exactly as in a pool step
    (step 5, "increase"); no decrease or free at init.
    **Leaves** (``Ec2Api.terminate_instance``): all addresses of the node return to the
-   subnets, its pods are gone (no cooldown), in-flight actions are dropped, its waiting and
+   subnets, its branch ENIs' too (running or cooling down; their queued deletions are
+   dropped), its pods are gone (no cooldown), in-flight actions are dropped, its waiting and
    later pods are never tried. A pod whose node has not joined yet (or whose launch failed:
    node subnet full) fails its ADDs.
 2. **Completions.** Nodes in increasing index: a node whose in-flight step has
    ``step_end_s <= now_s`` applies the step's additions to its datastore (IPs/prefixes on an
    existing ENI are appended to that ENI's CIDR list in the order EC2 returned them; a new ENI
    is appended to the node's ENI list with ``created_s = now_s``) and becomes idle.
-3. **Pod DELs** due, in (time, sequence) order, sequence = row of the sorted ``PodEvents``:
-   the pod's address becomes unassigned with ``cooldown_until_s = now_s +
-   ip_cooldown_period_s``. A DEL of a pod still waiting for an address cancels its ADD, and
-   so does a DEL whose pod's first ADD is due in this same tick (not yet tried): the pod never
-   starts (without this, the ADD would run after its DEL and the pod would hold an IP forever).
+3. **Branch ENI deletions**, then **pod DELs**. First every branch ENI whose cool-down is
+   over (``now_s > release_s + branch_eni_cooldown_s``, the controller's
+   ``time.Now().After``) is deleted (``Ec2Api.delete_branch_eni``: DisassociateTrunkInterface,
+   DeleteNetworkInterface; its IP returns to the subnet), in the order the pods were deleted
+   (one queue for all nodes: (release time, DEL sequence)). Then the pod DELs due, in (time,
+   sequence) order, sequence = row of the sorted ``PodEvents``: a pool pod's address becomes
+   unassigned with ``cooldown_until_s = now_s + ip_cooldown_period_s``; a branch pod's
+   branch ENI enters the deletion queue with ``release_s = now_s`` (it keeps its IP and
+   still counts against ``max_branch_enis`` until deleted). A DEL of a pod still waiting for
+   an address cancels its ADD, and so does a DEL whose pod's first ADD is due in this same
+   tick (not yet tried): the pod never starts (without this, the ADD would run after its DEL
+   and the pod would hold an IP forever).
 4. **Pod ADDs** due (first attempts and retries), in (due time, sequence of the ADD row)
    order. Eligible address: held, unassigned and not in cooldown, where an address is in
    cooldown while ``now_s <= cooldown_until_s`` (ipamd: ``time.Since(unassigned) <= period``).
@@ -44,6 +52,15 @@ tick with ``now_s >= t``. At each tick, in this order:
      address (in ENI order), then ``placement_rng.integers(m)`` over that ENI's CIDRs with an
      eligible address (in CIDR order), then in a /28 the lowest eligible address. Both draws
      happen even when n or m is 1; no draw when nothing is eligible.
+
+   A **branch pod** (``PodEvents.branch``, security groups for pods) never touches the
+   datastore, draws nothing from ``placement_rng`` and is processed in the same (due,
+   sequence) order as the others: its ADD succeeds if the node has its trunk ENI and fewer
+   than ``max_branch_enis`` branch ENIs (running pods plus ENIs in the deletion queue, as
+   the controller's canCreateMore counts them) and ``Ec2Api.create_branch_eni`` (in the
+   trunk's subnet: CreateNetworkInterface, AssociateTrunkInterface; one address drawn with
+   ``subnet_rng`` like any other) succeeds; the pod's address is the branch ENI's IP.
+   Otherwise (no trunk, at the limit, subnet full, throttled) it fails like a pool ADD.
 
    With nothing eligible the ADD fails, is counted, and is due again at ``now_s +
    pod_retry_interval_s`` (default 10 s: the kubelet pod worker's ``backOffPeriod`` after a
@@ -69,6 +86,11 @@ tick with ``now_s >= t``. At each tick, in this order:
    leave the datastore and the subnet at issue. The node is busy until ``step_end_s`` and
    ``next_step_s = step_end_s + pool_interval_s`` (5 s; ``now_s + 5`` when no call was made).
    A failure known at issue shapes the rest of the step (the Ec2Api result carries it).
+
+Metrics per node: ``enis``, ``ips_held``, ``ips_assigned``, ``ips_free``, ``ips_cooldown``,
+``prefixes`` are the warm pool's (ipamd's datastore; branch pods are not in it);
+``branch_pods`` counts running branch pods; ``subnet_ips`` counts every subnet address the
+node holds: ENI primaries, pool IPs (16 per prefix) and branch ENIs (running or cooling down).
 
 Formulas (``S = ipv4_per_eni - 1`` slots per ENI; PD: ``P = S`` prefixes of 16 IPs,
 ``max_ips_per_eni = 16 P``, else ``S``). ``free_prefixes`` = prefixes with no assigned IP.
@@ -122,9 +144,17 @@ Differences from the real CNI (documented simplifications)
 - Not modelled: the IMDS/EC2 reconcile loop, PrivateIpAddressLimitExceeded, aws-node restarts
   (ENI age resets), unschedulable nodes, multiple network cards, EFA, IPv6 (no warm pool),
   subnet discovery's choice among tagged subnets (new ENIs always go to ``pod_subnet``), the
-  node-init failure when custom networking leaves the pool empty, kubelet retry jitter, and
-  SGP branch-ENI pods (pods here always take a pool IP; branch ENIs use subnet IPs outside the
-  warm pool and are not counted).
+  node-init failure when custom networking leaves the pool empty, and kubelet retry jitter.
+- Security groups for pods: the controller's latency is not modelled (a branch pod gets its
+  IP at its ADD tick, though the calls' ``done_s`` is later), nor its requeue after
+  ``ErrCurrentlyAtMaxCapacity`` (the pod retries every ``pod_retry_interval_s`` instead of
+  after a cool-down period), nor its delete job's 30 s period (an ENI is deleted at the first
+  tick after its cool-down), nor a deletion that fails and is retried (the IP returns at
+  once). The trunk and branch ENIs stay in the node subnet even under custom networking
+  (the controller uses the ENIConfig subnet there). Scheduling ignores the
+  ``vpc.amazonaws.com/pod-eni`` resource: a branch pod on a node without a trunk waits for
+  ever. A failed association deletes the new ENI at once. Branch pods use one branch ENI
+  each (no pods with several).
 - A release call that EC2 refuses (throttled) still leaves the datastore, as in ipamd (which
   logs a warning); the reconcile that would re-add leaked addresses is not modelled.
 
@@ -139,13 +169,17 @@ insufficientCidrErrorCooldown 120 s) and ``pkg/ipamd/datastore/data_store.go``
 (AssignPodIPv4Address, getUnusedIP, UnassignPodIPAddress, inCoolingPeriod, GetIPStats,
 getDeletableENI, minENILifeTime 60 s, FindFreeableCidrs, GetFreePrefixes,
 CheckFreeableENIexists); kubernetes ``pkg/kubelet/pod_workers.go`` and ``kubelet.go``
-(backOffPeriod 10 s, workerBackOffPeriodJitterFactor 0.5).
+(backOffPeriod 10 s, workerBackOffPeriodJitterFactor 0.5);
+aws/amazon-vpc-resource-controller-k8s ``pkg/provider/branch/trunk/trunk.go``
+(CreateAndAssociateBranchENIs, canCreateMore, PushBranchENIsToCoolDownQueue,
+DeleteCooledDownENIs, deleteENI), ``pkg/provider/branch/cooldown/cooldown.go`` (default
+branch ENI cool-down 60 s, at least 30 s), ``pkg/aws/vpc/limits.go`` (BranchInterface).
 """
 
 from __future__ import annotations
 
 import math
-from collections import Counter
+from collections import Counter, deque
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import Final, Literal
@@ -159,6 +193,7 @@ from cnisim.sim.subnet import AddressSpace
 from cnisim.sim.workload import PodEvents
 
 __all__ = [
+    "BRANCH_ENI_COOLDOWN_S",
     "DECREASE_INTERVAL_S",
     "INSUFFICIENT_CIDR_PAUSE_S",
     "INSUFFICIENT_CODES",
@@ -195,11 +230,15 @@ class NodeSpec:
         ``node_subnet``.
     supports_prefix_delegation : bool
         Whether the type takes /28 prefixes (Nitro); otherwise PD falls back to secondary IPs.
+    max_branch_enis : int
+        Branch ENIs the type's trunk takes (``BranchInterface``), i.e. SGP pods per node; used
+        only with ``enable_pod_eni`` once the trunk is attached [ENIs].
 
     References
     ----------
     aws/amazon-vpc-cni-k8s ``pkg/vpc/vpc_ip_resource_limit.go`` and ``misc/eni-max-pods.txt``
-    (m5.large: 3 ENIs x 10 IPv4 -> 3 * (10 - 1) + 2 = 29 max pods).
+    (m5.large: 3 ENIs x 10 IPv4 -> 3 * (10 - 1) + 2 = 29 max pods);
+    aws/amazon-vpc-resource-controller-k8s ``pkg/aws/vpc/limits.go`` (m5.large: 9 branch ENIs).
 
     Examples
     --------
@@ -215,6 +254,7 @@ class NodeSpec:
     node_subnet: str
     pod_subnet: str
     supports_prefix_delegation: bool = True
+    max_branch_enis: int = 0
 
     @property
     def n_slots_per_eni(self) -> int:
@@ -234,6 +274,7 @@ MIN_ENI_LIFETIME_S: Final = 60.0  # data_store.go minENILifeTime
 POOL_INTERVAL_S: Final = 5.0  # ipamd.go ipPoolMonitorInterval
 POD_RETRY_INTERVAL_S: Final = 10.0  # kubelet.go backOffPeriod (pod worker retry after an error)
 IPS_PER_PREFIX: Final = 16  # data_store.go GetPrefixDelegationDefaults: a /28
+BRANCH_ENI_COOLDOWN_S: Final = 60.0  # vpc-resource-controller cooldown.go DefaultCoolDownPeriod
 
 
 @dataclass
@@ -345,6 +386,10 @@ class ReferenceNode:
         self.instance_id: int | None = None
         self.joined = False
         self.pod_cidr: dict[int, tuple[_Cidr, int]] = {}
+        # Security groups for pods: the controller's branch ENIs, outside the datastore.
+        self.max_branch_enis = spec.max_branch_enis if config.enable_pod_eni else 0
+        self.branch_pods: dict[int, tuple[int, int]] = {}  # pod -> (branch ENI id, address)
+        self.n_branch_cooling = 0  # branch ENIs of deleted pods still in the deletion queue
         self.next_step_s = math.inf
         self.step_end_s: float | None = None  # set while a step's calls are in flight
         self.pending: list[_Addition] = []
@@ -382,11 +427,13 @@ class ReferenceNode:
 
     def leave(self, now_s: float) -> list[int]:
         """Terminate the instance: every address returns; returns the pods that were running."""
-        pods = sorted(self.pod_cidr)
+        pods = sorted([*self.pod_cidr, *self.branch_pods])
         if self.instance_id is not None:
             self._log(now_s, "terminate", self.ec2.terminate_instance(now_s, self.instance_id))
         self.enis.clear()
         self.pod_cidr.clear()
+        self.branch_pods.clear()
+        self.n_branch_cooling = 0
         self.pending.clear()
         self.joined = False
         self.step_end_s = None
@@ -448,6 +495,41 @@ class ReferenceNode:
         cidr.pods[offset] = pod
         self.pod_cidr[pod] = (cidr, offset)
         return cidr.base + offset
+
+    # ------------------------------------------------------------------ branch ENIs (SGP)
+    def assign_branch_pod(self, pod: int, now_s: float) -> int | None:
+        """Phase 4 for an SGP pod: the controller's branch ENI, or None if it cannot be made.
+
+        Returns
+        -------
+        int or None
+            The branch ENI's IP (uint32 value); None without a trunk, at ``max_branch_enis``
+            (cooling ENIs count, as in canCreateMore) or when EC2 refuses.
+        """
+        trunk = next((eni for eni in self.enis if eni.is_trunk), None)
+        if trunk is None or len(self.branch_pods) + self.n_branch_cooling >= self.max_branch_enis:
+            return None
+        assert self.instance_id is not None
+        subnet_id = self.ec2.subnet_of(trunk.eni_id)
+        result = self.ec2.create_branch_eni(now_s, self.instance_id, subnet_id)
+        self._count(now_s, "create_branch_eni", result)
+        if not result.ok or result.eni_id is None or result.primary_ip is None:
+            return None
+        self.branch_pods[pod] = (result.eni_id, result.primary_ip)
+        return result.primary_ip
+
+    def release_branch_pod(self, pod: int) -> int | None:
+        """Phase 3 for an SGP pod: its branch ENI starts cooling down; returns its id."""
+        if pod not in self.branch_pods:
+            return None
+        eni_id, _ = self.branch_pods.pop(pod)
+        self.n_branch_cooling += 1
+        return eni_id
+
+    def delete_branch_eni(self, now_s: float, eni_id: int) -> None:
+        """Phase 3: delete a cooled-down branch ENI; its IP returns to the subnet."""
+        self.n_branch_cooling -= 1
+        self._count(now_s, "delete_branch_eni", self.ec2.delete_branch_eni(now_s, eni_id))
 
     def is_due(self, now_s: float) -> bool:
         """Whether phase 5 runs a pool step now: joined, idle and next_step_s reached."""
@@ -703,7 +785,8 @@ class ReferenceNode:
             "ips_free": held - assigned,
             "ips_cooldown": sum(c.n_cooling(now_s) for e in self.enis for c in e.cidrs),
             "prefixes": self._n_prefixes(),
-            "subnet_ips": len(self.enis) + held,
+            "subnet_ips": len(self.enis) + held + len(self.branch_pods) + self.n_branch_cooling,
+            "branch_pods": len(self.branch_pods),
         }
 
     def ips_per_eni(self) -> list[int]:
@@ -736,6 +819,10 @@ class ReferenceNode:
 
     def _record(self, now_s: float, op: str, result: Ec2Result, n_requested: int = 0) -> None:
         self._step_results.append(result)
+        self._count(now_s, op, result, n_requested)
+
+    def _count(self, now_s: float, op: str, result: Ec2Result, n_requested: int = 0) -> None:
+        # The controller's branch ENI calls are counted here but are no part of a pool step.
         self.n_calls[op] += 1
         if result.error is not None:
             self.n_call_errors[result.error] += 1
@@ -810,6 +897,7 @@ def run_reference(
     prepare_space: Callable[[AddressSpace], None] | None = None,
     record_ticks: bool = True,
     snapshot_s: Sequence[float] = (),
+    branch_eni_cooldown_s: float = BRANCH_ENI_COOLDOWN_S,
 ) -> ReferenceRun:
     """Run the reference ipamd model on a few nodes, tick by tick, per the module contract.
 
@@ -845,6 +933,10 @@ def run_reference(
         Whether to keep one metrics row per tick per node.
     snapshot_s : sequence of float
         Times at which to snapshot every node, with its IPs per ENI [s].
+    branch_eni_cooldown_s : float
+        How long a deleted SGP pod's branch ENI waits before the controller deletes it [s]
+        (configmap ``amazon-vpc-cni`` key ``branch-eni-cooldown``: default 60 s, the
+        controller raises values below 30 s to 30 s).
 
     Returns
     -------
@@ -854,10 +946,12 @@ def run_reference(
     Raises
     ------
     UsageError
-        Bad tick or duration, a pod on an unknown node, or IPv6.
+        Bad tick, duration or cool-down, a pod on an unknown node, or IPv6.
     """
-    if tick_s <= 0 or duration_s < 0:
-        raise UsageError("run_reference needs tick_s > 0 and duration_s >= 0")
+    if tick_s <= 0 or duration_s < 0 or branch_eni_cooldown_s < 0:
+        raise UsageError(
+            "run_reference needs tick_s > 0, duration_s >= 0 and branch_eni_cooldown_s >= 0"
+        )
     if len(pods) and int(pods.node.max()) >= len(nodes):
         raise UsageError("a pod is scheduled on a node id that is not in `nodes`")
     subnet_rng, ec2_rng, placement_rng = np.random.default_rng(seed).spawn(3)
@@ -889,6 +983,9 @@ def run_reference(
         if pods.delta[r] == -1
     ]
     waiting: dict[int, tuple[float, int, int, int, float]] = {}  # pod -> its pending ADD
+    is_branch = {int(pods.pod[r]) for r in rows if pods.branch[r]}
+    # Branch ENIs of deleted SGP pods: (deletion allowed after [s], node, ENI id), in DEL order.
+    cooling: deque[tuple[float, int, int]] = deque()
     i_add = i_del = 0
     events: list[dict[str, object]] = []
     ticks: list[dict[str, float]] = []
@@ -920,7 +1017,12 @@ def run_reference(
             node.complete(now_s)
             events.extend(node.events)  # joins' EC2 operations, in node order
             node.events.clear()
-        # 3. DELs; a DEL also cancels its pod's first ADD when that is due in this tick
+        # 3. cooled-down branch ENIs, then DELs; a DEL also cancels its pod's first ADD when
+        # that is due in this tick
+        while cooling and now_s > cooling[0][0]:
+            _, i, cooled_eni = cooling.popleft()
+            if not left[i]:
+                ref_nodes[i].delete_branch_eni(now_s, cooled_eni)
         due_adds = set()
         for j in range(i_add, len(adds)):
             if adds[j][0] > now_s:
@@ -935,6 +1037,9 @@ def run_reference(
                 events.append({"now_s": now_s, "node": i, "op": "add_cancelled", "pod": pod})
             elif ref_nodes[i].unassign_pod(pod, now_s):
                 events.append({"now_s": now_s, "node": i, "op": "del", "pod": pod})
+            elif (eni_id := ref_nodes[i].release_branch_pod(pod)) is not None:
+                cooling.append((now_s + branch_eni_cooldown_s, i, eni_id))
+                events.append({"now_s": now_s, "node": i, "op": "del", "pod": pod})
         # 4. ADDs: new ones join the waiting set, then all due are tried in (due, sequence) order
         while i_add < len(adds) and adds[i_add][0] <= now_s:
             entry = adds[i_add]
@@ -943,7 +1048,14 @@ def run_reference(
                 waiting[entry[2]] = entry
         for _due_s, seq, pod, i, first_s in sorted(e for e in waiting.values() if e[0] <= now_s):
             node = ref_nodes[i]
-            address = node.assign_pod(pod, now_s, placement, placement_rng) if node.joined else None
+            if not node.joined:
+                address = None
+            elif pod in is_branch:
+                address = node.assign_branch_pod(pod, now_s)
+                events.extend(node.events)  # the controller's EC2 operation, before the ADD
+                node.events.clear()
+            else:
+                address = node.assign_pod(pod, now_s, placement, placement_rng)
             n_adds[i] += 1
             if address is None:
                 n_failed[i] += 1

@@ -22,6 +22,7 @@ from cnisim.errors import UsageError
 from cnisim.limits import (
     DEFAULT_CNI_VERSION,
     MaxPodsOptions,
+    branch_eni_pods,
     compute_limits,
     prefix_delegation_supported,
 )
@@ -66,11 +67,13 @@ def node_spec(
     Returns
     -------
     NodeSpec
+        ``max_branch_enis`` is the type's ``branch_enis`` if it is trunking-compatible, else 0.
 
     References
     ----------
     aws/amazon-vpc-cni-k8s ``pkg/ipamd/ipamd.go`` (``getMaxENI``, ``IsPrefixDelegationSupported``:
-    Nitro or bare metal); max-pods-calculator.sh.
+    Nitro or bare metal); max-pods-calculator.sh; aws/amazon-vpc-resource-controller-k8s
+    ``pkg/aws/vpc/limits.go`` (``BranchInterface``, ``IsTrunkingCompatible``).
     """
     options = MaxPodsOptions(
         cni_version=cni_version,
@@ -95,6 +98,11 @@ def node_spec(
         node_subnet=node_subnet,
         pod_subnet=pod_subnet if config.custom_network_cfg else node_subnet,
         supports_prefix_delegation=bool(supports_pd[0]),
+        max_branch_enis=int(
+            branch_eni_pods(
+                np.asarray(columns["branch_enis"]), np.asarray(columns["trunking_compatible"])
+            )[0]
+        ),
     )
 
 
