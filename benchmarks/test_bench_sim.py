@@ -34,6 +34,8 @@ SUBNETS = {f"subnet-{i}": f"10.{i}.0.0/16" for i in range(N_SUBNETS)}
 NODES_PER_WAVE = 50
 JOIN_EVERY_S = 60.0
 MEAN_PODS = 12.0
+ONE_DAY_1000_NODES_TARGET_S = 10.0  # issue #3
+ONE_DAY_5000_NODES_TARGET_S = 60.0  # issue #3
 
 
 def build(
@@ -97,29 +99,41 @@ def record(benchmark: Any, engine: Engine, events: PodEvents, wall_s: float, sim
 def test_bench_1000_nodes_one_day(benchmark: Any) -> None:
     """1,000 nodes, 24 simulated hours, steady churn (about 200,000 pod starts).
 
-    Figure: wall time of ``run_until(24 h)``. Target: <= 10 s (reported in extra_info, not
-    asserted: CI machines are shared and noisy).
+    Figure: wall time of ``run_until(24 h)``. Target: <= 10 s, asserted when timing is
+    enabled (``make bench``; about 8.3 s on the 2-core build machine), not in CI's single
+    untimed run.
     """
     engine, events = build(1000, DAY_S, mean_lifetime_s=5_000.0, seed=1)
     assert 180_000 < events.n_adds < 230_000
     wall_s = run_once(benchmark, lambda: engine.run_until(DAY_S))
     record(benchmark, engine, events, wall_s, DAY_S)
     result = engine.result()
-    assert result.n_adds.sum() >= events.n_adds  # every pod was tried
+    # Every pod was tried, except those whose DEL fell in the tick (1 s) of their first ADD.
+    add_tick = np.zeros(events.pod.max() + 1)
+    add = events.delta == 1
+    add_tick[events.pod[add]] = np.ceil(events.time_s[add])
+    dels = events.delta == -1
+    n_cancelled = np.count_nonzero(np.ceil(events.time_s[dels]) == add_tick[events.pod[dels]])
+    assert result.n_adds.sum() >= events.n_adds - n_cancelled
+    if benchmark.enabled:
+        assert wall_s <= ONE_DAY_1000_NODES_TARGET_S
 
 
 @pytest.mark.slow
 def test_bench_5000_nodes_a_million_pods(benchmark: Any) -> None:
     """5,000 nodes, about a million pod starts in 24 simulated hours.
 
-    Figures: wall time (target <= 60 s, reported, not asserted) and peak RSS of the process
-    (``ru_maxrss``, which bounds the engine's peak from above; target <= 4 GiB, asserted).
+    Figures: wall time (target <= 60 s, asserted when timing is enabled; about 39 s on the
+    2-core build machine) and peak RSS of the process (``ru_maxrss``, which bounds the
+    engine's peak from above; target <= 4 GiB, always asserted; about 490 MiB).
     """
     engine, events = build(5000, DAY_S, mean_lifetime_s=5_000.0, seed=2)
     assert 900_000 < events.n_adds < 1_150_000
     wall_s = run_once(benchmark, lambda: engine.run_until(DAY_S))
     record(benchmark, engine, events, wall_s, DAY_S)
     assert resource.getrusage(resource.RUSAGE_SELF).ru_maxrss * 1024 <= 4 * GIB
+    if benchmark.enabled:
+        assert wall_s <= ONE_DAY_5000_NODES_TARGET_S
 
 
 @pytest.mark.parametrize("n_nodes", [20, 200])
