@@ -24,13 +24,21 @@ concerned (ADDs in rounds: the r-th ADD of each node in round r); the pool step'
 (isDatastorePoolTooLow, isDatastorePoolTooHigh, shouldRemoveExtraENIs, the deletable ENI) are
 array expressions over every node due; only nodes that call EC2 run Python code, one node at a
 time in increasing index, because EC2 calls are per action and their order fixes the draws.
+A typical tick has a few pod events and a few due nodes, where numpy's fixed cost per call
+outweighs the work: with at most ``_FEW`` (32) DELs, ADDs or due nodes, the same decisions run
+as scalar Python, one pod or node at a time in the contract's order (``_pod_del_one``,
+``_pod_adds_few``, ``_place_one``, ``_pool_step_one``); both paths are compared with the
+reference by the agreement tests.
 
 Two shortcuts keep results identical while skipping work: ticks where nothing is due are
 skipped, and a node whose pool step made no EC2 call sleeps (see ``Engine._sleep``): its
 decisions depend only on its own datastore and on four timers, so it is not evaluated again
-until its datastore changes or a timer may flip, and then at the next time on its 5 s grid.
-Sleeping needs exact tick arithmetic (``tick_s`` a power of two, ``pool_interval_s`` a multiple
-of it); otherwise every due step is evaluated.
+until a timer that can change a decision may flip, or its datastore changes in a way that can
+give it a call to make (an ADD that leaves the pool too low; a DEL that may make it too high or
+leaves a secondary ENI without pods; any change made by the array paths), and then at the next
+time on its 5 s grid. Sleeping needs exact tick arithmetic (``tick_s`` a power of two,
+``pool_interval_s`` a multiple of it); otherwise every due step is evaluated. ``n_node_steps``
+counts only the steps evaluated.
 
 Random placement consumes ``placement_rng`` exactly as the reference's scalar
 ``placement_rng.integers(n)`` calls do: numpy's bounded integers take one 32-bit word ``w`` and
