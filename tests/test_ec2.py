@@ -545,3 +545,75 @@ def test_retry_quota_can_be_switched_off() -> None:
     for i in range(20):
         assert api.assign_private_ips(1000.0 * i, node.eni_id, 1).n_throttled == 10
     assert not api.n_retry_quota_exhausted_by_action
+
+
+# ---------------------------------------------- branch ENIs (VPC resource controller, SGP)
+def test_branch_eni_create_and_delete_calls_and_times() -> None:
+    # CreateAndAssociateBranchENIs: CreateNetworkInterface then AssociateTrunkInterface;
+    # deleteENI: DisassociateTrunkInterface then DeleteNetworkInterface (0.25 s each here).
+    api = make_api(cidrs={"a": "10.0.0.0/24"})
+    node = api.launch_instance(0.0, "a")
+    assert node.instance_id is not None and node.eni_id is not None
+    api.attach_trunk_eni(0.0, node.instance_id, "a")
+    branch = api.create_branch_eni(10.0, node.instance_id, "a")
+    assert branch.ok and branch.eni_id is not None and branch.done_s == 10.5
+    assert branch.addresses.tolist() == [branch.primary_ip]
+    assert api.space.held_by(branch.eni_id).tolist() == [branch.primary_ip]
+    assert api.space.available_ip_address_count("a") == 251 - 3
+    # ipamd's view of the instance has no branch ENI; the controller's has it
+    assert branch.eni_id not in api.enis_of(node.instance_id)
+    assert api.branch_enis_of(node.instance_id) == [branch.eni_id]
+    with pytest.raises(UsageError, match="never frees"):
+        api.free_eni(11.0, branch.eni_id)
+    with pytest.raises(UsageError, match="not a branch"):
+        api.delete_branch_eni(11.0, node.eni_id)
+    gone = api.delete_branch_eni(70.0, branch.eni_id)
+    assert gone.ok and gone.done_s == 70.5 and gone.addresses.tolist() == [branch.primary_ip]
+    assert api.space.available_ip_address_count("a") == 251 - 2
+    assert api.branch_enis_of(node.instance_id) == []
+    assert {a: api.n_sdk_calls_by_action[a] for a in DEFAULT_BUCKETS if "Trunk" in a} == {
+        "AssociateTrunkInterface": 1,
+        "DisassociateTrunkInterface": 1,
+    }
+    assert api.n_calls_by_action["CreateNetworkInterface"] == 1
+    assert api.n_calls_by_action["DeleteNetworkInterface"] == 1
+
+
+def test_branch_eni_failures_hold_no_address() -> None:
+    api = make_api(
+        fixed_params(
+            buckets=dict(DEFAULT_BUCKETS) | {"AssociateTrunkInterface": Bucket(0, 0.0)},
+            max_attempts=1,
+        ),
+        cidrs={"a": "10.0.0.0/28"},  # 11 usable addresses
+    )
+    node = api.launch_instance(0.0, "a")
+    assert node.instance_id is not None
+    # association refused: the new ENI is deleted again (Create, Associate, Delete)
+    refused = api.create_branch_eni(1.0, node.instance_id, "a")
+    assert refused.error == "RequestLimitExceeded" and refused.done_s == 1.5
+    assert api.n_calls_by_action["DeleteNetworkInterface"] == 1
+    assert api.space.available_ip_address_count("a") == 10
+    # a full subnet: CreateNetworkInterface answers InsufficientFreeAddressesInSubnet
+    api.assign_private_ips(2.0, node.eni_id, 10)  # type: ignore[arg-type]
+    full = api.create_branch_eni(3.0, node.instance_id, "a")
+    assert full.error == "InsufficientFreeAddressesInSubnet" and full.eni_id is None
+    assert api.n_errors_by_code == {
+        "RequestLimitExceeded": 1,
+        "InsufficientFreeAddressesInSubnet": 1,
+    }
+    with pytest.raises(UnknownEniError):
+        api.create_branch_eni(3.0, 99, "a")
+
+
+def test_terminate_returns_branch_enis() -> None:
+    api = make_api(cidrs={"a": "10.0.0.0/24"})
+    node = api.launch_instance(0.0, "a")
+    assert node.instance_id is not None
+    for _ in range(3):
+        assert api.create_branch_eni(0.0, node.instance_id, "a").ok
+    assert api.space.available_ip_address_count("a") == 251 - 4
+    gone = api.terminate_instance(10.0, node.instance_id)
+    assert gone.addresses.size == 4
+    assert api.space.available_ip_address_count("a") == 251
+    assert api.branch_enis_of(node.instance_id) == []

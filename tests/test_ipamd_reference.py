@@ -4,7 +4,11 @@ Timing constants come from aws/amazon-vpc-cni-k8s v1.23.1 (commit b52188387f2e):
 ``pkg/ipamd/ipamd.go`` (ipPoolMonitorInterval 5 s, decreaseIPPoolInterval 30 s,
 insufficientCidrErrorCooldown 120 s) and ``pkg/ipamd/datastore/data_store.go`` (minENILifeTime
 60 s, IP_COOLDOWN_PERIOD 30 s, inCoolingPeriod uses ``<=``). Instance limits from
-``pkg/vpc/vpc_ip_resource_limit.go``: t3.small 3 ENIs x 4 IPv4, m5.large 3 x 10.
+``pkg/vpc/vpc_ip_resource_limit.go``: t3.small 3 ENIs x 4 IPv4, m5.large 3 x 10. Security
+groups for pods from aws/amazon-vpc-resource-controller-k8s (commit b8d425119bdb):
+``pkg/aws/vpc/limits.go`` (m5.large BranchInterface 9), ``pkg/provider/branch/cooldown/
+cooldown.go`` (branch ENI cool-down 60 s), ``pkg/provider/branch/trunk/trunk.go`` (cooling
+branch ENIs count against the limit; deletion once ``time.Now().After(deleted + 60 s)``).
 Expected times below are derived by hand from those rules and the contract in
 ``cnisim/sim/ipamd.py``.
 """
@@ -25,7 +29,7 @@ from cnisim.errors import UsageError
 from cnisim.sim.ec2 import DEFAULT_LATENCIES, Bucket, Ec2Params, Latency
 from cnisim.sim.ipamd import NodeSpec, ReferenceRun, run_reference
 from cnisim.sim.subnet import AddressSpace
-from cnisim.sim.workload import PodEvents
+from cnisim.sim.workload import PodEvents, WorkloadError, steady_churn
 
 T3_SMALL = NodeSpec("t3.small", 3, 4, 11, "node", "node", True)
 M5_LARGE = NodeSpec("m5.large", 3, 10, 29, "node", "node", True)
@@ -47,19 +51,27 @@ def fixed_latency(call_s: float) -> Ec2Params:
     )
 
 
-def schedule(adds: Sequence[float], dels: Sequence[float | None] = ()) -> PodEvents:
-    """Pods 0..n-1 on node 0, added at adds[i], deleted at dels[i] (None: never)."""
-    times, deltas, pods = [], [], []
+def schedule(
+    adds: Sequence[float], dels: Sequence[float | None] = (), branch: Sequence[bool] = ()
+) -> PodEvents:
+    """Pods 0..n-1 on node 0, added at adds[i], deleted at dels[i] (None: never).
+
+    ``branch[i]`` marks pod i as an SGP (branch ENI) pod; default none.
+    """
+    is_branch = list(branch) or [False] * len(adds)
+    times, deltas, pods, flags = [], [], [], []
     for pod, add_s in enumerate(adds):
         times.append(add_s)
         deltas.append(1)
         pods.append(pod)
+        flags.append(is_branch[pod])
     for pod, del_s in enumerate(dels):
         if del_s is not None:
             times.append(del_s)
             deltas.append(-1)
             pods.append(pod)
-    return PodEvents.from_arrays(times, [0] * len(times), deltas, pods)
+            flags.append(is_branch[pod])
+    return PodEvents.from_arrays(times, [0] * len(times), deltas, pods, flags)
 
 
 def ops(run: ReferenceRun, op: str) -> list[tuple[float, object]]:
@@ -547,3 +559,278 @@ def test_prefix_release_after_pods_leave(
     assert at(run, 190.0, "prefixes") == prefixes_with_pods
     assert run.nodes[0]["prefixes"] == prefixes_after
     assert run.nodes[0]["ips_cooldown"] == 0
+
+
+# ------------------------------------------------------------------- security groups for pods
+M5_LARGE_SGP = replace(M5_LARGE, max_branch_enis=9)  # vpc-resource-controller limits.go
+SGP = IpamdConfig(enable_pod_eni=True)
+POOL_METRICS = ("enis", "ips_held", "ips_assigned", "ips_free", "ips_cooldown", "prefixes")
+
+
+def test_branch_pods_up_to_the_limit_then_wait_for_a_cooled_down_eni() -> None:
+    # 10 SGP pods at 10 s on an m5.large: 9 branch ENIs, the 10th ADD fails. Pod 0 leaves at
+    # 20 s; its branch ENI cools down until 20 + 60 = 80 s and still counts against the limit
+    # (canCreateMore), is deleted at the first tick after 80 s (81 s), so the 10th pod,
+    # retrying every 10 s from 10 s, gets its branch ENI at 90 s: a wait of 80 s.
+    run = run_reference(
+        [M5_LARGE_SGP],
+        SGP,
+        schedule([10.0] * 10, [20.0], branch=[True] * 10),
+        subnet_cidrs=BIG,
+        duration_s=100,
+        ec2_params=fixed_latency(1.0),
+    )
+    assert run.waits_s == {**{pod: 0.0 for pod in range(9)}, 9: 80.0}
+    assert [e["now_s"] for e in run.events if e["op"] == "add_failed"] == [
+        10.0 * k for k in range(1, 9)
+    ]
+    assert ops(run, "create_branch_eni") == [(10.0, 0)] * 9 + [(90.0, 0)]
+    assert ops(run, "delete_branch_eni") == [(81.0, 0)]
+    summary = run.nodes[0]
+    assert (summary["n_adds"], summary["n_failed_adds"]) == (18, 8)
+    assert summary["n_calls_create_branch_eni"] == 10
+    assert summary["n_calls_delete_branch_eni"] == 1
+    ec2 = run.reference_nodes[0].ec2
+    assert ec2.n_sdk_calls_by_action["AssociateTrunkInterface"] == 10
+    assert ec2.n_sdk_calls_by_action["DisassociateTrunkInterface"] == 1
+    # the pool never needed a new ENI (9 warm IPs, WARM_ENI_TARGET=1 on S = 9), so every
+    # CreateNetworkInterface and DeleteNetworkInterface is the controller's
+    assert ec2.n_sdk_calls_by_action["CreateNetworkInterface"] == 10
+    assert ec2.n_sdk_calls_by_action["DeleteNetworkInterface"] == 1
+    # subnet: node IP + trunk primary + 9 pool IPs + the branch ENIs (cooling ones included)
+    assert [at(run, t, "branch_pods") for t in (10.0, 20.0, 81.0, 90.0)] == [9, 8, 8, 9]
+    assert [at(run, t, "subnet_ips") for t in (9.0, 10.0, 20.0, 80.0, 81.0, 90.0)] == [
+        11,
+        20,
+        20,
+        20,
+        19,
+        20,
+    ]
+    assert ec2.space.available_ip_address_count("node") == 65536 - 5 - 20
+
+
+def test_branch_pods_leave_the_warm_pool_alone() -> None:
+    # With fixed latencies the controller's calls change no pool decision: every pool metric
+    # at every tick is what the same node shows with no pods at all.
+    def pool(pods: PodEvents) -> list[tuple[float, ...]]:
+        run = run_reference(
+            [M5_LARGE_SGP],
+            SGP,
+            pods,
+            subnet_cidrs=BIG,
+            duration_s=200,
+            ec2_params=fixed_latency(1.0),
+        )
+        return [tuple(row[m] for m in POOL_METRICS) for row in run.ticks]
+
+    sgp_pods = schedule([5.0 * i for i in range(12)], [100.0] * 12, branch=[True] * 12)
+    assert pool(sgp_pods) == pool(schedule([]))
+    # the same pods without the flag do move the pool, so the comparison can fail
+    assert pool(schedule([5.0 * i for i in range(12)], [100.0] * 12)) != pool(schedule([]))
+
+
+def test_branch_and_pool_addresses_are_distinct_subnet_addresses() -> None:
+    # Mixed pods: branch IPs come from the trunk's (node) subnet and are never pool IPs.
+    flags = [i % 2 == 0 for i in range(12)]
+    run = run_reference(
+        [M5_LARGE_SGP],
+        SGP,
+        schedule([10.0 + i for i in range(12)], branch=flags),
+        subnet_cidrs=BIG,
+        duration_s=60,
+        seed=3,
+    )
+    node = run.reference_nodes[0]
+    added = {e["pod"]: e["address"] for e in run.events if e["op"] == "add"}
+    branch_ips = {added[p] for p in range(12) if flags[p]}
+    pool_ips = {c.base + k for e in node.enis for c in e.cidrs for k in range(c.size)}
+    assert len(branch_ips) == 6 and not branch_ips & pool_ips
+    node_net = ipaddress.ip_network(BIG["node"])
+    assert all(ipaddress.ip_address(a) in node_net for a in branch_ips)  # type: ignore[arg-type]
+    assert run.nodes[0]["branch_pods"] == 6 and run.nodes[0]["ips_assigned"] == 6
+    assert run.nodes[0]["subnet_ips"] == run.nodes[0]["enis"] + run.nodes[0]["ips_held"] + 6
+
+
+@pytest.mark.parametrize(
+    ("spec", "config"),
+    [
+        (M5_LARGE_SGP, IpamdConfig()),  # ENABLE_POD_ENI off: no trunk
+        (replace(M5_LARGE_SGP, max_enis=1), SGP),  # no slot for a trunk
+        (M5_LARGE, SGP),  # a type with no branch ENIs (max_branch_enis 0)
+    ],
+)
+def test_branch_pod_without_trunk_or_branch_slots_never_starts(
+    spec: NodeSpec, config: IpamdConfig
+) -> None:
+    run = run_reference(
+        [spec], config, schedule([10.0], branch=[True]), subnet_cidrs=BIG, duration_s=45
+    )
+    assert run.waits_s == {}
+    assert (run.nodes[0]["n_adds"], run.nodes[0]["n_failed_adds"]) == (4, 4)  # 10, 20, 30, 40
+    assert ops(run, "create_branch_eni") == []
+
+
+def test_branch_pod_fails_on_a_full_subnet() -> None:
+    # A /28 has 11 usable addresses: node IP, trunk primary and the 9 IPs init asks for
+    # leave none, so CreateNetworkInterface fails with InsufficientFreeAddressesInSubnet.
+    run = run_reference(
+        [M5_LARGE_SGP],
+        SGP,
+        schedule([10.0], branch=[True]),
+        subnet_cidrs={"node": "10.0.0.0/28"},
+        duration_s=25,
+        ec2_params=fixed_latency(1.0),
+    )
+    assert run.waits_s == {}
+    assert ops(run, "create_branch_eni") == [(10.0, 0), (20.0, 0)]
+    assert run.nodes[0]["n_errors_InsufficientFreeAddressesInSubnet"] == 2
+    assert run.nodes[0]["branch_pods"] == 0 and run.nodes[0]["subnet_ips"] == 11
+
+
+def test_throttled_association_deletes_the_new_branch_eni() -> None:
+    params = fixed_latency(1.0)
+    buckets = dict(params.buckets) | {"AssociateTrunkInterface": Bucket(0.0, 0.0)}
+    run = run_reference(
+        [M5_LARGE_SGP],
+        SGP,
+        schedule([10.0], branch=[True]),
+        subnet_cidrs=BIG,
+        duration_s=15,
+        ec2_params=replace(params, buckets=buckets, max_attempts=1),
+    )
+    ec2 = run.reference_nodes[0].ec2
+    assert run.waits_s == {} and run.nodes[0]["n_errors_RequestLimitExceeded"] == 1
+    assert ec2.n_sdk_calls_by_action["DeleteNetworkInterface"] == 1
+    assert ec2.space.available_ip_address_count("node") == 65536 - 5 - 11
+
+
+def test_leaving_node_returns_running_and_cooling_branch_enis() -> None:
+    # Node 0 runs 3 SGP pods, deletes one at 20 s (cooling until 80 s) and leaves at 50 s:
+    # all 3 branch IPs return with the instance and no deletion is made for it later.
+    pods = PodEvents.from_arrays(
+        [10.0, 10.0, 10.0, 20.0, 10.0],
+        [0, 0, 0, 0, 1],
+        [1, 1, 1, -1, 1],
+        [0, 1, 2, 0, 3],
+        [True, True, True, True, False],
+    )
+    run = run_reference(
+        [M5_LARGE_SGP, M5_LARGE_SGP],
+        SGP,
+        pods,
+        subnet_cidrs={"node": "10.0.0.0/24"},
+        duration_s=100,
+        leave_s=[50.0, None],
+    )
+    assert [e["pod"] for e in run.events if e["op"] == "pod_gone"] == [1, 2]
+    assert ops(run, "delete_branch_eni") == []
+    space = run.reference_nodes[1].ec2.space
+    assert space.available_ip_address_count("node") == 251 - run.nodes[1]["subnet_ips"]
+    assert run.nodes[0]["subnet_ips"] == 0 and run.nodes[0]["branch_pods"] == 0
+
+
+def test_branch_eni_cooldown_is_a_parameter() -> None:
+    # With a 30 s cool-down (the controller's minimum) the ENI of pod 0, deleted at 20 s, goes
+    # at 51 s; pod 9 gets its branch ENI at its retry at 60 s.
+    run = run_reference(
+        [M5_LARGE_SGP],
+        SGP,
+        schedule([10.0] * 10, [20.0], branch=[True] * 10),
+        subnet_cidrs=BIG,
+        duration_s=70,
+        branch_eni_cooldown_s=30.0,
+    )
+    assert ops(run, "delete_branch_eni") == [(51.0, 0)]
+    assert run.waits_s[9] == 50.0
+    with pytest.raises(UsageError, match="branch_eni_cooldown_s"):
+        run_reference(
+            [M5_LARGE_SGP],
+            SGP,
+            schedule([]),
+            subnet_cidrs=BIG,
+            duration_s=1,
+            branch_eni_cooldown_s=-1.0,
+        )
+
+
+@settings(max_examples=40, deadline=None)
+@given(
+    st.lists(
+        st.tuples(st.floats(0, 150), st.one_of(st.none(), st.floats(1, 120)), st.booleans()),
+        max_size=16,
+    ),
+    st.integers(0, 4),
+    st.integers(0, 2**16),
+    st.sampled_from(["first_fit", "random"]),
+)
+def test_invariants_hold_with_branch_pods(
+    pods: list[tuple[float, float | None, bool]], max_branch: int, seed: int, placement: str
+) -> None:
+    # A /26 (59 usable) so the subnet can run out; cool-down 30 s so ENIs come and go.
+    spec = replace(M5_LARGE, max_branch_enis=max_branch)
+    adds = [round(a, 1) for a, _, _ in pods]
+    dels = [None if d is None else round(a + d, 1) for a, d, _ in pods]
+    run = run_reference(
+        [spec],
+        SGP,
+        schedule(adds, dels, branch=[b for _, _, b in pods]),
+        subnet_cidrs={"node": "10.0.0.0/26"},
+        duration_s=240,
+        seed=seed,
+        placement=placement,  # type: ignore[arg-type]
+        branch_eni_cooldown_s=30.0,
+    )
+    n_branch_enis = 0  # running plus cooling, from the event log
+    holder: dict[object, int] = {}
+    is_branch = {pod: b for pod, (_, _, b) in enumerate(pods)}
+    for event in run.events:
+        if event["op"] == "create_branch_eni" and event["error"] is None:
+            n_branch_enis += 1
+        elif event["op"] == "delete_branch_eni":
+            n_branch_enis -= 1
+        elif event["op"] == "add":
+            assert event["address"] not in holder  # no address held by two pods
+            holder[event["address"]] = int(event["pod"])  # type: ignore[call-overload]
+        elif event["op"] == "del":
+            (address,) = [a for a, p in holder.items() if p == event["pod"]]
+            del holder[address]
+        assert 0 <= n_branch_enis <= max_branch
+    running_branch = sum(1 for p in holder.values() if is_branch[p])
+    final = run.nodes[0]
+    assert final["branch_pods"] == running_branch
+    assert final["ips_assigned"] == len(holder) - running_branch
+    for row in run.ticks:
+        assert 0 <= row["branch_pods"] <= max_branch
+        assert 0 <= row["ips_assigned"] <= row["ips_held"]
+        assert row["subnet_ips"] >= row["enis"] + row["ips_held"] + row["branch_pods"]
+    space = run.reference_nodes[0].ec2.space
+    assert space.available_ip_address_count("node") == 59 - final["subnet_ips"]
+
+
+# ------------------------------------------------------------------------- SGP pod schedules
+def test_pod_events_branch_defaults_to_false_and_must_match_on_del() -> None:
+    events = PodEvents.from_arrays([2.0, 1.0], [0, 0], [-1, 1], [0, 0])
+    assert events.branch.tolist() == [False, False]
+    flagged = PodEvents.from_arrays([2.0, 1.0], [0, 0], [-1, 1], [0, 0], [True, True])
+    assert flagged.branch.tolist() == [True, True]
+    with pytest.raises(WorkloadError, match="branch"):
+        PodEvents.from_arrays([1.0, 2.0], [0, 0], [1, -1], [0, 0], [True, False])
+    with pytest.raises(WorkloadError, match="length"):
+        PodEvents.from_arrays([1.0], [0], [1], [0], [True, False])
+
+
+def test_steady_churn_branch_fraction_keeps_the_events_of_a_seed() -> None:
+    plain = steady_churn(20, 10.0, 600.0, 3600.0, np.random.default_rng(5))
+    mixed = steady_churn(20, 10.0, 600.0, 3600.0, np.random.default_rng(5), branch_frac=0.3)
+    for name in ("time_s", "node", "delta", "pod"):
+        assert np.array_equal(getattr(plain, name), getattr(mixed, name))
+    assert not plain.branch.any()
+    # a pod's ADD and DEL carry its flag; the fraction is a binomial draw (mean 0.3)
+    adds = mixed.delta == 1
+    flag_of = dict(zip(mixed.pod[adds].tolist(), mixed.branch[adds].tolist(), strict=True))
+    assert all(flag_of[p] == b for p, b in zip(mixed.pod, mixed.branch, strict=True))
+    n = int(adds.sum())
+    assert abs(mixed.branch[adds].sum() - 0.3 * n) < 4 * (0.3 * 0.7 * n) ** 0.5
+    with pytest.raises(WorkloadError, match="branch_frac"):
+        steady_churn(1, 1.0, 1.0, 1.0, np.random.default_rng(0), branch_frac=1.5)

@@ -9,14 +9,14 @@ t3.large at 110 and p3dn.24xlarge at 250.
 
 from __future__ import annotations
 
-from typing import Any
+from typing import Any, cast
 
 import pytest
 
 from cnisim.cni import IpamdConfig
 from cnisim.errors import UsageError
 from cnisim.sim.ipamd import NodeSpec
-from cnisim.sim.warmpool import churn_timeline, steady_state
+from cnisim.sim.warmpool import churn_timeline, node_spec, steady_state
 
 T3_SMALL = NodeSpec("t3.small", 3, 4, 11, "node", "node", True)
 T3_SMALL_PD = NodeSpec("t3.small", 3, 4, 110, "node", "node", True)
@@ -289,4 +289,30 @@ def test_best_practices_three_c5_large_nodes_with_two_coredns_pods() -> None:
     nodes = [by_pods[1], by_pods[1], by_pods[0]]
     assert [row["subnet_ips"] for row in nodes] == [20, 20, 10]
     assert [row["enis"] for row in nodes] == [2, 2, 1]
-    assert sum(row["ips_free"] for row in nodes) == 43
+    assert sum(cast(int, row["ips_free"]) for row in nodes) == 43
+
+
+def catalog_row(instance_type: str, branch_enis: int, trunking: bool) -> dict[str, list[Any]]:
+    """One canonical catalog row of a 2 vCPU, 8 GiB Nitro type with 3 ENIs x 10 IPv4."""
+    return {
+        "instance_type": [instance_type],
+        "vcpus": [2],
+        "memory_mib": [8192],
+        "hypervisor": ["nitro"],
+        "bare_metal": [False],
+        "arch": ["x86_64"],
+        "max_enis_default_card": [3],
+        "ipv4_per_eni": [10],
+        "branch_enis": [branch_enis],
+        "trunking_compatible": [trunking],
+    }
+
+
+def test_node_spec_takes_branch_enis_only_from_trunking_types() -> None:
+    # aws/amazon-vpc-resource-controller-k8s pkg/aws/vpc/limits.go: m5.large BranchInterface 9,
+    # IsTrunkingCompatible true; t3.large is not trunking-compatible (no t-family type is).
+    sgp = IpamdConfig(enable_pod_eni=True)
+    m5 = node_spec(catalog_row("m5.large", 9, True), sgp)
+    # max pods with SGP: one ENI fewer for pods, (3 - 1) x (10 - 1) + 2 = 20
+    assert (m5.max_branch_enis, m5.max_enis, m5.max_pods) == (9, 3, 20)
+    assert node_spec(catalog_row("t3.large", 9, False), sgp).max_branch_enis == 0
