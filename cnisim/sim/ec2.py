@@ -499,29 +499,20 @@ class Ec2Api:
         if instance_id not in self._instances:
             raise UnknownEniError(f"unknown instance {instance_id}; launch it first")
         t_s, ok, n_throttled = self._call("CreateNetworkInterface", now_s, None)
-        error: Ec2ErrorCode | None = None if ok else REQUEST_LIMIT_EXCEEDED
+        if not ok:
+            return self._failed(t_s, REQUEST_LIMIT_EXCEEDED, instance_id, n_throttled, subnet_id)
         eni_id = self.space.new_owner_id()
-        if ok:
-            try:
-                address = int(self.space.allocate_ips(subnet_id, 1, eni_id, kind="primary")[0])
-            except InsufficientAddressesError as err:
-                error = err.code
-        if error is None:
-            t_s, ok, n = self._call("AssociateTrunkInterface", t_s, None)
-            n_throttled += n
-            if not ok:
-                self.space.release_owner(eni_id)
-                t_s, _, n = self._call("DeleteNetworkInterface", t_s, None)
-                n_throttled += n
-                error = REQUEST_LIMIT_EXCEEDED
-        if error is not None:
-            self.n_errors_by_code[error] += 1
-            return Ec2Result(
-                done_s=t_s,
-                error=error,
-                instance_id=instance_id,
-                n_throttled=n_throttled,
-                subnet_id=subnet_id,
+        try:
+            address = int(self.space.allocate_ips(subnet_id, 1, eni_id, kind="primary")[0])
+        except InsufficientAddressesError as err:
+            return self._failed(t_s, err.code, instance_id, n_throttled, subnet_id)
+        t_s, ok, n = self._call("AssociateTrunkInterface", t_s, None)
+        n_throttled += n
+        if not ok:
+            self.space.release_owner(eni_id)
+            t_s, _, n = self._call("DeleteNetworkInterface", t_s, None)
+            return self._failed(
+                t_s, REQUEST_LIMIT_EXCEEDED, instance_id, n_throttled + n, subnet_id
             )
         self._enis[eni_id] = _Eni(subnet_id, instance_id, address, False, is_branch=True)
         self._branches.setdefault(instance_id, []).append(eni_id)
@@ -790,6 +781,23 @@ class Ec2Api:
             eni_id=eni_id,
             primary_ip=int(primary[0]),
             instance_id=instance_id,
+            subnet_id=subnet_id,
+        )
+
+    def _failed(
+        self,
+        t_s: float,
+        error: Ec2ErrorCode,
+        instance_id: int,
+        n_throttled: int,
+        subnet_id: str,
+    ) -> Ec2Result:
+        self.n_errors_by_code[error] += 1
+        return Ec2Result(
+            done_s=t_s,
+            error=error,
+            instance_id=instance_id,
+            n_throttled=n_throttled,
             subnet_id=subnet_id,
         )
 
