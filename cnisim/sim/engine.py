@@ -1049,7 +1049,7 @@ class Engine:
         """Give one pod an eligible address on node ``i``, drawing words in stream order."""
         # Eligible addresses as positions in the padded (ENI, CIDR, address) layout: C order
         # is ENI order, then CIDR order, then address order, as the contract ranks them.
-        flat = np.flatnonzero(self._ip_until[i] < now_s).tolist()
+        flat = (self._ip_until[i] < now_s).ravel().nonzero()[0].tolist()
         if not flat:
             return False
         n_per_cidr = self._k
