@@ -538,12 +538,17 @@ class Engine:
         Raises
         ------
         UsageError
-            A pod on a node id that was never added.
+            A pod on a node id that was never added, or a branch pod (not modelled here).
         """
         if len(events) == 0:
             return
         if int(events.node.max()) >= self.n_nodes:
             raise UsageError("a pod is scheduled on a node id that is not added: add nodes first")
+        if events.branch.any():
+            raise UsageError(
+                "the fast engine does not model security-groups-for-pods branch pods: "
+                "simulate them with cnisim.sim.ipamd.run_reference, or drop them"
+            )
         seq = self._n_submitted + np.arange(len(events), dtype=np.int64)
         self._n_submitted += len(events)
         self._ensure_pods(int(events.pod.max()) + 1)
