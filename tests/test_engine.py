@@ -203,9 +203,8 @@ def test_user_errors_are_usage_errors() -> None:
         engine.remove_nodes([7], 1.0)
     with pytest.raises(UsageError, match="placement"):
         Engine(BIG_SUBNET, placement="best")  # type: ignore[arg-type]
-    engine.add_nodes([T3_SMALL], IpamdConfig(), 0.0)
-    with pytest.raises(UsageError, match="branch pods"):
-        engine.submit_pods(PodEvents.from_arrays([1.0], [0], [1], [0], branch=[True]))
+    with pytest.raises(UsageError, match="branch_eni_cooldown_s"):
+        Engine(BIG_SUBNET, branch_eni_cooldown_s=-1.0)
     with pytest.raises(WorkloadError, match="before its ADD"):
         PodEvents.from_arrays([5.0, 1.0], [0, 0], [1, -1], [0, 0])
     with pytest.raises(WorkloadError, match="added twice"):

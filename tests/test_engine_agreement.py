@@ -1,7 +1,8 @@
 """The fast engine agrees with the scalar reference model step by step.
 
 Hypothesis draws node shapes, aws-node settings (warm-ENI, warm-IP, prefix delegation,
-MAX_ENI, custom networking, security groups for pods, subnet discovery, cooldown), subnets
+MAX_ENI, custom networking, security groups for pods with branch-ENI pods and their limit and
+cool-down, subnet discovery, cooldown), subnets
 small enough to run out, joins and leaves, random pod schedules and both placements; both
 engines run the same inputs and seed and must give identical per-tick metrics for every node,
 the same addresses held by every node and every running pod, the same counters and waits.
@@ -56,8 +57,18 @@ def scenarios(draw: st.DrawFn) -> dict[str, Any]:
         ipv4_per_eni = draw(st.integers(2, 8))
         max_pods = draw(st.sampled_from([max_enis * (ipv4_per_eni - 1) + 2, 110]))
         pod_subnet = "subnet-pod" if config.custom_network_cfg else "subnet-node"
+        max_branch = draw(st.integers(0, 4)) if config.enable_pod_eni else 0
         specs.append(
-            NodeSpec("x.test", max_enis, ipv4_per_eni, max_pods, "subnet-node", pod_subnet, True)
+            NodeSpec(
+                "x.test",
+                max_enis,
+                ipv4_per_eni,
+                max_pods,
+                "subnet-node",
+                pod_subnet,
+                True,
+                max_branch,
+            )
         )
     duration_s = 240.0
     join_s = [float(draw(st.integers(0, 20))) for _ in range(n_nodes)]
@@ -70,28 +81,32 @@ def scenarios(draw: st.DrawFn) -> dict[str, Any]:
     lifetimes = draw(
         st.lists(st.one_of(st.none(), st.integers(0, 120)), min_size=n_pods, max_size=n_pods)
     )
-    time_s, node, delta, pod = [], [], [], []
+    time_s, node, delta, pod, branch = [], [], [], [], []
     for p, (t, n, life) in enumerate(zip(add_s, nodes, lifetimes, strict=True)):
         start_s = t + 0.5 * draw(st.integers(0, 1))
+        is_branch = config.enable_pod_eni and draw(st.booleans())  # an SGP pod
         time_s.append(start_s)
         node.append(n)
         delta.append(1)
         pod.append(p)
+        branch.append(is_branch)
         if life is not None:
             time_s.append(start_s + life + 0.25)
             node.append(n)
             delta.append(-1)
             pod.append(p)
+            branch.append(is_branch)
     return {
         "nodes": specs,
         "config": config,
-        "pods": PodEvents.from_arrays(time_s, node, delta, pod),
+        "pods": PodEvents.from_arrays(time_s, node, delta, pod, branch),
         "duration_s": duration_s,
         "join_s": join_s,
         "leave_s": leave_s,
         "seed": draw(st.integers(0, 2**16)),
         "placement": draw(st.sampled_from(["first_fit", "random"])),
         "tick_s": draw(st.sampled_from([1.0, 0.5, 0.3])),
+        "branch_eni_cooldown_s": draw(st.sampled_from([0.0, 30.0, 60.0])),
     }
 
 
@@ -116,6 +131,8 @@ def assert_agree(ref: ReferenceRun, engine: Engine, result: EngineResult) -> Non
         assert engine.ips_per_eni(i) == node.ips_per_eni()
         for pod, (cidr, offset) in node.pod_cidr.items():
             assert engine.pod_address(pod) == cidr.base + offset
+        for pod, (_, address) in node.branch_pods.items():
+            assert engine.pod_address(pod) == address
         summary = ref.nodes[i]
         assert result.n_adds[i] == summary["n_adds"]
         assert result.n_failed_adds[i] == summary["n_failed_adds"]
@@ -235,3 +252,44 @@ def test_many_nodes_stepping_in_the_same_tick_agree(config: IpamdConfig) -> None
     ref = run_reference(subnet_cidrs=subnets, **scenario)
     engine, result = run_engine(subnet_cidrs=subnets, sample_every_s=1.0, **scenario)
     assert_agree(ref, engine, result)
+
+
+@pytest.mark.parametrize("placement", ["first_fit", "random"])
+def test_bursts_of_branch_and_pool_pods_agree(placement: str) -> None:
+    # Security groups for pods on 6 m5.large nodes (9 branch ENIs each): 300 pods, a third of
+    # them SGP pods, arrive within 4 s and leave in waves, so ADD and DEL batches exceed what
+    # the engine handles one by one and branch pods go through its array paths; branch ENIs
+    # hit the limit, cool down and are deleted, and a node leaves with cooling ENIs.
+    rng = np.random.default_rng(17)
+    n_pods = 300
+    add_s = rng.integers(0, 4, size=n_pods).astype(float)
+    node = rng.integers(0, 6, size=n_pods)
+    del_s = add_s + 20.0 * rng.integers(1, 6, size=n_pods)
+    branch = rng.random(n_pods) < 1 / 3
+    pods = PodEvents.from_arrays(
+        np.r_[add_s, del_s],
+        np.r_[node, node],
+        np.r_[np.ones(n_pods), -np.ones(n_pods)],
+        np.r_[np.arange(n_pods), np.arange(n_pods)],
+        np.r_[branch, branch],
+    )
+    spec = NodeSpec("m5.large", 3, 10, 29, "subnet-node", "subnet-node", True, 9)
+    scenario: dict[str, Any] = {
+        "nodes": [spec] * 6,
+        "config": IpamdConfig(enable_pod_eni=True),
+        "pods": pods,
+        "duration_s": 300.0,
+        "seed": 2,
+        "placement": placement,
+        "tick_s": 1.0,
+        "leave_s": [None] * 5 + [90.0],
+        "branch_eni_cooldown_s": 30.0,
+    }
+    ref = run_reference(subnet_cidrs={"subnet-node": "10.0.0.0/22"}, **scenario)
+    engine, result = run_engine(
+        subnet_cidrs={"subnet-node": "10.0.0.0/22"}, sample_every_s=1.0, **scenario
+    )
+    assert_agree(ref, engine, result)
+    n_branch_adds = sum(1 for e in ref.events if e["op"] == "create_branch_eni")
+    n_deletions = sum(1 for e in ref.events if e["op"] == "delete_branch_eni")
+    assert n_branch_adds > 6 * 9 and n_deletions > 0  # the limit and the cool-down were hit

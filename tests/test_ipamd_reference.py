@@ -834,3 +834,22 @@ def test_steady_churn_branch_fraction_keeps_the_events_of_a_seed() -> None:
     assert abs(mixed.branch[adds].sum() - 0.3 * n) < 4 * (0.3 * 0.7 * n) ** 0.5
     with pytest.raises(WorkloadError, match="branch_frac"):
         steady_churn(1, 1.0, 1.0, 1.0, np.random.default_rng(0), branch_frac=1.5)
+
+
+def test_custom_networking_puts_trunk_and_branch_enis_in_the_eniconfig_subnet() -> None:
+    # vpc-resource-controller pkg/aws/ec2/instance.go: SubnetID() is the ENIConfig subnet when
+    # the node uses one; the trunk and every branch ENI are created there.
+    spec = NodeSpec("m5.large", 3, 10, 20, "node", "pods", True, max_branch_enis=9)
+    config = IpamdConfig(custom_network_cfg=True, enable_pod_eni=True)
+    run = run_reference(
+        [spec], config, schedule([10.0] * 3, branch=[True] * 3), subnet_cidrs=BIG, duration_s=20
+    )
+    node = run.reference_nodes[0]
+    pods_net = ipaddress.ip_network(BIG["pods"])
+    assert node.enis[1].is_trunk
+    assert ipaddress.ip_address(node.enis[1].primary_ip) in pods_net
+    branch_ips = [address for _, address in node.branch_pods.values()]
+    assert len(branch_ips) == 3
+    assert all(ipaddress.ip_address(a) in pods_net for a in branch_ips)
+    # the node subnet keeps only the node IP
+    assert node.ec2.space.available_ip_address_count("node") == 65536 - 5 - 1

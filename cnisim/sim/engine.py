@@ -45,6 +45,10 @@ Random placement consumes ``placement_rng`` exactly as the reference's scalar
 return ``(w * n) >> 32`` (Lemire), take nothing when ``n == 1``, and redraw on a rare
 rejection. The engine pre-draws words and assigns them to ADDs in (due, sequence) order.
 
+Security groups for pods: branch pods (``PodEvents.branch``) never touch the arrays above; their
+ADDs, DELs and the deletion of cooled-down branch ENIs run in scalar code, one pod at a time in
+the contract's order (they are few), with per-node counters of running and cooling branch ENIs.
+
 Simplifications are those of the reference model (see :mod:`cnisim.sim.ipamd`). In addition a
 pod still waiting for an address when its node leaves is dropped with the node (the contract's
 "its pods are gone").
@@ -60,6 +64,7 @@ from __future__ import annotations
 
 import bisect
 import math
+from collections import deque
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Final
@@ -71,6 +76,7 @@ from cnisim.cni import IpamdConfig
 from cnisim.errors import UsageError
 from cnisim.sim.ec2 import Ec2Api, Ec2Params, Ec2Result
 from cnisim.sim.ipamd import (
+    BRANCH_ENI_COOLDOWN_S,
     DECREASE_INTERVAL_S,
     INSUFFICIENT_CIDR_PAUSE_S,
     INSUFFICIENT_CODES,
@@ -98,9 +104,17 @@ METRICS: Final = (
     "ips_cooldown",
     "prefixes",
     "subnet_ips",
+    "branch_pods",
 )
-#: ipamd operations counted per node (as the reference names them).
-OPS: Final = ("assign", "unassign", "create_eni", "free_eni")
+#: ipamd operations, then the VPC resource controller's, counted per node (reference names).
+OPS: Final = (
+    "assign",
+    "unassign",
+    "create_eni",
+    "free_eni",
+    "create_branch_eni",
+    "delete_branch_eni",
+)
 _OP_INDEX: Final = {op: i for i, op in enumerate(OPS)}
 _ERROR_CODES: Final = (
     "InsufficientFreeAddressesInSubnet",
@@ -128,6 +142,9 @@ _NODE_ARRAYS: Final = (
     "_cooldown_s",
     "_custom",
     "_pod_eni",
+    "_max_branch",
+    "_n_branch",
+    "_n_branch_cooling",
     "_unit",
     "_warm_w",
     "_asleep",
@@ -160,6 +177,7 @@ _POD_ARRAYS: Final = (
     "_pod_seq",
     "_pod_first_s",
     "_pod_wait_s",
+    "_pod_branch",
 )
 _NODE_CHUNK: Final = 256
 _WORD_CHUNK: Final = 4096
@@ -304,6 +322,8 @@ class Engine:
         EC2 latencies and token buckets (default: the EC2 model's defaults).
     prepare_space : callable, optional
         Called with the AddressSpace after the subnets are added (reservations, other holders).
+    branch_eni_cooldown_s : float
+        Wait between a branch pod's DEL and the deletion of its branch ENI [s].
 
     Notes
     -----
@@ -340,10 +360,12 @@ class Engine:
         sample_every_s: float = 60.0,
         ec2_params: Ec2Params | None = None,
         prepare_space: Callable[[AddressSpace], None] | None = None,
+        branch_eni_cooldown_s: float = BRANCH_ENI_COOLDOWN_S,
     ) -> None:
-        if tick_s <= 0 or sample_every_s <= 0 or pool_interval_s < 0:
+        if tick_s <= 0 or sample_every_s <= 0 or pool_interval_s < 0 or branch_eni_cooldown_s < 0:
             raise UsageError(
-                "the engine needs tick_s > 0, sample_every_s > 0, pool_interval_s >= 0"
+                "the engine needs tick_s > 0, sample_every_s > 0, pool_interval_s >= 0 and "
+                "branch_eni_cooldown_s >= 0"
             )
         if placement not in ("first_fit", "random"):
             raise UsageError(f"placement {placement!r} is unknown: use 'first_fit' or 'random'")
@@ -361,6 +383,7 @@ class Engine:
         self.pod_retry_interval_s = float(pod_retry_interval_s)
         self.pool_interval_s = float(pool_interval_s)
         self.sample_every_s = float(sample_every_s)
+        self.branch_eni_cooldown_s = float(branch_eni_cooldown_s)
         self._placement_rng = placement_rng
         # Quiet nodes sleep through pool steps that cannot act when tick arithmetic is exact
         # (tick a power of two, pool interval a multiple of it): see _sleep.
@@ -400,6 +423,11 @@ class Engine:
         self._ev_seq: IntArray = np.empty(0, dtype=np.int64)
         self._ev_pos = 0
         self._n_submitted = 0
+        # branch pods: pod -> (branch ENI id, address); branch ENIs of deleted pods in DEL
+        # order: (first tick after the cool-down [s], node, ENI id)
+        self._branch_of: dict[int, tuple[int, int]] = {}
+        self._cooling: deque[tuple[float, int, int]] = deque()
+        self._any_branch = False  # whether any branch pod was submitted (skips the checks)
         # retry queue, sorted by (due, sequence)
         self._retry_due_s: FloatArray = np.empty(0)
         self._retry_pod: IntArray = np.empty(0, dtype=np.int64)
@@ -482,6 +510,7 @@ class Engine:
         self._cooldown_s[sl] = config.ip_cooldown_period_s
         self._custom[sl] = config.custom_network_cfg
         self._pod_eni[sl] = config.enable_pod_eni
+        self._max_branch[sl] = [s.max_branch_enis if config.enable_pod_eni else 0 for s in specs]
         self._unit[sl] = np.where(pd_on, IPS_PER_PREFIX, self._n_slots[sl])
         self._warm_w[sl] = np.where(pd_on, config.warm_prefix_target, config.warm_eni_target)
         self._specs.extend(specs)
@@ -538,17 +567,12 @@ class Engine:
         Raises
         ------
         UsageError
-            A pod on a node id that was never added, or a branch pod (not modelled here).
+            A pod on a node id that was never added.
         """
         if len(events) == 0:
             return
         if int(events.node.max()) >= self.n_nodes:
             raise UsageError("a pod is scheduled on a node id that is not added: add nodes first")
-        if events.branch.any():
-            raise UsageError(
-                "the fast engine does not model security-groups-for-pods branch pods: "
-                "simulate them with cnisim.sim.ipamd.run_reference, or drop them"
-            )
         seq = self._n_submitted + np.arange(len(events), dtype=np.int64)
         self._n_submitted += len(events)
         self._ensure_pods(int(events.pod.max()) + 1)
@@ -556,6 +580,8 @@ class Engine:
         self._pod_node[events.pod[add]] = events.node[add]
         self._pod_first_s[events.pod[add]] = events.time_s[add]
         self._pod_seq[events.pod[add]] = seq[add]
+        self._pod_branch[events.pod[add]] = events.branch[add]
+        self._any_branch = self._any_branch or bool(events.branch.any())
         rest = slice(self._ev_pos, None)
         t = np.concatenate([self._ev_time_s[rest], events.time_s])
         order = np.argsort(t, kind="stable")
@@ -607,6 +633,8 @@ class Engine:
         """Address of a running pod (uint32 int), else None."""
         if pod >= self._pod_cap or self._pod_state[pod] != _POD_STATE_RUNNING:
             return None
+        if self._pod_branch[pod]:
+            return self._branch_of[pod][1]
         node = int(self._pod_node[pod])
         e, c, k = np.unravel_index(int(self._pod_loc[pod]), (self._e, self._c, self._k))
         return int(self._cidr_base[node, e, c]) + int(k)
@@ -653,6 +681,9 @@ class Engine:
         self._cooldown_s = np.zeros(cap)
         self._custom = np.zeros(cap, dtype=bool)
         self._pod_eni = np.zeros(cap, dtype=bool)
+        self._max_branch = np.zeros(cap, dtype=np.int64)
+        self._n_branch = np.zeros(cap, dtype=np.int64)  # running branch pods
+        self._n_branch_cooling = np.zeros(cap, dtype=np.int64)  # branch ENIs awaiting deletion
         self._unit = np.zeros(cap, dtype=np.int64)  # IPs per warm-target unit: S, or 16 in PD
         self._warm_w = np.zeros(cap, dtype=np.int64)  # WARM_ENI_TARGET, or WARM_PREFIX in PD
         self._asleep = np.zeros(cap, dtype=bool)
@@ -690,7 +721,7 @@ class Engine:
         for name, before in old.items():
             getattr(self, name)[tuple(slice(0, d) for d in before.shape)] = before
         if old_shape != (e, c, k) and self._pod_cap:
-            running = np.flatnonzero(self._pod_state == _POD_STATE_RUNNING)
+            running = np.flatnonzero((self._pod_state == _POD_STATE_RUNNING) & ~self._pod_branch)
             where = np.unravel_index(self._pod_loc[running], old_shape)
             self._pod_loc[running] = np.ravel_multi_index(where, (e, c, k))
 
@@ -701,6 +732,7 @@ class Engine:
         self._pod_seq = np.zeros(cap, dtype=np.int64)
         self._pod_first_s = np.zeros(cap)
         self._pod_wait_s = np.full(cap, np.nan)
+        self._pod_branch = np.zeros(cap, dtype=bool)
         self._pod_cap = cap
 
     def _ensure_pods(self, n: int) -> None:
@@ -718,6 +750,8 @@ class Engine:
             self._joins_and_leaves(now_s)
         if now_s >= self._t_complete_s:
             self._completions(now_s)
+        if self._cooling and self._cooling[0][0] <= now_s:
+            self._delete_cooled_branch_enis(now_s)
         lo = self._ev_pos
         hi = int(np.searchsorted(self._ev_time_s, now_s, side="right"))
         self._ev_pos = hi
@@ -742,6 +776,8 @@ class Engine:
             t = min(t, float(self._ev_time_s[self._ev_pos]))
         if self._retry_due_s.size:
             t = min(t, float(self._retry_due_s[0]))
+        if self._cooling:
+            t = min(t, self._cooling[0][0])
         return t
 
     def _refresh_join_leave(self) -> None:
@@ -793,7 +829,7 @@ class Engine:
         self._joined[i] = True
         self._new_eni(i, launch.eni_id, now_s, trunk=False)
         if config.enable_pod_eni and spec.max_enis >= 2:
-            trunk = self.ec2.attach_trunk_eni(now_s, launch.instance_id, spec.node_subnet)
+            trunk = self.ec2.attach_trunk_eni(now_s, launch.instance_id, spec.pod_subnet)
             if trunk.ok and trunk.eni_id is not None and trunk.primary_ip is not None:
                 self._new_eni(i, trunk.eni_id, now_s, trunk=True)
         step = _Step([])
@@ -810,6 +846,11 @@ class Engine:
             self.ec2.terminate_instance(now_s, int(self._instance[i]))
         running = self._ip_pod[i][self._ip_pod[i] >= 0]
         self._pod_state[running] = _POD_STATE_DONE
+        if self._n_branch[i]:
+            for pod in [p for p in self._branch_of if self._pod_node[p] == i]:
+                del self._branch_of[pod]
+                self._pod_state[pod] = _POD_STATE_DONE
+        self._n_branch[i] = self._n_branch_cooling[i] = 0  # the instance took them back
         waiting = self._retry_pod[self._pod_node[self._retry_pod] == i]
         self._pod_state[waiting[self._pod_state[waiting] == _POD_STATE_WAITING]] = _POD_STATE_DONE
         self._joined[i] = False
@@ -870,6 +911,11 @@ class Engine:
         not_started = (state == _POD_STATE_WAITING) | (state == _POD_STATE_NONE)
         self._pod_state[pods[not_started]] = _POD_STATE_DONE
         running = pods[state == _POD_STATE_RUNNING]
+        if self._any_branch:
+            branch = self._pod_branch[running]
+            for pod in running[branch].tolist():
+                self._branch_del(pod, now_s)
+            running = running[~branch]
         if not running.size:
             return
         nodes = self._pod_node[running]
@@ -892,6 +938,9 @@ class Engine:
             self._pod_state[pod] = _POD_STATE_DONE
             return
         if state != _POD_STATE_RUNNING:
+            return
+        if self._any_branch and self._pod_branch[pod]:
+            self._branch_del(pod, now_s)
             return
         i = int(self._pod_node[pod])
         cidr, k = divmod(int(self._pod_loc[pod]), self._k)
@@ -958,7 +1007,17 @@ class Engine:
             pods = new_pods
         nodes = self._pod_node[pods]
         np.add.at(self._n_adds, nodes, 1)
-        placed = self._place(pods, nodes, now_s)
+        branch = self._pod_branch[pods] if self._any_branch else np.zeros(pods.size, dtype=bool)
+        if branch.any():
+            placed = np.zeros(pods.size, dtype=bool)
+            placed[branch] = [
+                self._branch_add(pod, node, now_s)
+                for pod, node in zip(pods[branch].tolist(), nodes[branch].tolist(), strict=True)
+            ]
+            if not branch.all():
+                placed[~branch] = self._place(pods[~branch], nodes[~branch], now_s)
+        else:
+            placed = self._place(pods, nodes, now_s)
         failed = pods[~placed]
         if failed.size:
             np.add.at(self._n_failed, nodes[~placed], 1)
@@ -970,7 +1029,7 @@ class Engine:
         ok = pods[placed]
         self._pod_state[ok] = _POD_STATE_RUNNING
         self._pod_wait_s[ok] = now_s - self._pod_first_s[ok]
-        self._wake(nodes[placed], now_s)
+        self._wake(nodes[placed & ~branch], now_s)
 
     def _pod_adds_few(self, now_s: float, lo: int, hi: int, n_retry: int) -> None:
         """_pod_adds in scalar code, for a few new ADDs and retries."""
@@ -1002,7 +1061,14 @@ class Engine:
         for _, seq, pod in entries:
             i = int(self._pod_node[pod])
             self._n_adds[i] += 1
-            if self._place_one(pod, i, now_s):
+            if self._any_branch and self._pod_branch[pod]:
+                if self._branch_add(pod, i, now_s):
+                    self._pod_state[pod] = _POD_STATE_RUNNING
+                    self._pod_wait_s[pod] = now_s - self._pod_first_s[pod]
+                else:
+                    self._n_failed[i] += 1
+                    failed.append((seq, pod))
+            elif self._place_one(pod, i, now_s):
                 self._pod_state[pod] = _POD_STATE_RUNNING
                 self._pod_wait_s[pod] = now_s - self._pod_first_s[pod]
                 # An ADD only lowers the available IPs, the excess over the targets and the
@@ -1018,6 +1084,46 @@ class Engine:
             self._retry_due_s = np.concatenate(
                 [self._retry_due_s, np.full(len(failed), now_s + self.pod_retry_interval_s)]
             )
+
+    # ------------------------------------------------------------------ branch pods (SGP)
+    def _branch_add(self, pod: int, i: int, now_s: float) -> bool:
+        """A branch pod's ADD: the controller's branch ENI on node ``i``'s trunk, if it can."""
+        if not self._joined[i] or self._n_branch[i] + self._n_branch_cooling[i] >= int(
+            self._max_branch[i]
+        ):
+            return False
+        trunks = np.flatnonzero(self._eni_trunk[i, : self._n_enis[i]])
+        if not trunks.size:
+            return False
+        subnet_id = self.ec2.subnet_of(int(self._eni_id[i, trunks[0]]))
+        result = self.ec2.create_branch_eni(now_s, int(self._instance[i]), subnet_id)
+        self._count(i, "create_branch_eni", result)
+        if not result.ok or result.eni_id is None or result.primary_ip is None:
+            return False
+        self._branch_of[pod] = (result.eni_id, result.primary_ip)
+        self._n_branch[i] += 1
+        return True
+
+    def _branch_del(self, pod: int, now_s: float) -> None:
+        """A running branch pod's DEL: its ENI waits for the first tick after the cool-down."""
+        eni_id, _ = self._branch_of.pop(pod)
+        i = int(self._pod_node[pod])
+        self._n_branch[i] -= 1
+        self._n_branch_cooling[i] += 1
+        self._pod_state[pod] = _POD_STATE_DONE
+        due_s = now_s + self.branch_eni_cooldown_s
+        k = self._first_tick_at(due_s)
+        if k * self.tick_s <= due_s:
+            k += 1  # deleted once now_s > due_s (the controller's time.Now().After)
+        self._cooling.append((k * self.tick_s, i, eni_id))
+
+    def _delete_cooled_branch_enis(self, now_s: float) -> None:
+        while self._cooling and self._cooling[0][0] <= now_s:
+            _, i, eni_id = self._cooling.popleft()
+            if self._gone[i]:
+                continue  # returned with the instance
+            self._n_branch_cooling[i] -= 1
+            self._count(i, "delete_branch_eni", self.ec2.delete_branch_eni(now_s, eni_id))
 
     def _place(self, pods: IntArray, nodes: IntArray, now_s: float) -> BoolArray:
         """Give pods (in due order) an eligible address each, node by node in rounds."""
@@ -1501,6 +1607,9 @@ class Engine:
 
     def _record(self, i: int, op: str, result: Ec2Result, step: _Step) -> None:
         step.results.append(result)
+        self._count(i, op, result)
+
+    def _count(self, i: int, op: str, result: Ec2Result) -> None:
         self._n_calls[i, _OP_INDEX[op]] += 1
         if result.error is not None:
             self._n_errors[i, _ERROR_INDEX[result.error]] += 1
@@ -1768,7 +1877,8 @@ class Engine:
                 held - assigned,
                 cooling,
                 np.where(self._pd[ix], self._n_cidrs[ix], 0),
-                enis + held,
+                enis + held + self._n_branch[ix] + self._n_branch_cooling[ix],
+                self._n_branch[ix],
             ],
             axis=1,
         ).astype(np.int64)
@@ -1840,13 +1950,15 @@ def run_engine(
     ec2_params: Ec2Params | None = None,
     prepare_space: Callable[[AddressSpace], None] | None = None,
     sample_every_s: float = 60.0,
+    branch_eni_cooldown_s: float = BRANCH_ENI_COOLDOWN_S,
 ) -> tuple[Engine, EngineResult]:
     """Run the fast engine on one node group; arguments as :func:`cnisim.sim.ipamd.run_reference`.
 
     Parameters
     ----------
     nodes, config, pods, subnet_cidrs, duration_s, seed, tick_s, placement,
-    pod_retry_interval_s, pool_interval_s, join_s, leave_s, ec2_params, prepare_space
+    pod_retry_interval_s, pool_interval_s, join_s, leave_s, ec2_params, prepare_space,
+    branch_eni_cooldown_s
         As in :func:`cnisim.sim.ipamd.run_reference`.
     sample_every_s : float
         Metrics sampling period [s]; ``tick_s`` records every tick.
@@ -1866,6 +1978,7 @@ def run_engine(
         sample_every_s=sample_every_s,
         ec2_params=ec2_params,
         prepare_space=prepare_space,
+        branch_eni_cooldown_s=branch_eni_cooldown_s,
     )
     joins = list(join_s) if join_s is not None else [0.0] * len(nodes)
     for spec, t_s in zip(nodes, joins, strict=True):

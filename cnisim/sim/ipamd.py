@@ -12,7 +12,9 @@ tick with ``now_s >= t``. At each tick, in this order:
 1. **Joins.** For each node joining at ``now_s`` (increasing node index): its primary ENI is
    created in ``node_subnet`` holding only its primary IP (the node IP, never given to pods);
    with ``enable_pod_eni`` and ``max_enis >= 2`` the trunk ENI is then attached in
-   ``node_subnet`` (``Ec2Api.attach_trunk_eni``: the VPC resource controller's ENI, no ipamd
+   ``pod_subnet`` (the controller puts the trunk and its branch ENIs in the node's ENIConfig
+   subnet under custom networking, else in the node's subnet; ``Ec2Api.attach_trunk_eni``: the
+   VPC resource controller's ENI, no ipamd
    call, no pool IPs, never freed; in reality it attaches seconds later, while ipamd already
    reserves its slot, so slot counting is the same; the caller must only enable SGP on
    trunking-compatible types); then node-init pre-scaling runs: if ``isDatastorePoolTooLow``
@@ -150,8 +152,7 @@ Differences from the real CNI (documented simplifications)
   ``ErrCurrentlyAtMaxCapacity`` (the pod retries every ``pod_retry_interval_s`` instead of
   after a cool-down period), nor its delete job's 30 s period (an ENI is deleted at the first
   tick after its cool-down), nor a deletion that fails and is retried (the IP returns at
-  once). The trunk and branch ENIs stay in the node subnet even under custom networking
-  (the controller uses the ENIConfig subnet there). Scheduling ignores the
+  once). Scheduling ignores the
   ``vpc.amazonaws.com/pod-eni`` resource: a branch pod on a node without a trunk waits for
   ever. A failed association deletes the new ENI at once. Branch pods use one branch ENI
   each (no pods with several).
@@ -172,7 +173,8 @@ CheckFreeableENIexists); kubernetes ``pkg/kubelet/pod_workers.go`` and ``kubelet
 (backOffPeriod 10 s, workerBackOffPeriodJitterFactor 0.5);
 aws/amazon-vpc-resource-controller-k8s ``pkg/provider/branch/trunk/trunk.go``
 (CreateAndAssociateBranchENIs, canCreateMore, PushBranchENIsToCoolDownQueue,
-DeleteCooledDownENIs, deleteENI), ``pkg/provider/branch/cooldown/cooldown.go`` (default
+DeleteCooledDownENIs, deleteENI), ``pkg/aws/ec2/instance.go`` (SubnetID: the ENIConfig subnet
+under custom networking), ``pkg/provider/branch/cooldown/cooldown.go`` (default
 branch ENI cool-down 60 s, at least 30 s), ``pkg/aws/vpc/limits.go`` (BranchInterface).
 """
 
@@ -416,7 +418,7 @@ class ReferenceNode:
         self.enis.append(_Eni(launch.eni_id, launch.primary_ip, True, False, now_s))
         if self.config.enable_pod_eni and self.spec.max_enis >= 2:
             # The VPC resource controller attaches the trunk once ipamd says there is room.
-            trunk = self.ec2.attach_trunk_eni(now_s, instance_id, self.spec.node_subnet)
+            trunk = self.ec2.attach_trunk_eni(now_s, instance_id, self.spec.pod_subnet)
             self._log(now_s, "attach_trunk", trunk)
             if trunk.ok and trunk.eni_id is not None and trunk.primary_ip is not None:
                 self.enis.append(_Eni(trunk.eni_id, trunk.primary_ip, False, True, now_s))
