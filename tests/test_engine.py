@@ -313,3 +313,27 @@ def test_pre_drawn_words_reproduce_numpy_bounded_integers_with_rejections() -> N
         engine._word_pos += int(used[0])
         got.append(int(value[0]))
     assert got == expected
+
+
+def test_branch_pods_at_scale_keep_the_limit_and_the_subnet_accounting() -> None:
+    # 60 m5.large nodes with security groups for pods (9 branch ENIs each, vpc-resource-
+    # controller limits.go; max pods (3 - 1) x 9 + 2 = 20 with the trunk), 14 pods each on
+    # average, 40 % of them SGP pods: nodes hit the branch limit, pods wait for cooled-down
+    # ENIs, and every address the nodes hold is accounted for in the subnet.
+    engine = Engine(BIG_SUBNET, seed=3, placement="random", sample_every_s=30.0)
+    spec = NodeSpec("m5.large", 3, 10, 20, "subnet-a", "subnet-a", True, max_branch_enis=9)
+    engine.add_nodes([spec] * 60, IpamdConfig(enable_pod_eni=True), 0.0)
+    events = steady_churn(60, 14.0, 300.0, 1800.0, np.random.default_rng(8), branch_frac=0.4)
+    engine.submit_pods(events)
+    engine.run_until(1800.0)
+    result = engine.result()
+    assert 0 < result.samples["branch_pods"].max() <= 9
+    final = engine.metrics()
+    # a /20 has 4096 - 5 usable addresses (AWS reserves 5 per subnet)
+    assert engine.space.available_ip_address_count("subnet-a") == 4091 - final["subnet_ips"].sum()
+    # branch ENIs held per node (running pods' and cooling ones): at least the running
+    # pods, at most the limit
+    held_branch = final["subnet_ips"] - final["enis"] - final["ips_held"]
+    assert np.all(final["branch_pods"] <= held_branch) and np.all(held_branch <= 9)
+    assert result.n_calls[:, OPS.index("delete_branch_eni")].sum() > 0
+    assert result.n_failed_adds.sum() > 0  # some SGP pods waited for a branch ENI
