@@ -583,7 +583,7 @@ def test_branch_eni_failures_hold_no_address() -> None:
     api = make_api(
         fixed_params(
             buckets=dict(DEFAULT_BUCKETS) | {"AssociateTrunkInterface": Bucket(0, 0.0)},
-            max_attempts=1,
+            controller_max_attempts=1,
         ),
         cidrs={"a": "10.0.0.0/28"},  # 11 usable addresses
     )
@@ -617,3 +617,18 @@ def test_terminate_returns_branch_enis() -> None:
     assert gone.addresses.size == 4
     assert api.space.available_ip_address_count("a") == 251
     assert api.branch_enis_of(node.instance_id) == []
+
+
+def test_controller_calls_use_its_own_client_three_attempts() -> None:
+    # vpc-resource-controller pkg/aws/ec2/api/wrapper.go: MaxRetries = 3 attempts per call on
+    # the controller's own client; ipamd's (aws-node) 10 attempts and the node's retry quota
+    # are not involved.
+    api = make_api(
+        fixed_params(buckets=dict(DEFAULT_BUCKETS) | {"AssociateTrunkInterface": Bucket(0, 0.0)})
+    )
+    node = api.launch_instance(0.0, "a")
+    assert node.instance_id is not None
+    refused = api.create_branch_eni(0.0, node.instance_id, "a")
+    assert refused.error == "RequestLimitExceeded" and refused.n_throttled == 3
+    assert api.n_calls_by_action["AssociateTrunkInterface"] == 3
+    assert api.retry_quota_left(node.instance_id) == 500

@@ -81,8 +81,10 @@ Simplifications, stated:
 - Launching and terminating an instance (by an autoscaler, not ipamd) cost no ipamd API calls;
   they take and return the primary ENI's addresses with no delay (branch ENIs included: the
   controller's later clean-up of a gone node's branch ENIs is not modelled).
-- The VPC resource controller's calls use no per-node retry quota (they are not made by the
-  node's aws-node); its own client's quota is not modelled.
+- The VPC resource controller's calls go through its own SDK client (one for all nodes):
+  ``controller_max_attempts`` attempts (its ``MaxRetries`` 3, ``pkg/aws/ec2/api/wrapper.go``)
+  and one retry quota for the whole controller; that client's own rate limiter (12 requests
+  per s, burst 18, ``main.go``) is not modelled.
 
 References
 ----------
@@ -139,6 +141,7 @@ Ec2ErrorCode = Literal[
     "InsufficientFreeAddressesInSubnet", "InsufficientCidrBlocks", "RequestLimitExceeded"
 ]
 REQUEST_LIMIT_EXCEEDED: Final[Literal["RequestLimitExceeded"]] = "RequestLimitExceeded"
+_CONTROLLER: Final = -1  # client id of the VPC resource controller (instance ids are >= 0)
 
 
 @dataclass(frozen=True)
@@ -237,6 +240,8 @@ class Ec2Params:
         Request token bucket by API action (stored read-only).
     max_attempts
         SDK attempts per call, first included (ipamd: ``RetryMaxAttempts`` 10).
+    controller_max_attempts
+        The same for the VPC resource controller's branch ENI calls (its ``MaxRetries`` 3).
     max_backoff_s
         SDK back-off cap [s] (AWS SDK for Go v2 standard retryer: 20 s).
     retry_quota_tokens
@@ -257,6 +262,7 @@ class Ec2Params:
     detach_sleep_s: float = 2.0
     buckets: Mapping[str, Bucket] = field(default_factory=lambda: DEFAULT_BUCKETS)
     max_attempts: int = 10
+    controller_max_attempts: int = 3
     max_backoff_s: float = 20.0
     retry_quota_tokens: int | None = 500
     retry_cost: int = 5
@@ -270,8 +276,11 @@ class Ec2Params:
                 f"EC2 parameters lack {', '.join(missing)}; give a bucket and a latency "
                 "for every API action"
             )
-        if self.max_attempts < 1:
-            raise UsageError(f"max_attempts is {self.max_attempts}; it must be at least 1")
+        if min(self.max_attempts, self.controller_max_attempts) < 1:
+            raise UsageError(
+                f"max_attempts is {self.max_attempts} and controller_max_attempts is "
+                f"{self.controller_max_attempts}; each must be at least 1"
+            )
         for name, latency in [*self.latencies.items(), ("eni_ready", self.eni_ready_latency)]:
             if not 0 < latency.median_s <= latency.max_s or latency.sigma < 0:
                 raise UsageError(
@@ -498,7 +507,7 @@ class Ec2Api:
         """
         if instance_id not in self._instances:
             raise UnknownEniError(f"unknown instance {instance_id}; launch it first")
-        t_s, ok, n_throttled = self._call("CreateNetworkInterface", now_s, None)
+        t_s, ok, n_throttled = self._call("CreateNetworkInterface", now_s, _CONTROLLER)
         if not ok:
             return self._failed(t_s, REQUEST_LIMIT_EXCEEDED, instance_id, n_throttled, subnet_id)
         eni_id = self.space.new_owner_id()
@@ -506,11 +515,11 @@ class Ec2Api:
             address = int(self.space.allocate_ips(subnet_id, 1, eni_id, kind="primary")[0])
         except InsufficientAddressesError as err:
             return self._failed(t_s, err.code, instance_id, n_throttled, subnet_id)
-        t_s, ok, n = self._call("AssociateTrunkInterface", t_s, None)
+        t_s, ok, n = self._call("AssociateTrunkInterface", t_s, _CONTROLLER)
         n_throttled += n
         if not ok:
             self.space.release_owner(eni_id)
-            t_s, _, n = self._call("DeleteNetworkInterface", t_s, None)
+            t_s, _, n = self._call("DeleteNetworkInterface", t_s, _CONTROLLER)
             return self._failed(
                 t_s, REQUEST_LIMIT_EXCEEDED, instance_id, n_throttled + n, subnet_id
             )
@@ -541,8 +550,8 @@ class Ec2Api:
             raise UsageError(f"ENI {eni_id} is not a branch ENI; use free_eni or terminate")
         addresses = self._drop_eni(eni_id)
         self._branches[eni.instance_id].remove(eni_id)
-        t_s, _, n_throttled = self._call("DisassociateTrunkInterface", now_s, None)
-        t_s, ok, n = self._call("DeleteNetworkInterface", t_s, None)
+        t_s, _, n_throttled = self._call("DisassociateTrunkInterface", now_s, _CONTROLLER)
+        t_s, ok, n = self._call("DeleteNetworkInterface", t_s, _CONTROLLER)
         error: Ec2ErrorCode | None = None if ok else REQUEST_LIMIT_EXCEEDED
         if error:
             self.n_errors_by_code[error] += 1
@@ -902,14 +911,18 @@ class Ec2Api:
     def _call(self, action: str, t_s: float, client: int | None) -> tuple[float, bool, int]:
         """One SDK call with retries: (time it returns [s], succeeded, throttled attempts).
 
-        ``client`` is the instance whose aws-node makes the call (whose retry quota is used).
+        ``client`` is the instance whose aws-node makes the call (whose retry quota is used),
+        or ``_CONTROLLER`` for the VPC resource controller's client.
         """
         params = self.params
+        max_attempts = (
+            params.controller_max_attempts if client == _CONTROLLER else params.max_attempts
+        )
         bucket = self._buckets[action]
         quota_client = client if params.retry_quota_tokens is not None else None
         n_throttled = 0
         self.n_sdk_calls_by_action[action] += 1
-        for attempt in range(1, params.max_attempts + 1):
+        for attempt in range(1, max_attempts + 1):
             self.n_calls_by_action[action] += 1
             granted = bucket.try_take(t_s)
             self._log_t_s.append(t_s)
@@ -923,7 +936,7 @@ class Ec2Api:
                 return t_s + self._draw_latency(params.latencies[action]), True, n_throttled
             n_throttled += 1
             self.n_throttled_by_action[action] += 1
-            if attempt == params.max_attempts:
+            if attempt == max_attempts:
                 break
             if quota_client is not None:
                 if self.retry_quota_left(quota_client) < params.retry_cost:
