@@ -410,6 +410,7 @@ class Engine:
         self._configs: list[IpamdConfig] = []
         self._consts: list[_Consts] = []
         self._pending: list[list[_Addition]] = []
+        self._branch: list[dict[int, tuple[int, int]]] = []  # per node: pod -> (ENI id, IP)
         self._alloc_node_arrays(0)
 
         # ---- pods (indexed by pod id; grow on demand)
@@ -423,9 +424,8 @@ class Engine:
         self._ev_seq: IntArray = np.empty(0, dtype=np.int64)
         self._ev_pos = 0
         self._n_submitted = 0
-        # branch pods: pod -> (branch ENI id, address); branch ENIs of deleted pods in DEL
-        # order: (first tick after the cool-down [s], node, ENI id)
-        self._branch_of: dict[int, tuple[int, int]] = {}
+        # branch ENIs of deleted branch pods in DEL order: (first tick after the cool-down
+        # [s], node, ENI id)
         self._cooling: deque[tuple[float, int, int]] = deque()
         self._any_branch = False  # whether any branch pod was submitted (skips the checks)
         # retry queue, sorted by (due, sequence)
@@ -535,6 +535,7 @@ class Engine:
             for s, p in zip(specs, pd_on, strict=True)
         )
         self._pending.extend([] for _ in range(n_new))
+        self._branch.extend({} for _ in range(n_new))
         self.n_nodes += n_new
         self._refresh_join_leave()
         return ids
@@ -634,7 +635,7 @@ class Engine:
         if pod >= self._pod_cap or self._pod_state[pod] != _POD_STATE_RUNNING:
             return None
         if self._pod_branch[pod]:
-            return self._branch_of[pod][1]
+            return self._branch[int(self._pod_node[pod])][pod][1]
         node = int(self._pod_node[pod])
         e, c, k = np.unravel_index(int(self._pod_loc[pod]), (self._e, self._c, self._k))
         return int(self._cidr_base[node, e, c]) + int(k)
@@ -846,10 +847,9 @@ class Engine:
             self.ec2.terminate_instance(now_s, int(self._instance[i]))
         running = self._ip_pod[i][self._ip_pod[i] >= 0]
         self._pod_state[running] = _POD_STATE_DONE
-        if self._n_branch[i]:
-            for pod in [p for p in self._branch_of if self._pod_node[p] == i]:
-                del self._branch_of[pod]
-                self._pod_state[pod] = _POD_STATE_DONE
+        if self._branch[i]:
+            self._pod_state[list(self._branch[i])] = _POD_STATE_DONE
+            self._branch[i] = {}
         self._n_branch[i] = self._n_branch_cooling[i] = 0  # the instance took them back
         waiting = self._retry_pod[self._pod_node[self._retry_pod] == i]
         self._pod_state[waiting[self._pod_state[waiting] == _POD_STATE_WAITING]] = _POD_STATE_DONE
@@ -1100,14 +1100,14 @@ class Engine:
         self._count(i, "create_branch_eni", result)
         if not result.ok or result.eni_id is None or result.primary_ip is None:
             return False
-        self._branch_of[pod] = (result.eni_id, result.primary_ip)
+        self._branch[i][pod] = (result.eni_id, result.primary_ip)
         self._n_branch[i] += 1
         return True
 
     def _branch_del(self, pod: int, now_s: float) -> None:
         """A running branch pod's DEL: its ENI waits for the first tick after the cool-down."""
-        eni_id, _ = self._branch_of.pop(pod)
         i = int(self._pod_node[pod])
+        eni_id, _ = self._branch[i].pop(pod)
         self._n_branch[i] -= 1
         self._n_branch_cooling[i] += 1
         self._pod_state[pod] = _POD_STATE_DONE
