@@ -159,7 +159,8 @@ def steady_state(
         One row per requested count, in the order given: ``pods`` (requested), ``pods_placed``
         (min(pods, max_pods)), ``ips_assigned``, ``failed_pods`` (placed but without an IP),
         ``max_pods_reached``, ``enis``, ``ips_held``, ``ips_free``, ``ips_cooldown``,
-        ``prefixes``, ``subnet_ips`` (ENI primaries included) and ``ips_per_eni``.
+        ``prefixes``, ``subnet_ips`` (ENI primaries included), ``branch_pods`` (0: these pods
+        take pool IPs) and ``ips_per_eni``.
 
     Raises
     ------
@@ -264,7 +265,8 @@ def churn_timeline(
     list of dict
         One row per second: ``now_s``, ``pods_wanted`` (scheduled and not yet deleted),
         ``ips_assigned``, ``pods_waiting``, ``enis``, ``ips_held``, ``ips_free``,
-        ``ips_cooldown``, ``prefixes``, ``subnet_ips``.
+        ``ips_cooldown``, ``prefixes``, ``subnet_ips``, ``branch_pods`` (0: these pods take
+        pool IPs).
 
     Raises
     ------
