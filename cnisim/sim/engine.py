@@ -1092,10 +1092,10 @@ class Engine:
             self._max_branch[i]
         ):
             return False
-        trunks = np.flatnonzero(self._eni_trunk[i, : self._n_enis[i]])
-        if not trunks.size:
+        # _join attaches the trunk right after the primary ENI, and ipamd never frees it
+        if self._n_enis[i] < 2 or not self._eni_trunk[i, 1]:
             return False
-        subnet_id = self.ec2.subnet_of(int(self._eni_id[i, trunks[0]]))
+        subnet_id = self.ec2.subnet_of(int(self._eni_id[i, 1]))
         result = self.ec2.create_branch_eni(now_s, int(self._instance[i]), subnet_id)
         self._count(i, "create_branch_eni", result)
         if not result.ok or result.eni_id is None or result.primary_ip is None:
