@@ -172,6 +172,24 @@ def test_adding_a_prefix_group_later_keeps_running_pods_and_addresses() -> None:
     assert engine.metrics()["prefixes"][2:].tolist() == [1] * 300
 
 
+def test_running_branch_pods_survive_the_arrays_growing() -> None:
+    # Branch pods hold no datastore position, so a reshape (8 ENIs, 16 addresses per slot)
+    # must leave them alone while it moves the pool pods' positions.
+    engine = Engine({"subnet-a": "10.0.0.0/20", "subnet-b": "10.1.0.0/16"}, seed=6)
+    m5 = NodeSpec("m5.large", 3, 10, 20, "subnet-a", "subnet-a", True, max_branch_enis=9)
+    engine.add_nodes([m5], IpamdConfig(enable_pod_eni=True), 0.0)
+    flags = [True, False, True, False]
+    engine.submit_pods(PodEvents.from_arrays([5.0] * 4, [0] * 4, [1] * 4, range(4), flags))
+    engine.run_until(50.0)
+    before = [engine.pod_address(p) for p in range(4)]
+    assert None not in before
+    big = NodeSpec("m5.4xlarge", 8, 30, 234, "subnet-b", "subnet-b", True)
+    engine.add_nodes([big], IpamdConfig(enable_prefix_delegation=True), 50.0)
+    engine.run_until(100.0)
+    assert [engine.pod_address(p) for p in range(4)] == before
+    assert engine.metrics()["branch_pods"].tolist() == [2, 0]
+
+
 def test_result_frames_and_waits() -> None:
     engine = Engine(BIG_SUBNET, seed=7, sample_every_s=10.0)
     engine.add_nodes([T3_SMALL], IpamdConfig(), 0.0)
