@@ -937,8 +937,8 @@ def run_reference(
         Times at which to snapshot every node, with its IPs per ENI [s].
     branch_eni_cooldown_s : float
         How long a deleted SGP pod's branch ENI waits before the controller deletes it [s]
-        (configmap ``amazon-vpc-cni`` key ``branch-eni-cooldown``: default 60 s, the
-        controller raises values below 30 s to 30 s).
+        (configmap ``amazon-vpc-cni`` key ``branch-eni-cooldown``: default 60 s; the
+        controller raises values below 30 s to 30 s, the model takes the value as given).
 
     Returns
     -------
