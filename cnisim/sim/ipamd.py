@@ -152,10 +152,9 @@ Differences from the real CNI (documented simplifications)
   ``ErrCurrentlyAtMaxCapacity`` (the pod retries every ``pod_retry_interval_s`` instead of
   after a cool-down period), nor its delete job's 30 s period (an ENI is deleted at the first
   tick after its cool-down), nor a deletion that fails and is retried (the IP returns at
-  once). Scheduling ignores the
-  ``vpc.amazonaws.com/pod-eni`` resource: a branch pod on a node without a trunk waits for
-  ever. A failed association deletes the new ENI at once. Branch pods use one branch ENI
-  each (no pods with several).
+  once). Scheduling ignores the ``vpc.amazonaws.com/pod-eni`` resource: a branch pod on a
+  node without a trunk waits for ever. A failed association deletes the new ENI at once.
+  Branch pods use one branch ENI each (no pods with several).
 - A release call that EC2 refuses (throttled) still leaves the datastore, as in ipamd (which
   logs a warning); the reconcile that would re-add leaked addresses is not modelled.
 
@@ -860,7 +859,8 @@ class ReferenceRun:
     events : list of dict
         Pod events (``op`` "add", "add_failed", "del", "add_cancelled") and EC2 operations
         (``op`` "launch", "attach_trunk", "assign", "unassign", "create_eni", "free_eni",
-        "terminate"), in the order they happened.
+        "terminate", and the controller's "create_branch_eni", "delete_branch_eni"), in the
+        order they happened.
     nodes : list of dict
         Final metrics per node plus counters: ``n_adds``, ``n_failed_adds``, ``n_calls_<op>``,
         ``n_errors_<code>``.
