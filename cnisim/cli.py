@@ -866,6 +866,8 @@ def warmpool(
       cnisim warmpool t3.small --set ENABLE_PREFIX_DELEGATION=true --pods 0,5,16,17 -o json
       cnisim warmpool m5.large --churn 20
     """
+    if output is OutputFormat.plain:
+        raise UsageError("warmpool prints a table, json or csv (-o table|json|csv)")
     # The simulator stays off the import path of the quick commands.
     from cnisim.cni import IpamdConfig
     from cnisim.sim.warmpool import churn_timeline, node_spec, steady_state
@@ -899,8 +901,6 @@ def warmpool(
         if output is not OutputFormat.json:
             for row in rows:
                 row["ips_per_eni"] = "/".join(map(str, row["ips_per_eni"]))  # type: ignore[call-overload]
-    if output is OutputFormat.plain:
-        raise UsageError("warmpool prints a table, json or csv (-o table|json|csv)")
     typer.echo(_render(rows, output or OutputFormat.table, "ips_held"))
 
 
