@@ -1,4 +1,4 @@
-"""Shared fixtures: fake AWS credentials and a moto server on 127.0.0.1.
+"""Shared fixtures (fake AWS credentials, a moto server on 127.0.0.1) and the CI hypothesis profile.
 
 No test reaches AWS: credentials are fake, the AWS config files are empty temp files (so a
 developer's ~/.aws is never read) and the instance-metadata credential probe is disabled.
@@ -10,6 +10,7 @@ import os
 from collections.abc import Iterator
 
 import pytest
+from hypothesis import settings
 
 
 @pytest.fixture
@@ -43,3 +44,10 @@ def moto_endpoint() -> Iterator[str]:
     host, port = server.get_host_and_port()
     yield f"http://{host}:{port}"
     server.stop()
+
+
+# CI runs hypothesis with a fixed derandomized seed so that a red CI always reproduces; local runs
+# keep exploring new examples (and soak runs raise max_examples).
+settings.register_profile("ci", derandomize=True, print_blob=True)
+if os.environ.get("CI"):
+    settings.load_profile("ci")
