@@ -576,7 +576,7 @@ def memory_per_pod_mib(
     >>> round(float(memory_per_pod_mib(6903, 29)), 1)
     238.0
     """
-    return allocatable_memory_mib / np.maximum(max_pods, 1) * (max_pods > 0)
+    return _per_pod(allocatable_memory_mib, max_pods)
 
 
 def cpu_per_pod_millicores(
@@ -601,7 +601,12 @@ def cpu_per_pod_millicores(
     >>> round(float(cpu_per_pod_millicores(1930, 29)), 1)
     66.6
     """
-    return allocatable_cpu_millicores / np.maximum(max_pods, 1) * (max_pods > 0)
+    return _per_pod(allocatable_cpu_millicores, max_pods)
+
+
+def _per_pod(allocatable: ArrayOrScalar, max_pods: ArrayOrScalar) -> ArrayOrScalar:
+    """A resource shared by ``max_pods`` pods; 0 where there are no pods."""
+    return allocatable / np.maximum(max_pods, 1) * (max_pods > 0)
 
 
 def _pods_by_request(
