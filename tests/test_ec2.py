@@ -135,7 +135,7 @@ def test_single_attempt_client_fails_at_once() -> None:
     assert (failed.error, failed.done_s, failed.n_throttled) == ("RequestLimitExceeded", 1.0, 1)
 
 
-def test_create_and_attach_eni_makes_ipamds_five_calls_in_order() -> None:
+def test_create_and_attach_eni_makes_ipamds_six_calls_in_order() -> None:
     api = make_api()
     node = api.launch_instance(10.0, "a")
     assert node.instance_id is not None
@@ -143,11 +143,12 @@ def test_create_and_attach_eni_makes_ipamds_five_calls_in_order() -> None:
     assert eni.ok and eni.eni_id is not None and eni.primary_ip is not None
     assert eni.addresses.size == 9
     # DescribeSubnets, CreateNetworkInterface, DescribeInstances, AttachNetworkInterface,
-    # ModifyNetworkInterfaceAttribute at 0.25 s each; the ENI is visible after 3 s and ipamd's
-    # metadata polls (0.1 s, doubling) come at 0, 0.1, 0.3, 0.7, 1.5 and 3.1 s.
-    assert eni.done_s == pytest.approx(10.0 + 5 * 0.25 + 3.1)
+    # ModifyNetworkInterfaceAttribute, setupENI's DescribeSubnets at 0.25 s each; the ENI is
+    # visible after 3 s and ipamd's metadata polls (0.1 s, doubling) come at 0, 0.1, 0.3, 0.7,
+    # 1.5 and 3.1 s.
+    assert eni.done_s == pytest.approx(10.0 + 6 * 0.25 + 3.1)
     assert dict(api.n_calls_by_action) == {
-        "DescribeSubnets": 1,
+        "DescribeSubnets": 2,
         "CreateNetworkInterface": 1,
         "DescribeInstances": 1,
         "AttachNetworkInterface": 1,
@@ -188,7 +189,7 @@ def test_metadata_poll_jitter_stays_within_fifteen_percent() -> None:
     for i in range(50):
         result = api.create_and_attach_eni(100.0 * i, node.instance_id, "a", n_ips=1)
         assert result.eni_id is not None
-        waits.append(result.done_s - 100.0 * i - 5 * 0.25)
+        waits.append(result.done_s - 100.0 * i - 6 * 0.25)
         api.free_eni(100.0 * i + 1, result.eni_id)
     # ENI visible after 3 s: seen at the poll after 0.1+0.2+0.4+0.8+1.6 s of sleeps, each
     # stretched by 0-15 %.
@@ -228,7 +229,50 @@ def test_subnet_discovery_picks_the_subnet_with_most_free_addresses() -> None:
     )
     assert without.eni_id is not None
     assert api.subnet_of(without.eni_id) == "node"
-    assert api.n_calls_by_action["DescribeSubnets"] == 1
+    assert api.n_calls_by_action["DescribeSubnets"] == 2 + 1
+
+
+@pytest.mark.parametrize(
+    ("subnet_discovery", "custom_networking", "n_describe"),
+    # aws/amazon-vpc-cni-k8s v1.23.1 pkg/awsutils/awsutils.go createENI: GetVpcSubnets with
+    # discovery (line 1156), IsSubnetExcluded without (line 1205), none under custom
+    # networking (line 1146); pkg/ipamd/ipamd.go setupENI: IsSubnetExcluded when
+    # useSubnetDiscovery (line 1296), whatever the networking.
+    [(True, False, 2), (False, False, 1), (True, True, 1), (False, True, 0)],
+)
+def test_describe_subnets_per_eni_follows_create_eni_and_setup_eni(
+    subnet_discovery: bool, custom_networking: bool, n_describe: int
+) -> None:
+    api = make_api(cidrs={"node": "10.0.0.0/24", "pods": "10.0.16.0/20"})
+    node = api.launch_instance(0.0, "node")
+    assert node.instance_id is not None
+    eni = api.create_and_attach_eni(
+        0.0,
+        node.instance_id,
+        "pods",
+        n_ips=3,
+        subnet_discovery=subnet_discovery,
+        custom_networking=custom_networking,
+    )
+    assert eni.ok and api.subnet_of(eni.eni_id) == "pods"
+    assert api.n_calls_by_action["DescribeSubnets"] == n_describe
+
+
+def test_failed_discovery_asks_a_second_describe_and_without_it_creates_no_eni() -> None:
+    # GetVpcSubnets fails, so createENI asks IsSubnetExcluded (a second DescribeSubnets) before
+    # falling back to the node's subnet; when that fails too there is no ENI.
+    buckets = dict(DEFAULT_BUCKETS)
+    buckets["DescribeSubnets"] = Bucket(0, 0.0)
+    api = make_api(
+        fixed_params(buckets=buckets, max_attempts=1),
+        cidrs={"node": "10.0.0.0/24", "big": "10.0.16.0/20"},
+    )
+    node = api.launch_instance(0.0, "node")
+    assert node.instance_id is not None
+    eni = api.create_and_attach_eni(0.0, node.instance_id, ["node", "big"], n_ips=1)
+    assert eni.error == "RequestLimitExceeded" and eni.eni_id is None
+    assert api.n_calls_by_action["DescribeSubnets"] == 2
+    assert api.n_calls_by_action["CreateNetworkInterface"] == 0
 
 
 def test_subnet_discovery_tries_the_next_subnet_when_the_first_cannot_serve() -> None:

@@ -87,7 +87,7 @@ def at(run: ReferenceRun, now_s: float, key: str) -> float:
 def test_node_init_and_first_eni_trace() -> None:
     # WARM_ENI_TARGET=1 on t3.small: init tops up the primary to S = 3; the first pod leaves
     # 2 < 3 free, so the step at 6 s (init ended at 1 s + 5 s) attaches ENI 2 with 3 IPs,
-    # which takes 6 x 1 s.
+    # which takes 7 calls x 1 s (two of them DescribeSubnets, with subnet discovery on).
     run = run_reference(
         [T3_SMALL],
         IpamdConfig(),
@@ -104,9 +104,9 @@ def test_node_init_and_first_eni_trace() -> None:
     assert ops(run, "assign") == [(0.0, 3)]
     assert at(run, 0.0, "ips_held") == 0  # the assign returns at 1 s
     assert at(run, 1.0, "ips_held") == 3
-    assert at(run, 11.0, "enis") == 1
-    assert at(run, 12.0, "enis") == 2
-    assert at(run, 12.0, "ips_held") == 6
+    assert at(run, 12.0, "enis") == 1
+    assert at(run, 13.0, "enis") == 2
+    assert at(run, 13.0, "ips_held") == 6
     assert at(run, 30.0, "subnet_ips") == 8  # 2 ENI primaries + 6 secondaries
     assert run.waits_s == {0: 0.0}
 
@@ -138,8 +138,8 @@ def test_ip_cooldown_blocks_reuse_for_30_s_but_counts_as_free() -> None:
 
 def test_eni_minimum_life_is_60_s() -> None:
     # Pool step every second. Init's assign ends at 1 s; 3 pods fill the primary at 2 s and
-    # that tick's step attaches ENI 2, in the pool at 2 + 6 = 8 s. All pods leave at 20 s:
-    # free 6 >= (1+1)*3, so ENI 2 goes as soon as it is 60 s old, at 68 s.
+    # that tick's step attaches ENI 2, in the pool at 2 + 7 = 9 s. All pods leave at 20 s:
+    # free 6 >= (1+1)*3, so ENI 2 goes as soon as it is 60 s old, at 69 s.
     run = run_reference(
         [T3_SMALL],
         IpamdConfig(),
@@ -150,17 +150,17 @@ def test_eni_minimum_life_is_60_s() -> None:
         pool_interval_s=1.0,
     )
     assert ops(run, "create_eni") == [(2.0, 3)]
-    assert at(run, 7.0, "enis") == 1
-    assert at(run, 8.0, "enis") == 2
+    assert at(run, 8.0, "enis") == 1
+    assert at(run, 9.0, "enis") == 2
     (free,) = [e["now_s"] for e in run.events if e["op"] == "free_eni"]
-    assert free == 8.0 + 60.0
-    assert at(run, 67.0, "enis") == 2
-    assert at(run, 68.0, "enis") == 1
+    assert free == 9.0 + 60.0
+    assert at(run, 68.0, "enis") == 2
+    assert at(run, 69.0, "enis") == 1
 
 
 def test_eni_with_cooling_ip_is_not_freed() -> None:
-    # As above plus pod 3 at 10 s on ENI 2, whose step attaches ENI 3 (in the pool at 16 s).
-    # All pods leave at 70 s: the empty ENI 3 goes at 76 s (60 s old); the free takes 3 s.
+    # As above plus pod 3 at 10 s on ENI 2, whose step attaches ENI 3 (in the pool at 17 s).
+    # All pods leave at 70 s: the empty ENI 3 goes at 77 s (60 s old); the free takes 3 s.
     # ENI 2 is old enough but its IP cools while now <= 100 s, so it goes at 101 s.
     run = run_reference(
         [T3_SMALL],
@@ -172,7 +172,7 @@ def test_eni_with_cooling_ip_is_not_freed() -> None:
         pool_interval_s=1.0,
     )
     frees = [e["now_s"] for e in run.events if e["op"] == "free_eni"]
-    assert frees == [76.0, 101.0]
+    assert frees == [77.0, 101.0]
 
 
 def test_decrease_at_most_once_per_30_s() -> None:

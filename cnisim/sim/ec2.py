@@ -10,13 +10,15 @@ Calls made per operation (aws/amazon-vpc-cni-k8s ``pkg/awsutils/awsutils.go``, s
 
 - add IPs or prefixes to an ENI: AssignPrivateIpAddresses;
 - release IPs or prefixes: UnassignPrivateIpAddresses;
-- create and attach an ENI (AllocENI): DescribeSubnets (subnet discovery, which sorts the
-  candidate subnets by AvailableIpAddressCount, most first, and tries CreateNetworkInterface in
-  each until one succeeds), CreateNetworkInterface (with the secondary IPs or prefixes), then
-  DescribeInstances (free device index), AttachNetworkInterface, ModifyNetworkInterfaceAttribute
-  (DeleteOnTermination), then ipamd polls instance metadata until the ENI and its addresses
-  show up (waitForENIAndIPsAttached: first retry after 0.1 s, doubling, plus 0-15 % jitter,
-  each sleep capped at 60 s, at most 12 polls; ``pkg/utils/retry/backoff.go`` SimpleBackoff).
+- create and attach an ENI (AllocENI): DescribeSubnets (with subnet discovery it sorts the
+  candidate subnets by AvailableIpAddressCount, most first, and CreateNetworkInterface is
+  tried in each until one succeeds; see :meth:`Ec2Api.create_and_attach_eni` for the number
+  of DescribeSubnets calls in each mode), CreateNetworkInterface (with the secondary IPs or
+  prefixes), then DescribeInstances (free device index), AttachNetworkInterface,
+  ModifyNetworkInterfaceAttribute (DeleteOnTermination), setupENI's DescribeSubnets with
+  subnet discovery, then ipamd polls instance metadata until the ENI and its addresses show
+  up (waitForENIAndIPsAttached: first retry after 0.1 s, doubling, plus 0-15 % jitter, each
+  sleep capped at 60 s, at most 12 polls; ``pkg/utils/retry/backoff.go`` SimpleBackoff).
   The ENI is visible after a lognormal delay; the operation completes at the first poll at or
   after it. If the attach or the modify fails, ipamd deletes the new ENI again
   (DeleteNetworkInterface);
@@ -512,7 +514,7 @@ class Ec2Api:
             return self._failed(t_s, REQUEST_LIMIT_EXCEEDED, instance_id, n_throttled, subnet_id)
         eni_id = self.space.new_owner_id()
         try:
-            address = int(self.space.allocate_ips(subnet_id, 1, eni_id, kind="primary")[0])
+            address = int(self.space.allocate_ips(subnet_id, 1, eni_id, "primary", now_s=t_s)[0])
         except InsufficientAddressesError as err:
             return self._failed(t_s, err.code, instance_id, n_throttled, subnet_id)
         t_s, ok, n = self._call("AssociateTrunkInterface", t_s, _CONTROLLER)
@@ -597,8 +599,26 @@ class Ec2Api:
         n_ips: int = 0,
         n_prefixes: int = 0,
         subnet_discovery: bool = True,
+        custom_networking: bool = False,
     ) -> Ec2Result:
         """Create an ENI pre-loaded with ``n_ips`` secondary IPs or ``n_prefixes`` prefixes.
+
+        DescribeSubnets calls, as ipamd makes them (``createENI``, then ``setupENI``):
+
+        - subnet discovery, no custom networking: one call (GetVpcSubnets) whose answer
+          orders the candidates by AvailableIpAddressCount, most first (stable on ties); if
+          it fails, a second one (IsSubnetExcluded) and then the first candidate only (if
+          that fails too, no ENI: ``RequestLimitExceeded``); after the attach, one more
+          (setupENI's IsSubnetExcluded);
+        - no subnet discovery: one call before the create (IsSubnetExcluded; a failure only
+          logs), first candidate only;
+        - custom networking: the ENIConfig subnet (first candidate), and one call after the
+          attach if subnet discovery is on.
+
+        setupENI's call is issued right after the attach (in ipamd it follows the metadata
+        wait: issuing it seconds later would let it take its token before calls that other
+        nodes make in between, see the bucket simplification above). A failed setupENI call
+        is counted, but the ENI still enters the pool (as ipamd's reconcile would add it).
 
         Parameters
         ----------
@@ -607,13 +627,14 @@ class Ec2Api:
         instance_id
             Instance to attach to.
         subnet_ids
-            Candidate subnets; the first is the node subnet (or the ENIConfig subnet under
-            custom networking), used alone without subnet discovery or if DescribeSubnets fails.
+            Candidate subnets, the node's (or the ENIConfig subnet under custom networking)
+            first; the others are tried only with subnet discovery.
         n_ips, n_prefixes
             Resources created with the ENI (at most one of them non-zero).
         subnet_discovery
-            ENABLE_SUBNET_DISCOVERY: call DescribeSubnets and try the candidates by
-            AvailableIpAddressCount, most first (stable order on ties).
+            ENABLE_SUBNET_DISCOVERY.
+        custom_networking
+            AWS_VPC_K8S_CNI_CUSTOM_NETWORK_CFG.
 
         Returns
         -------
@@ -621,6 +642,12 @@ class Ec2Api:
             On success ``eni_id``, ``primary_ip`` and ``addresses`` (secondaries or prefix
             bases). On failure no address is held: an ``Insufficient*`` code from the last
             subnet tried, or ``RequestLimitExceeded``.
+
+        References
+        ----------
+        aws/amazon-vpc-cni-k8s v1.23.1 ``pkg/awsutils/awsutils.go`` (createENI,
+        GetVpcSubnets, IsSubnetExcluded), ``pkg/ipamd/ipamd.go`` (setupENI,
+        excludedENIBasedOnSubnetTags).
         """
         if n_ips and n_prefixes:
             raise UsageError("an ENI is created with secondary IPs or prefixes, not both")
@@ -631,7 +658,8 @@ class Ec2Api:
             raise UsageError("create_and_attach_eni needs at least one candidate subnet id")
         t_s = now_s
         n_throttled = 0
-        if subnet_discovery:
+        discovery = subnet_discovery and not custom_networking
+        if discovery:
             t_s, ok, n = self._call("DescribeSubnets", t_s, instance_id)
             n_throttled += n
             if ok:
@@ -639,8 +667,17 @@ class Ec2Api:
                 order = sorted(range(len(candidates)), key=lambda i: -counts[i])
                 candidates = [candidates[i] for i in order]
             else:
+                t_s, ok, n = self._call("DescribeSubnets", t_s, instance_id)
+                n_throttled += n
+                if not ok:
+                    return self._failed(
+                        t_s, REQUEST_LIMIT_EXCEEDED, instance_id, n_throttled, candidates[0]
+                    )
                 candidates = candidates[:1]
         else:
+            if not custom_networking:
+                t_s, _, n = self._call("DescribeSubnets", t_s, instance_id)
+                n_throttled += n
             candidates = candidates[:1]
 
         error: Ec2ErrorCode | None = None
@@ -652,12 +689,14 @@ class Ec2Api:
                 continue
             eni_id = self.space.new_owner_id()
             try:
-                primary = self.space.allocate_ips(subnet_id, 1, eni_id, kind="primary")
+                primary = self.space.allocate_ips(subnet_id, 1, eni_id, "primary", now_s=t_s)
                 try:
                     if n_prefixes:
-                        added = self.space.allocate_prefixes(subnet_id, n_prefixes, eni_id)
+                        added = self.space.allocate_prefixes(
+                            subnet_id, n_prefixes, eni_id, now_s=t_s
+                        )
                     else:
-                        added = self.space.allocate_ips(subnet_id, n_ips, eni_id)
+                        added = self.space.allocate_ips(subnet_id, n_ips, eni_id, now_s=t_s)
                 except InsufficientAddressesError:
                     self.space.release_owner(eni_id)
                     raise
@@ -665,16 +704,9 @@ class Ec2Api:
                 error = err.code
                 continue
             self._enis[eni_id] = _Eni(subnet_id, instance_id, int(primary[0]), freeable=True)
-            return self._attach(t_s, instance_id, eni_id, added, n_throttled)
+            return self._attach(t_s, instance_id, eni_id, added, n_throttled, subnet_discovery)
         assert error is not None
-        self.n_errors_by_code[error] += 1
-        return Ec2Result(
-            done_s=t_s,
-            error=error,
-            instance_id=instance_id,
-            n_throttled=n_throttled,
-            subnet_id=candidates[-1],
-        )
+        return self._failed(t_s, error, instance_id, n_throttled, candidates[-1])
 
     def free_eni(self, now_s: float, eni_id: int) -> Ec2Result:
         """Detach and delete a secondary ENI; all its addresses return to the subnet at once.
@@ -777,7 +809,7 @@ class Ec2Api:
     def _add_eni_without_calls(self, now_s: float, instance_id: int, subnet_id: str) -> Ec2Result:
         eni_id = self.space.new_owner_id()
         try:
-            primary = self.space.allocate_ips(subnet_id, 1, eni_id, kind="primary")
+            primary = self.space.allocate_ips(subnet_id, 1, eni_id, "primary", now_s=now_s)
         except InsufficientAddressesError as err:
             self.n_errors_by_code[err.code] += 1
             return Ec2Result(
@@ -830,9 +862,9 @@ class Ec2Api:
             )
         try:
             if prefixes:
-                added = self.space.allocate_prefixes(eni.subnet_id, n, eni_id)
+                added = self.space.allocate_prefixes(eni.subnet_id, n, eni_id, now_s=t_s)
             else:
-                added = self.space.allocate_ips(eni.subnet_id, n, eni_id)
+                added = self.space.allocate_ips(eni.subnet_id, n, eni_id, now_s=t_s)
         except InsufficientAddressesError as err:
             self.n_errors_by_code[err.code] += 1
             return Ec2Result(
@@ -873,8 +905,12 @@ class Ec2Api:
         eni_id: int,
         added: AddressArray,
         n_throttled: int,
+        setup_describe: bool,
     ) -> Ec2Result:
-        """DescribeInstances, Attach, Modify, then the metadata wait; delete the ENI on failure."""
+        """DescribeInstances, Attach, Modify, setupENI's DescribeSubnets, the metadata wait.
+
+        The new ENI is deleted again when the attach or the modify fails.
+        """
         subnet_id = self._enis[eni_id].subnet_id
         for action in (
             "DescribeInstances",
@@ -896,6 +932,9 @@ class Ec2Api:
                     n_throttled=n_throttled,
                     subnet_id=subnet_id,
                 )
+        if setup_describe:
+            t_s, _, n = self._call("DescribeSubnets", t_s, instance_id)
+            n_throttled += n
         t_s += self._imds_wait_s(self._draw_latency(self.params.eni_ready_latency))
         self._instances[instance_id].append(eni_id)
         return Ec2Result(

@@ -1777,10 +1777,11 @@ class Engine:
         result = self.ec2.create_and_attach_eni(
             now_s,
             int(self._instance[i]),
-            self._specs[i].pod_subnet,
+            [self._specs[i].pod_subnet, *self._specs[i].extra_subnets],
             n_ips=0 if pd_on else n,
             n_prefixes=n if pd_on else 0,
             subnet_discovery=self._configs[i].enable_subnet_discovery,
+            custom_networking=self._configs[i].custom_network_cfg,
         )
         self._record(i, "create_eni", result, step)
         if result.ok and result.eni_id is not None and result.primary_ip is not None:

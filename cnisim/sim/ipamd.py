@@ -1,197 +1,82 @@
-"""Scalar REFERENCE model of ipamd's warm pool on a node: the oracle of the vectorized engine.
+"""Scalar REFERENCE model of ipamd's warm pool: the oracle of the fast engine.
 
-Written for clarity, not speed: one ipamd decision per line, named after ipamd's functions. The
-fast engine (``cnisim/sim/engine.py``) must reproduce this module exactly for identical inputs
-and seeds; this docstring is the authoritative statement of the simulation contract.
+Written for clarity, not speed: one ipamd decision per line, named after ipamd's functions,
+on the plain World (:class:`cnisim.sim.world.PlainWorld`). It follows the tick contract of
+:mod:`cnisim.sim.contract`, which the fast engine (:mod:`cnisim.sim.engine`) follows too; the
+two are written independently and held together by the agreement tests.
 
-Tick contract
--------------
-Time advances in ticks of ``tick_s`` (default 1 s); an event due at ``t`` happens at the first
-tick with ``now_s >= t``. At each tick, in this order:
-
-1. **Joins.** For each node joining at ``now_s`` (increasing node index): its primary ENI is
-   created in ``node_subnet`` holding only its primary IP (the node IP, never given to pods);
-   with ``enable_pod_eni`` and ``max_enis >= 2`` the trunk ENI is then attached in
-   ``pod_subnet`` (the controller puts the trunk and its branch ENIs in the node's ENIConfig
-   subnet under custom networking, else in the node's subnet; ``Ec2Api.attach_trunk_eni``: the
-   VPC resource controller's ENI, no ipamd
-   call, no pool IPs, never freed; in reality it attaches seconds later, while ipamd already
-   reserves its slot, so slot counting is the same; the caller must only enable SGP on
-   trunking-compatible types); then node-init pre-scaling runs: if ``isDatastorePoolTooLow``
-   (always true on an empty node), one ``increaseDatastorePool`` exactly as in a pool step
-   (step 5, "increase"); no decrease or free at init.
-   **Leaves** (``Ec2Api.terminate_instance``): all addresses of the node return to the
-   subnets, its branch ENIs' too (running or cooling down; their queued deletions are
-   dropped), its pods are gone (no cooldown), in-flight actions are dropped, its waiting and
-   later pods are never tried. A pod whose node has not joined yet (or whose launch failed:
-   node subnet full) fails its ADDs.
-2. **Completions.** Nodes in increasing index: a node whose in-flight step has
-   ``step_end_s <= now_s`` applies the step's additions to its datastore (IPs/prefixes on an
-   existing ENI are appended to that ENI's CIDR list in the order EC2 returned them; a new ENI
-   is appended to the node's ENI list with ``created_s = now_s``) and becomes idle.
-3. **Branch ENI deletions**, then **pod DELs**. First every branch ENI whose cool-down is
-   over (``now_s > release_s + branch_eni_cooldown_s``, the controller's
-   ``time.Now().After``) is deleted (``Ec2Api.delete_branch_eni``: DisassociateTrunkInterface,
-   DeleteNetworkInterface; its IP returns to the subnet), in the order the pods were deleted
-   (one queue for all nodes: (release time, DEL sequence)). Then the pod DELs due, in (time,
-   sequence) order, sequence = row of the sorted ``PodEvents``: a pool pod's address becomes
-   unassigned with ``cooldown_until_s = now_s + ip_cooldown_period_s``; a branch pod's
-   branch ENI enters the deletion queue with ``release_s = now_s`` (it keeps its IP and
-   still counts against ``max_branch_enis`` until deleted). A DEL of a pod still waiting for
-   an address cancels its ADD, and so does a DEL whose pod's first ADD is due in this same
-   tick (not yet tried): the pod never starts (without this, the ADD would run after its DEL
-   and the pod would hold an IP forever).
-4. **Pod ADDs** due (first attempts and retries), in (due time, sequence of the ADD row)
-   order. Eligible address: held, unassigned and not in cooldown, where an address is in
-   cooldown while ``now_s <= cooldown_until_s`` (ipamd: ``time.Since(unassigned) <= period``).
-   Only CIDRs of the active kind count (/32 secondary IPs, or /28 prefixes in PD).
-
-   - ``"first_fit"``: the lowest ENI index (ENIs in attach order, primary first), then the
-     lowest CIDR position on that ENI (CIDRs in the order they entered the datastore; a
-     released CIDR leaves the list, the rest keep their order), then in a /28 the lowest
-     eligible address.
-   - ``"random"`` (Go map order): ``placement_rng.integers(n)`` over the ENIs with an eligible
-     address (in ENI order), then ``placement_rng.integers(m)`` over that ENI's CIDRs with an
-     eligible address (in CIDR order), then in a /28 the lowest eligible address. Both draws
-     happen even when n or m is 1; no draw when nothing is eligible.
-
-   A **branch pod** (``PodEvents.branch``, security groups for pods) never touches the
-   datastore, draws nothing from ``placement_rng`` and is processed in the same (due,
-   sequence) order as the others: its ADD succeeds if the node has its trunk ENI and fewer
-   than ``max_branch_enis`` branch ENIs (running pods plus ENIs in the deletion queue, as
-   the controller's canCreateMore counts them) and ``Ec2Api.create_branch_eni`` (in the
-   trunk's subnet: CreateNetworkInterface, AssociateTrunkInterface; one address drawn with
-   ``subnet_rng`` like any other) succeeds; the pod's address is the branch ENI's IP.
-   Otherwise (no trunk, at the limit, subnet full, throttled) it fails like a pool ADD.
-
-   With nothing eligible the ADD fails, is counted, and is due again at ``now_s +
-   pod_retry_interval_s`` (default 10 s: the kubelet pod worker's ``backOffPeriod`` after a
-   failed sync such as FailedCreatePodSandBox; its 0-50 % jitter is not modelled). A pod's
-   wait is ``now_s`` of its successful ADD minus its scheduled ADD time.
-5. **Pool steps.** Nodes in increasing index that are idle and have ``next_step_s <= now_s``
-   run ``updateIPPoolIfRequired`` on the state at ``now_s``:
-
-   - ``stats`` = (total, assigned, cooldown) now; ``avail = total - assigned`` (cooldown
-     counts as available).
-   - ``if isDatastorePoolTooLow: increaseDatastorePool``
-     ``elif isDatastorePoolTooHigh and now_s - last_decrease_s > 30: decreaseDatastorePool``
-   - ``if shouldRemoveExtraENIs(stats): tryFreeENI`` (with the ``stats`` from the start of the
-     step; the ENI candidates are judged on the datastore after the decrease above).
-   - If the decrease branch ran (isHigh and not skipped), ``last_decrease_s = step_end_s``.
-
-   ipamd's EC2 calls are synchronous, so the calls of one step are made one after another:
-   all are issued to the ``Ec2Api`` with the tick's ``now_s``, in ipamd's order (increase:
-   assign, its retry with 1, the next ENI's assign..., then the ENI create; or decrease: one
-   unassign per ENI in ENI order; then the free ENI), and the step
-   ends at ``step_end_s = now_s + sum(result.done_s - now_s)``. Additions (increase) take effect
-   at step 2 of the first tick with ``now_s >= step_end_s``; releases (decrease, free ENI)
-   leave the datastore and the subnet at issue. The node is busy until ``step_end_s`` and
-   ``next_step_s = step_end_s + pool_interval_s`` (5 s; ``now_s + 5`` when no call was made).
-   A failure known at issue shapes the rest of the step (the Ec2Api result carries it).
-
-Metrics per node: ``enis``, ``ips_held``, ``ips_assigned``, ``ips_free``, ``ips_cooldown``,
-``prefixes`` are the warm pool's (ipamd's datastore; branch pods are not in it);
-``branch_pods`` counts running branch pods; ``subnet_ips`` counts every subnet address the
-node holds: ENI primaries, pool IPs (16 per prefix) and branch ENIs (running or cooling down).
-
-Formulas (``S = ipv4_per_eni - 1`` slots per ENI; PD: ``P = S`` prefixes of 16 IPs,
-``max_ips_per_eni = 16 P``, else ``S``). ``free_prefixes`` = prefixes with no assigned IP.
-
-- ``isDatastorePoolTooLow``: False if ``total >= max_pods``. Warm-IP mode (WARM_IP_TARGET or
-  MINIMUM_IP_TARGET > 0): ``short = max(WARM_IP - avail, MIN - total, 0)`` (PD:
-  ``ceil(short / 16)``), low if ``short > 0``. Otherwise, with ``W`` = WARM_ENI_TARGET and
-  ``unit = S`` (PD: W = WARM_PREFIX_TARGET, unit = 16): low if ``avail < W * unit`` or
-  ``W == 0 and avail == 0``.
-- ``increaseDatastorePool``: nothing if ``now_s <= insufficient_until_s``. Then
-  ``tryAssignIPs`` / ``tryAssignPrefixes`` over the allocatable ENIs (not the trunk, not the
-  primary under custom networking, fewer than S CIDRs) in ENI order:
-  request ``k = min(S - n_cidrs, want)`` with ``want = S`` (secondary, warm-ENI), ``short``
-  (secondary, warm-IP; if ``short == 0`` nothing at all is requested), ``max(1, short)``
-  (PD, warm-IP) or ``max(1, WARM_PREFIX - free_prefixes)`` (PD). On an error, retry the same
-  ENI with k = 1. If the retry fails too: with ``enable_subnet_discovery`` and an
-  InsufficientCidrBlocks / InsufficientFreeAddressesInSubnet error go on to the next ENI;
-  otherwise the increase ends (and an InsufficientCidr* error starts the pause). The first
-  success ends the increase. Only if nothing was added (every ENI full, or every one failed
-  under subnet discovery) and ``n_enis < max_enis - trunk_reserve`` (trunk_reserve = 1 with
-  ``enable_pod_eni`` while no trunk exists, i.e. ``max_enis == 1``), ``tryAllocateENI``:
-  one ``create_and_attach_eni`` in ``pod_subnet`` (``subnet_discovery`` =
-  ``enable_subnet_discovery``, which costs a DescribeSubnets) pre-loaded with ``S`` IPs
-  (warm-ENI), ``min(short, S)`` IPs (warm-IP; nothing if 0) or ``min(want, P)`` prefixes (PD); an
-  InsufficientCidr* error starts the pause. Pause: ``insufficient_until_s = step_end_s +
-  120`` (ipamd: ``time.Since(lastInsufficientCidrError) <= 120 s``).
-- ``isDatastorePoolTooHigh``: warm-IP secondary ``over = max(min(avail - WARM_IP, total -
-  MIN), 0)``; warm-IP PD ``over = max(min(free_prefixes, n_prefixes - ceil((assigned +
-  WARM_IP) / 16), n_prefixes - ceil(MIN / 16)), 0)``; PD otherwise ``over = max(free_prefixes
-  - WARM_PREFIX, 0)``; warm-ENI mode never (only whole ENIs are freed). High if ``over > 0``.
-- ``decreaseDatastorePool`` (``tryUnassignCidrsFromAll``): ENIs in ENI order; on each, its CIDRs
-  with no assigned IP (cooldown ignored: such IPs may go back to EC2) in CIDR order, up to the
-  remaining ``over``; one unassign call per ENI that gives any; stop when ``over`` reaches 0.
-- ``shouldRemoveExtraENIs``: True in warm-IP mode; else ``avail >= (W + 1) * max_ips_per_eni``;
-  in PD also True if a non-primary, non-trunk ENI has no assigned IP.
-- ``tryFreeENI`` (``getDeletableENI``): the first ENI in ENI order that is not primary, not
-  trunk, ``now_s - created_s >= 60`` (minENILifeTime), has no address in cooldown, has no
-  assigned IP, and is not required: ``WARM_IP > 0`` and the other ENIs' unassigned IPs <
-  WARM_IP (PD: rounded up to a multiple of 16); ``MIN > 0`` and the other ENIs' IPs < MIN (PD:
-  rounded up); PD and ``WARM_PREFIX > 0`` and the other ENIs' free prefixes < WARM_PREFIX
-  (checked in warm-IP mode too, as in ipamd). It leaves the datastore; one free-ENI call.
+:class:`ReferenceEngine` is the driver interface (add and remove nodes, submit pods at any
+time, ``peek_s``, ``run_until``, ``result``), the same as the fast engine's;
+:func:`run_reference` runs one node group to the end and keeps a full trace for tests.
 
 Differences from the real CNI (documented simplifications)
 -------------------------------------------------------
 - Go map order decides which ENI/CIDR ipamd fills, releases or frees; here it is ENI order
-  then CIDR order. Pod placement can be random (above). In a /28 ipamd reuses a cooled-down
-  address (map order) before the lowest never-used one; here always the lowest eligible.
+  then CIDR order. Pod placement can be random (see the contract). In a /28 ipamd reuses a
+  cooled-down address (map order) before the lowest never-used one; here always the lowest
+  eligible.
 - All calls of a step hit the EC2 token buckets at the tick's ``now_s``; their latencies add
   up for the node. Additions enter the pool at the end of the step, not at their own call's
   return; the pause and ``last_decrease_s`` are stamped with ``step_end_s``.
 - Not modelled: the IMDS/EC2 reconcile loop, PrivateIpAddressLimitExceeded, aws-node restarts
   (ENI age resets), unschedulable nodes, multiple network cards, EFA, IPv6 (no warm pool),
-  subnet discovery's choice among tagged subnets (new ENIs always go to ``pod_subnet``), the
-  node-init failure when custom networking leaves the pool empty, and kubelet retry jitter.
+  subnets tagged ``kubernetes.io/role/cni=0`` (the candidates are given), the node-init
+  failure when custom networking leaves the pool empty, and kubelet retry jitter.
 - Security groups for pods: the controller's latency is not modelled (a branch pod gets its
   IP at its ADD tick, though the calls' ``done_s`` is later), nor its requeue after
-  ``ErrCurrentlyAtMaxCapacity`` (the pod retries every ``pod_retry_interval_s`` instead of
-  after a cool-down period), nor its delete job's 30 s period (an ENI is deleted at the first
-  tick after its cool-down), nor a deletion that fails and is retried (the IP returns at
-  once). Scheduling ignores the ``vpc.amazonaws.com/pod-eni`` resource: a branch pod on a
-  node without a trunk waits for ever. A failed association deletes the new ENI at once.
-  Branch pods use one branch ENI each (no pods with several).
+  ``ErrCurrentlyAtMaxCapacity`` (the pod retries every ``pod_retry_interval_s`` instead), nor
+  its delete job's 30 s period (an ENI is deleted at the first tick after its cool-down), nor
+  a deletion that fails and is retried (the IP returns at once). A failed association
+  deletes the new ENI at once. Branch pods use one branch ENI each.
 - A release call that EC2 refuses (throttled) still leaves the datastore, as in ipamd (which
   logs a warning); the reconcile that would re-add leaked addresses is not modelled.
 
 References
 ----------
-aws/amazon-vpc-cni-k8s v1.23.1 ``pkg/ipamd/ipamd.go`` (updateIPPoolIfRequired,
-isDatastorePoolTooLow, datastoreTargetState, increaseDatastorePool, tryAssignIPs,
-tryAssignPrefixes, getPrefixesNeeded, tryAllocateENI, GetENIResourcesToAllocate, hasRoomForEni,
-isDatastorePoolTooHigh, tryUnassignCidrsFromAll, shouldRemoveExtraENIs, tryFreeENI,
-handlePreScaling; constants ipPoolMonitorInterval 5 s, decreaseIPPoolInterval 30 s,
-insufficientCidrErrorCooldown 120 s) and ``pkg/ipamd/datastore/data_store.go``
-(AssignPodIPv4Address, getUnusedIP, UnassignPodIPAddress, inCoolingPeriod, GetIPStats,
-getDeletableENI, minENILifeTime 60 s, FindFreeableCidrs, GetFreePrefixes,
-CheckFreeableENIexists); kubernetes ``pkg/kubelet/pod_workers.go`` and ``kubelet.go``
-(backOffPeriod 10 s, workerBackOffPeriodJitterFactor 0.5);
-aws/amazon-vpc-resource-controller-k8s ``pkg/provider/branch/trunk/trunk.go``
-(CreateAndAssociateBranchENIs, canCreateMore, PushBranchENIsToCoolDownQueue,
-DeleteCooledDownENIs, deleteENI), ``pkg/aws/ec2/instance.go`` (SubnetID: the ENIConfig subnet
-under custom networking), ``pkg/provider/branch/cooldown/cooldown.go`` (default
-branch ENI cool-down 60 s, at least 30 s), ``pkg/aws/vpc/limits.go`` (BranchInterface).
+aws/amazon-vpc-cni-k8s v1.23.1 ``pkg/ipamd/ipamd.go``, ``pkg/ipamd/datastore/data_store.go``,
+``pkg/awsutils/awsutils.go``; aws/amazon-vpc-resource-controller-k8s
+``pkg/provider/branch/trunk/trunk.go``; the functions and constants each rule comes from are
+listed in :mod:`cnisim.sim.contract`.
 """
 
 from __future__ import annotations
 
+import heapq
 import math
 from collections import Counter, deque
-from collections.abc import Callable, Mapping, Sequence
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
-from typing import Final, Literal
+from typing import Any
 
 import numpy as np
+from numpy.typing import ArrayLike
 
 from cnisim.cni import IpamdConfig
 from cnisim.errors import UsageError
-from cnisim.sim.ec2 import Ec2Api, Ec2Params, Ec2Result
-from cnisim.sim.subnet import AddressSpace
+from cnisim.sim.contract import (
+    BRANCH_ENI_COOLDOWN_S,
+    DECREASE_INTERVAL_S,
+    ERROR_CODES,
+    FAIL_REASONS,
+    INSUFFICIENT_CIDR_PAUSE_S,
+    INSUFFICIENT_CODES,
+    IPS_PER_PREFIX,
+    METRICS,
+    MIN_ENI_LIFETIME_S,
+    OPS,
+    OUTCOME_OF_ERROR,
+    POD_RETRY_INTERVAL_S,
+    POOL_INTERVAL_S,
+    SUBNET_METRICS,
+    NodeSpec,
+    Placement,
+    next_sample_s,
+)
+from cnisim.sim.drive import check_engine_options, check_node_specs, check_pod_batch
+from cnisim.sim.ec2 import REQUEST_LIMIT_EXCEEDED, Ec2Api, Ec2Params, Ec2Result
+from cnisim.sim.records import POD_OUTCOMES, SimResult
 from cnisim.sim.workload import PodEvents
+from cnisim.sim.world import PlainWorld
 
 __all__ = [
     "BRANCH_ENI_COOLDOWN_S",
@@ -204,78 +89,13 @@ __all__ = [
     "POOL_INTERVAL_S",
     "NodeSpec",
     "Placement",
+    "ReferenceEngine",
     "ReferenceNode",
     "ReferenceRun",
     "run_reference",
 ]
 
-
-@dataclass(frozen=True)
-class NodeSpec:
-    """One node as ipamd sees it.
-
-    Parameters
-    ----------
-    instance_type : str
-        EC2 instance type, e.g. ``"m5.large"``.
-    max_enis : int
-        ENIs of the default network card after ``MAX_ENI`` (primary and trunk included) [ENIs].
-    ipv4_per_eni : int
-        IPv4 addresses per ENI incl. its primary; ``S = ipv4_per_eni - 1`` pool slots [IPs].
-    max_pods : int
-        kubelet ``capacity.pods``; ipamd stops growing once it holds this many IPs [pods].
-    node_subnet : str
-        Subnet id of the primary ENI (the node IP).
-    pod_subnet : str
-        Subnet id for new ENIs: the ENIConfig subnet under custom networking, else
-        ``node_subnet``.
-    supports_prefix_delegation : bool
-        Whether the type takes /28 prefixes (Nitro); otherwise PD falls back to secondary IPs.
-    max_branch_enis : int
-        Branch ENIs the type's trunk takes (``BranchInterface``), i.e. SGP pods per node; used
-        only with ``enable_pod_eni`` once the trunk is attached [ENIs].
-
-    References
-    ----------
-    aws/amazon-vpc-cni-k8s ``pkg/vpc/vpc_ip_resource_limit.go`` and ``misc/eni-max-pods.txt``
-    (m5.large: 3 ENIs x 10 IPv4 -> 3 * (10 - 1) + 2 = 29 max pods);
-    aws/amazon-vpc-resource-controller-k8s ``pkg/aws/vpc/limits.go`` (m5.large: 9 branch ENIs).
-
-    Examples
-    --------
-    >>> spec = NodeSpec("m5.large", 3, 10, 29, "subnet-a", "subnet-a", True)
-    >>> spec.n_slots_per_eni
-    9
-    """
-
-    instance_type: str
-    max_enis: int
-    ipv4_per_eni: int
-    max_pods: int
-    node_subnet: str
-    pod_subnet: str
-    supports_prefix_delegation: bool = True
-    max_branch_enis: int = 0
-
-    @property
-    def n_slots_per_eni(self) -> int:
-        """Secondary IP (or prefix) slots per ENI, S = ipv4_per_eni - 1 [slots]."""
-        return self.ipv4_per_eni - 1
-
-
-Placement = Literal["first_fit", "random"]
-
-#: EC2 errors that pause growth for 120 s (ipamd.go containsInsufficientCIDRsOrSubnetIPs).
-INSUFFICIENT_CODES: Final = frozenset(
-    {"InsufficientCidrBlocks", "InsufficientFreeAddressesInSubnet"}
-)
-INSUFFICIENT_CIDR_PAUSE_S: Final = 120.0  # ipamd.go insufficientCidrErrorCooldown
-DECREASE_INTERVAL_S: Final = 30.0  # ipamd.go decreaseIPPoolInterval
-MIN_ENI_LIFETIME_S: Final = 60.0  # data_store.go minENILifeTime
-POOL_INTERVAL_S: Final = 5.0  # ipamd.go ipPoolMonitorInterval
-POD_RETRY_INTERVAL_S: Final = 10.0  # kubelet.go backOffPeriod (pod worker retry after an error)
-IPS_PER_PREFIX: Final = 16  # data_store.go GetPrefixDelegationDefaults: a /28
-BRANCH_ENI_COOLDOWN_S: Final = 60.0  # vpc-resource-controller cooldown.go DefaultCoolDownPeriod
+_OUTCOME_OF_ERROR = OUTCOME_OF_ERROR
 
 
 @dataclass
@@ -389,10 +209,14 @@ class ReferenceNode:
         self.pod_cidr: dict[int, tuple[_Cidr, int]] = {}
         # Security groups for pods: the controller's branch ENIs, outside the datastore.
         self.max_branch_enis = spec.max_branch_enis if config.enable_pod_eni else 0
+        # hasRoomForEni and the VPC resource controller: a trunk only on trunking types.
+        self.trunking = config.enable_pod_eni and spec.trunking_compatible
         self.branch_pods: dict[int, tuple[int, int]] = {}  # pod -> (branch ENI id, address)
         self.n_branch_cooling = 0  # branch ENIs of deleted pods still in the deletion queue
         self.next_step_s = math.inf
         self.step_end_s: float | None = None  # set while a step's calls are in flight
+        self.ready_s: float | None = None  # when the pool first held an address
+        self.pool_outcome = "not_tried"  # POOL_OUTCOMES: what the last pool step ran into
         self.pending: list[_Addition] = []
         self.last_decrease_s = -math.inf
         self.insufficient_until_s = -math.inf
@@ -415,14 +239,14 @@ class ReferenceNode:
         self.instance_id = instance_id
         self.joined = True
         self.enis.append(_Eni(launch.eni_id, launch.primary_ip, True, False, now_s))
-        if self.config.enable_pod_eni and self.spec.max_enis >= 2:
+        if self.trunking and self.spec.max_enis >= 2:
             # The VPC resource controller attaches the trunk once ipamd says there is room.
             trunk = self.ec2.attach_trunk_eni(now_s, instance_id, self.spec.pod_subnet)
             self._log(now_s, "attach_trunk", trunk)
             if trunk.ok and trunk.eni_id is not None and trunk.primary_ip is not None:
                 self.enis.append(_Eni(trunk.eni_id, trunk.primary_ip, False, True, now_s))
         self._begin_step()
-        if self.isDatastorePoolTooLow():
+        if self._pool_low():
             self.increaseDatastorePool(now_s)
         self._end_step(now_s, decreased=False)
 
@@ -458,6 +282,8 @@ class ReferenceNode:
             eni.cidrs.extend(_Cidr.new(base, self.cidr_size) for base in addition.bases)
         self.pending.clear()
         self.step_end_s = None
+        if self.ready_s is None and self._total() > 0:
+            self.ready_s = now_s
 
     def unassign_pod(self, pod: int, now_s: float) -> bool:
         """Phase 3 (UnassignPodIPAddress): the pod's address starts its cooldown."""
@@ -476,7 +302,8 @@ class ReferenceNode:
         Returns
         -------
         int or None
-            The address (uint32 value), None when no address is eligible.
+            The address (uint32 value), None when no address is eligible (then
+            :meth:`fail_reason` says why).
         """
         candidates = [
             eni
@@ -497,25 +324,42 @@ class ReferenceNode:
         self.pod_cidr[pod] = (cidr, offset)
         return cidr.base + offset
 
+    def fail_reason(self) -> str:
+        """Why a pool pod's ADD found no eligible address (a name in FAIL_REASONS)."""
+        if not self.joined:
+            return "node_not_ready"
+        if self._avail() > 0:
+            return "ips_cooling"  # unassigned addresses exist, all in their cooldown
+        return f"no_ip_{self.pool_outcome}"
+
     # ------------------------------------------------------------------ branch ENIs (SGP)
-    def assign_branch_pod(self, pod: int, now_s: float) -> int | None:
-        """Phase 4 for an SGP pod: the controller's branch ENI, or None if it cannot be made.
+    def assign_branch_pod(self, pod: int, now_s: float) -> int | str:
+        """Phase 4 for an SGP pod: the controller's branch ENI, or why it cannot be made.
 
         Returns
         -------
-        int or None
-            The branch ENI's IP (uint32 value); None without a trunk, at ``max_branch_enis``
-            (cooling ENIs count, as in canCreateMore) or when EC2 refuses.
+        int or str
+            The branch ENI's IP (uint32 value), or the failure reason: ``node_not_ready``,
+            ``branch_no_trunk``, ``branch_at_limit`` (cooling ENIs count, as in
+            canCreateMore), ``branch_subnet_full`` or ``branch_throttled``.
         """
+        if not self.joined:
+            return "node_not_ready"
         trunk = next((eni for eni in self.enis if eni.is_trunk), None)
-        if trunk is None or len(self.branch_pods) + self.n_branch_cooling >= self.max_branch_enis:
-            return None
+        if trunk is None:
+            return "branch_no_trunk"
+        if len(self.branch_pods) + self.n_branch_cooling >= self.max_branch_enis:
+            return "branch_at_limit"
         assert self.instance_id is not None
         subnet_id = self.ec2.subnet_of(trunk.eni_id)
         result = self.ec2.create_branch_eni(now_s, self.instance_id, subnet_id)
         self._count(now_s, "create_branch_eni", result)
         if not result.ok or result.eni_id is None or result.primary_ip is None:
-            return None
+            return (
+                "branch_throttled"
+                if result.error == REQUEST_LIMIT_EXCEEDED
+                else "branch_subnet_full"
+            )
         self.branch_pods[pod] = (result.eni_id, result.primary_ip)
         return result.primary_ip
 
@@ -541,7 +385,7 @@ class ReferenceNode:
         self._begin_step()
         stats_avail = self._avail()  # decisions.Stats, taken before any action
         decreased = False
-        if self.isDatastorePoolTooLow():
+        if self._pool_low():
             self.increaseDatastorePool(now_s)
         elif self.isDatastorePoolTooHigh() and now_s - self.last_decrease_s > DECREASE_INTERVAL_S:
             decreased = True
@@ -589,6 +433,16 @@ class ReferenceNode:
         return short_prefixes, over_prefixes
 
     # ------------------------------------------------------------------ increase
+    def _pool_low(self) -> bool:
+        """isDatastorePoolTooLow, recording the pool outcome when it is not low."""
+        if self._total() >= self.spec.max_pods:
+            self.pool_outcome = "max_pods"
+            return False
+        if not self.isDatastorePoolTooLow():
+            self.pool_outcome = "target_met"
+            return False
+        return True
+
     def isDatastorePoolTooLow(self) -> bool:
         """Whether the pool needs to grow."""
         if self._total() >= self.spec.max_pods:
@@ -615,17 +469,27 @@ class ReferenceNode:
         return self.n_slots
 
     def increaseDatastorePool(self, now_s: float) -> None:
-        """Add CIDRs to an existing ENI, else attach one new ENI."""
+        """Add CIDRs to an existing ENI, else attach one new ENI; record the pool outcome.
+
+        The outcome is ``pending`` if something was added, else the code of the last EC2
+        error of the increase, else ``max_enis`` (nothing to fill and no ENI slot). During the
+        120 s pause it keeps the error that started the pause.
+        """
         if now_s <= self.insufficient_until_s:
             return  # inInsufficientCidrCoolingPeriod
+        n_calls = len(self._step_results)
         outcome = self.tryAssignCidrs(now_s)
         if outcome in INSUFFICIENT_CODES:
             self._step_insufficient = True
-            return
-        if outcome != "nothing":
-            return  # added, or failed with another error (no ENI then)
-        if self.hasRoomForEni():
+        elif outcome == "nothing" and self.hasRoomForEni():
             self.tryAllocateENI(now_s)
+        errors = [r.error for r in self._step_results[n_calls:] if r.error is not None]
+        if self.pending:
+            self.pool_outcome = "pending"
+        elif errors:
+            self.pool_outcome = _OUTCOME_OF_ERROR[errors[-1]]
+        else:
+            self.pool_outcome = "max_enis"
 
     def _allocatable_enis(self) -> list[_Eni]:
         # data_store.go GetAllocatableENIs: skip the trunk, and the primary under custom networking.
@@ -657,13 +521,17 @@ class ReferenceNode:
         return "nothing"
 
     def hasRoomForEni(self) -> bool:
-        """Whether another ENI may be attached (MAX_ENI, trunk slot reserved under SGP)."""
+        """Whether another ENI may be attached (MAX_ENI; a trunk slot reserved under SGP on a
+        trunking-compatible type until the trunk is there)."""
         has_trunk = any(eni.is_trunk for eni in self.enis)
-        trunk_reserve = 1 if self.config.enable_pod_eni and not has_trunk else 0
+        trunk_reserve = 1 if self.trunking and not has_trunk else 0
         return len(self.enis) < self.spec.max_enis - trunk_reserve
 
     def tryAllocateENI(self, now_s: float) -> None:
-        """Create and attach one ENI in the pod subnet, pre-loaded (GetENIResourcesToAllocate)."""
+        """Create and attach one ENI, pre-loaded (GetENIResourcesToAllocate).
+
+        In the pod subnet or, with subnet discovery, the best of it and the extra subnets.
+        """
         if self.pd or self.warm_ip_mode:
             n_resources = min(self._resources_wanted(), self.n_slots)
         else:
@@ -674,10 +542,11 @@ class ReferenceNode:
         result = self.ec2.create_and_attach_eni(
             now_s,
             self.instance_id,
-            self.spec.pod_subnet,
+            [self.spec.pod_subnet, *self.spec.extra_subnets],
             n_ips=0 if self.pd else n_resources,
             n_prefixes=n_resources if self.pd else 0,
             subnet_discovery=self.config.enable_subnet_discovery,
+            custom_networking=self.config.custom_network_cfg,
         )
         self._record(now_s, "create_eni", result, n_resources)
         if result.ok and result.eni_id is not None and result.primary_ip is not None:
@@ -848,6 +717,495 @@ def _div_ceil(x: int, y: int) -> int:
     return (x + y - 1) // y
 
 
+class ReferenceEngine:
+    """The reference model as a driver: nodes, pods and ticks on a :class:`PlainWorld`.
+
+    Parameters
+    ----------
+    world : PlainWorld, optional
+        The World to act on; default one built from ``subnet_cidrs``, ``seed`` and
+        ``ec2_params``.
+    subnet_cidrs : mapping of str to str, optional
+        Subnet id -> IPv4 CIDR (when no ``world`` is given).
+    seed : int
+        Run seed (when no ``world`` is given).
+    ec2_params : Ec2Params, optional
+        EC2 latencies and buckets (when no ``world`` is given).
+    tick_s : float
+        Tick length [s].
+    placement : {"first_fit", "random"}
+        Which eligible address a pod gets.
+    pod_retry_interval_s : float
+        Delay before a failed pod ADD is tried again [s] (kubelet backOffPeriod, 10 s).
+    pool_interval_s : float
+        Pause between pool steps [s] (ipamd ipPoolMonitorInterval, 5 s).
+    sample_every_s : float
+        Node and subnet samples at the end of the first tick at or after each multiple [s].
+    branch_eni_cooldown_s : float
+        How long a deleted SGP pod's branch ENI waits before the controller deletes it [s]
+        (configmap ``amazon-vpc-cni`` key ``branch-eni-cooldown``: default 60 s; the
+        controller raises values below 30 s to 30 s, the model takes the value as given).
+    record_ticks : bool
+        Keep one metrics row per tick per joined node in :attr:`ticks` (for trace tests).
+    snapshot_s : sequence of float
+        Times at which to snapshot every node with its IPs per ENI [s].
+
+    Notes
+    -----
+    Events submitted for a time already past are due at the next tick. Pod ids are unique
+    across the run; the sequence of an event is its order of submission.
+    """
+
+    def __init__(
+        self,
+        world: PlainWorld | None = None,
+        *,
+        subnet_cidrs: Mapping[str, str] | None = None,
+        seed: int = 0,
+        ec2_params: Ec2Params | None = None,
+        tick_s: float = 1.0,
+        placement: Placement = "first_fit",
+        pod_retry_interval_s: float = POD_RETRY_INTERVAL_S,
+        pool_interval_s: float = POOL_INTERVAL_S,
+        sample_every_s: float = 60.0,
+        branch_eni_cooldown_s: float = BRANCH_ENI_COOLDOWN_S,
+        record_ticks: bool = False,
+        snapshot_s: Sequence[float] = (),
+    ) -> None:
+        check_engine_options(
+            tick_s=tick_s,
+            pool_interval_s=pool_interval_s,
+            pod_retry_interval_s=pod_retry_interval_s,
+            sample_every_s=sample_every_s,
+            branch_eni_cooldown_s=branch_eni_cooldown_s,
+            placement=placement,
+        )
+        if world is None:
+            world = PlainWorld(subnet_cidrs or {}, seed=seed, ec2_params=ec2_params)
+        self.world = world
+        self.tick_s = float(tick_s)
+        self.placement: Placement = placement
+        self.pod_retry_interval_s = float(pod_retry_interval_s)
+        self.pool_interval_s = float(pool_interval_s)
+        self.sample_every_s = float(sample_every_s)
+        self.branch_eni_cooldown_s = float(branch_eni_cooldown_s)
+        self.record_ticks = record_ticks
+        self.nodes: list[ReferenceNode] = []
+        self._join_due_s: list[float] = []
+        self._leave_due_s: list[float] = []
+        self._join_s: list[float] = []  # when each node joined (tick time), NaN before
+        self._leave_s: list[float] = []
+        self._joined: list[bool] = []
+        self._left: list[bool] = []
+        self._n_adds: list[int] = []
+        self._n_failed: list[int] = []
+        self._failed_by_reason: list[Counter[str]] = []
+        # pods
+        self._seq = 0
+        self._pod_node: dict[int, int] = {}
+        self._pod_first_s: dict[int, float] = {}
+        self._pod_branch: set[int] = set()
+        self._pod_state: dict[int, str] = {}  # new, waiting, running, done
+        self._pod_outcome: dict[int, str] = {}  # POD_OUTCOMES once due
+        self._pod_wait_s: dict[int, float] = {}
+        self._pod_n_failed: Counter[int] = Counter()
+        self._pod_last_reason: dict[int, str] = {}
+        self._pod_deleted: set[int] = set()
+        self._add_heap: list[tuple[float, int, int]] = []  # first ADDs: (time, sequence, pod)
+        self._del_heap: list[tuple[float, int, int]] = []
+        self._waiting: dict[int, tuple[float, int, int, int, float]] = {}
+        # branch ENIs of deleted SGP pods: (deletion allowed after [s], node, ENI id)
+        self._cooling: deque[tuple[float, int, int]] = deque()
+        self._k_next = 0
+        self.n_ticks = 0
+        self.n_node_steps = 0
+        # traces and samples
+        self.events: list[dict[str, object]] = []
+        self.ticks: list[dict[str, float]] = []
+        self.snapshots: list[list[dict[str, object]]] = []
+        self._snap_times = sorted(snapshot_s)
+        self._i_snap = 0
+        self._next_sample_s = 0.0
+        self._sample_rows: list[tuple[float, int, list[int]]] = []
+        self._subnet_rows: list[tuple[float, list[list[int]]]] = []
+
+    # ================================================================== driver interface
+    @property
+    def n_nodes(self) -> int:
+        """Nodes added so far (ids 0 .. n_nodes - 1)."""
+        return len(self.nodes)
+
+    @property
+    def now_s(self) -> float:
+        """Time of the last tick run [s] (-tick_s before the first)."""
+        return (self._k_next - 1) * self.tick_s
+
+    def add_nodes(self, specs: Sequence[NodeSpec], config: IpamdConfig, now_s: float) -> np.ndarray:
+        """Add a node group's nodes; they join at the first tick at or after ``now_s``.
+
+        Returns
+        -------
+        ndarray of int64
+            The new node ids, consecutive.
+
+        Raises
+        ------
+        UsageError
+            IPv6, a subnet not in the World, impossible limits, or a bad time.
+        """
+        check_node_specs(specs, config, self.world.subnet_ids(), now_s)
+        first = len(self.nodes)
+        for offset, spec in enumerate(specs):
+            node = ReferenceNode(
+                first + offset, spec, config, self.world.ec2, pool_interval_s=self.pool_interval_s
+            )
+            self.nodes.append(node)
+            self._join_due_s.append(float(now_s))
+            self._leave_due_s.append(math.inf)
+            self._join_s.append(math.nan)
+            self._leave_s.append(math.nan)
+            self._joined.append(False)
+            self._left.append(False)
+            self._n_adds.append(0)
+            self._n_failed.append(0)
+            self._failed_by_reason.append(Counter())
+        return np.arange(first, len(self.nodes), dtype=np.int64)
+
+    def remove_nodes(self, ids: ArrayLike, now_s: float) -> None:
+        """Terminate nodes at the first tick at or after ``now_s`` (addresses return, pods go).
+
+        Raises
+        ------
+        UsageError
+            An unknown node id, or a leave before the node's join.
+        """
+        for i in _node_ids(ids, len(self.nodes)):
+            if self._left[i]:
+                continue
+            if not self._joined[i] and now_s < self._join_due_s[i]:
+                raise UsageError(
+                    f"node {i} would leave at {now_s} s before it joins at "
+                    f"{self._join_due_s[i]} s: remove nodes after their join"
+                )
+            self._leave_due_s[i] = min(self._leave_due_s[i], float(now_s))
+
+    def submit_pods(self, events: PodEvents) -> None:
+        """Queue pod ADDs and DELs (each pod's DEL after its ADD); sequence = row order."""
+        check_pod_batch(events.node, len(self.nodes))
+        for r in range(len(events)):
+            pod, t_s = int(events.pod[r]), float(events.time_s[r])
+            if events.delta[r] == 1:
+                self._queue_add(t_s, int(events.node[r]), pod, bool(events.branch[r]))
+            else:
+                self._queue_del(t_s, pod)
+
+    def delete_pods(self, time_s: ArrayLike, pods: ArrayLike) -> None:
+        """Queue DELs of pods submitted earlier (sequence = order given)."""
+        times = np.atleast_1d(np.asarray(time_s, dtype=np.float64))
+        pod_ids = np.atleast_1d(np.asarray(pods, dtype=np.int64))
+        times = np.broadcast_to(times, pod_ids.shape)
+        for t_s, pod in zip(times.tolist(), pod_ids.tolist(), strict=True):
+            self._queue_del(t_s, pod)
+
+    def peek_s(self) -> float:
+        """The earliest time anything is due (a join or leave, a completion, a pod event, a
+        pool step, a branch ENI deletion or a sample) [s]."""
+        times = [self._next_sample_s]
+        for i, node in enumerate(self.nodes):
+            if not self._joined[i]:
+                times.append(self._join_due_s[i])
+            elif not self._left[i]:
+                times.append(self._leave_due_s[i])
+                if node.step_end_s is not None:
+                    times.append(node.step_end_s)
+                elif node.joined:
+                    times.append(node.next_step_s)
+        if self._add_heap:
+            times.append(self._add_heap[0][0])
+        if self._del_heap:
+            times.append(self._del_heap[0][0])
+        times.extend(entry[0] for entry in self._waiting.values())
+        if self._cooling:
+            times.append(self._cooling[0][0])
+        return max(min(times), self._k_next * self.tick_s)
+
+    def run_until(self, until_s: float) -> None:
+        """Run every tick with ``now_s <= until_s``."""
+        if not math.isfinite(until_s):
+            raise UsageError(f"run_until needs a finite time, not {until_s}")
+        k_last = math.floor(until_s / self.tick_s + 1e-9)
+        while self._k_next <= k_last:
+            self._tick(self._k_next * self.tick_s)
+            self._k_next += 1
+            self.n_ticks += 1
+
+    def metrics(self, now_s: float | None = None) -> dict[str, np.ndarray]:
+        """Per-node metrics (every node id; zeros for nodes not joined) at ``now_s``."""
+        t_s = self.now_s if now_s is None else now_s
+        rows = [_metric_row(node, t_s) for node in self.nodes]
+        matrix = np.array(rows, dtype=np.int64).reshape(len(rows), len(METRICS))
+        return {name: matrix[:, j] for j, name in enumerate(METRICS)}
+
+    def node_status(self) -> dict[str, np.ndarray]:
+        """Per node: ``joined``, ``ready`` (its pool held an address), ``gone``,
+        ``launch_failed``."""
+        return {
+            "joined": np.array([n.joined for n in self.nodes], dtype=bool),
+            "ready": np.array([n.joined and n.ready_s is not None for n in self.nodes], dtype=bool),
+            "gone": np.array(self._left, dtype=bool),
+            "launch_failed": np.array(
+                [
+                    j and n.instance_id is None
+                    for j, n in zip(self._joined, self.nodes, strict=True)
+                ],
+                dtype=bool,
+            ),
+        }
+
+    def result(self) -> SimResult:
+        """Everything recorded so far, in the shared schema."""
+        end_s = self.now_s
+        n = len(self.nodes)
+        n_metrics = len(METRICS)
+        sample = np.array([row[2] for row in self._sample_rows], dtype=np.int64).reshape(
+            -1, n_metrics
+        )
+        subnet_ids = tuple(self.world.subnet_ids())
+        subnet_matrix = np.array([row[1] for row in self._subnet_rows], dtype=np.int64).reshape(
+            -1, len(subnet_ids), len(SUBNET_METRICS)
+        )
+        pods = sorted(self._pod_outcome)
+        outcome_index = {name: i for i, name in enumerate(POD_OUTCOMES)}
+        reason_index = {name: i for i, name in enumerate(FAIL_REASONS)}
+        wait_s = []
+        for pod in pods:
+            if self._pod_outcome[pod] == "waiting":
+                wait_s.append(end_s - self._pod_first_s[pod])
+            else:
+                wait_s.append(self._pod_wait_s[pod])
+        calls, throttled = self.world.calls_per_minute()
+        return SimResult(
+            sample_s=np.array([row[0] for row in self._sample_rows], dtype=np.float64),
+            sample_node=np.array([row[1] for row in self._sample_rows], dtype=np.int64),
+            samples={name: sample[:, j].copy() for j, name in enumerate(METRICS)},
+            subnet_ids=subnet_ids,
+            subnet_sample_s=np.array([row[0] for row in self._subnet_rows], dtype=np.float64),
+            subnet_samples={
+                name: subnet_matrix[:, :, j].copy() for j, name in enumerate(SUBNET_METRICS)
+            },
+            subnet_exhausted_at_s=_first_failures(self.world, subnet_ids, ERROR_CODES[0]),
+            subnet_prefix_exhausted_at_s=_first_failures(self.world, subnet_ids, ERROR_CODES[1]),
+            node_join_s=np.array(self._join_s, dtype=np.float64),
+            node_ready_s=np.array(
+                [math.nan if node.ready_s is None else node.ready_s for node in self.nodes],
+                dtype=np.float64,
+            ),
+            node_leave_s=np.array(self._leave_s, dtype=np.float64),
+            node_launch_failed=self.node_status()["launch_failed"],
+            n_adds=np.array(self._n_adds, dtype=np.int64),
+            n_failed_adds=np.array(self._n_failed, dtype=np.int64),
+            n_failed_by_reason=np.array(
+                [[c[r] for r in FAIL_REASONS] for c in self._failed_by_reason], dtype=np.int64
+            ).reshape(n, len(FAIL_REASONS)),
+            n_calls=np.array(
+                [[node.n_calls[op] for op in OPS] for node in self.nodes], dtype=np.int64
+            ).reshape(n, len(OPS)),
+            n_errors=np.array(
+                [[node.n_call_errors[code] for code in ERROR_CODES] for node in self.nodes],
+                dtype=np.int64,
+            ).reshape(n, len(ERROR_CODES)),
+            n_calls_by_action=self.world.n_calls_by_action(),
+            n_throttled_by_action=self.world.n_throttled_by_action(),
+            calls_per_minute=calls,
+            throttled_per_minute=throttled,
+            pod_ids=np.array(pods, dtype=np.int64),
+            pod_node=np.array([self._pod_node[p] for p in pods], dtype=np.int64),
+            pod_outcome=np.array([outcome_index[self._pod_outcome[p]] for p in pods], np.int8),
+            wait_s=np.array(wait_s, dtype=np.float64),
+            pod_n_failed_adds=np.array([self._pod_n_failed[p] for p in pods], dtype=np.int64),
+            pod_last_reason=np.array(
+                [reason_index.get(self._pod_last_reason.get(p, ""), -1) for p in pods], np.int8
+            ),
+            n_ticks=self.n_ticks,
+            n_node_steps=self.n_node_steps,
+            end_s=end_s,
+        )
+
+    # ================================================================== queues
+    def _queue_add(self, t_s: float, node: int, pod: int, branch: bool) -> None:
+        if pod in self._pod_node:
+            raise UsageError(f"pod {pod} was already submitted: give every pod its own id")
+        self._pod_node[pod] = node
+        self._pod_first_s[pod] = t_s
+        self._pod_state[pod] = "new"
+        if branch:
+            self._pod_branch.add(pod)
+        heapq.heappush(self._add_heap, (t_s, self._seq, pod))
+        self._seq += 1
+
+    def _queue_del(self, t_s: float, pod: int) -> None:
+        if pod not in self._pod_node:
+            raise UsageError(f"pod {pod} is deleted but was never added: submit its ADD first")
+        if pod in self._pod_deleted:
+            raise UsageError(f"pod {pod} is deleted twice: give each pod at most one DEL")
+        if not math.isfinite(t_s) or t_s < self._pod_first_s[pod]:
+            raise UsageError(
+                f"pod {pod} is deleted at {t_s} s, before its ADD at {self._pod_first_s[pod]} s"
+            )
+        self._pod_deleted.add(pod)
+        heapq.heappush(self._del_heap, (t_s, self._seq, pod))
+        self._seq += 1
+
+    def _finish(self, pod: int, outcome: str, wait_s: float) -> None:
+        self._pod_state[pod] = "done"
+        self._pod_outcome[pod] = outcome
+        self._pod_wait_s[pod] = wait_s
+
+    # ================================================================== the tick
+    def _tick(self, now_s: float) -> None:
+        # 1. joins and leaves
+        for i, node in enumerate(self.nodes):
+            if not self._joined[i] and self._join_due_s[i] <= now_s:
+                self._joined[i] = True
+                self._join_s[i] = now_s
+                node.join(now_s)
+            if self._joined[i] and not self._left[i] and self._leave_due_s[i] <= now_s:
+                self._left[i] = True
+                self._leave_s[i] = now_s
+                for pod in node.leave(now_s):
+                    self._pod_state[pod] = "done"
+                    self.events.append({"now_s": now_s, "node": i, "op": "pod_gone", "pod": pod})
+                for pod in [p for p, entry in self._waiting.items() if entry[3] == i]:
+                    del self._waiting[pod]
+                    self._finish(pod, "dropped", now_s - self._pod_first_s[pod])
+                    self.events.append(
+                        {"now_s": now_s, "node": i, "op": "add_cancelled", "pod": pod}
+                    )
+        # 2. completions
+        for node in self.nodes:
+            node.complete(now_s)
+            self.events.extend(node.events)  # joins' EC2 operations, in node order
+            node.events.clear()
+        # 3. cooled-down branch ENIs, then DELs (a DEL also cancels its pod's first ADD when
+        # that is due in this tick and not yet tried)
+        while self._cooling and now_s > self._cooling[0][0]:
+            _, i, cooled_eni = self._cooling.popleft()
+            if not self._left[i]:
+                self.nodes[i].delete_branch_eni(now_s, cooled_eni)
+        while self._del_heap and self._del_heap[0][0] <= now_s:
+            _, _, pod = heapq.heappop(self._del_heap)
+            i = self._pod_node[pod]
+            state = self._pod_state[pod]
+            if state == "waiting" or (state == "new" and not self._left[i]):
+                self._waiting.pop(pod, None)
+                wait_s = now_s - self._pod_first_s[pod] if state == "waiting" else 0.0
+                self._finish(pod, "cancelled", wait_s)
+                self.events.append({"now_s": now_s, "node": i, "op": "add_cancelled", "pod": pod})
+            elif state == "running" and self.nodes[i].unassign_pod(pod, now_s):
+                self._pod_state[pod] = "done"
+                self.events.append({"now_s": now_s, "node": i, "op": "del", "pod": pod})
+            elif state == "running" and (eni := self.nodes[i].release_branch_pod(pod)) is not None:
+                self._pod_state[pod] = "done"
+                self._cooling.append((now_s + self.branch_eni_cooldown_s, i, eni))
+                self.events.append({"now_s": now_s, "node": i, "op": "del", "pod": pod})
+        # 4. ADDs: new ones join the waiting set, then all due are tried in (due, sequence) order
+        while self._add_heap and self._add_heap[0][0] <= now_s:
+            t_s, seq, pod = heapq.heappop(self._add_heap)
+            if self._pod_state[pod] != "new":
+                continue  # cancelled by its DEL
+            i = self._pod_node[pod]
+            if self._left[i]:
+                self._finish(pod, "dropped", 0.0)  # its node is gone: never tried
+                continue
+            self._pod_state[pod] = "waiting"
+            self._pod_outcome[pod] = "waiting"
+            self._waiting[pod] = (t_s, seq, pod, i, t_s)
+        for _due_s, seq, pod, i, first_s in sorted(
+            e for e in self._waiting.values() if e[0] <= now_s
+        ):
+            node = self.nodes[i]
+            if pod in self._pod_branch:
+                got = node.assign_branch_pod(pod, now_s)
+                self.events.extend(node.events)  # the controller's EC2 operation, before the ADD
+                node.events.clear()
+                address, reason = (got, "") if isinstance(got, int) else (None, got)
+            else:
+                address = node.assign_pod(pod, now_s, self.placement, self.world.placement_rng)
+                reason = "" if address is not None else node.fail_reason()
+            self._n_adds[i] += 1
+            if address is None:
+                self._n_failed[i] += 1
+                self._failed_by_reason[i][reason] += 1
+                self._pod_n_failed[pod] += 1
+                self._pod_last_reason[pod] = reason
+                self._waiting[pod] = (now_s + self.pod_retry_interval_s, seq, pod, i, first_s)
+                self.events.append({"now_s": now_s, "node": i, "op": "add_failed", "pod": pod})
+            else:
+                del self._waiting[pod]
+                self._pod_state[pod] = "running"
+                self._pod_outcome[pod] = "placed"
+                self._pod_wait_s[pod] = now_s - first_s
+                self.events.append(
+                    {"now_s": now_s, "node": i, "op": "add", "pod": pod, "address": address}
+                )
+        # 5. pool steps
+        for node in self.nodes:
+            if node.is_due(now_s):
+                self.n_node_steps += 1
+                node.updateIPPoolIfRequired(now_s)
+        for node in self.nodes:
+            self.events.extend(node.events)
+            node.events.clear()
+        # 6. snapshots, tick rows and samples
+        while self._i_snap < len(self._snap_times) and self._snap_times[self._i_snap] <= now_s:
+            self._i_snap += 1
+            self.snapshots.append(
+                [{**n.metrics(now_s), "ips_per_eni": n.ips_per_eni()} for n in self.nodes]
+            )
+        if self.record_ticks:
+            for i, node in enumerate(self.nodes):
+                if node.joined:
+                    self.ticks.append({"now_s": now_s, "node": i, **node.metrics(now_s)})
+        if now_s >= self._next_sample_s:
+            for i, node in enumerate(self.nodes):
+                if node.joined:
+                    self._sample_rows.append((now_s, i, _metric_row(node, now_s)))
+            self._subnet_rows.append(
+                (
+                    now_s,
+                    [
+                        [
+                            self.world.available_ip_address_count(s),
+                            self.world.n_free_prefix_blocks(s),
+                        ]
+                        for s in self.world.subnet_ids()
+                    ],
+                )
+            )
+            self._next_sample_s = next_sample_s(now_s, self.sample_every_s)
+
+
+def _metric_row(node: ReferenceNode, now_s: float) -> list[int]:
+    if not node.joined:
+        return [0] * len(METRICS)
+    values = node.metrics(now_s)
+    return [int(values[name]) for name in METRICS]
+
+
+def _first_failures(world: PlainWorld, subnet_ids: Sequence[str], code: Any) -> np.ndarray:
+    times = [world.first_failure_s(s, code) for s in subnet_ids]
+    return np.array([math.nan if t is None else t for t in times], dtype=np.float64)
+
+
+def _node_ids(ids: ArrayLike, n_nodes: int) -> list[int]:
+    node_ids = np.atleast_1d(np.asarray(ids)).ravel()
+    if node_ids.size and not np.issubdtype(node_ids.dtype, np.integer):
+        raise UsageError("node ids must be integers")
+    if node_ids.size and (node_ids.min() < 0 or node_ids.max() >= n_nodes):
+        raise UsageError("remove_nodes got a node id that was never added")
+    return [int(i) for i in node_ids]
+
+
 @dataclass
 class ReferenceRun:
     """Output of :func:`run_reference`.
@@ -857,10 +1215,10 @@ class ReferenceRun:
     ticks : list of dict
         One row per tick per joined node: ``now_s``, ``node`` and :meth:`ReferenceNode.metrics`.
     events : list of dict
-        Pod events (``op`` "add", "add_failed", "del", "add_cancelled") and EC2 operations
-        (``op`` "launch", "attach_trunk", "assign", "unassign", "create_eni", "free_eni",
-        "terminate", and the controller's "create_branch_eni", "delete_branch_eni"), in the
-        order they happened.
+        Pod events (``op`` "add", "add_failed", "del", "add_cancelled", "pod_gone") and EC2
+        operations (``op`` "launch", "attach_trunk", "assign", "unassign", "create_eni",
+        "free_eni", "terminate", and the controller's "create_branch_eni",
+        "delete_branch_eni"), in the order they happened.
     nodes : list of dict
         Final metrics per node plus counters: ``n_adds``, ``n_failed_adds``, ``n_calls_<op>``,
         ``n_errors_<code>``.
@@ -871,6 +1229,8 @@ class ReferenceRun:
     snapshots : list of list of dict
         Per requested snapshot time, per node: metrics plus ``ips_per_eni``, taken at the end
         of the first tick with ``now_s >= `` that time.
+    result : SimResult
+        The run in the schema both engines share.
     """
 
     ticks: list[dict[str, float]]
@@ -879,6 +1239,7 @@ class ReferenceRun:
     waits_s: dict[int, float]
     reference_nodes: list[ReferenceNode]
     snapshots: list[list[dict[str, object]]]
+    result: SimResult = field(repr=False)
 
 
 def run_reference(
@@ -886,7 +1247,7 @@ def run_reference(
     config: IpamdConfig,
     pods: PodEvents,
     *,
-    subnet_cidrs: Mapping[str, str],
+    subnet_cidrs: Mapping[str, str] | None = None,
     duration_s: float,
     seed: int = 0,
     tick_s: float = 1.0,
@@ -896,203 +1257,95 @@ def run_reference(
     join_s: Sequence[float] | None = None,
     leave_s: Sequence[float | None] | None = None,
     ec2_params: Ec2Params | None = None,
-    prepare_space: Callable[[AddressSpace], None] | None = None,
+    prepare_space: Any = None,
     record_ticks: bool = True,
     snapshot_s: Sequence[float] = (),
     branch_eni_cooldown_s: float = BRANCH_ENI_COOLDOWN_S,
+    sample_every_s: float = 60.0,
+    world: PlainWorld | None = None,
 ) -> ReferenceRun:
-    """Run the reference ipamd model on a few nodes, tick by tick, per the module contract.
+    """Run the reference ipamd model on a few nodes of one node group, tick by tick.
 
     Parameters
     ----------
     nodes : sequence of NodeSpec
-        The nodes; their position is the engine node id used by ``pods``.
+        The nodes; their position is the node id ``pods`` uses.
     config : IpamdConfig
         aws-node settings (one node group).
     pods : PodEvents
         Pod ADD/DEL schedule; the row order is the event sequence.
     subnet_cidrs : mapping of str to str
-        Subnet id -> IPv4 CIDR, for every subnet a NodeSpec names.
+        Subnet id -> IPv4 CIDR, for every subnet a NodeSpec names (without ``world``).
     duration_s : float
         Last tick time [s]; ticks run at 0, tick_s, ... <= duration_s.
     seed : int
-        Run seed: ``subnet_rng, ec2_rng, placement_rng = default_rng(seed).spawn(3)``.
-    tick_s : float
-        Tick length [s].
-    placement : {"first_fit", "random"}
-        Which eligible address a pod gets.
-    pod_retry_interval_s : float
-        Delay before a failed pod ADD is tried again [s] (kubelet backOffPeriod, 10 s).
-    pool_interval_s : float
-        Pause between pool steps [s] (ipamd ipPoolMonitorInterval, 5 s).
+        Run seed (without ``world``): its first three streams are subnet, ec2, placement.
+    tick_s, placement, pod_retry_interval_s, pool_interval_s, branch_eni_cooldown_s,
+    sample_every_s, snapshot_s, record_ticks
+        As in :class:`ReferenceEngine`.
     join_s, leave_s : sequence of float, optional
         Join time per node (default 0) and leave time (default never) [s].
     ec2_params : Ec2Params, optional
-        EC2 latencies and buckets (default: the EC2 model's defaults).
+        EC2 latencies and buckets (without ``world``).
     prepare_space : callable, optional
-        Called with the AddressSpace after the subnets are added (reservations, other holders).
-    record_ticks : bool
-        Whether to keep one metrics row per tick per node.
-    snapshot_s : sequence of float
-        Times at which to snapshot every node, with its IPs per ENI [s].
-    branch_eni_cooldown_s : float
-        How long a deleted SGP pod's branch ENI waits before the controller deletes it [s]
-        (configmap ``amazon-vpc-cni`` key ``branch-eni-cooldown``: default 60 s; the
-        controller raises values below 30 s to 30 s, the model takes the value as given).
+        Called with the World's AddressSpace before the run (reservations, other holders).
+    world : PlainWorld, optional
+        The World to run on, instead of one built from ``subnet_cidrs`` and ``seed``.
 
     Returns
     -------
     ReferenceRun
-        Traces and per-node metrics.
+        Traces, per-node metrics and the shared result.
 
     Raises
     ------
     UsageError
         Bad tick, duration or cool-down, a pod on an unknown node, or IPv6.
     """
-    if tick_s <= 0 or duration_s < 0 or branch_eni_cooldown_s < 0:
-        raise UsageError(
-            "run_reference needs tick_s > 0, duration_s >= 0 and branch_eni_cooldown_s >= 0"
-        )
-    if len(pods) and int(pods.node.max()) >= len(nodes):
-        raise UsageError("a pod is scheduled on a node id that is not in `nodes`")
-    subnet_rng, ec2_rng, placement_rng = np.random.default_rng(seed).spawn(3)
-    space = AddressSpace(rng=subnet_rng)
-    for subnet_id, cidr in subnet_cidrs.items():
-        space.add_subnet(subnet_id, cidr)
+    if not math.isfinite(duration_s) or duration_s < 0:
+        raise UsageError(f"duration_s is {duration_s}: give a finite duration >= 0")
+    engine = ReferenceEngine(
+        world,
+        subnet_cidrs=subnet_cidrs,
+        seed=seed,
+        ec2_params=ec2_params,
+        tick_s=tick_s,
+        placement=placement,
+        pod_retry_interval_s=pod_retry_interval_s,
+        pool_interval_s=pool_interval_s,
+        sample_every_s=sample_every_s,
+        branch_eni_cooldown_s=branch_eni_cooldown_s,
+        record_ticks=record_ticks,
+        snapshot_s=snapshot_s,
+    )
     if prepare_space is not None:
-        prepare_space(space)
-    ec2 = Ec2Api(space, ec2_params if ec2_params is not None else Ec2Params(), rng=ec2_rng)
-    ref_nodes = [
-        ReferenceNode(i, spec, config, ec2, pool_interval_s=pool_interval_s)
-        for i, spec in enumerate(nodes)
-    ]
+        prepare_space(engine.world.space)
     joins = list(join_s) if join_s is not None else [0.0] * len(nodes)
     leaves = list(leave_s) if leave_s is not None else [None] * len(nodes)
-    joined = [False] * len(nodes)
-    left = [False] * len(nodes)
-
-    # (due time, sequence, pod, node, scheduled ADD time) for ADDs; DELs by row.
-    rows = range(len(pods))
-    adds = [
-        (float(pods.time_s[r]), r, int(pods.pod[r]), int(pods.node[r]), float(pods.time_s[r]))
-        for r in rows
-        if pods.delta[r] == 1
-    ]
-    dels = [
-        (float(pods.time_s[r]), r, int(pods.pod[r]), int(pods.node[r]))
-        for r in rows
-        if pods.delta[r] == -1
-    ]
-    waiting: dict[int, tuple[float, int, int, int, float]] = {}  # pod -> its pending ADD
-    is_branch = {int(pods.pod[r]) for r in rows if pods.branch[r]}
-    # Branch ENIs of deleted SGP pods: (deletion allowed after [s], node, ENI id), in DEL order.
-    cooling: deque[tuple[float, int, int]] = deque()
-    i_add = i_del = 0
-    events: list[dict[str, object]] = []
-    ticks: list[dict[str, float]] = []
-    waits_s: dict[int, float] = {}
-    n_adds = [0] * len(nodes)
-    n_failed = [0] * len(nodes)
-    snap_times = sorted(snapshot_s)
-    snapshots: list[list[dict[str, object]]] = []
-    i_snap = 0
-
-    n_ticks = math.floor(duration_s / tick_s + 1e-9) + 1
-    for k in range(n_ticks):
-        now_s = k * tick_s
-        # 1. joins and leaves
-        for i, node in enumerate(ref_nodes):
-            if not joined[i] and joins[i] <= now_s:
-                joined[i] = True
-                node.join(now_s)
-            leave_at = leaves[i]
-            if joined[i] and not left[i] and leave_at is not None and leave_at <= now_s:
-                left[i] = True
-                for pod in node.leave(now_s):
-                    events.append({"now_s": now_s, "node": i, "op": "pod_gone", "pod": pod})
-                for pod in [p for p, entry in waiting.items() if entry[3] == i]:
-                    del waiting[pod]
-                    events.append({"now_s": now_s, "node": i, "op": "add_cancelled", "pod": pod})
-        # 2. completions
-        for node in ref_nodes:
-            node.complete(now_s)
-            events.extend(node.events)  # joins' EC2 operations, in node order
-            node.events.clear()
-        # 3. cooled-down branch ENIs, then DELs; a DEL also cancels its pod's first ADD when
-        # that is due in this tick
-        while cooling and now_s > cooling[0][0]:
-            _, i, cooled_eni = cooling.popleft()
-            if not left[i]:
-                ref_nodes[i].delete_branch_eni(now_s, cooled_eni)
-        due_adds = set()
-        for j in range(i_add, len(adds)):
-            if adds[j][0] > now_s:
-                break
-            due_adds.add(adds[j][2])
-        cancelled = set()
-        while i_del < len(dels) and dels[i_del][0] <= now_s:
-            _, _, pod, i = dels[i_del]
-            i_del += 1
-            if waiting.pop(pod, None) is not None or (pod in due_adds and not left[i]):
-                cancelled.add(pod)
-                events.append({"now_s": now_s, "node": i, "op": "add_cancelled", "pod": pod})
-            elif ref_nodes[i].unassign_pod(pod, now_s):
-                events.append({"now_s": now_s, "node": i, "op": "del", "pod": pod})
-            elif (eni_id := ref_nodes[i].release_branch_pod(pod)) is not None:
-                cooling.append((now_s + branch_eni_cooldown_s, i, eni_id))
-                events.append({"now_s": now_s, "node": i, "op": "del", "pod": pod})
-        # 4. ADDs: new ones join the waiting set, then all due are tried in (due, sequence) order
-        while i_add < len(adds) and adds[i_add][0] <= now_s:
-            entry = adds[i_add]
-            i_add += 1
-            if not left[entry[3]] and entry[2] not in cancelled:
-                waiting[entry[2]] = entry
-        for _due_s, seq, pod, i, first_s in sorted(e for e in waiting.values() if e[0] <= now_s):
-            node = ref_nodes[i]
-            if not node.joined:
-                address = None
-            elif pod in is_branch:
-                address = node.assign_branch_pod(pod, now_s)
-                events.extend(node.events)  # the controller's EC2 operation, before the ADD
-                node.events.clear()
-            else:
-                address = node.assign_pod(pod, now_s, placement, placement_rng)
-            n_adds[i] += 1
-            if address is None:
-                n_failed[i] += 1
-                waiting[pod] = (now_s + pod_retry_interval_s, seq, pod, i, first_s)
-                events.append({"now_s": now_s, "node": i, "op": "add_failed", "pod": pod})
-            else:
-                del waiting[pod]
-                waits_s[pod] = now_s - first_s
-                events.append(
-                    {"now_s": now_s, "node": i, "op": "add", "pod": pod, "address": address}
-                )
-        # 5. pool steps
-        for node in ref_nodes:
-            if node.is_due(now_s):
-                node.updateIPPoolIfRequired(now_s)
-        for node in ref_nodes:
-            events.extend(node.events)
-            node.events.clear()
-        while i_snap < len(snap_times) and snap_times[i_snap] <= now_s:
-            i_snap += 1
-            snapshots.append(
-                [{**n.metrics(now_s), "ips_per_eni": n.ips_per_eni()} for n in ref_nodes]
-            )
-        if record_ticks:
-            for i, node in enumerate(ref_nodes):
-                if node.joined:
-                    ticks.append({"now_s": now_s, "node": i, **node.metrics(now_s)})
-
-    final_s = (n_ticks - 1) * tick_s
+    if len(joins) != len(nodes) or len(leaves) != len(nodes):
+        raise UsageError("join_s and leave_s need one value per node")
+    for spec, t_s in zip(nodes, joins, strict=True):
+        engine.add_nodes([spec], config, t_s)
+    for i, t_leave in enumerate(leaves):
+        if t_leave is not None:
+            engine.remove_nodes([i], t_leave)
+    engine.submit_pods(pods)
+    engine.run_until(duration_s)
+    final_s = engine.now_s
     summaries: list[dict[str, float]] = []
-    for i, node in enumerate(ref_nodes):
+    for i, node in enumerate(engine.nodes):
         row: dict[str, float] = {"node": i, **node.metrics(final_s)}
-        row["n_adds"] = n_adds[i]
-        row["n_failed_adds"] = n_failed[i]
+        row["n_adds"] = engine._n_adds[i]
+        row["n_failed_adds"] = engine._n_failed[i]
         row.update({f"n_calls_{op}": n for op, n in sorted(node.n_calls.items())})
         row.update({f"n_errors_{code}": n for code, n in sorted(node.n_call_errors.items())})
         summaries.append(row)
-    return ReferenceRun(ticks, events, summaries, waits_s, ref_nodes, snapshots)
+    result = engine.result()
+    waits = {
+        int(p): float(w)
+        for p, w, o in zip(result.pod_ids, result.wait_s, result.pod_outcome, strict=True)
+        if o == 0
+    }
+    return ReferenceRun(
+        engine.ticks, engine.events, summaries, waits, engine.nodes, engine.snapshots, result
+    )

@@ -51,9 +51,10 @@ References
 from __future__ import annotations
 
 import ipaddress
+import math
 from collections import Counter
 from dataclasses import dataclass
-from typing import Final, Literal
+from typing import Final, Literal, NoReturn
 
 import numpy as np
 import numpy.typing as npt
@@ -183,6 +184,7 @@ class _Subnet:
         self.owner = np.full(self.n_addresses, NO_OWNER, dtype=np.int64)
         self.n_free = self.n_addresses - N_AWS_RESERVED_PER_SUBNET
         self.failures: Counter[str] = Counter()
+        self.first_failure_s: dict[str, float] = {}
         self.refresh_masks()
 
     def refresh_masks(self) -> None:
@@ -229,28 +231,29 @@ class _Subnet:
     def pick_ips(self, n_ips: int, rng: np.random.Generator) -> npt.NDArray[np.int64]:
         """Draw ``n_ips`` distinct offsets uniformly among free addresses outside reservations.
 
-        While such addresses are dense (at least 1 in 8), offsets are drawn uniformly over the
-        whole subnet and the ineligible or repeated ones rejected, in draw order, which gives
-        the same distribution as a uniform draw without replacement and avoids scanning the
-        subnet. Otherwise the eligible offsets are listed and drawn from directly.
+        While such addresses are dense (at least 1 in 8), offsets are drawn in batches with
+        ``rng.integers(0, n_addresses, size=...)`` over the whole subnet and the ineligible or
+        repeated ones skipped, in draw order, which is a uniform draw without replacement that
+        needs no scan of the subnet. Otherwise each address is the ``rng.integers(m)``-th of
+        the ``m`` eligible offsets in increasing order, one after another (without
+        replacement). The fast World (:mod:`cnisim.sim.fastworld`) makes the same draws.
         """
         if n_ips == 0:
             return np.empty(0, dtype=np.int64)
         if self.n_free_ip_allowed * 8 < self.n_addresses:
-            eligible = np.flatnonzero((self.state == STATE_FREE) & self.ip_allowed)
-            return np.sort(rng.choice(eligible, size=n_ips, replace=False))
-        chosen = np.empty(0, dtype=np.int64)
-        while chosen.size < n_ips:
-            n_draws = 2 * (n_ips - chosen.size) * self.n_addresses // self.n_free_ip_allowed
-            draws = rng.integers(0, self.n_addresses, size=max(n_draws, 8))
-            draws = draws[self.ip_allowed[draws] & (self.state[draws] == STATE_FREE)]
-            if n_ips == 1:
-                chosen = draws[:1]
-                continue
-            draws = np.concatenate([chosen, draws])
-            _, first = np.unique(draws, return_index=True)
-            chosen = draws[np.sort(first)][:n_ips]
-        return np.sort(chosen)
+            eligible = np.flatnonzero((self.state == STATE_FREE) & self.ip_allowed).tolist()
+            sparse = [eligible.pop(int(rng.integers(len(eligible)))) for _ in range(n_ips)]
+            return np.sort(np.array(sparse, dtype=np.int64))
+        chosen: list[int] = []
+        seen: set[int] = set()
+        while len(chosen) < n_ips:
+            n_draws = 2 * (n_ips - len(chosen)) * self.n_addresses // self.n_free_ip_allowed
+            for draw in rng.integers(0, self.n_addresses, size=max(n_draws, 8)).tolist():
+                eligible = self.ip_allowed[draw] and self.state[draw] == STATE_FREE
+                if len(chosen) < n_ips and eligible and draw not in seen:
+                    seen.add(draw)
+                    chosen.append(draw)
+        return np.sort(np.array(chosen, dtype=np.int64))
 
     def offsets(self, addresses: npt.ArrayLike) -> npt.NDArray[np.int64]:
         """Offsets of ``addresses`` in this subnet; raise if any lies outside it."""
@@ -380,6 +383,7 @@ class AddressSpace:
         n_ips: int,
         owner: int,
         kind: Literal["secondary", "primary"] = "secondary",
+        now_s: float | None = None,
     ) -> AddressArray:
         """Take ``n_ips`` /32s that EC2 picks (AssignPrivateIpAddresses, ENI primary IP).
 
@@ -393,6 +397,8 @@ class AddressSpace:
             Holder id (an ENI).
         kind
             ``"primary"`` marks an ENI's primary IP, ``"secondary"`` a secondary IP.
+        now_s
+            Time of the request [s]; a refusal is then recorded in :meth:`first_failure_s`.
 
         Returns
         -------
@@ -409,17 +415,20 @@ class AddressSpace:
         self._check_count(n_ips, "IPs")
         state = STATE_PRIMARY if kind == "primary" else STATE_SECONDARY
         if subnet.n_free_ip_allowed < n_ips:
-            subnet.failures[INSUFFICIENT_FREE_ADDRESSES] += 1
-            raise InsufficientAddressesError(INSUFFICIENT_FREE_ADDRESSES, subnet_id, n_ips)
+            self._fail(subnet, INSUFFICIENT_FREE_ADDRESSES, n_ips, now_s)
         offsets = subnet.pick_ips(n_ips, self._rng)
         self._take(subnet, offsets, owner, state)
         return (subnet.base + offsets).astype(np.uint32)
 
-    def allocate_prefixes(self, subnet_id: str, n_prefixes: int, owner: int) -> AddressArray:
+    def allocate_prefixes(
+        self, subnet_id: str, n_prefixes: int, owner: int, now_s: float | None = None
+    ) -> AddressArray:
         """Take ``n_prefixes`` free aligned /28s (AssignPrivateIpAddresses with a prefix count).
 
         Blocks inside ``prefix`` CIDR reservations are used first, then any free aligned /28;
-        within each group they are drawn uniformly at random.
+        each block is the ``rng.integers(m)``-th of the ``m`` free blocks of its group in
+        address order, one after another (without replacement). ``now_s`` as in
+        :meth:`allocate_ips`.
 
         Returns
         -------
@@ -440,22 +449,20 @@ class AddressSpace:
         subnet = self._subnet(subnet_id)
         self._check_count(n_prefixes, "prefixes")
         free_blocks = subnet.free_blocks()
-        reserved_first = np.flatnonzero(free_blocks & subnet.block_in_prefix_reservation)
-        others = np.flatnonzero(free_blocks & ~subnet.block_in_prefix_reservation)
-        if reserved_first.size + others.size < n_prefixes:
-            subnet.failures[INSUFFICIENT_CIDR_BLOCKS] += 1
-            raise InsufficientAddressesError(INSUFFICIENT_CIDR_BLOCKS, subnet_id, n_prefixes)
-        n_from_reserved = min(n_prefixes, reserved_first.size)
-        blocks = np.concatenate(
-            [
-                self._rng.choice(reserved_first, size=n_from_reserved, replace=False),
-                self._rng.choice(others, size=n_prefixes - n_from_reserved, replace=False),
-            ]
-        ).astype(np.int64)
-        blocks.sort()
-        offsets = (blocks[:, None] * ADDRESSES_PER_PREFIX + np.arange(ADDRESSES_PER_PREFIX)).ravel()
+        groups = [
+            np.flatnonzero(free_blocks & subnet.block_in_prefix_reservation).tolist(),
+            np.flatnonzero(free_blocks & ~subnet.block_in_prefix_reservation).tolist(),
+        ]
+        if len(groups[0]) + len(groups[1]) < n_prefixes:
+            self._fail(subnet, INSUFFICIENT_CIDR_BLOCKS, n_prefixes, now_s)
+        blocks = []
+        for _ in range(n_prefixes):
+            group = groups[0] if groups[0] else groups[1]  # reserved blocks first
+            blocks.append(group.pop(int(self._rng.integers(len(group)))))
+        starts = np.sort(np.array(blocks, dtype=np.int64)) * ADDRESSES_PER_PREFIX
+        offsets = (starts[:, None] + np.arange(ADDRESSES_PER_PREFIX)).ravel()
         self._take(subnet, offsets, owner, STATE_PREFIX)
-        return (subnet.base + blocks * ADDRESSES_PER_PREFIX).astype(np.uint32)
+        return (subnet.base + starts).astype(np.uint32)
 
     def allocate_fixed(
         self,
@@ -463,6 +470,7 @@ class AddressSpace:
         owner: int,
         n_ips: int = 0,
         addresses: npt.ArrayLike | None = None,
+        now_s: float | None = None,
     ) -> AddressArray:
         """Take addresses for a holder outside the CNI (load balancer, endpoint, other hosts).
 
@@ -477,6 +485,8 @@ class AddressSpace:
         addresses
             Exact addresses (uint32 ints) to take; they may lie in an ``explicit`` reservation
             but not in a ``prefix`` one.
+        now_s
+            Time of the request [s] (see :meth:`allocate_ips`).
 
         Raises
         ------
@@ -489,8 +499,7 @@ class AddressSpace:
         if addresses is None:
             self._check_count(n_ips, "IPs")
             if subnet.n_free_ip_allowed < n_ips:
-                subnet.failures[INSUFFICIENT_FREE_ADDRESSES] += 1
-                raise InsufficientAddressesError(INSUFFICIENT_FREE_ADDRESSES, subnet_id, n_ips)
+                self._fail(subnet, INSUFFICIENT_FREE_ADDRESSES, n_ips, now_s)
             offsets = subnet.pick_ips(n_ips, self._rng)
         else:
             offsets = np.unique(subnet.offsets(addresses))
@@ -637,6 +646,10 @@ class AddressSpace:
         """Failed allocation requests in this subnet by EC2 error code."""
         return dict(self._subnet(subnet_id).failures)
 
+    def first_failure_s(self, subnet_id: str, code: AllocationErrorCode) -> float | None:
+        """Earliest time [s] a timed request in this subnet was refused with ``code``, or None."""
+        return self._subnet(subnet_id).first_failure_s.get(code)
+
     def stats(self, subnet_id: str) -> SubnetStats:
         """Snapshot of use and fragmentation of one subnet."""
         subnet = self._subnet(subnet_id)
@@ -664,6 +677,15 @@ class AddressSpace:
             raise SubnetConfigError(
                 f"unknown subnet {subnet_id!r}; known: {', '.join(self._subnets) or 'none'}"
             ) from None
+
+    def _fail(
+        self, subnet: _Subnet, code: AllocationErrorCode, n_requested: int, now_s: float | None
+    ) -> NoReturn:
+        subnet.failures[code] += 1
+        if now_s is not None:
+            first = subnet.first_failure_s.get(code, math.inf)
+            subnet.first_failure_s[code] = min(first, now_s)
+        raise InsufficientAddressesError(code, subnet.subnet_id, n_requested)
 
     def _take(
         self, subnet: _Subnet, offsets: npt.NDArray[np.int64], owner: int, state: int
