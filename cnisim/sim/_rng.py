@@ -157,12 +157,12 @@ def random(st: RngState) -> float:
 
 
 @njit(cache=True)
-def integers(st: RngState, n: int) -> int:
+def integers(st: RngState, n: int | np.int64) -> np.int64:
     """``Generator.integers(n)`` for ``1 <= n <= 2**32``: a uniform int in [0, n)."""
     if n == 1:
-        return 0
+        return np.int64(0)
     if n == 4294967296:
-        return int(next_uint32(st))
+        return np.int64(next_uint32(st))
     rng_excl = np.uint64(n)
     m = next_uint32(st) * rng_excl
     leftover = m & _U32
@@ -171,7 +171,7 @@ def integers(st: RngState, n: int) -> int:
         while leftover < threshold:
             m = next_uint32(st) * rng_excl
             leftover = m & _U32
-    return int(m >> _S32)
+    return np.int64(m >> _S32)
 
 
 @njit(cache=True)

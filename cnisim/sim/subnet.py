@@ -53,8 +53,9 @@ from __future__ import annotations
 import ipaddress
 import math
 from collections import Counter
+from collections.abc import Mapping
 from dataclasses import dataclass
-from typing import Final, Literal, NoReturn
+from typing import Final, Literal, NamedTuple, NoReturn
 
 import numpy as np
 import numpy.typing as npt
@@ -189,23 +190,14 @@ class _Subnet:
 
     def refresh_masks(self) -> None:
         """Recompute the masks and counts that depend on the reservations (rarely called)."""
-        self.ip_allowed = (self.reservation == RESERVATION_NONE) & (
-            self.state != STATE_AWS_RESERVED
-        )
+        masks = subnet_masks(self.state, self.reservation)
+        self.ip_allowed = masks.ip_allowed
         # Free addresses EC2 may pick as /32s, kept up to date by take/give_back.
         self.n_free_ip_allowed = int(np.count_nonzero((self.state == STATE_FREE) & self.ip_allowed))
         # Free addresses per aligned /28, kept up to date by take/give_back.
-        self.n_free_per_block = (
-            (self.state == STATE_FREE).reshape(-1, ADDRESSES_PER_PREFIX).sum(axis=1, dtype=np.int16)
-        )
-        blocks_reserved = (self.state == STATE_AWS_RESERVED).reshape(-1, ADDRESSES_PER_PREFIX)
-        blocks_explicit = (self.reservation == RESERVATION_EXPLICIT).reshape(
-            -1, ADDRESSES_PER_PREFIX
-        )
-        self.block_allowed = ~(blocks_reserved.any(axis=1) | blocks_explicit.any(axis=1))
-        self.block_in_prefix_reservation = (
-            (self.reservation == RESERVATION_PREFIX).reshape(-1, ADDRESSES_PER_PREFIX).all(axis=1)
-        )
+        self.n_free_per_block = masks.n_free_per_block.astype(np.int16)
+        self.block_allowed = masks.block_allowed
+        self.block_in_prefix_reservation = masks.block_in_prefix_reservation
 
     def free_blocks(self) -> npt.NDArray[np.bool_]:
         """Mask of aligned /28 blocks that are entirely free and may become prefixes."""
@@ -309,19 +301,8 @@ class AddressSpace:
         ----------
         Amazon VPC User Guide, "Subnet CIDR blocks".
         """
-        if subnet_id in self._subnets:
-            raise SubnetConfigError(f"subnet {subnet_id!r} already exists; use a new subnet id")
-        network = _parse_network(cidr)
-        if not MIN_SUBNET_PREFIX_LEN <= network.prefixlen <= MAX_SUBNET_PREFIX_LEN:
-            raise SubnetConfigError(
-                f"subnet CIDR {cidr} is a /{network.prefixlen}; AWS subnets are /16 to /28"
-            )
-        for other in self._subnets.values():
-            if network.overlaps(other.network):
-                raise SubnetConfigError(
-                    f"subnet CIDR {cidr} overlaps {other.subnet_id} ({other.network}); "
-                    "pick a disjoint CIDR"
-                )
+        existing = {sid: subnet.network for sid, subnet in self._subnets.items()}
+        network = check_new_subnet(subnet_id, cidr, existing)
         self._subnets[subnet_id] = _Subnet(subnet_id, network)
 
     def reserve_cidr(self, subnet_id: str, cidr: str, reservation_type: ReservationType) -> None:
@@ -345,24 +326,9 @@ class AddressSpace:
         "Subnet CIDR reservations".
         """
         subnet = self._subnet(subnet_id)
-        network = _parse_network(cidr)
-        if not network.subnet_of(subnet.network):
-            raise SubnetConfigError(
-                f"reservation {cidr} is not inside subnet {subnet_id} ({subnet.network})"
-            )
-        start = int(network.network_address) - subnet.base
-        stop = start + network.num_addresses
-        if (subnet.reservation[start:stop] != RESERVATION_NONE).any():
-            raise SubnetConfigError(
-                f"reservation {cidr} overlaps an existing reservation in {subnet_id}"
-            )
-        held = np.isin(subnet.state[start:stop], (STATE_FREE, STATE_AWS_RESERVED), invert=True)
-        if held.any():
-            raise SubnetConfigError(
-                f"reservation {cidr} contains addresses already in use in {subnet_id}; "
-                "reserve before launching interfaces"
-            )
-        kind = RESERVATION_PREFIX if reservation_type == "prefix" else RESERVATION_EXPLICIT
+        start, stop, kind = check_reservation(
+            subnet_id, subnet.network, subnet.state, subnet.reservation, cidr, reservation_type
+        )
         subnet.reservation[start:stop] = kind
         subnet.refresh_masks()
 
@@ -608,19 +574,7 @@ class AddressSpace:
 
         Returns ``None`` when nothing is free. AWS-reserved addresses are not free.
         """
-        subnet = self._subnet(subnet_id)
-        free = subnet.state == STATE_FREE
-        if not free.any():
-            return None
-        prefix_len = 32
-        size = 1
-        while size < subnet.n_addresses:
-            free = free.reshape(-1, 2).all(axis=1)
-            if not free.any():
-                break
-            size *= 2
-            prefix_len -= 1
-        return prefix_len
+        return largest_free_block_prefix_len(self._subnet(subnet_id).state)
 
     def state_of(self, subnet_id: str, addresses: npt.ArrayLike) -> npt.NDArray[np.uint8]:
         """``STATE_*`` code of each address."""
@@ -653,19 +607,12 @@ class AddressSpace:
     def stats(self, subnet_id: str) -> SubnetStats:
         """Snapshot of use and fragmentation of one subnet."""
         subnet = self._subnet(subnet_id)
-        counts = np.bincount(subnet.state, minlength=STATE_FIXED + 1)
-        return SubnetStats(
-            subnet_id=subnet_id,
-            cidr=str(subnet.network),
-            n_addresses=subnet.n_addresses,
-            available_ip_address_count=subnet.n_free,
-            n_free_ips_outside_reservations=self.n_free_ips_outside_reservations(subnet_id),
-            n_primary=int(counts[STATE_PRIMARY]),
-            n_secondary=int(counts[STATE_SECONDARY]),
-            n_prefix_addresses=int(counts[STATE_PREFIX]),
-            n_fixed=int(counts[STATE_FIXED]),
+        return subnet_stats(
+            subnet_id,
+            subnet.network,
+            subnet.state,
+            n_free_ips_outside_reservations=subnet.n_free_ip_allowed,
             n_free_prefix_blocks=self.n_free_prefix_blocks(subnet_id),
-            largest_free_block_prefix_len=self.largest_free_block_prefix_len(subnet_id),
             failures_by_code=dict(subnet.failures),
         )
 
@@ -693,6 +640,141 @@ class AddressSpace:
         subnet.take(offsets, owner, state)
         if offsets.size:
             self._subnets_of_owner.setdefault(owner, set()).add(subnet.subnet_id)
+
+
+class SubnetMasks(NamedTuple):
+    """What the reservations decide about a subnet's addresses and /28 blocks."""
+
+    ip_allowed: npt.NDArray[np.bool_]
+    """Addresses EC2 may pick as /32s: not AWS-reserved, in no reservation."""
+    n_free_per_block: npt.NDArray[np.int64]
+    """Free addresses per aligned /28."""
+    block_allowed: npt.NDArray[np.bool_]
+    """/28s that may become prefixes: no AWS-reserved and no explicitly reserved address."""
+    block_in_prefix_reservation: npt.NDArray[np.bool_]
+    """/28s entirely inside a ``prefix`` reservation."""
+
+
+def subnet_masks(state: npt.NDArray[np.uint8], reservation: npt.NDArray[np.uint8]) -> SubnetMasks:
+    """The masks of one subnet from its address states and reservation kinds."""
+    blocks = (-1, ADDRESSES_PER_PREFIX)
+    blocks_reserved = (state == STATE_AWS_RESERVED).reshape(blocks)
+    blocks_explicit = (reservation == RESERVATION_EXPLICIT).reshape(blocks)
+    return SubnetMasks(
+        ip_allowed=(reservation == RESERVATION_NONE) & (state != STATE_AWS_RESERVED),
+        n_free_per_block=(state == STATE_FREE).reshape(blocks).sum(axis=1, dtype=np.int64),
+        block_allowed=~(blocks_reserved.any(axis=1) | blocks_explicit.any(axis=1)),
+        block_in_prefix_reservation=(reservation == RESERVATION_PREFIX).reshape(blocks).all(axis=1),
+    )
+
+
+def check_new_subnet(
+    subnet_id: str, cidr: str, existing: Mapping[str, ipaddress.IPv4Network]
+) -> ipaddress.IPv4Network:
+    """Parse a new subnet's CIDR; refuse a duplicate id, a size AWS does not allow or an overlap.
+
+    Raises
+    ------
+    SubnetConfigError
+        With a one-line reason.
+    """
+    if subnet_id in existing:
+        raise SubnetConfigError(f"subnet {subnet_id!r} already exists; use a new subnet id")
+    network = _parse_network(cidr)
+    if not MIN_SUBNET_PREFIX_LEN <= network.prefixlen <= MAX_SUBNET_PREFIX_LEN:
+        raise SubnetConfigError(
+            f"subnet CIDR {cidr} is a /{network.prefixlen}; AWS subnets are /16 to /28"
+        )
+    for other_id, other in existing.items():
+        if network.overlaps(other):
+            raise SubnetConfigError(
+                f"subnet CIDR {cidr} overlaps {other_id} ({other}); pick a disjoint CIDR"
+            )
+    return network
+
+
+def check_reservation(
+    subnet_id: str,
+    network: ipaddress.IPv4Network,
+    state: npt.NDArray[np.uint8],
+    reservation: npt.NDArray[np.uint8],
+    cidr: str,
+    reservation_type: ReservationType,
+) -> tuple[int, int, int]:
+    """Check a new CIDR reservation; its (start, stop) offsets and reservation kind.
+
+    Raises
+    ------
+    SubnetConfigError
+        The range is outside the subnet, overlaps a reservation or holds used addresses.
+    """
+    reserved = _parse_network(cidr)
+    if not reserved.subnet_of(network):
+        raise SubnetConfigError(f"reservation {cidr} is not inside subnet {subnet_id} ({network})")
+    if reservation_type not in ("prefix", "explicit"):
+        raise SubnetConfigError(
+            f"reservation type {reservation_type!r} is unknown: use 'prefix' or 'explicit'"
+        )
+    start = int(reserved.network_address) - int(network.network_address)
+    stop = start + reserved.num_addresses
+    if (reservation[start:stop] != RESERVATION_NONE).any():
+        raise SubnetConfigError(
+            f"reservation {cidr} overlaps an existing reservation in {subnet_id}"
+        )
+    held = np.isin(state[start:stop], (STATE_FREE, STATE_AWS_RESERVED), invert=True)
+    if held.any():
+        raise SubnetConfigError(
+            f"reservation {cidr} contains addresses already in use in {subnet_id}; "
+            "reserve before launching interfaces"
+        )
+    kind = RESERVATION_PREFIX if reservation_type == "prefix" else RESERVATION_EXPLICIT
+    return start, stop, kind
+
+
+def largest_free_block_prefix_len(state: npt.NDArray[np.uint8]) -> int | None:
+    """Prefix length of the largest free aligned block of a subnet (``32``: a lone /32).
+
+    Returns ``None`` when nothing is free. AWS-reserved addresses are not free.
+    """
+    free = state == STATE_FREE
+    if not free.any():
+        return None
+    prefix_len = 32
+    size = 1
+    while size < state.size:
+        free = free.reshape(-1, 2).all(axis=1)
+        if not free.any():
+            break
+        size *= 2
+        prefix_len -= 1
+    return prefix_len
+
+
+def subnet_stats(
+    subnet_id: str,
+    network: ipaddress.IPv4Network,
+    state: npt.NDArray[np.uint8],
+    *,
+    n_free_ips_outside_reservations: int,
+    n_free_prefix_blocks: int,
+    failures_by_code: dict[str, int],
+) -> SubnetStats:
+    """A :class:`SubnetStats` from a subnet's address states and counts."""
+    counts = np.bincount(state, minlength=STATE_FIXED + 1)
+    return SubnetStats(
+        subnet_id=subnet_id,
+        cidr=str(network),
+        n_addresses=int(state.size),
+        available_ip_address_count=int(counts[STATE_FREE]),
+        n_free_ips_outside_reservations=n_free_ips_outside_reservations,
+        n_primary=int(counts[STATE_PRIMARY]),
+        n_secondary=int(counts[STATE_SECONDARY]),
+        n_prefix_addresses=int(counts[STATE_PREFIX]),
+        n_fixed=int(counts[STATE_FIXED]),
+        n_free_prefix_blocks=n_free_prefix_blocks,
+        largest_free_block_prefix_len=largest_free_block_prefix_len(state),
+        failures_by_code=failures_by_code,
+    )
 
 
 def _parse_network(cidr: str) -> ipaddress.IPv4Network:

@@ -27,7 +27,7 @@ from __future__ import annotations
 
 import zlib
 from collections.abc import Mapping
-from typing import Final, Literal, Protocol
+from typing import Any, Final, Literal, Protocol
 
 import numpy as np
 import numpy.typing as npt
@@ -37,7 +37,7 @@ from cnisim.sim.contract import ACTIONS
 from cnisim.sim.ec2 import Ec2Api, Ec2Params, Ec2Result
 from cnisim.sim.subnet import AddressArray, AddressSpace, AllocationErrorCode, SubnetStats
 
-__all__ = ["ENGINE_STREAMS", "PlainWorld", "World", "named_stream"]
+__all__ = ["ENGINE_STREAMS", "PlainWorld", "World", "WorldBase", "named_stream"]
 
 #: Streams the engines draw from, in the order they are spawned from the seed.
 ENGINE_STREAMS: Final = ("subnet", "ec2", "placement")
@@ -135,7 +135,86 @@ class World(Protocol):
         ...
 
 
-class PlainWorld:
+class WorldBase:
+    """The World methods, delegated to ``self.space`` (the subnets) and ``self.ec2``.
+
+    Subclasses build ``space`` (AddressSpace or its compiled twin) and ``ec2`` (Ec2Api or its
+    twin) from one seed; the methods below are then the same for both.
+    """
+
+    seed: int
+    space: Any
+    ec2: Any
+
+    def stream(self, name: str) -> np.random.Generator:
+        """A named random stream (see :func:`named_stream`)."""
+        return named_stream(self.seed, name)
+
+    def subnet_ids(self) -> list[str]:
+        """Subnet ids in creation order."""
+        return list(self.space.subnet_ids())
+
+    def cidr(self, subnet_id: str) -> str:
+        """A subnet's CIDR."""
+        return str(self.space.cidr(subnet_id))
+
+    def new_owner_id(self) -> int:
+        """A fresh holder id."""
+        return int(self.space.new_owner_id())
+
+    def reserve_cidr(self, subnet_id: str, cidr: str, reservation_type: ReservationType) -> None:
+        """Add a subnet CIDR reservation (before anything holds addresses in its range)."""
+        self.space.reserve_cidr(subnet_id, cidr, reservation_type)
+
+    def allocate_fixed(
+        self,
+        subnet_id: str,
+        owner: int,
+        n_ips: int = 0,
+        addresses: npt.ArrayLike | None = None,
+        now_s: float | None = None,
+    ) -> AddressArray:
+        """Take addresses for a holder outside the CNI (see AddressSpace.allocate_fixed)."""
+        result: AddressArray = self.space.allocate_fixed(subnet_id, owner, n_ips, addresses, now_s)
+        return result
+
+    def release_owner(self, owner: int) -> int:
+        """Return everything a holder holds."""
+        return int(self.space.release_owner(owner))
+
+    def available_ip_address_count(self, subnet_id: str) -> int:
+        """DescribeSubnets' AvailableIpAddressCount."""
+        return int(self.space.available_ip_address_count(subnet_id))
+
+    def n_free_prefix_blocks(self, subnet_id: str) -> int:
+        """Free aligned /28 blocks EC2 may delegate."""
+        return int(self.space.n_free_prefix_blocks(subnet_id))
+
+    def first_failure_s(self, subnet_id: str, code: AllocationErrorCode) -> float | None:
+        """When a request in the subnet was first refused with ``code`` [s], or None."""
+        first: float | None = self.space.first_failure_s(subnet_id, code)
+        return first
+
+    def stats(self, subnet_id: str) -> SubnetStats:
+        """A subnet's use and fragmentation."""
+        stats: SubnetStats = self.space.stats(subnet_id)
+        return stats
+
+    def describe(self, now_s: float, action: str, instance_id: int | None = None) -> Ec2Result:
+        """One Describe* call through the account's buckets."""
+        result: Ec2Result = self.ec2.describe(now_s, action, instance_id)
+        return result
+
+    def n_calls_by_action(self) -> dict[str, int]:
+        """EC2 requests by action, every attempt."""
+        return {a: int(n) for a in ACTIONS if (n := self.ec2.n_calls_by_action[a])}
+
+    def n_throttled_by_action(self) -> dict[str, int]:
+        """Throttled EC2 attempts by action."""
+        return {a: int(n) for a in ACTIONS if (n := self.ec2.n_throttled_by_action[a])}
+
+
+class PlainWorld(WorldBase):
     """The World in plain Python and numpy: the reference model's oracle.
 
     Parameters
@@ -185,71 +264,6 @@ class PlainWorld:
         self.ec2 = Ec2Api(
             self.space, ec2_params if ec2_params is not None else Ec2Params(), ec2_rng
         )
-
-    def stream(self, name: str) -> np.random.Generator:
-        """A named random stream (see :func:`named_stream`)."""
-        return named_stream(self.seed, name)
-
-    # ------------------------------------------------------------------ subnets
-    def subnet_ids(self) -> list[str]:
-        """Subnet ids in creation order."""
-        return self.space.subnet_ids()
-
-    def cidr(self, subnet_id: str) -> str:
-        """A subnet's CIDR."""
-        return self.space.cidr(subnet_id)
-
-    def new_owner_id(self) -> int:
-        """A fresh holder id."""
-        return self.space.new_owner_id()
-
-    def reserve_cidr(self, subnet_id: str, cidr: str, reservation_type: ReservationType) -> None:
-        """Add a subnet CIDR reservation (before anything holds addresses in its range)."""
-        self.space.reserve_cidr(subnet_id, cidr, reservation_type)
-
-    def allocate_fixed(
-        self,
-        subnet_id: str,
-        owner: int,
-        n_ips: int = 0,
-        addresses: npt.ArrayLike | None = None,
-        now_s: float | None = None,
-    ) -> AddressArray:
-        """Take addresses for a holder outside the CNI (see AddressSpace.allocate_fixed)."""
-        return self.space.allocate_fixed(subnet_id, owner, n_ips, addresses, now_s)
-
-    def release_owner(self, owner: int) -> int:
-        """Return everything a holder holds."""
-        return self.space.release_owner(owner)
-
-    def available_ip_address_count(self, subnet_id: str) -> int:
-        """DescribeSubnets' AvailableIpAddressCount."""
-        return self.space.available_ip_address_count(subnet_id)
-
-    def n_free_prefix_blocks(self, subnet_id: str) -> int:
-        """Free aligned /28 blocks EC2 may delegate."""
-        return self.space.n_free_prefix_blocks(subnet_id)
-
-    def first_failure_s(self, subnet_id: str, code: AllocationErrorCode) -> float | None:
-        """When a request in the subnet was first refused with ``code`` [s], or None."""
-        return self.space.first_failure_s(subnet_id, code)
-
-    def stats(self, subnet_id: str) -> SubnetStats:
-        """A subnet's use and fragmentation."""
-        return self.space.stats(subnet_id)
-
-    # ------------------------------------------------------------------ EC2
-    def describe(self, now_s: float, action: str, instance_id: int | None = None) -> Ec2Result:
-        """One Describe* call through the account's buckets."""
-        return self.ec2.describe(now_s, action, instance_id)  # type: ignore[arg-type]
-
-    def n_calls_by_action(self) -> dict[str, int]:
-        """EC2 requests by action, every attempt."""
-        return {a: n for a in ACTIONS if (n := self.ec2.n_calls_by_action[a])}
-
-    def n_throttled_by_action(self) -> dict[str, int]:
-        """Throttled EC2 attempts by action."""
-        return {a: n for a in ACTIONS if (n := self.ec2.n_throttled_by_action[a])}
 
     def calls_per_minute(self) -> tuple[npt.NDArray[np.int64], npt.NDArray[np.int64]]:
         """EC2 attempts and throttled attempts per minute (rows) and action (columns)."""
