@@ -36,8 +36,8 @@ How EC2 Auto Scaling behaves, and what cnisim simplifies (the numbers are defaul
   every type; a capacity failure backs off one type in one AZ. Whether an ASG launches part of a
   scale-up when a subnet runs short is not confirmed by AWS: cnisim launches what it can.
 - **Scale-in** (the default termination policy, simplified): the instances in the AZs with the
-  most instances; of those, the ones whose type is lowest in the priority order (types no longer
-  listed first), aligning the group to its allocation strategy; then at random (seeded). Not
+  most instances; of those, the ones whose type is lowest in the priority order, aligning the
+  group to its allocation strategy; then at random (seeded). Not
   modeled: launch templates or configurations (one per group, so "oldest launch template" never
   decides), "closest to the next billing hour" (per-second billing), scale-in protection, AZ
   rebalancing (launch before terminate, up to 10 % over max), warm pools, lifecycle hooks.
@@ -291,7 +291,8 @@ class AutoScalingGroup:
 
     The group holds its live instances (launched, not failed, not terminated) in launch order.
     It changes only when called; the same calls with the same seed give the same launches,
-    boot times and terminations.
+    boot times and terminations. Every method that takes ``now_s`` refuses (UsageError) a time
+    that is not finite or is earlier than the last call's.
 
     Parameters
     ----------
@@ -349,10 +350,12 @@ class AutoScalingGroup:
             self._subnets_by_az.setdefault(az_of[subnet_id], []).append(subnet_id)
         self._desired = group.desired_capacity
         self._live: dict[int, LaunchRequest] = {}
+        self._n_by_az = dict.fromkeys(self._subnets_by_az, 0)
         self._next_id = 0
         self._backoff_until_s: dict[_BackoffKey, float] = {}
         self._n_failures: dict[_BackoffKey, int] = {}
         self._events: list[GroupEvent] = []
+        self._now_s = 0.0
 
     @property
     def name(self) -> str:
@@ -381,10 +384,24 @@ class AutoScalingGroup:
 
     def n_instances_by_az(self) -> dict[str, int]:
         """Live instances per AZ, every AZ of the group included [nodes]."""
-        counts = dict.fromkeys(self._subnets_by_az, 0)
-        for launch in self._live.values():
-            counts[launch.az] += 1
-        return counts
+        return dict(self._n_by_az)
+
+    def _advance(self, now_s: float) -> None:
+        """Refuse a time that is not finite or goes back; the group's clock moves to it."""
+        if not (math.isfinite(now_s) and now_s >= self._now_s):
+            raise UsageError(
+                f"node group {self.name!r}: time {now_s} s is invalid: give a finite time no "
+                f"earlier than the last call's ({self._now_s} s)"
+            )
+        self._now_s = now_s
+
+    def _add(self, launch: LaunchRequest) -> None:
+        self._live[launch.instance_id] = launch
+        self._n_by_az[launch.az] += 1
+
+    def _remove(self, launch: LaunchRequest) -> None:
+        del self._live[launch.instance_id]
+        self._n_by_az[launch.az] -= 1
 
     def set_desired(self, now_s: float, n_nodes: int) -> DesiredChange:
         """Set the desired capacity, clamped to ``min_size..max_size``.
@@ -414,6 +431,7 @@ class AutoScalingGroup:
                 f"desired size {n_nodes!r} of node group {self.name!r} is invalid: give a "
                 "whole number >= 0"
             )
+        self._advance(now_s)
         requested = int(n_nodes)
         desired = min(max(requested, self._group.min_size), self._group.max_size)
         reason = None
@@ -430,7 +448,7 @@ class AutoScalingGroup:
 
     def _placement(self, now_s: float) -> tuple[str, str, str] | None:
         """(AZ, subnet, type) of the next launch, or None if every AZ is backed off."""
-        counts = self.n_instances_by_az()
+        counts = self._n_by_az
         best: tuple[str, str, str] | None = None
         for az, subnet_ids in self._subnets_by_az.items():
             if best is not None and counts[az] >= counts[best[0]]:
@@ -466,6 +484,7 @@ class AutoScalingGroup:
         list of LaunchRequest
             In launch order; fewer than the shortfall while AZs are backed off.
         """
+        self._advance(now_s)
         out: list[LaunchRequest] = []
         while len(self._live) < self._desired:
             placement = self._placement(now_s)
@@ -479,7 +498,7 @@ class AutoScalingGroup:
                 self.name, self._next_id, instance_type, az, subnet_id, now_s, now_s + boot_s
             )
             self._next_id += 1
-            self._live[launch.instance_id] = launch
+            self._add(launch)
             self._events.append(GroupEvent(now_s, "launch", launch.instance_id, subnet_id))
             out.append(launch)
         return out
@@ -522,9 +541,10 @@ class AutoScalingGroup:
         UsageError
             An unknown reason, or a launch that is not live in this group.
         """
+        self._advance(now_s)
         key = self._failure_key(launch, reason)
         self._check_live(launch, "launch_failed")
-        del self._live[launch.instance_id]
+        self._remove(launch)
         n_failures = self._n_failures.get(key, 0) + 1
         self._n_failures[key] = n_failures
         self._backoff_until_s[key] = now_s + self._backoff.after(n_failures)
@@ -545,18 +565,13 @@ class AutoScalingGroup:
 
     def _victim(self) -> LaunchRequest:
         """The instance the (simplified) default termination policy terminates next."""
-        counts = self.n_instances_by_az()
+        counts = self._n_by_az
         most = max(counts.values())
         candidates = [launch for launch in self._live.values() if counts[launch.az] == most]
-        types = self._group.instance_types
-
-        def rank(launch: LaunchRequest) -> int:
-            # Allocation strategy alignment: types no longer listed first, then the last listed.
-            listed = launch.instance_type in types
-            return types.index(launch.instance_type) if listed else len(types)
-
-        lowest = max(rank(launch) for launch in candidates)
-        candidates = [launch for launch in candidates if rank(launch) == lowest]
+        # Allocation strategy alignment: the lowest-priority (last listed) type goes first.
+        rank = self._group.instance_types.index
+        lowest = max(rank(launch.instance_type) for launch in candidates)
+        candidates = [launch for launch in candidates if rank(launch.instance_type) == lowest]
         return candidates[int(self._pick_rng.integers(len(candidates)))]
 
     def terminations(self, now_s: float) -> list[LaunchRequest]:
@@ -574,10 +589,11 @@ class AutoScalingGroup:
         list of LaunchRequest
             The instances to terminate, in the order chosen.
         """
+        self._advance(now_s)
         out: list[LaunchRequest] = []
         while len(self._live) > self._desired:
             victim = self._victim()
-            del self._live[victim.instance_id]
+            self._remove(victim)
             self._events.append(GroupEvent(now_s, "terminate", victim.instance_id, victim.az))
             out.append(victim)
         return out
@@ -604,13 +620,14 @@ class AutoScalingGroup:
             A launch that is not live in this group, or a decrement below ``min_size`` (EC2
             Auto Scaling refuses it: it would violate the group's min size).
         """
+        self._advance(now_s)
         self._check_live(launch, "instance_terminated")
         if decrement_desired and self._desired - 1 < self._group.min_size:
             raise UsageError(
                 f"node group {self.name!r} is at minSize {self._group.min_size}: terminating an "
                 "instance without replacement would violate it"
             )
-        del self._live[launch.instance_id]
+        self._remove(launch)
         if decrement_desired:
             self._desired -= 1
         detail = "desired decremented" if decrement_desired else "to be replaced"
@@ -622,6 +639,7 @@ class AutoScalingGroup:
         ``now_s`` if it would launch or terminate now; the end of the first backoff if it is
         short of its desired capacity but every AZ is backed off; ``inf`` if it is at size.
         """
+        self._advance(now_s)
         if len(self._live) > self._desired:
             return now_s
         if len(self._live) == self._desired:
