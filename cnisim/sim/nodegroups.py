@@ -82,7 +82,6 @@ __all__ = [
     "LaunchBackoff",
     "LaunchFailureReason",
     "LaunchRequest",
-    "NodeCapacity",
     "boot_sigma",
     "group_max_pods",
     "node_ready_s",
@@ -649,29 +648,6 @@ class AutoScalingGroup:
         return min(until_s for until_s in self._backoff_until_s.values() if until_s > now_s)
 
 
-@dataclass(frozen=True)
-class NodeCapacity:
-    """What the scheduler sees of one instance type of a group (kubelet ``capacity.pods``
-    and allocatable CPU and memory).
-
-    Attributes
-    ----------
-    instance_type : str
-        EC2 instance type.
-    max_pods : int
-        kubelet max pods as the group sets it [pods].
-    allocatable_cpu_millicores : float
-        CPU minus kube-reserved [millicores].
-    allocatable_memory_mib : float
-        Memory minus kube-reserved and the hard eviction threshold [MiB].
-    """
-
-    instance_type: str
-    max_pods: int
-    allocatable_cpu_millicores: float
-    allocatable_memory_mib: float
-
-
 def _calculator_specs(
     group: NodeGroup, catalog: Catalog, config: IpamdConfig, cni_version: str
 ) -> tuple[Catalog, list[NodeSpec]]:
@@ -688,24 +664,16 @@ def _calculator_specs(
     return rows, specs
 
 
-def _group_limits(
+def _group_max_pods(
     group: NodeGroup, rows: Catalog, specs: Sequence[NodeSpec], cni_version: str
-) -> dict[str, np.ndarray]:
-    """``compute_limits`` of the group's types at the max pods the group's nodes get."""
+) -> list[int]:
+    """Max pods of each of the group's types, in type order (rules in :func:`group_max_pods`)."""
     if group.max_pods_per_node is not None:
-        override: int | None = group.max_pods_per_node
-    elif group.managed:
-        override = min(spec.max_pods for spec in specs)
-    else:
-        override = None
-    options = MaxPodsOptions(
-        cni_version=cni_version,
-        # Self-managed: the AMI's own value, the ENI table's (default card, uncapped).
-        show_max_allowed=override is None,
-        max_pods_override=override,
-        reservation_basis="bottlerocket" if group.ami_family == "Bottlerocket" else "nodeadm",
-    )
-    return compute_limits(rows.columns, options)
+        return [group.max_pods_per_node] * len(specs)
+    if group.managed:
+        return [min(spec.max_pods for spec in specs)] * len(specs)
+    table = compute_limits(rows.columns, MaxPodsOptions(cni_version=cni_version))
+    return [int(n_pods) for n_pods in table["max_pods_secondary"]]
 
 
 def group_max_pods(
@@ -769,12 +737,12 @@ def group_max_pods(
     {'m5.large': 29, 'm5.xlarge': 58}
     """
     rows, specs = _calculator_specs(group, catalog, config, cni_version)
-    limits = _group_limits(group, rows, specs, cni_version)
-    return dict(zip(group.instance_types, limits["max_pods"].tolist(), strict=True))
+    max_pods = _group_max_pods(group, rows, specs, cni_version)
+    return dict(zip(group.instance_types, max_pods, strict=True))
 
 
 class GroupNodeSpecs:
-    """The engine's NodeSpec and the scheduler's capacity of each launch of one node group.
+    """The engine's NodeSpec of each launch of one node group, at the group's max pods.
 
     Built once per group (one catalog lookup per type); :meth:`node_spec` is then a copy with
     the launch's subnets.
@@ -824,22 +792,17 @@ class GroupNodeSpecs:
         extra_subnets: Mapping[str, Sequence[str]] | None = None,
     ) -> None:
         rows, specs = _calculator_specs(group, catalog, config, cni_version)
-        limits = _group_limits(group, rows, specs, cni_version)
+        max_pods = _group_max_pods(group, rows, specs, cni_version)
         self._group = group
         self._config = config
         self._eni_configs = dict(eni_configs or {})
         self._extra_subnets = {az: tuple(ids) for az, ids in (extra_subnets or {}).items()}
-        self.capacity: dict[str, NodeCapacity] = {}
-        self._templates: dict[str, NodeSpec] = {}
-        for i, (instance_type, spec) in enumerate(zip(group.instance_types, specs, strict=True)):
-            max_pods = int(limits["max_pods"][i])
-            self.capacity[instance_type] = NodeCapacity(
-                instance_type,
-                max_pods,
-                float(limits["allocatable_cpu_millicores"][i]),
-                float(limits["allocatable_memory_mib"][i]),
-            )
-            self._templates[instance_type] = replace(spec, max_pods=max_pods)
+        #: Instance type -> kubelet max pods of the group's nodes of that type [pods].
+        self.max_pods = dict(zip(group.instance_types, max_pods, strict=True))
+        self._templates = {
+            spec.instance_type: replace(spec, max_pods=n_pods)
+            for spec, n_pods in zip(specs, max_pods, strict=True)
+        }
 
     def node_spec(self, launch: LaunchRequest) -> NodeSpec:
         """The node ipamd manages for a launch: its type's limits in the launch's subnets.
