@@ -202,7 +202,69 @@ def test_a_full_subnet_sends_the_replacement_to_another_az() -> None:
     assert asg.n_instances_by_az() == {"us-east-1a": 0, "us-east-1b": 1, "us-east-1c": 1}
     (replacement,) = asg.launches(2.0)
     assert (replacement.instance_id, replacement.az) == (3, "us-east-1b")
-    assert asg.launches(50.0) == []  # at size again: no rebalancing back to 1a
+    assert asg.launches(11.9) == []  # 1a is backed off until 12 s
+    assert asg.peek_s(11.9) == 12.0  # 1b has 2, 1a none: rebalancing is due then
+
+
+def test_rebalancing_launches_first_and_terminates_once_it_is_confirmed() -> None:
+    asg = asg_of(group_of(3))
+    a, _, _ = asg.launches(0.0)
+    asg.launch_failed(2.0, a, "InsufficientFreeAddressesInSubnet")
+    asg.launches(2.0)  # the replacement goes to 1b
+    (rebalancing,) = asg.launches(12.0)
+    assert (rebalancing.az, rebalancing.rebalancing) == ("us-east-1a", True)
+    assert asg.n_rebalancing == 1
+    assert len(asg.instances) == 4  # one over the desired capacity, within max
+    assert asg.terminations(12.0) == []  # launch before terminate
+    assert asg.peek_s(13.0) == math.inf  # waiting for the rebalancing launch
+    asg.launch_succeeded(rebalancing)
+    assert asg.peek_s(20.0) == 20.0
+    (victim,) = asg.terminations(20.0)
+    assert victim.az == "us-east-1b"
+    assert asg.n_instances_by_az() == {"us-east-1a": 1, "us-east-1b": 1, "us-east-1c": 1}
+    assert asg.launches(21.0) == []
+    assert [event.kind for event in asg.events] == [
+        "launch",
+        "launch",
+        "launch",
+        "launch_failed",
+        "launch",
+        "rebalance",
+        "terminate",
+    ]
+
+
+def test_a_failed_rebalancing_launch_is_backed_off_and_retried() -> None:
+    asg = asg_of(group_of(3))
+    a, _, _ = asg.launches(0.0)
+    asg.launch_failed(2.0, a, "InsufficientFreeAddressesInSubnet")
+    asg.launches(2.0)
+    (first,) = asg.launches(12.0)
+    asg.launch_failed(13.0, first, "InsufficientFreeAddressesInSubnet")  # still full
+    assert (asg.n_rebalancing, len(asg.instances)) == (0, 3)
+    assert asg.peek_s(13.0) == 33.0  # 20 s: the second consecutive failure in subnet-a
+    (second,) = asg.launches(33.0)
+    assert second.rebalancing and second.subnet_id == "subnet-a"
+
+
+def test_rebalancing_may_exceed_max_by_ten_percent_or_one() -> None:
+    asg = asg_of(group_of(2, max_size=2, subnets=("subnet-a", "subnet-b")))
+    a, _ = asg.launches(0.0)
+    asg.launch_failed(0.0, a, "InsufficientFreeAddressesInSubnet")
+    asg.launches(0.0)  # both in 1b
+    (rebalancing,) = asg.launches(10.0)  # 3 > max 2: the one-instance margin
+    assert rebalancing.az == "us-east-1a" and len(asg.instances) == 3
+    no_rebalance = AutoScalingGroup(
+        group_of(2, max_size=2, subnets=("subnet-a", "subnet-b")),
+        VPC,
+        np.random.default_rng(0),
+        az_rebalance=False,
+    )
+    a, _ = no_rebalance.launches(0.0)
+    no_rebalance.launch_failed(0.0, a, "InsufficientFreeAddressesInSubnet")
+    no_rebalance.launches(0.0)
+    assert no_rebalance.launches(10.0) == []
+    assert no_rebalance.peek_s(10.0) == math.inf
 
 
 def test_a_second_subnet_in_the_az_takes_over_from_a_full_one() -> None:
@@ -263,7 +325,7 @@ def test_every_az_backed_off_waits_for_the_first_backoff_to_end() -> None:
     assert asg.peek_s(5.0) == 13.0
     # 1a is back first and takes both while 1b is backed off (balanced-best-effort)
     assert [x.az for x in asg.launches(13.0)] == ["us-east-1a", "us-east-1a"]
-    assert asg.peek_s(15.0) == math.inf
+    assert asg.peek_s(15.0) == 15.0  # then rebalancing into 1b once its backoff ends
 
 
 def test_failures_are_checked() -> None:
@@ -400,12 +462,42 @@ def test_with_failures_the_group_stays_within_limits_and_is_deterministic(
                 if i % fail_every == 0:
                     asg.launch_failed(now_s, launch, reason)  # type: ignore[arg-type]
             asg.terminations(now_s)
-            assert len(asg.instances) <= asg.desired <= group.max_size
-            assert asg.desired >= group.min_size
+            assert group.min_size <= asg.desired <= group.max_size
+            assert len(asg.instances) <= asg.desired + asg.n_rebalancing
+            assert len(asg.instances) <= group.max_size + 2  # 10 % of 20 over max at most
             assert asg.peek_s(now_s) >= now_s
         return asg.events, asg.instances
 
     assert run() == run()
+
+
+@given(
+    sizes=sizes,
+    seed=st.integers(0, 2**16),
+    fail_every=st.integers(1, 3),
+    reason=st.sampled_from(["InsufficientFreeAddressesInSubnet", "InsufficientInstanceCapacity"]),
+)
+def test_once_launches_succeed_again_the_group_rebalances(
+    sizes: list[int], seed: int, fail_every: int, reason: str
+) -> None:
+    group = group_of(3, min_size=1, max_size=20, types=("m5.large",))
+    asg = asg_of(group, seed)
+    for step, size in enumerate(sizes):  # a failing spell
+        asg.set_desired(5.0 * step, size)
+        for i, launch in enumerate(asg.launches(5.0 * step)):
+            if i % fail_every == 0:
+                asg.launch_failed(5.0 * step, launch, reason)  # type: ignore[arg-type]
+            else:
+                asg.launch_succeeded(launch)
+        asg.terminations(5.0 * step)
+    for round_ in range(1, 10):  # then every launch works; each round outlasts any backoff
+        now_s = 5.0 * len(sizes) + 301.0 * round_
+        for launch in asg.launches(now_s):
+            asg.launch_succeeded(launch)
+        asg.terminations(now_s)
+    counts = asg.n_instances_by_az().values()
+    assert max(counts) - min(counts) <= 1
+    assert (len(asg.instances), asg.n_rebalancing) == (asg.desired, 0)
 
 
 # --- max pods and node specs -----------------------------------------------------------------
@@ -523,11 +615,19 @@ def test_a_launch_into_a_full_subnet_is_retried_in_another_az(catalog: Catalog) 
     asg.launch_succeeded(by_node[1])
     launch(2.0)
     assert by_node[2].subnet_id == "subnet-b"
+    engine.run_until(12.0)
+    asg.launch_succeeded(by_node[2])
+    launch(12.0)  # subnet-a's backoff is over: AZ rebalancing tries it again
+    assert by_node[3].rebalancing and by_node[3].subnet_id == "subnet-a"
+    engine.run_until(14.0)
+    assert engine.node_status()["launch_failed"].tolist() == [True, False, False, True]
+    asg.launch_failed(14.0, by_node[3], "InsufficientFreeAddressesInSubnet")
+    assert asg.peek_s(14.0) == 34.0  # the second failure there: 20 s
     engine.run_until(400.0)
     result = engine.result()
-    assert engine.node_status()["launch_failed"].tolist() == [True, False, False]
-    kubelet = np.array([by_node[i].kubelet_ready_s for i in range(3)])
+    kubelet = np.array([by_node[i].kubelet_ready_s for i in range(4)])
     ready = node_ready_s(kubelet, result.node_ready_s)
-    assert math.isnan(ready[0])  # never Ready
-    assert (ready[1:] >= kubelet[1:]).all() and (ready[1:] >= result.node_ready_s[1:]).all()
+    assert np.isnan(ready[[0, 3]]).all()  # never Ready: their launches failed
+    assert (ready[1:3] >= kubelet[1:3]).all()
+    assert (ready[1:3] >= result.node_ready_s[1:3]).all()
     assert asg.n_instances_by_az() == {"us-east-1a": 0, "us-east-1b": 2}

@@ -8,7 +8,8 @@ in simulated time; it never touches the engine or the World itself:
 - :meth:`~AutoScalingGroup.launches` returns the instances to launch now (type, AZ, subnet and
   the time the kubelet is Ready, a seeded lognormal draw), :meth:`~AutoScalingGroup.launch_failed`
   takes back one that EC2 refused and backs that subnet (or type in that AZ) off, and
-  :meth:`~AutoScalingGroup.launch_succeeded` clears the backoff;
+  :meth:`~AutoScalingGroup.launch_succeeded` clears the backoff (and confirms a rebalancing
+  launch);
 - :meth:`~AutoScalingGroup.terminations` picks the instances to terminate on scale-in,
   :meth:`~AutoScalingGroup.instance_terminated` takes an instance someone else terminated;
 - :meth:`~AutoScalingGroup.peek_s` says when the group next has something to do.
@@ -35,12 +36,23 @@ How EC2 Auto Scaling behaves, and what cnisim simplifies (the numbers are defaul
   subnet without free addresses (``InsufficientFreeAddressesInSubnet``) backs the subnet off for
   every type; a capacity failure backs off one type in one AZ. Whether an ASG launches part of a
   scale-up when a subnet runs short is not confirmed by AWS: cnisim launches what it can.
+- **AZ rebalancing** (the AZRebalance process, on by default): when moving one instance from
+  the AZ with the most to the AZ with the fewest narrows the spread (after a failed AZ comes
+  back, or after instances were terminated without replacement),
+  :meth:`~AutoScalingGroup.launches` launches one more in the AZ with the fewest first, up to
+  ``max_size`` plus 10 % (at least one); once the scenario confirms it
+  (:meth:`~AutoScalingGroup.launch_succeeded`), :meth:`~AutoScalingGroup.terminations`
+  terminates one in the AZ with the most. Such a launch takes addresses like any other and can
+  fail the same way (PrairieLearn/PrairieLearn #3271). Simplified: it is checked at every
+  ``launches`` call, not on AWS's own schedule, and moves as many instances at once as narrow
+  the spread.
 - **Scale-in** (the default termination policy, simplified): the instances in the AZs with the
   most instances; of those, the ones whose type is lowest in the priority order, aligning the
-  group to its allocation strategy; then at random (seeded). Not
-  modeled: launch templates or configurations (one per group, so "oldest launch template" never
-  decides), "closest to the next billing hour" (per-second billing), scale-in protection, AZ
-  rebalancing (launch before terminate, up to 10 % over max), warm pools, lifecycle hooks.
+  group to its allocation strategy; then at random (seeded). Not modeled: launch templates or
+  configurations (one per group, so "oldest launch template" never decides), "closest to the
+  next billing hour" (per-second billing), scale-in protection, warm pools, lifecycle hooks,
+  Spot capacity rebalancing, and the administrative suspension of a group that has failed to
+  launch for 24 hours.
 - **Boot to Ready**: lognormal, median 60 s and 95th percentile 150 s by default
   (:class:`~cnisim.plan.BootTime`; ``docs/cluster-model.md`` sec. 9, fitted to reports of 30-150
   s: aws/karpenter-provider-aws #6128, #3102, awslabs/amazon-eks-ami #417); AWS publishes none.
@@ -49,9 +61,11 @@ References
 ----------
 EC2 Auto Scaling user guide: "Auto Scaling group Availability Zone distribution"
 (balanced-best-effort), "Configure termination policies" (default termination policy),
-"Allocation strategies for multiple instance types" (prioritized, lowest-price); API
-reference ``AvailabilityZoneDistribution``, ``InstancesDistribution``,
-``TerminateInstanceInAutoScalingGroup``; ``docs/cluster-model.md`` sec. 1 and 9
+"Allocation strategies for multiple instance types" (prioritized, lowest-price), "Suspend and
+resume Amazon EC2 Auto Scaling processes" (AZRebalance; "up to 10 percent larger than its
+maximum size" while rebalancing); API reference ``AvailabilityZoneDistribution``,
+``InstancesDistribution``, ``TerminateInstanceInAutoScalingGroup``; ``docs/cluster-model.md``
+sec. 1 and 9
 (PrairieLearn/PrairieLearn #3271: a launch refused for lack of free addresses in the subnet).
 """
 
@@ -215,6 +229,10 @@ class LaunchRequest:
     kubelet_ready_s : float
         ``launch_s`` plus the boot-time draw: when the kubelet reports Ready, if ipamd already
         has addresses (:func:`node_ready_s`) [s].
+    rebalancing : bool
+        An AZ rebalancing launch: one more than the desired capacity until
+        :meth:`AutoScalingGroup.launch_succeeded`, after which scale-in terminates one
+        instance in the AZ with the most.
     """
 
     group: str
@@ -224,6 +242,7 @@ class LaunchRequest:
     subnet_id: str
     launch_s: float
     kubelet_ready_s: float
+    rebalancing: bool = False
 
 
 @dataclass(frozen=True)
@@ -248,13 +267,15 @@ class DesiredChange:
 class GroupEvent(NamedTuple):
     """One thing that happened to a group, for traces and reports.
 
-    ``kind`` is ``desired`` (``detail`` is the new size, or the clamping reason), ``launch``,
-    ``launch_failed`` (``detail`` is the reason), ``terminate`` (scale-in) or ``terminated``
-    (by someone else; ``detail`` says whether the desired capacity was decremented).
+    ``kind`` is ``desired`` (``detail`` is the new size, or the clamping reason), ``launch``
+    or ``rebalance`` (an AZ rebalancing launch; ``detail`` is the subnet), ``launch_failed``
+    (``detail`` is the reason), ``terminate`` (scale-in; ``detail`` is the AZ) or
+    ``terminated`` (by someone else; ``detail`` says whether the desired capacity was
+    decremented).
     """
 
     time_s: float
-    kind: Literal["desired", "launch", "launch_failed", "terminate", "terminated"]
+    kind: Literal["desired", "launch", "rebalance", "launch_failed", "terminate", "terminated"]
     instance_id: int | None
     detail: str
 
@@ -304,6 +325,10 @@ class AutoScalingGroup:
         scale-in ties draw from two streams spawned from it, so one never shifts the other.
     backoff : LaunchBackoff
         How long a failed subnet, or type in an AZ, is skipped.
+    az_rebalance : bool
+        The AZRebalance process (on by default in EC2 Auto Scaling): when AZs differ by more
+        than one instance, launch in the AZ with the fewest first, then terminate in the AZ
+        with the most; rebalancing may exceed ``max_size`` by 10 % (at least one instance).
 
     Raises
     ------
@@ -330,6 +355,7 @@ class AutoScalingGroup:
         rng: np.random.Generator,
         *,
         backoff: LaunchBackoff = LaunchBackoff(),
+        az_rebalance: bool = True,
     ) -> None:
         _check_group(group)
         az_of = {subnet.id: subnet.az for subnet in subnets}
@@ -343,12 +369,16 @@ class AutoScalingGroup:
         self._boot_sigma = boot_sigma(group.boot)
         self._boot_rng, self._pick_rng = rng.spawn(2)
         self._backoff = backoff
+        self._az_rebalance = az_rebalance
+        # "10 percent margin (or a 1-instance margin, whichever is greater)"
+        self._max_rebalancing_size = group.max_size + max(1, group.max_size // 10)
         # AZs in the order their first subnet appears: the tie-break of AZ balance.
         self._subnets_by_az: dict[str, list[str]] = {}
         for subnet_id in group.subnets:
             self._subnets_by_az.setdefault(az_of[subnet_id], []).append(subnet_id)
         self._desired = group.desired_capacity
         self._live: dict[int, LaunchRequest] = {}
+        self._rebalancing: set[int] = set()  # rebalancing launches not yet confirmed
         self._n_by_az = dict.fromkeys(self._subnets_by_az, 0)
         self._next_id = 0
         self._backoff_until_s: dict[_BackoffKey, float] = {}
@@ -377,6 +407,11 @@ class AutoScalingGroup:
         return tuple(self._live.values())
 
     @property
+    def n_rebalancing(self) -> int:
+        """Rebalancing launches waiting for :meth:`launch_succeeded` [nodes]."""
+        return len(self._rebalancing)
+
+    @property
     def events(self) -> tuple[GroupEvent, ...]:
         """Everything that happened to the group, in order."""
         return tuple(self._events)
@@ -401,6 +436,19 @@ class AutoScalingGroup:
     def _remove(self, launch: LaunchRequest) -> None:
         del self._live[launch.instance_id]
         self._n_by_az[launch.az] -= 1
+        self._rebalancing.discard(launch.instance_id)
+
+    def _n_target(self) -> int:
+        """Instances the group keeps: the desired capacity and unconfirmed rebalancing ones."""
+        return self._desired + len(self._rebalancing)
+
+    def _rebalance_gain(self, az: str) -> bool:
+        """Whether one more instance in ``az`` and one fewer in the AZ with the most (after the
+        terminations already owed to earlier rebalancing launches) narrows the spread."""
+        projected = dict(self._n_by_az)
+        for _ in self._rebalancing:
+            projected[max(projected, key=projected.__getitem__)] -= 1
+        return projected[az] + 2 <= max(projected.values())
 
     def set_desired(self, now_s: float, n_nodes: int) -> DesiredChange:
         """Set the desired capacity, clamped to ``min_size..max_size``.
@@ -485,22 +533,48 @@ class AutoScalingGroup:
         """
         self._advance(now_s)
         out: list[LaunchRequest] = []
-        while len(self._live) < self._desired:
-            placement = self._placement(now_s)
-            if placement is None:
-                break
-            az, subnet_id, instance_type = placement
-            boot_s = self._group.boot.median_s * math.exp(
-                self._boot_sigma * float(self._boot_rng.standard_normal())
-            )
-            launch = LaunchRequest(
-                self.name, self._next_id, instance_type, az, subnet_id, now_s, now_s + boot_s
-            )
-            self._next_id += 1
-            self._add(launch)
-            self._events.append(GroupEvent(now_s, "launch", launch.instance_id, subnet_id))
-            out.append(launch)
+        while (launch := self._next_launch(now_s)) is not None:
+            az, subnet_id, instance_type, rebalancing = launch
+            out.append(self._launch(now_s, az, subnet_id, instance_type, rebalancing=rebalancing))
         return out
+
+    def _next_launch(self, now_s: float) -> tuple[str, str, str, bool] | None:
+        """(AZ, subnet, type, rebalancing) of the launch to make now, or None."""
+        short = len(self._live) < self._n_target()
+        if not (short or self._az_rebalance):
+            return None
+        placement = self._placement(now_s)
+        if placement is None:
+            return None
+        if short:
+            return (*placement, False)
+        if len(self._live) < self._max_rebalancing_size and self._rebalance_gain(placement[0]):
+            return (*placement, True)
+        return None
+
+    def _launch(
+        self, now_s: float, az: str, subnet_id: str, instance_type: str, *, rebalancing: bool
+    ) -> LaunchRequest:
+        boot_s = self._group.boot.median_s * math.exp(
+            self._boot_sigma * float(self._boot_rng.standard_normal())
+        )
+        launch = LaunchRequest(
+            self.name,
+            self._next_id,
+            instance_type,
+            az,
+            subnet_id,
+            now_s,
+            now_s + boot_s,
+            rebalancing,
+        )
+        self._next_id += 1
+        self._add(launch)
+        if rebalancing:
+            self._rebalancing.add(launch.instance_id)
+        kind: Literal["launch", "rebalance"] = "rebalance" if rebalancing else "launch"
+        self._events.append(GroupEvent(now_s, kind, launch.instance_id, subnet_id))
+        return launch
 
     def _check_live(self, launch: LaunchRequest, what: str) -> None:
         if launch.group != self.name or self._live.get(launch.instance_id) != launch:
@@ -550,7 +624,9 @@ class AutoScalingGroup:
         self._events.append(GroupEvent(now_s, "launch_failed", launch.instance_id, reason))
 
     def launch_succeeded(self, launch: LaunchRequest) -> None:
-        """EC2 launched the instance: the backoff of its subnet and of its type there clears.
+        """EC2 launched the instance: the backoff of its subnet and of its type there clears,
+        and a rebalancing launch is confirmed (the next :meth:`terminations` takes one instance
+        from the AZ with the most).
 
         Raises
         ------
@@ -558,6 +634,7 @@ class AutoScalingGroup:
             A launch that is not live in this group.
         """
         self._check_live(launch, "launch_succeeded")
+        self._rebalancing.discard(launch.instance_id)
         for key in (("subnet", launch.subnet_id), ("capacity", launch.instance_type, launch.az)):
             self._n_failures.pop(key, None)
             self._backoff_until_s.pop(key, None)
@@ -590,7 +667,7 @@ class AutoScalingGroup:
         """
         self._advance(now_s)
         out: list[LaunchRequest] = []
-        while len(self._live) > self._desired:
+        while len(self._live) > self._n_target():
             victim = self._victim()
             self._remove(victim)
             self._events.append(GroupEvent(now_s, "terminate", victim.instance_id, victim.az))
@@ -636,16 +713,16 @@ class AutoScalingGroup:
         """When the group next has something to do, at or after ``now_s`` [s].
 
         ``now_s`` if it would launch or terminate now; the end of the first backoff if it is
-        short of its desired capacity but every AZ is backed off; ``inf`` if it is at size.
+        short of its desired capacity, or uneven across AZs, but cannot launch now; ``inf``
+        otherwise (rebalancing waits for :meth:`launch_succeeded` of its launches).
         """
         self._advance(now_s)
-        if len(self._live) > self._desired:
+        if len(self._live) > self._n_target() or self._next_launch(now_s) is not None:
             return now_s
-        if len(self._live) == self._desired:
+        uneven = self._az_rebalance and any(map(self._rebalance_gain, self._n_by_az))
+        if len(self._live) == self._n_target() and not uneven:
             return math.inf
-        if self._placement(now_s) is not None:
-            return now_s
-        return min(until_s for until_s in self._backoff_until_s.values() if until_s > now_s)
+        return min((t_s for t_s in self._backoff_until_s.values() if t_s > now_s), default=math.inf)
 
 
 def _calculator_specs(
