@@ -370,7 +370,7 @@ class AutoScalingGroup:
         self._boot_rng, self._pick_rng = rng.spawn(2)
         self._backoff = backoff
         self._az_rebalance = az_rebalance
-        # "10 percent margin (or a 1-instance margin, whichever is greater)"
+        # Rebalancing may exceed max by 10 % or one instance, whichever is more (rounded down).
         self._max_rebalancing_size = group.max_size + max(1, group.max_size // 10)
         # AZs in the order their first subnet appears: the tie-break of AZ balance.
         self._subnets_by_az: dict[str, list[str]] = {}
@@ -651,7 +651,8 @@ class AutoScalingGroup:
         return candidates[int(self._pick_rng.integers(len(candidates)))]
 
     def terminations(self, now_s: float) -> list[LaunchRequest]:
-        """The instances to terminate now, on scale-in to the desired capacity.
+        """The instances to terminate now: on scale-in to the desired capacity, and one in the
+        AZ with the most after each confirmed rebalancing launch.
 
         Each leaves the group now; the scenario removes it from the engine.
 
