@@ -32,6 +32,7 @@ if TYPE_CHECKING:
 
 __all__ = [
     "COREDNS",
+    "DEFAULT_NODE_COUNT",
     "MAX_NODES_PER_GROUP",
     "MAX_PODS_PER_NODE_LIMIT",
     "MAX_RUN_DURATION_S",
@@ -52,6 +53,7 @@ __all__ = [
     "Vpc",
     "Workload",
     "check_instance_types",
+    "resolve_sizes",
 ]
 
 PLAN_API_VERSION = "cnisim/v1"
@@ -74,6 +76,12 @@ _MAX_ARRIVALS_PER_S = 10_000.0
 
 def _frozen_map(values: Mapping[str, str] | None = None) -> Mapping[str, str]:
     return MappingProxyType(dict(values or {}))
+
+
+def _freeze(obj: object, *attrs: str) -> None:
+    # Frozen dataclasses still hold the caller's dict: keep a read-only copy instead.
+    for attr in attrs:
+        object.__setattr__(obj, attr, _frozen_map(getattr(obj, attr)))
 
 
 def _check(ok: bool, message: str, obj: object, attr: str) -> None:
@@ -168,6 +176,7 @@ class Subnet:
     public: bool = False
 
     def __post_init__(self) -> None:
+        _freeze(self, "tags")
         _check(bool(self.id), "a subnet needs an id", self, "id")
         _check(bool(self.az), f"subnet {self.id} needs an availability zone", self, "az")
         network = self.network
@@ -277,6 +286,9 @@ class AwsNode:
     env: Mapping[str, str] = field(default_factory=_frozen_map)
     eni_configs: Mapping[str, str] = field(default_factory=_frozen_map)
 
+    def __post_init__(self) -> None:
+        _freeze(self, "env", "eni_configs")
+
 
 @dataclass(frozen=True)
 class BootTime:
@@ -352,6 +364,7 @@ class NodeGroup:
     max_unavailable: int = 1
 
     def __post_init__(self) -> None:
+        _freeze(self, "aws_node_env", "labels")
         _check(bool(self.name), "a node group needs a name", self, "name")
         _check(
             bool(self.instance_types),
@@ -494,6 +507,7 @@ class Deployment:
     host_network: bool = False
 
     def __post_init__(self) -> None:
+        _freeze(self, "labels")
         _check(bool(self.name), "a Deployment needs a name", self, "name")
         _check_count(self, "replicas", 0, _MAX_COUNT)
         _check_seconds(self, "start_s")
@@ -532,6 +546,7 @@ class JobStream:
     security_groups: bool = False
 
     def __post_init__(self) -> None:
+        _freeze(self, "labels")
         _check(bool(self.name), "a JobStream needs a name", self, "name")
         rate = self.arrivals_per_s
         _check(
@@ -794,6 +809,43 @@ class Plan:
     def all_workloads(self) -> tuple[Workload, ...]:
         """CoreDNS (unless removed), then the user's workloads."""
         return (self.coredns, *self.workloads) if self.coredns is not None else self.workloads
+
+
+DEFAULT_NODE_COUNT = 2
+"""Nodes of a group that gives no size (eksctl ``DefaultNodeCount``, ``types.go``)."""
+
+
+def resolve_sizes(
+    min_size: int | None, desired_capacity: int | None, max_size: int | None
+) -> tuple[int, int, int]:
+    """Fill in the sizes a node group leaves out, as eksctl does.
+
+    minSize defaults to desiredCapacity, else 2; maxSize to desiredCapacity, else minSize (and 1
+    if that is 0); desiredCapacity to minSize.
+
+    Returns
+    -------
+    tuple of int
+        ``(min_size, desired_capacity, max_size)`` [nodes], not yet checked against each other.
+
+    References
+    ----------
+    eksctl ``pkg/cfn/builder/nodegroup.go`` (self-managed) and
+    ``pkg/apis/eksctl.io/v1alpha5/validation.go`` validateManagedNodeGroup (managed).
+
+    Examples
+    --------
+    >>> resolve_sizes(None, None, None), resolve_sizes(None, 5, None), resolve_sizes(1, None, 10)
+    ((2, 2, 2), (5, 5, 5), (1, 1, 10))
+    """
+    if min_size is None:
+        min_size = DEFAULT_NODE_COUNT if desired_capacity is None else desired_capacity
+    if max_size is None:
+        max_size = min_size if desired_capacity is None else desired_capacity
+        max_size = max_size or 1
+    if desired_capacity is None:
+        desired_capacity = min_size
+    return min_size, desired_capacity, max_size
 
 
 def _hint(name: str, known: set[str]) -> str:
