@@ -28,15 +28,19 @@ T = TypeVar("T")
 class YamlMap(dict[str, Any]):
     """A YAML mapping with the line [1-based] of the mapping and of each key."""
 
-    line: int = 0
-    key_lines: dict[str, int]
+    def __init__(self, *args: Any) -> None:
+        super().__init__(*args)
+        self.line = 0
+        self.key_lines: dict[str, int] = {}
 
 
 class YamlList(list[Any]):
     """A YAML sequence with the line [1-based] of the sequence and of each item."""
 
-    line: int = 0
-    item_lines: list[int]
+    def __init__(self, *args: Any) -> None:
+        super().__init__(*args)
+        self.line = 0
+        self.item_lines: list[int] = []
 
 
 class _DuplicateKey(Exception):
@@ -53,7 +57,6 @@ def _construct_map(loader: _LineLoader, node: yaml.MappingNode) -> YamlMap:
     loader.flatten_mapping(node)
     result = YamlMap()
     result.line = node.start_mark.line + 1
-    result.key_lines = {}
     for key_node, value_node in node.value:
         key = str(loader.construct_object(key_node, deep=True))
         line = key_node.start_mark.line + 1
