@@ -111,6 +111,13 @@ _SCHEMA_KEYS: dict[str, tuple[str, ...]] = {
 }
 
 
+def _empty(where: Where) -> YamlMap:
+    # A section the file leaves out: its errors point at the line of the enclosing one.
+    mapping = YamlMap()
+    mapping.line = where.line
+    return mapping
+
+
 def _mapping(value: Any, where: Where, schema: str) -> YamlMap:
     mapping = as_map(value, where)
     check_keys(mapping, where, _SCHEMA_KEYS[schema], f"an eksctl {schema}")
@@ -193,7 +200,7 @@ def _vpc(
     vpc_map = (
         _mapping(config["vpc"], root.key(config, "vpc"), "ClusterVPC")
         if "vpc" in config
-        else YamlMap()
+        else _empty(root)
     )
     where = root.key(config, "vpc")
     cidr = as_str(vpc_map["cidr"], where.key(vpc_map, "cidr")) if "cidr" in vpc_map else None
@@ -212,7 +219,7 @@ def _vpc(
             for key, spec in as_map(value, t_where).items():
                 s_where = t_where.key(as_map(value, t_where), key)
                 spec_map = _mapping(
-                    spec if spec is not None else YamlMap(), s_where, "AZSubnetSpec"
+                    spec if spec is not None else _empty(s_where), s_where, "AZSubnetSpec"
                 )
                 if "cidr" not in spec_map:
                     raise s_where.error(
@@ -257,7 +264,10 @@ def _vpc(
         try:
             public, private = eksctl_subnet_cidrs(cidr, len(zones))
         except ValueError as exc:
-            raise where.key(vpc_map, "cidr").error(str(exc)) from None
+            at = where.key(vpc_map, "cidr")
+            if "cidr" not in vpc_map and "availabilityZones" in config:
+                at = root.key(config, "availabilityZones")
+            raise at.error(str(exc)) from None
         for zone, public_cidr, private_cidr in zip(zones, public, private, strict=True):
             for topology, block in (("public", public_cidr), ("private", private_cidr)):
                 subnet = Subnet(f"{topology}-{zone}", zone, block, public=topology == "public")
@@ -467,7 +477,7 @@ def plan_from_cluster_config(document: Any, source: str, sha256: str = "") -> tu
         )
     notes: list[str] = []
     meta_where = root.key(config, "metadata")
-    meta = _mapping(config.get("metadata") or YamlMap(), meta_where, "ClusterMeta")
+    meta = _mapping(config.get("metadata") or _empty(root), meta_where, "ClusterMeta")
     name = as_str(meta["name"], meta_where.key(meta, "name")) if "name" in meta else "cluster"
     if "region" in meta:
         region = as_str(meta["region"], meta_where.key(meta, "region"))
