@@ -320,3 +320,16 @@ def test_bad_configs_name_file_line_and_field(
     message = str(info.value)
     assert message.startswith(str(path) + ":") and "\n" not in message
     assert expected in message
+
+
+def test_the_eksctl_example_is_the_t3_large_example() -> None:
+    examples = Path(__file__).parent.parent / "examples"
+    eksctl = load_plan(examples / "eksctl-t3-large.yaml", catalog=load_catalog())
+    native = load_plan(examples / "t3-large.yaml", catalog=load_catalog())
+    assert eksctl.vpc == native.vpc
+    assert eksctl.node_groups == native.node_groups
+    assert (eksctl.aws_node, eksctl.region, eksctl.name) == (
+        native.aws_node,
+        native.region,
+        native.name,
+    )

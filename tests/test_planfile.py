@@ -522,3 +522,9 @@ def test_the_reference_page_lists_every_key_with_a_default() -> None:
     for section in SECTIONS.values():
         for field in section.fields:
             assert f"| `{field.key}` | {field.type} | {field.default} |" in page
+
+
+@pytest.mark.parametrize("name", sorted(p.name for p in (ROOT / "examples").glob("*.yaml")))
+def test_every_example_loads_without_notes_to_fix(name: str) -> None:
+    plan = load_plan(ROOT / "examples" / name, catalog=load_catalog())
+    assert plan.node_groups and not plan.ipamd_warnings()
