@@ -192,14 +192,15 @@ class Subnet:
             inner = ipaddress.IPv4Network(reservation.cidr)
             _check(
                 inner.subnet_of(network),
-                f"reservation {reservation.cidr} is outside subnet {self.id} ({self.cidr})",
+                f"reservation {reservation.cidr} is outside subnet {self.id} ({self.cidr}): a"
+                " reservation lies inside its subnet",
                 reservation,
                 "cidr",
             )
             for other, other_net in held:
                 _check(
                     not inner.overlaps(other_net),
-                    f"reservation {reservation.cidr} overlaps reservation {other.cidr}",
+                    f"reservation {reservation.cidr} overlaps reservation {other.cidr}: merge them",
                     reservation,
                     "cidr",
                 )
@@ -233,13 +234,18 @@ class Vpc:
             for other in networks[:i]:
                 _check(
                     not network.overlaps(other),
-                    f"VPC CIDR {network} overlaps VPC CIDR {other}",
+                    f"VPC CIDR {network} overlaps VPC CIDR {other}: drop one or make them disjoint",
                     self,
                     "cidrs",
                 )
         seen: dict[str, Subnet] = {}
         for subnet in self.subnets:
-            _check(subnet.id not in seen, f"subnet id {subnet.id} is used twice", subnet, "id")
+            _check(
+                subnet.id not in seen,
+                f"subnet id {subnet.id} is used twice: give each its own",
+                subnet,
+                "id",
+            )
             subnet_network = subnet.network
             _check(
                 any(subnet_network.subnet_of(vpc) for vpc in networks),
@@ -251,7 +257,8 @@ class Vpc:
             for known in seen.values():
                 _check(
                     not subnet_network.overlaps(known.network),
-                    f"subnet {subnet.id} ({subnet.cidr}) overlaps subnet {known.id} ({known.cidr})",
+                    f"subnet {subnet.id} ({subnet.cidr}) overlaps subnet {known.id} ({known.cidr}):"
+                    " give each subnet its own range",
                     subnet,
                     "cidr",
                 )
@@ -376,14 +383,15 @@ class NodeGroup:
             _check_count(self, attr, 0, MAX_NODES_PER_GROUP)
         _check(
             self.min_size <= self.max_size,
-            f"minSize {self.min_size} is above maxSize {self.max_size}",
+            f"minSize {self.min_size} is above maxSize {self.max_size}: lower minSize or raise"
+            " maxSize",
             self,
             "min_size",
         )
         _check(
             self.min_size <= self.desired_capacity <= self.max_size,
             f"desiredCapacity {self.desired_capacity} is outside minSize {self.min_size}"
-            f" to maxSize {self.max_size}",
+            f" to maxSize {self.max_size}: keep it within them",
             self,
             "desired_capacity",
         )
@@ -750,7 +758,12 @@ class Plan:
             )
         names: set[str] = set()
         for group in self.node_groups:
-            _check(group.name not in names, f"node group {group.name} twice", group, "name")
+            _check(
+                group.name not in names,
+                f"node group {group.name} twice: give each its own name",
+                group,
+                "name",
+            )
             names.add(group.name)
             for subnet_id in group.subnets:
                 _check(

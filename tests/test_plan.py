@@ -103,7 +103,7 @@ def test_plan_error_names_object_and_attribute() -> None:
     error = refusal(group, min_size=4)
     assert isinstance(error, UsageError) and error.exit_code == 2
     assert error.attr == "min_size" and isinstance(error.obj, NodeGroup)
-    assert error.message == "minSize 4 is above maxSize 3"
+    assert error.message == "minSize 4 is above maxSize 3: lower minSize or raise maxSize"
 
 
 # --- subnets and the VPC ---------------------------------------------------------------------

@@ -438,6 +438,7 @@ def test_a_file_that_is_not_there_or_not_a_mapping(tmp_path: Path) -> None:
         load_plan(tmp_path / "nope.yaml")
     assert "plan.yaml:1: is a list: write a mapping" in error_of(tmp_path, "[1, 2]\n")
     assert "holds 2 YAML documents" in error_of(tmp_path, "a: 1\n---\nb: 2\n")
+    assert "plan.yaml: is empty: write a plan" in error_of(tmp_path, "# nothing\n")
 
 
 def test_plan_error_is_a_usage_error() -> None:

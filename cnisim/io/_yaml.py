@@ -99,6 +99,8 @@ def parse_yaml(text: str, source: str) -> Any:
         raise PlanError(f"{source}{line}: not valid YAML: {exc.problem or exc.context}") from None
     except yaml.YAMLError as exc:
         raise PlanError(f"{source}: not valid YAML: {exc}") from None
+    if not documents or documents == [None]:
+        raise PlanError(f"{source}: is empty: write a plan (apiVersion: cnisim/v1, kind: Plan)")
     if len(documents) != 1:
         raise PlanError(
             f"{source}: holds {len(documents)} YAML documents: a plan file holds exactly one"
