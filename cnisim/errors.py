@@ -6,6 +6,8 @@ Library callers catch :class:`CnisimError`.
 
 from __future__ import annotations
 
+from collections.abc import Iterable
+
 
 class CnisimError(Exception):
     """A user error: bad input, a setting the CNI refuses, missing data or credentials."""
@@ -17,3 +19,50 @@ class UsageError(CnisimError):
     """The command line or a setting is wrong (exit status 2, like a usage error)."""
 
     exit_code = 2
+
+
+class PlanError(UsageError):
+    """A plan file (or a plan built in code) that cnisim cannot simulate (exit status 2).
+
+    Raised by the plan's own checks with the object and the attribute at fault; the file readers
+    (``cnisim.io``) turn those into a message that starts with the file, the line and the field
+    as the file names it: ``plan.yaml:12: nodeGroups[0].minSize: ...``.
+
+    Parameters
+    ----------
+    message : str
+        What is wrong and how to fix it, one line.
+    obj : object, optional
+        The plan object at fault (a ``Subnet``, a ``NodeGroup``, ...), when known.
+    attr : str, optional
+        Its attribute at fault (``"cidr"``, ``"min_size"``), when known.
+    """
+
+    def __init__(self, message: str, *, obj: object = None, attr: str | None = None) -> None:
+        super().__init__(message)
+        self.message = message
+        self.obj = obj
+        self.attr = attr
+
+
+def did_you_mean(name: str, known: Iterable[str], *, cutoff: float = 0.6) -> str:
+    """A hint naming the closest known name, or ``""`` when none is close.
+
+    Parameters
+    ----------
+    name : str
+        What the user wrote.
+    known : iterable of str
+        The names that would have been accepted.
+    cutoff : float
+        Similarity in [0, 1] below which no name is suggested (``difflib`` ratio).
+
+    Examples
+    --------
+    >>> did_you_mean("desiredCapcity", ["minSize", "desiredCapacity", "maxSize"])
+    'did you mean desiredCapacity?'
+    """
+    import difflib
+
+    matches = difflib.get_close_matches(name, sorted(known), n=1, cutoff=cutoff)
+    return f"did you mean {matches[0]}?" if matches else ""

@@ -16,14 +16,26 @@ eksctl ``pkg/apis/eksctl.io/v1alpha5/types.go`` (node group fields); kubernetes
 
 from __future__ import annotations
 
+import ipaddress
+import math
 from collections.abc import Mapping
 from dataclasses import dataclass, field
 from types import MappingProxyType
-from typing import Literal, TypeAlias
+from typing import TYPE_CHECKING, Literal, TypeAlias
 
+from cnisim.cni import IpamdConfig
+from cnisim.errors import PlanError, UsageError, did_you_mean
 from cnisim.limits import DEFAULT_CNI_VERSION
 
+if TYPE_CHECKING:
+    from cnisim.catalog import Catalog
+
 __all__ = [
+    "COREDNS",
+    "DEFAULT_NODE_COUNT",
+    "MAX_NODES_PER_GROUP",
+    "MAX_PODS_PER_NODE_LIMIT",
+    "MAX_RUN_DURATION_S",
     "PLAN_API_VERSION",
     "AwsNode",
     "BootTime",
@@ -40,14 +52,73 @@ __all__ = [
     "Subnet",
     "Vpc",
     "Workload",
+    "check_instance_types",
+    "resolve_sizes",
 ]
 
 PLAN_API_VERSION = "cnisim/v1"
 """The plan file version this cnisim reads (``apiVersion``)."""
 
 
+MAX_NODES_PER_GROUP = 100_000
+"""Largest Auto Scaling group size cnisim accepts [nodes] (EKS's largest clusters' size)."""
+
+MAX_PODS_PER_NODE_LIMIT = 10_000
+"""Largest ``maxPodsPerNode`` accepted [pods]: far above any instance's address limit (737)."""
+
+MAX_RUN_DURATION_S = 366 * 86_400.0
+"""Longest simulated run [s]: a year."""
+
+_MAX_COUNT = 10_000_000
+# Job arrivals beyond this rate would mean millions of pods a minute: a typo, not a plan.
+_MAX_ARRIVALS_PER_S = 10_000.0
+
+
 def _frozen_map(values: Mapping[str, str] | None = None) -> Mapping[str, str]:
     return MappingProxyType(dict(values or {}))
+
+
+def _freeze(obj: object, *attrs: str) -> None:
+    # Frozen dataclasses still hold the caller's dict: keep a read-only copy instead.
+    for attr in attrs:
+        object.__setattr__(obj, attr, _frozen_map(getattr(obj, attr)))
+
+
+def _check(ok: bool, message: str, obj: object, attr: str) -> None:
+    if not ok:
+        raise PlanError(message, obj=obj, attr=attr)
+
+
+def _check_count(obj: object, attr: str, low: int, high: int) -> None:
+    value = getattr(obj, attr)
+    _check(
+        isinstance(value, int) and not isinstance(value, bool),
+        f"{value!r} is not a whole number",
+        obj,
+        attr,
+    )
+    _check(low <= value <= high, f"{value} is out of range: use {low} to {high:,}", obj, attr)
+
+
+def _check_seconds(obj: object, attr: str, *, positive: bool = False) -> None:
+    value = getattr(obj, attr)
+    _check(math.isfinite(value), f"{value} is not a finite duration", obj, attr)
+    if positive:
+        _check(value > 0, f"{value:g} s is not positive: use a duration above 0s", obj, attr)
+    else:
+        _check(value >= 0, f"{value:g} s is negative: use 0s or more", obj, attr)
+
+
+def _network(obj: object, attr: str, text: str) -> ipaddress.IPv4Network:
+    try:
+        network = ipaddress.IPv4Network(text, strict=True)
+    except ValueError as exc:
+        raise PlanError(
+            f"{text!r} is not an IPv4 CIDR ({exc}): write e.g. 10.0.0.0/16",
+            obj=obj,
+            attr=attr,
+        ) from None
+    return network
 
 
 @dataclass(frozen=True)
@@ -65,6 +136,15 @@ class CidrReservation:
 
     cidr: str
     type: Literal["prefix", "explicit"]
+
+    def __post_init__(self) -> None:
+        _network(self, "cidr", self.cidr)
+        _check(
+            self.type in ("prefix", "explicit"),
+            f"reservation type {self.type!r} is not prefix or explicit",
+            self,
+            "type",
+        )
 
 
 @dataclass(frozen=True)
@@ -95,6 +175,42 @@ class Subnet:
     reservations: tuple[CidrReservation, ...] = ()
     public: bool = False
 
+    def __post_init__(self) -> None:
+        _freeze(self, "tags")
+        _check(bool(self.id), "a subnet needs an id", self, "id")
+        _check(bool(self.az), f"subnet {self.id} needs an availability zone", self, "az")
+        network = self.network
+        # EC2 CreateSubnet: the block size is between /16 and /28.
+        _check(
+            16 <= network.prefixlen <= 28,
+            f"subnet {self.id} is a /{network.prefixlen}: EC2 subnets are /16 to /28",
+            self,
+            "cidr",
+        )
+        held: list[tuple[CidrReservation, ipaddress.IPv4Network]] = []
+        for reservation in self.reservations:
+            inner = ipaddress.IPv4Network(reservation.cidr)
+            _check(
+                inner.subnet_of(network),
+                f"reservation {reservation.cidr} is outside subnet {self.id} ({self.cidr}): a"
+                " reservation lies inside its subnet",
+                reservation,
+                "cidr",
+            )
+            for other, other_net in held:
+                _check(
+                    not inner.overlaps(other_net),
+                    f"reservation {reservation.cidr} overlaps reservation {other.cidr}: merge them",
+                    reservation,
+                    "cidr",
+                )
+            held.append((reservation, inner))
+
+    @property
+    def network(self) -> ipaddress.IPv4Network:
+        """The subnet's CIDR as an :class:`ipaddress.IPv4Network`."""
+        return _network(self, "cidr", self.cidr)
+
 
 @dataclass(frozen=True)
 class Vpc:
@@ -102,6 +218,63 @@ class Vpc:
 
     cidrs: tuple[str, ...]
     subnets: tuple[Subnet, ...]
+
+    def __post_init__(self) -> None:
+        _check(bool(self.cidrs), "the VPC needs at least one CIDR, e.g. 10.0.0.0/16", self, "cidrs")
+        _check(bool(self.subnets), "the VPC needs at least one subnet", self, "subnets")
+        networks = [_network(self, "cidrs", cidr) for cidr in self.cidrs]
+        for i, network in enumerate(networks):
+            # EC2 CreateVpc / AssociateVpcCidrBlock: /16 to /28.
+            _check(
+                16 <= network.prefixlen <= 28,
+                f"VPC CIDR {network} is a /{network.prefixlen}: VPC CIDRs are /16 to /28",
+                self,
+                "cidrs",
+            )
+            for other in networks[:i]:
+                _check(
+                    not network.overlaps(other),
+                    f"VPC CIDR {network} overlaps VPC CIDR {other}: drop one or make them disjoint",
+                    self,
+                    "cidrs",
+                )
+        seen: dict[str, Subnet] = {}
+        for subnet in self.subnets:
+            _check(
+                subnet.id not in seen,
+                f"subnet id {subnet.id} is used twice: give each its own",
+                subnet,
+                "id",
+            )
+            subnet_network = subnet.network
+            _check(
+                any(subnet_network.subnet_of(vpc) for vpc in networks),
+                f"subnet {subnet.id} ({subnet.cidr}) is outside every VPC CIDR"
+                f" ({', '.join(self.cidrs)}): add its range to the VPC CIDRs or move it",
+                subnet,
+                "cidr",
+            )
+            for known in seen.values():
+                _check(
+                    not subnet_network.overlaps(known.network),
+                    f"subnet {subnet.id} ({subnet.cidr}) overlaps subnet {known.id} ({known.cidr}):"
+                    " give each subnet its own range",
+                    subnet,
+                    "cidr",
+                )
+            seen[subnet.id] = subnet
+
+    def subnet(self, subnet_id: str) -> Subnet:
+        """The subnet with this id (:class:`KeyError` if there is none)."""
+        for subnet in self.subnets:
+            if subnet.id == subnet_id:
+                return subnet
+        raise KeyError(subnet_id)
+
+    @property
+    def availability_zones(self) -> tuple[str, ...]:
+        """The zones of the subnets, in first-seen order."""
+        return tuple(dict.fromkeys(subnet.az for subnet in self.subnets))
 
 
 @dataclass(frozen=True)
@@ -120,6 +293,9 @@ class AwsNode:
     env: Mapping[str, str] = field(default_factory=_frozen_map)
     eni_configs: Mapping[str, str] = field(default_factory=_frozen_map)
 
+    def __post_init__(self) -> None:
+        _freeze(self, "env", "eni_configs")
+
 
 @dataclass(frozen=True)
 class BootTime:
@@ -135,6 +311,16 @@ class BootTime:
 
     median_s: float = 60.0
     p95_s: float = 150.0
+
+    def __post_init__(self) -> None:
+        _check_seconds(self, "median_s", positive=True)
+        _check_seconds(self, "p95_s", positive=True)
+        _check(
+            self.p95_s >= self.median_s,
+            f"p95 {self.p95_s:g} s is below the median {self.median_s:g} s",
+            self,
+            "p95_s",
+        )
 
 
 @dataclass(frozen=True)
@@ -184,6 +370,41 @@ class NodeGroup:
     boot: BootTime = BootTime()
     max_unavailable: int = 1
 
+    def __post_init__(self) -> None:
+        _freeze(self, "aws_node_env", "labels")
+        _check(bool(self.name), "a node group needs a name", self, "name")
+        _check(
+            bool(self.instance_types),
+            f"node group {self.name} has no instance type: give instanceTypes, e.g. [m5.large]",
+            self,
+            "instance_types",
+        )
+        for attr in ("min_size", "desired_capacity", "max_size"):
+            _check_count(self, attr, 0, MAX_NODES_PER_GROUP)
+        _check(
+            self.min_size <= self.max_size,
+            f"minSize {self.min_size} is above maxSize {self.max_size}: lower minSize or raise"
+            " maxSize",
+            self,
+            "min_size",
+        )
+        _check(
+            self.min_size <= self.desired_capacity <= self.max_size,
+            f"desiredCapacity {self.desired_capacity} is outside minSize {self.min_size}"
+            f" to maxSize {self.max_size}: keep it within them",
+            self,
+            "desired_capacity",
+        )
+        _check(
+            bool(self.subnets),
+            f"node group {self.name} has no subnet: give subnets or availabilityZones",
+            self,
+            "subnets",
+        )
+        if self.max_pods_per_node is not None:
+            _check_count(self, "max_pods_per_node", 1, MAX_PODS_PER_NODE_LIMIT)
+        _check_count(self, "max_unavailable", 1, MAX_NODES_PER_GROUP)
+
 
 @dataclass(frozen=True)
 class Resources:
@@ -199,6 +420,17 @@ class Resources:
 
     cpu_millicores: float = 0.0
     memory_mib: float = 0.0
+
+    def __post_init__(self) -> None:
+        # A request larger than every node is not an error: the pod stays Pending, reported.
+        for attr in ("cpu_millicores", "memory_mib"):
+            value = getattr(self, attr)
+            _check(
+                math.isfinite(value) and value >= 0,
+                f"request {value} is not a finite, non-negative quantity",
+                self,
+                attr,
+            )
 
 
 @dataclass(frozen=True)
@@ -218,6 +450,37 @@ class Lifetime:
     distribution: Literal["exponential", "lognormal", "fixed"]
     mean_s: float
     p95_s: float | None = None
+
+    def __post_init__(self) -> None:
+        _check(
+            self.distribution in ("exponential", "lognormal", "fixed"),
+            f"lifetime distribution {self.distribution!r} is not exponential, lognormal or fixed",
+            self,
+            "distribution",
+        )
+        _check_seconds(self, "mean_s", positive=True)
+        if self.distribution == "lognormal":
+            _check(
+                self.p95_s is not None,
+                "a lognormal lifetime needs p95 as well as its median (mean)",
+                self,
+                "p95_s",
+            )
+        else:
+            _check(
+                self.p95_s is None,
+                f"p95 is for lognormal lifetimes only, not {self.distribution}",
+                self,
+                "p95_s",
+            )
+        if self.p95_s is not None:
+            _check_seconds(self, "p95_s", positive=True)
+            _check(
+                self.p95_s > self.mean_s,
+                f"p95 {self.p95_s:g} s is not above the median {self.mean_s:g} s",
+                self,
+                "p95_s",
+            )
 
 
 @dataclass(frozen=True)
@@ -250,6 +513,12 @@ class Deployment:
     labels: Mapping[str, str] = field(default_factory=_frozen_map)
     security_groups: bool = False
     host_network: bool = False
+
+    def __post_init__(self) -> None:
+        _freeze(self, "labels")
+        _check(bool(self.name), "a Deployment needs a name", self, "name")
+        _check_count(self, "replicas", 0, _MAX_COUNT)
+        _check_seconds(self, "start_s")
 
 
 @dataclass(frozen=True)
@@ -284,6 +553,27 @@ class JobStream:
     labels: Mapping[str, str] = field(default_factory=_frozen_map)
     security_groups: bool = False
 
+    def __post_init__(self) -> None:
+        _freeze(self, "labels")
+        _check(bool(self.name), "a JobStream needs a name", self, "name")
+        rate = self.arrivals_per_s
+        _check(
+            math.isfinite(rate) and 0 < rate <= _MAX_ARRIVALS_PER_S,
+            f"arrival rate {rate:g}/s is out of range: use above 0 and at most"
+            f" {_MAX_ARRIVALS_PER_S:,.0f} per second",
+            self,
+            "arrivals_per_s",
+        )
+        _check_seconds(self, "start_s")
+        if self.stop_s is not None:
+            _check_seconds(self, "stop_s")
+            _check(
+                self.stop_s > self.start_s,
+                f"stop {self.stop_s:g} s is not after start {self.start_s:g} s",
+                self,
+                "stop_s",
+            )
+
 
 @dataclass(frozen=True)
 class DaemonSet:
@@ -305,8 +595,21 @@ class DaemonSet:
     host_network: bool = False
     namespace: str = "default"
 
+    def __post_init__(self) -> None:
+        _check(bool(self.name), "a DaemonSet needs a name", self, "name")
+
 
 Workload: TypeAlias = Deployment | JobStream | DaemonSet
+
+COREDNS = Deployment(
+    name="coredns",
+    namespace="kube-system",
+    replicas=2,
+    requests=Resources(cpu_millicores=100.0, memory_mib=70.0),
+)
+"""CoreDNS as the EKS add-on runs it on every cluster: 2 replicas, 100m CPU and 70Mi each
+(``docs/cluster-model.md`` sec. 9). A plan holds it in :attr:`Plan.coredns`, apart from the
+user's workloads."""
 
 
 @dataclass(frozen=True)
@@ -314,6 +617,14 @@ class Scheduler:
     """kube-scheduler's scoring (EKS's scheduler profile cannot be changed; this is a what-if)."""
 
     scoring: Literal["LeastAllocated", "MostAllocated"] = "LeastAllocated"
+
+    def __post_init__(self) -> None:
+        _check(
+            self.scoring in ("LeastAllocated", "MostAllocated"),
+            f"scoring {self.scoring!r} is not LeastAllocated or MostAllocated",
+            self,
+            "scoring",
+        )
 
 
 @dataclass(frozen=True)
@@ -337,6 +648,31 @@ class Run:
     seed: int = 0
     sample_every_s: float = 60.0
 
+    def __post_init__(self) -> None:
+        _check_seconds(self, "duration_s", positive=True)
+        _check(
+            self.duration_s <= MAX_RUN_DURATION_S,
+            f"duration {self.duration_s:g} s is longer than a year: shorten the run",
+            self,
+            "duration_s",
+        )
+        _check_seconds(self, "tick_s", positive=True)
+        _check(
+            self.tick_s <= self.duration_s,
+            f"tick {self.tick_s:g} s is longer than the run ({self.duration_s:g} s)",
+            self,
+            "tick_s",
+        )
+        _check_seconds(self, "sample_every_s", positive=True)
+        _check(
+            self.sample_every_s >= self.tick_s,
+            f"sampling every {self.sample_every_s:g} s is shorter than the tick"
+            f" ({self.tick_s:g} s)",
+            self,
+            "sample_every_s",
+        )
+        _check_count(self, "seed", 0, 2**63 - 1)
+
 
 @dataclass(frozen=True)
 class Plan:
@@ -353,7 +689,10 @@ class Plan:
     scheduler : Scheduler
         Scoring strategy.
     workloads : tuple of Workload
-        Workloads, CoreDNS's two replicas included unless the plan says otherwise.
+        The user's workloads (the plan's and those of ``--workload`` files).
+    coredns : Deployment or None
+        CoreDNS, on every EKS cluster: :data:`COREDNS` (2 replicas, 100m, 70Mi) unless the
+        plan changes or removes it (None). The simulator adds it to the workloads.
     run : Run
         Duration, tick, sampling, seed.
     region : str
@@ -366,8 +705,18 @@ class Plan:
         Where the plan came from (file path), for messages.
     sha256 : str
         SHA-256 of the source file's bytes ("" when built in memory).
+    name : str
+        Cluster name (eksctl ``metadata.name``).
     notes : tuple of str
-        Assumptions cnisim made reading the file (one line each, shown to the user).
+        Assumptions cnisim made reading the file and values ipamd would coerce (one line each,
+        shown to the user).
+
+    Raises
+    ------
+    PlanError
+        On construction, for a node group in a subnet the VPC does not have, custom networking
+        without an ENIConfig subnet in a zone of a node group, two node groups of one name, or
+        aws-node settings ipamd refuses (see :meth:`ipamd_config`).
     """
 
     vpc: Vpc
@@ -381,4 +730,162 @@ class Plan:
     ip_family: Literal["IPv4", "IPv6"] = "IPv4"
     source: str = "<plan>"
     sha256: str = ""
+    coredns: Deployment | None = COREDNS
+    name: str = "cluster"
     notes: tuple[str, ...] = ()
+
+    def __post_init__(self) -> None:
+        _check(
+            self.ip_family in ("IPv4", "IPv6"),
+            f"ipFamily {self.ip_family!r} is not IPv4 or IPv6",
+            self,
+            "ip_family",
+        )
+        subnet_ids = {subnet.id for subnet in self.vpc.subnets}
+        for az, subnet_id in self.aws_node.eni_configs.items():
+            _check(
+                subnet_id in subnet_ids,
+                f"ENIConfig of {az} names subnet {subnet_id}, which the VPC does not have",
+                self.aws_node,
+                "eni_configs",
+            )
+            _check(
+                self.vpc.subnet(subnet_id).az == az,
+                f"ENIConfig of {az} names subnet {subnet_id}, which is in"
+                f" {self.vpc.subnet(subnet_id).az}: an ENIConfig's subnet is in its own zone",
+                self.aws_node,
+                "eni_configs",
+            )
+        names: set[str] = set()
+        for group in self.node_groups:
+            _check(
+                group.name not in names,
+                f"node group {group.name} twice: give each its own name",
+                group,
+                "name",
+            )
+            names.add(group.name)
+            for subnet_id in group.subnets:
+                _check(
+                    subnet_id in subnet_ids,
+                    f"node group {group.name} names subnet {subnet_id}, which the VPC does not"
+                    f" have{_hint(subnet_id, subnet_ids)}",
+                    group,
+                    "subnets",
+                )
+            config = self.ipamd_config(group)
+            if config.custom_network_cfg:
+                for az in dict.fromkeys(self.vpc.subnet(sid).az for sid in group.subnets):
+                    _check(
+                        az in self.aws_node.eni_configs,
+                        f"custom networking is on for node group {group.name} but zone {az} has"
+                        " no ENIConfig subnet: add it to awsNode.eniConfigs",
+                        group,
+                        "subnets",
+                    )
+
+    def aws_node_env(self, group: NodeGroup) -> dict[str, str]:
+        """The aws-node environment of one node group: the cluster's, then the group's over it."""
+        return {**self.aws_node.env, **group.aws_node_env}
+
+    def ipamd_config(self, group: NodeGroup) -> IpamdConfig:
+        """ipamd's settings on one node group's nodes, parsed as ipamd does.
+
+        Raises
+        ------
+        PlanError
+            A variable ipamd does not know or a combination it refuses (the node would not
+            start), naming the group.
+
+        References
+        ----------
+        aws/amazon-vpc-cni-k8s ``pkg/ipamd/ipamd.go`` (through :meth:`IpamdConfig.from_env`).
+        """
+        try:
+            return IpamdConfig.from_env(self.aws_node_env(group))
+        except PlanError:
+            raise
+        except UsageError as exc:
+            attr = "aws_node_env" if group.aws_node_env else "env"
+            obj: object = group if group.aws_node_env else self.aws_node
+            raise PlanError(f"{exc} (node group {group.name})", obj=obj, attr=attr) from None
+
+    def ipamd_warnings(self) -> tuple[str, ...]:
+        """What ipamd would coerce or ignore in the aws-node settings, once per node group."""
+        return tuple(
+            f"node group {group.name}: {warning}"
+            for group in self.node_groups
+            for warning in self.ipamd_config(group).warnings
+        )
+
+    @property
+    def all_workloads(self) -> tuple[Workload, ...]:
+        """CoreDNS (unless removed), then the user's workloads."""
+        return (self.coredns, *self.workloads) if self.coredns is not None else self.workloads
+
+
+DEFAULT_NODE_COUNT = 2
+"""Nodes of a group that gives no size (eksctl ``DefaultNodeCount``, ``types.go``)."""
+
+
+def resolve_sizes(
+    min_size: int | None, desired_capacity: int | None, max_size: int | None
+) -> tuple[int, int, int]:
+    """Fill in the sizes a node group leaves out, as eksctl does.
+
+    minSize defaults to desiredCapacity, else 2; maxSize to desiredCapacity, else minSize (and 1
+    if that is 0); desiredCapacity to minSize.
+
+    Returns
+    -------
+    tuple of int
+        ``(min_size, desired_capacity, max_size)`` [nodes], not yet checked against each other.
+
+    References
+    ----------
+    eksctl ``pkg/cfn/builder/nodegroup.go`` (self-managed) and
+    ``pkg/apis/eksctl.io/v1alpha5/validation.go`` validateManagedNodeGroup (managed).
+
+    Examples
+    --------
+    >>> resolve_sizes(None, None, None), resolve_sizes(None, 5, None), resolve_sizes(1, None, 10)
+    ((2, 2, 2), (5, 5, 5), (1, 1, 10))
+    """
+    if min_size is None:
+        min_size = DEFAULT_NODE_COUNT if desired_capacity is None else desired_capacity
+    if max_size is None:
+        max_size = min_size if desired_capacity is None else desired_capacity
+        max_size = max_size or 1
+    if desired_capacity is None:
+        desired_capacity = min_size
+    return min_size, desired_capacity, max_size
+
+
+def _hint(name: str, known: set[str]) -> str:
+    hint = did_you_mean(name, known)
+    return f" ({hint})" if hint else ""
+
+
+def check_instance_types(plan: Plan, catalog: Catalog) -> None:
+    """Raise :class:`PlanError` for a node group instance type the catalog does not have.
+
+    Parameters
+    ----------
+    plan : Plan
+        The plan.
+    catalog : Catalog
+        Instance table, e.g. :func:`cnisim.catalog.load_catalog`.
+
+    Raises
+    ------
+    PlanError
+        Naming the node group and the closest known types.
+    """
+    from cnisim.catalog import UnknownInstanceType
+
+    for group in plan.node_groups:
+        try:
+            catalog.locate(list(group.instance_types))
+        except UnknownInstanceType as exc:
+            message = f"node group {group.name}: {exc}"
+            raise PlanError(message, obj=group, attr="instance_types") from None

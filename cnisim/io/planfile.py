@@ -1,0 +1,907 @@
+"""The native plan file (``apiVersion: cnisim/v1``, ``kind: Plan``) read into a :class:`Plan`.
+
+The file speaks the vocabulary users know: camelCase keys as Kubernetes and eksctl write them,
+the aws-node settings by their environment variable names, durations as ``90s``/``10m``/``2h``
+and quantities as ``250m``/``512Mi``. :data:`SECTIONS` is the one field map: every key, its
+type, its default and that default's source. The reader checks keys against it and
+``cnisim.io.reference`` writes ``docs/plan-reference.md`` from it.
+
+References
+----------
+``docs/cluster-model.md`` (defaults and their sources); eksctl
+``pkg/apis/eksctl.io/v1alpha5/types.go`` (node group field names and defaults).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from dataclasses import dataclass
+from typing import Any, cast
+
+from cnisim.io._yaml import (
+    Registry,
+    Where,
+    YamlMap,
+    as_bool,
+    as_cpu_millicores,
+    as_duration_s,
+    as_float,
+    as_int,
+    as_list,
+    as_map,
+    as_memory_mib,
+    as_str,
+    as_str_list,
+    as_str_map,
+    check_keys,
+)
+from cnisim.limits import DEFAULT_CNI_VERSION
+from cnisim.plan import (
+    COREDNS,
+    PLAN_API_VERSION,
+    AwsNode,
+    BootTime,
+    CidrReservation,
+    DaemonSet,
+    Deployment,
+    JobStream,
+    Lifetime,
+    NodeGroup,
+    Plan,
+    Resources,
+    Run,
+    Scheduler,
+    Subnet,
+    Vpc,
+    Workload,
+    resolve_sizes,
+)
+
+__all__ = ["PLAN_KIND", "SECTIONS", "WORKLOADS_KIND", "Field", "Section", "plan_from_yaml"]
+
+PLAN_KIND = "Plan"
+WORKLOADS_KIND = "Workloads"
+
+Converter = Callable[[Any, Where], Any]
+
+
+@dataclass(frozen=True)
+class Field:
+    """One key of a plan file section.
+
+    Attributes
+    ----------
+    key : str
+        The key as the file writes it (camelCase).
+    type : str
+        Its type and unit, for the reference page.
+    default : str
+        The default as the file would write it, or ``"required"``.
+    source : str
+        Where the default comes from.
+    doc : str
+        What it means.
+    attr : str or None
+        The plan attribute it fills in directly, or None when the reader handles it itself.
+    convert : callable or None
+        ``convert(value, where)`` for ``attr``.
+    """
+
+    key: str
+    type: str
+    default: str
+    source: str
+    doc: str
+    attr: str | None = None
+    convert: Converter | None = None
+
+
+@dataclass(frozen=True)
+class Section:
+    """A mapping of the plan file: its path (``nodeGroups[]``), what it is, its keys."""
+
+    path: str
+    doc: str
+    fields: tuple[Field, ...]
+
+    @property
+    def keys(self) -> tuple[str, ...]:
+        """The keys the section accepts."""
+        return tuple(f.key for f in self.fields)
+
+
+def _enum(*options: str) -> Converter:
+    def convert(value: Any, where: Where) -> str:
+        text = as_str(value, where)
+        if text not in options:
+            raise where.error(f"{text!r} is not one of {', '.join(options)}")
+        return text
+
+    return convert
+
+
+def _per_minute_to_per_s(value: Any, where: Where) -> float:
+    return as_float(value, where) / 60.0
+
+
+_CM = "cluster-model.md"
+_K8S_APPS = "kubernetes pkg/apis/apps/v1/defaults.go"
+_NO_REQUEST = "Kubernetes: no request is 0 for the scheduler"
+
+SECTIONS: dict[str, Section] = {
+    s.path: s
+    for s in (
+        Section(
+            "",
+            "The top level of a plan file.",
+            (
+                Field("apiVersion", "string", "required", "", f"{PLAN_API_VERSION}"),
+                Field("kind", "string", "required", "", PLAN_KIND),
+                Field("name", "string", "cluster", "cnisim", "Cluster name.", "name", as_str),
+                Field(
+                    "region",
+                    "string",
+                    "us-east-1",
+                    "cnisim (eksctl's own default is us-west-2)",
+                    "AWS Region (zone names are `<region>a`, ...).",
+                    "region",
+                    as_str,
+                ),
+                Field(
+                    "cniVersion",
+                    "string",
+                    DEFAULT_CNI_VERSION,
+                    "the VPC CNI release cnisim's model follows (ipamd-model.md)",
+                    "VPC CNI version.",
+                    "cni_version",
+                    as_str,
+                ),
+                Field(
+                    "ipFamily",
+                    "IPv4 or IPv6",
+                    "IPv4",
+                    "eksctl DefaultIPFamily (types.go)",
+                    "With IPv6 pods take no IPv4 address (a /80 per node); nodes still do.",
+                    "ip_family",
+                    _enum("IPv4", "IPv6"),
+                ),
+                Field("vpc", "mapping", "required", "", "The VPC: see `vpc`."),
+                Field("awsNode", "mapping", "{}", "", "aws-node settings: see `awsNode`."),
+                Field("nodeGroups", "list", "required", "", "At least one: see `nodeGroups[]`."),
+                Field("scheduler", "mapping", "{}", "", "See `scheduler`."),
+                Field("workloads", "list", "[]", "", "See `workloads[]`."),
+                Field(
+                    "coreDNS",
+                    "mapping or false",
+                    "2 replicas",
+                    f"{_CM} sec. 9 (the EKS add-on)",
+                    "CoreDNS, on every EKS cluster; `false` removes it. See `coreDNS`.",
+                ),
+                Field("run", "mapping", "{}", "", "See `run`."),
+            ),
+        ),
+        Section(
+            "vpc",
+            "The VPC: its CIDRs and subnets.",
+            (
+                Field(
+                    "cidrs",
+                    "list of IPv4 CIDRs",
+                    "required",
+                    "",
+                    "Primary CIDR first, then secondary ones (e.g. 100.64.0.0/16 for custom"
+                    " networking); /16 to /28, not overlapping.",
+                ),
+                Field("subnets", "list", "required", "", "See `vpc.subnets[]`."),
+            ),
+        ),
+        Section(
+            "vpc.subnets[]",
+            "One subnet; each lies inside a VPC CIDR and overlaps no other.",
+            (
+                Field("id", "string", "required", "", "Subnet id, as node groups name it.", "id"),
+                Field("az", "string", "required", "", "Availability zone.", "az"),
+                Field("cidr", "IPv4 CIDR", "required", "", "/16 to /28.", "cidr"),
+                Field(
+                    "tags",
+                    "mapping of strings",
+                    "{}",
+                    "",
+                    '`kubernetes.io/role/cni: "1"` marks subnets for ipamd\'s subnet discovery.',
+                    "tags",
+                    as_str_map,
+                ),
+                Field(
+                    "reservations",
+                    "list",
+                    "[]",
+                    "",
+                    "Subnet CIDR reservations: see `vpc.subnets[].reservations[]`.",
+                ),
+                Field(
+                    "public",
+                    "boolean",
+                    "false",
+                    "",
+                    "A public subnet: node groups use it only when named in their `subnets`.",
+                    "public",
+                    as_bool,
+                ),
+            ),
+        ),
+        Section(
+            "vpc.subnets[].reservations[]",
+            "A subnet CIDR reservation (EC2 CreateSubnetCidrReservation).",
+            (
+                Field("cidr", "IPv4 CIDR", "required", "", "Inside the subnet.", "cidr"),
+                Field(
+                    "type",
+                    "prefix or explicit",
+                    "required",
+                    "",
+                    "`prefix`: EC2 hands these addresses out only as /28 prefixes; `explicit`:"
+                    " EC2 never picks them itself.",
+                    "type",
+                    _enum("prefix", "explicit"),
+                ),
+            ),
+        ),
+        Section(
+            "awsNode",
+            "The aws-node DaemonSet of the cluster.",
+            (
+                Field(
+                    "env",
+                    "mapping of strings",
+                    "{}",
+                    "aws-node manifest (amazon-vpc-cni-k8s config/master/aws-k8s-cni.yaml)",
+                    "Environment variables by their names (WARM_IP_TARGET, ...); unset ones"
+                    " take the manifest's value. A value ipamd would coerce is coerced, with a"
+                    " note; a combination it refuses is an error.",
+                    "env",
+                    as_str_map,
+                ),
+                Field(
+                    "eniConfigs",
+                    "mapping zone -> subnet id",
+                    "{}",
+                    "",
+                    "Custom networking: the pod subnet of each zone (its ENIConfig).",
+                    "eni_configs",
+                    as_str_map,
+                ),
+            ),
+        ),
+        Section(
+            "nodeGroups[]",
+            "A managed or self-managed node group (an Auto Scaling group).",
+            (
+                Field("name", "string", "required", "", "Unique name.", "name", as_str),
+                Field(
+                    "managed",
+                    "boolean",
+                    "true",
+                    "eksctl (managedNodeGroups is its default kind)",
+                    "A managed node group sets max pods itself (110/250 cap, smallest of its"
+                    " types).",
+                    "managed",
+                    as_bool,
+                ),
+                Field(
+                    "instanceTypes",
+                    "list of instance types",
+                    "[m5.large]",
+                    "eksctl DefaultNodeType (types.go)",
+                    "The first is the one the cluster autoscaler reads.",
+                    "instance_types",
+                    as_str_list,
+                ),
+                Field(
+                    "minSize",
+                    "integer [nodes]",
+                    "desiredCapacity, else 2",
+                    "eksctl DefaultNodeCount and nodegroup.go",
+                    "Auto Scaling group minimum.",
+                ),
+                Field(
+                    "desiredCapacity",
+                    "integer [nodes]",
+                    "minSize",
+                    "eksctl nodegroup.go",
+                    "Nodes at the start.",
+                ),
+                Field(
+                    "maxSize",
+                    "integer [nodes]",
+                    "desiredCapacity, else minSize",
+                    "eksctl nodegroup.go",
+                    "Auto Scaling group maximum.",
+                ),
+                Field(
+                    "subnets",
+                    "list of subnet ids",
+                    "the VPC's private subnets",
+                    f"{_CM} sec. 1",
+                    "Subnets the group launches into (public ones only when named here).",
+                ),
+                Field(
+                    "availabilityZones",
+                    "list of zones",
+                    "all zones",
+                    "",
+                    "Instead of `subnets`: the private subnets of these zones (each zone needs"
+                    " one). ENIConfig pod subnets are never node subnets.",
+                ),
+                Field(
+                    "maxPodsPerNode",
+                    "integer [pods]",
+                    "the AMI's or managed node group's",
+                    "max-pods.md",
+                    "kubelet maxPods (eksctl maxPodsPerNode).",
+                    "max_pods_per_node",
+                    as_int,
+                ),
+                Field(
+                    "amiFamily",
+                    "string",
+                    "AmazonLinux2023",
+                    "eksctl DefaultNodeImageFamily (types.go)",
+                    "AmazonLinux2023, AmazonLinux2, Bottlerocket, ...",
+                    "ami_family",
+                    as_str,
+                ),
+                Field(
+                    "awsNode",
+                    "mapping",
+                    "{}",
+                    "",
+                    "This group's aws-node `env`, over the cluster's `awsNode.env`.",
+                ),
+                Field(
+                    "labels",
+                    "mapping of strings",
+                    "{}",
+                    "",
+                    "Node labels.",
+                    "labels",
+                    as_str_map,
+                ),
+                Field("bootTime", "mapping", "{}", "", "See `nodeGroups[].bootTime`."),
+                Field("updateConfig", "mapping", "{}", "", "See `nodeGroups[].updateConfig`."),
+            ),
+        ),
+        Section(
+            "nodeGroups[].awsNode",
+            "A node group's own aws-node settings.",
+            (
+                Field(
+                    "env",
+                    "mapping of strings",
+                    "{}",
+                    "",
+                    "Variables over the cluster's.",
+                    "env",
+                    as_str_map,
+                ),
+            ),
+        ),
+        Section(
+            "nodeGroups[].bootTime",
+            "Launch to Ready, a lognormal distribution.",
+            (
+                Field(
+                    "median",
+                    "duration",
+                    "60s",
+                    f"{_CM} sec. 9 (reports in sec. 1)",
+                    "Median launch-to-Ready time.",
+                    "median_s",
+                    as_duration_s,
+                ),
+                Field(
+                    "p95",
+                    "duration",
+                    "150s",
+                    f"{_CM} sec. 9",
+                    "95th percentile.",
+                    "p95_s",
+                    as_duration_s,
+                ),
+            ),
+        ),
+        Section(
+            "nodeGroups[].updateConfig",
+            "Managed node group updates.",
+            (
+                Field(
+                    "maxUnavailable",
+                    "integer [nodes]",
+                    "1",
+                    f"{_CM} sec. 1 (EKS user guide, managed node update behavior)",
+                    "Nodes drained at a time.",
+                    "max_unavailable",
+                    as_int,
+                ),
+            ),
+        ),
+        Section(
+            "scheduler",
+            "kube-scheduler's scoring (EKS's cannot be changed: a what-if).",
+            (
+                Field(
+                    "scoring",
+                    "LeastAllocated or MostAllocated",
+                    "LeastAllocated",
+                    f"{_CM} sec. 2 (kube-scheduler defaults)",
+                    "NodeResourcesFit scoring strategy.",
+                    "scoring",
+                    _enum("LeastAllocated", "MostAllocated"),
+                ),
+            ),
+        ),
+        Section(
+            "workloads[] (kind: Deployment)",
+            "Pods that stay from `start` until the run ends.",
+            (
+                Field("kind", "Deployment", "required", "", "The workload kind."),
+                Field("name", "string", "required", "", "Name.", "name", as_str),
+                Field("namespace", "string", "default", "Kubernetes", "", "namespace", as_str),
+                Field(
+                    "replicas",
+                    "integer [pods]",
+                    "1",
+                    _K8S_APPS,
+                    "Pods.",
+                    "replicas",
+                    as_int,
+                ),
+                Field("requests", "mapping", "{}", "", "See `requests`."),
+                Field("start", "duration", "0s", "", "Creation time.", "start_s", as_duration_s),
+                Field("labels", "mapping of strings", "{}", "", "", "labels", as_str_map),
+                Field(
+                    "securityGroups",
+                    "boolean",
+                    "false",
+                    "",
+                    "Pods get branch ENIs (security groups for pods).",
+                    "security_groups",
+                    as_bool,
+                ),
+                Field(
+                    "hostNetwork",
+                    "boolean",
+                    "false",
+                    "",
+                    "Host-network pods take a max-pods slot and no address.",
+                    "host_network",
+                    as_bool,
+                ),
+            ),
+        ),
+        Section(
+            "workloads[] (kind: JobStream)",
+            "Jobs arriving as a Poisson process, one pod each.",
+            (
+                Field("kind", "JobStream", "required", "", "The workload kind."),
+                Field("name", "string", "required", "", "Name.", "name", as_str),
+                Field("namespace", "string", "default", "Kubernetes", "", "namespace", as_str),
+                Field(
+                    "arrivalsPerMinute",
+                    "number [1/min]",
+                    "required",
+                    "",
+                    "Mean arrival rate.",
+                    "arrivals_per_s",
+                    _per_minute_to_per_s,
+                ),
+                Field("lifetime", "mapping", "required", "", "See `lifetime`."),
+                Field("requests", "mapping", "{}", "", "See `requests`."),
+                Field("start", "duration", "0s", "", "First arrivals.", "start_s", as_duration_s),
+                Field(
+                    "stop",
+                    "duration",
+                    "the end of the run",
+                    "",
+                    "No arrivals from then on.",
+                    "stop_s",
+                    as_duration_s,
+                ),
+                Field("labels", "mapping of strings", "{}", "", "", "labels", as_str_map),
+                Field(
+                    "securityGroups",
+                    "boolean",
+                    "false",
+                    "",
+                    "Pods get branch ENIs.",
+                    "security_groups",
+                    as_bool,
+                ),
+            ),
+        ),
+        Section(
+            "workloads[] (kind: DaemonSet)",
+            "One pod on every node.",
+            (
+                Field("kind", "DaemonSet", "required", "", "The workload kind."),
+                Field("name", "string", "required", "", "Name.", "name", as_str),
+                Field("namespace", "string", "default", "Kubernetes", "", "namespace", as_str),
+                Field("requests", "mapping", "{}", "", "See `requests`."),
+                Field(
+                    "hostNetwork",
+                    "boolean",
+                    "false",
+                    "",
+                    "Host-network pods take a max-pods slot and no address; others take an"
+                    " address on every node.",
+                    "host_network",
+                    as_bool,
+                ),
+            ),
+        ),
+        Section(
+            "lifetime",
+            "How long a Job's pod runs.",
+            (
+                Field(
+                    "distribution",
+                    "exponential, lognormal or fixed",
+                    "exponential",
+                    f"{_CM} sec. 5",
+                    "Shape.",
+                    "distribution",
+                    _enum("exponential", "lognormal", "fixed"),
+                ),
+                Field(
+                    "mean",
+                    "duration",
+                    "required",
+                    "",
+                    "Mean (exponential), median (lognormal) or the value (fixed).",
+                    "mean_s",
+                    as_duration_s,
+                ),
+                Field(
+                    "p95",
+                    "duration",
+                    "none",
+                    "",
+                    "95th percentile, lognormal only (then required).",
+                    "p95_s",
+                    as_duration_s,
+                ),
+            ),
+        ),
+        Section(
+            "requests",
+            "A pod's resource requests (Kubernetes `resources.requests`).",
+            (
+                Field(
+                    "cpu",
+                    "CPU quantity (250m, 0.5)",
+                    "0",
+                    _NO_REQUEST,
+                    "",
+                    "cpu_millicores",
+                    as_cpu_millicores,
+                ),
+                Field(
+                    "memory",
+                    "memory quantity (512Mi, 1Gi)",
+                    "0",
+                    _NO_REQUEST,
+                    "",
+                    "memory_mib",
+                    as_memory_mib,
+                ),
+            ),
+        ),
+        Section(
+            "coreDNS",
+            "CoreDNS (namespace kube-system), added to the workloads.",
+            (
+                Field(
+                    "replicas",
+                    "integer [pods]",
+                    "2",
+                    f"{_CM} sec. 9 (the EKS add-on)",
+                    "0 removes it, as `coreDNS: false` does.",
+                    "replicas",
+                    as_int,
+                ),
+                Field(
+                    "requests",
+                    "mapping",
+                    "cpu 100m, memory 70Mi",
+                    f"{_CM} sec. 9 (the EKS add-on)",
+                    "See `requests`.",
+                ),
+            ),
+        ),
+        Section(
+            "run",
+            "The simulation's length, tick, sampling and seed.",
+            (
+                Field(
+                    "duration",
+                    "duration",
+                    "2h",
+                    "cnisim",
+                    "Simulated time (`--duration`).",
+                    "duration_s",
+                    as_duration_s,
+                ),
+                Field("tick", "duration", "1s", "cnisim", "Tick length.", "tick_s", as_duration_s),
+                Field(
+                    "sampleEvery",
+                    "duration",
+                    "60s",
+                    "issue 8 (sampling every 60 s or less)",
+                    "Time series sampling period.",
+                    "sample_every_s",
+                    as_duration_s,
+                ),
+                Field("seed", "integer", "0", "cnisim", "Run seed (`--seed`).", "seed", as_int),
+            ),
+        ),
+    )
+}
+
+
+class _Reader:
+    """The keys of one mapping, read through its :class:`Section` (unknown keys refused)."""
+
+    def __init__(self, value: Any, where: Where, section: str, registry: Registry) -> None:
+        self.section = SECTIONS[section]
+        self.mapping = as_map(value, where)
+        self.where = where
+        self.registry = registry
+        self.attrs: dict[str, Where] = {}
+        self.kwargs: dict[str, Any] = {}
+        check_keys(self.mapping, where, self.section.keys, self.section.path or "a plan")
+        # Keys that fill an attribute directly are read here, once; the others by the caller.
+        for f in self.section.fields:
+            if f.attr is not None and f.key in self.mapping:
+                convert = f.convert or as_str
+                self.kwargs[f.attr] = convert(self.mapping[f.key], self.at(f.key))
+                self.attrs[f.attr] = self.at(f.key)
+
+    def at(self, key: str) -> Where:
+        return self.where.key(self.mapping, key)
+
+    def has(self, key: str) -> bool:
+        return key in self.mapping
+
+    def raw(self, key: str) -> Any:
+        return self.mapping.get(key)
+
+    def require(self, key: str) -> Any:
+        if key not in self.mapping:
+            raise self.where.error(f"needs {key!r}")
+        return self.mapping[key]
+
+    def child(self, key: str, section: str) -> _Reader:
+        """The reader of the mapping under ``key``."""
+        return _Reader(self.mapping.get(key), self.at(key), section, self.registry)
+
+    def put(self, attr: str, key: str, value: Any) -> None:
+        """An attribute the caller converted itself, located at ``key``."""
+        self.kwargs[attr] = value
+        self.attrs[attr] = self.at(key)
+
+    def build(self, cls: Callable[..., Any], **extra: Any) -> Any:
+        for f in self.section.fields:
+            if f.default == "required" and f.attr is not None and f.attr not in self.kwargs:
+                raise self.where.error(f"needs {f.key!r}")
+        return self.registry.build(cls, self.where, self.attrs, **self.kwargs, **extra)
+
+
+def _with_requests(reader: _Reader) -> None:
+    if reader.has("requests"):
+        reader.put("requests", "requests", reader.child("requests", "requests").build(Resources))
+
+
+def _workload(value: Any, where: Where, registry: Registry) -> Workload:
+    mapping = as_map(value, where)
+    if "kind" not in mapping:
+        raise where.error("needs 'kind': Deployment, JobStream or DaemonSet")
+    kind = mapping["kind"]
+    kinds = {"Deployment": Deployment, "JobStream": JobStream, "DaemonSet": DaemonSet}
+    if kind not in kinds:
+        raise where.key(mapping, "kind").error(
+            f"{kind!r} is not a workload kind cnisim simulates: use Deployment, JobStream or"
+            " DaemonSet"
+        )
+    reader = _Reader(mapping, where, f"workloads[] (kind: {kind})", registry)
+    _with_requests(reader)
+    if kind == "Deployment" and "replicas" not in reader.kwargs:
+        reader.kwargs["replicas"] = 1
+    if kind == "JobStream":
+        reader.require("lifetime")
+        lifetime = reader.child("lifetime", "lifetime")
+        lifetime.kwargs.setdefault("distribution", "exponential")
+        reader.put("lifetime", "lifetime", lifetime.build(Lifetime))
+    return cast(Workload, reader.build(kinds[kind]))
+
+
+def workloads_from_yaml(items: Any, where: Where, registry: Registry) -> tuple[Workload, ...]:
+    """The ``workloads:`` list of a plan or workload file."""
+    workloads = as_list(items, where)
+    return tuple(
+        _workload(item, where.item(workloads, i), registry) for i, item in enumerate(workloads)
+    )
+
+
+_SUBNETS = "vpc.subnets[]"
+
+
+def _subnet(value: Any, where: Where, registry: Registry) -> Subnet:
+    reader = _Reader(value, where, _SUBNETS, registry)
+    if reader.has("reservations"):
+        where_list = reader.at("reservations")
+        items = as_list(reader.raw("reservations"), where_list)
+        section = f"{_SUBNETS}.reservations[]"
+        reservations = tuple(
+            _Reader(item, where_list.item(items, i), section, registry).build(CidrReservation)
+            for i, item in enumerate(items)
+        )
+        reader.put("reservations", "reservations", reservations)
+    return cast(Subnet, reader.build(Subnet))
+
+
+def _vpc(value: Any, where: Where, registry: Registry) -> Vpc:
+    reader = _Reader(value, where, "vpc", registry)
+    cidrs = as_str_list(reader.require("cidrs"), reader.at("cidrs"))
+    items = as_list(reader.require("subnets"), reader.at("subnets"))
+    subnets = tuple(
+        _subnet(item, reader.at("subnets").item(items, i), registry) for i, item in enumerate(items)
+    )
+    reader.put("cidrs", "cidrs", cidrs)
+    reader.put("subnets", "subnets", subnets)
+    return cast(Vpc, reader.build(Vpc))
+
+
+def _node_subnets(reader: _Reader, vpc: Vpc, aws_node: AwsNode) -> tuple[str, ...]:
+    if reader.has("subnets") and reader.has("availabilityZones"):
+        raise reader.at("availabilityZones").error("give subnets or availabilityZones, not both")
+    if reader.has("subnets"):
+        subnets = as_str_list(reader.raw("subnets"), reader.at("subnets"))
+        reader.put("subnets", "subnets", subnets)
+        return subnets
+    pod_subnets = set(aws_node.eni_configs.values())
+    node_subnets = [s for s in vpc.subnets if not s.public and s.id not in pod_subnets]
+    if reader.has("availabilityZones"):
+        where = reader.at("availabilityZones")
+        zones = as_str_list(reader.raw("availabilityZones"), where)
+        for zone in zones:
+            if not any(s.az == zone for s in node_subnets):
+                raise where.error(
+                    f"zone {zone} has no node subnet in the VPC (its zones:"
+                    f" {', '.join(vpc.availability_zones)}): add a subnet in {zone} or drop it"
+                )
+        reader.put("subnets", "availabilityZones", ())
+        return tuple(s.id for s in node_subnets if s.az in zones)
+    return tuple(s.id for s in node_subnets)
+
+
+def _node_group(
+    value: Any, where: Where, registry: Registry, vpc: Vpc, aws_node: AwsNode
+) -> NodeGroup:
+    reader = _Reader(value, where, "nodeGroups[]", registry)
+    reader.kwargs.setdefault("instance_types", ("m5.large",))
+    sizes = {
+        attr: as_int(reader.raw(key), reader.at(key)) if reader.has(key) else None
+        for attr, key in (
+            ("min_size", "minSize"),
+            ("desired_capacity", "desiredCapacity"),
+            ("max_size", "maxSize"),
+        )
+    }
+    for (attr, key), size in zip(
+        (("min_size", "minSize"), ("desired_capacity", "desiredCapacity"), ("max_size", "maxSize")),
+        resolve_sizes(sizes["min_size"], sizes["desired_capacity"], sizes["max_size"]),
+        strict=True,
+    ):
+        reader.put(attr, key, size)
+    if reader.has("awsNode"):
+        own = reader.child("awsNode", "nodeGroups[].awsNode")
+        reader.put("aws_node_env", "awsNode", own.kwargs.get("env", {}))
+    if reader.has("bootTime"):
+        boot = reader.child("bootTime", "nodeGroups[].bootTime")
+        reader.put("boot", "bootTime", boot.build(BootTime))
+    if reader.has("updateConfig"):
+        update = reader.child("updateConfig", "nodeGroups[].updateConfig")
+        if "max_unavailable" in update.kwargs:
+            reader.put("max_unavailable", "updateConfig", update.kwargs["max_unavailable"])
+    subnets = _node_subnets(reader, vpc, aws_node)
+    reader.kwargs["subnets"] = subnets
+    return cast(NodeGroup, reader.build(NodeGroup))
+
+
+def _coredns(value: Any, where: Where, registry: Registry) -> Deployment | None:
+    if value is False:
+        return None
+    reader = _Reader(value, where, "coreDNS", registry)
+    _with_requests(reader)
+    if reader.kwargs.get("replicas") == 0:
+        return None
+    reader.kwargs.setdefault("replicas", COREDNS.replicas)
+    reader.kwargs.setdefault("requests", COREDNS.requests)
+    coredns = reader.build(Deployment, name=COREDNS.name, namespace=COREDNS.namespace)
+    return cast(Deployment, coredns)
+
+
+def check_header(document: Any, where: Where, kinds: tuple[str, ...]) -> YamlMap:
+    """The top-level mapping, once its ``apiVersion`` and ``kind`` are ones cnisim reads."""
+    mapping = as_map(document, where)
+    version = mapping.get("apiVersion")
+    kind = mapping.get("kind")
+    supported = f"{PLAN_API_VERSION} {' or '.join(kinds)} (or an eksctl.io/v1alpha5 ClusterConfig)"
+    if version is None or kind is None:
+        raise where.error(f"needs apiVersion and kind: cnisim reads {supported}")
+    if isinstance(version, str) and version.startswith("cnisim/") and version != PLAN_API_VERSION:
+        raise where.key(mapping, "apiVersion").error(
+            f"plan version {version} is not supported: this cnisim reads {PLAN_API_VERSION}"
+        )
+    if version != PLAN_API_VERSION:
+        raise where.key(mapping, "apiVersion").error(
+            f"apiVersion {version!r} is not supported: cnisim reads {supported}"
+        )
+    if kind not in kinds:
+        raise where.key(mapping, "kind").error(
+            f"kind {kind!r} is not supported: cnisim reads {supported}"
+        )
+    return mapping
+
+
+def plan_from_yaml(document: Any, source: str, sha256: str = "") -> tuple[Plan, Registry]:
+    """Read a parsed plan document into a :class:`Plan`.
+
+    Parameters
+    ----------
+    document : Any
+        The document as :func:`cnisim.io._yaml.parse_yaml` returns it.
+    source : str
+        The file's name, for messages.
+    sha256 : str
+        The file's SHA-256.
+
+    Returns
+    -------
+    tuple of Plan and Registry
+        The plan and where each of its objects came from (to locate later errors).
+
+    Raises
+    ------
+    PlanError
+        Naming the file, the line and the field.
+    """
+    registry = Registry(Where(source, "", getattr(document, "line", 1) or 1))
+    mapping = check_header(document, registry.root, (PLAN_KIND,))
+    reader = _Reader(mapping, registry.root, "", registry)
+    vpc = _vpc(reader.require("vpc"), reader.at("vpc"), registry)
+    aws_node = (
+        reader.child("awsNode", "awsNode").build(AwsNode) if reader.has("awsNode") else AwsNode()
+    )
+    items = as_list(reader.require("nodeGroups"), reader.at("nodeGroups"))
+    if not items:
+        raise reader.at("nodeGroups").error("is empty: a plan needs at least one node group")
+    groups = tuple(
+        _node_group(item, reader.at("nodeGroups").item(items, i), registry, vpc, aws_node)
+        for i, item in enumerate(items)
+    )
+    reader.put("vpc", "vpc", vpc)
+    reader.put("aws_node", "awsNode" if reader.has("awsNode") else "vpc", aws_node)
+    reader.put("node_groups", "nodeGroups", groups)
+    if reader.has("scheduler"):
+        scheduler = reader.child("scheduler", "scheduler").build(Scheduler)
+        reader.put("scheduler", "scheduler", scheduler)
+    if reader.has("workloads"):
+        workloads = workloads_from_yaml(reader.raw("workloads"), reader.at("workloads"), registry)
+        reader.put("workloads", "workloads", workloads)
+    if reader.has("coreDNS"):
+        coredns = _coredns(reader.raw("coreDNS"), reader.at("coreDNS"), registry)
+        reader.put("coredns", "coreDNS", coredns)
+    if reader.has("run"):
+        reader.put("run", "run", reader.child("run", "run").build(Run))
+    plan = cast(Plan, reader.build(Plan, source=source, sha256=sha256))
+    return plan, registry
