@@ -23,7 +23,8 @@ One scheduling cycle, as ``pkg/scheduler/schedule_one.go`` runs it:
    5, ScheduleAnyway; plugin weight 2). All in kube-scheduler's integer arithmetic.
 3. **Select** the highest total score; ties are broken uniformly at random with the seeded
    ``rng`` (kube-scheduler's ``selectHost`` reservoir-samples the tied nodes, which is the
-   same distribution: here one ``integers(n_tied)`` draw per pod with more than one tie).
+   same distribution: here one ``integers(n_tied)`` draw per pod with more than one tie,
+   over the tied nodes in node order).
 
 Simplifications: the other default plugins score all nodes alike here (no taints other than
 not-ready, no affinities, no images) and are left out; no preemption (all pods have one
@@ -388,8 +389,10 @@ class _Cluster:
         self.free_mem = alloc_mem - self.requested_mem
         self.free_pods = nodes.allocatable_pods - nodes.requested_pods
         self.free_pod_enis = nodes.allocatable_pod_enis - nodes.requested_pod_enis
-        self.nonzero_cpu = nodes.nonzero_requested_cpu_millicores.copy()
-        self.nonzero_mem = _bytes(nodes.nonzero_requested_memory_mib)
+        # Allocatable minus the non-zero requests: what the NodeResourcesFit score sees.
+        self.nonzero_free_cpu = alloc_cpu - nodes.nonzero_requested_cpu_millicores
+        self.nonzero_free_mem = alloc_mem - _bytes(nodes.nonzero_requested_memory_mib)
+        self.open = nodes.ready & (self.free_pods > 0)  # Ready with a pod slot left
         # One row per workload, so a workload's counts over the chosen nodes are one gather.
         self.host_pods = np.array(nodes.workload_pods.T, order="C")
         self.zone_pods = np.zeros((self.host_pods.shape[0], self.n_zones), dtype=np.int64)
@@ -406,7 +409,7 @@ class _Cluster:
 
     def fits(self, cpu: int, mem: int, pod_eni: bool) -> NDArray[np.bool_]:
         """Nodes that pass TaintToleration (Ready) and NodeResourcesFit's filter."""
-        fits = self.ready & (self.free_pods > 0)
+        fits = self.open.copy()
         if cpu:
             fits &= self.free_cpu >= cpu
         if mem:
@@ -436,15 +439,20 @@ class _Cluster:
         """Total weighted score of each chosen node, as ``prioritizeNodes`` sums it."""
         cpu_divisor = self.cpu_divisor[chosen]
         mem_divisor = self.mem_divisor[chosen]
-        # NodeResourcesFit: on the non-zero requests (100m / 200Mi for a pod without any).
-        want_cpu = self.nonzero_cpu[chosen] + (cpu or _DEFAULT_MILLI_CPU_REQUEST)
-        want_mem = self.nonzero_mem[chosen] + (mem or _DEFAULT_MEMORY_REQUEST_BYTES)
+        # NodeResourcesFit on the non-zero requests (100m / 200Mi for a pod without any):
+        # spare = capacity - requested with this pod, 0 if over.
+        cpu_spare = np.maximum(
+            self.nonzero_free_cpu[chosen] - (cpu or _DEFAULT_MILLI_CPU_REQUEST), 0
+        )
+        mem_spare = np.maximum(
+            self.nonzero_free_mem[chosen] - (mem or _DEFAULT_MEMORY_REQUEST_BYTES), 0
+        )
         if least:  # leastRequestedScore: (capacity - requested) * 100 / capacity, 0 if over
-            cpu_score = np.maximum(cpu_divisor - want_cpu, 0) * _MAX_NODE_SCORE // cpu_divisor
-            mem_score = np.maximum(mem_divisor - want_mem, 0) * _MAX_NODE_SCORE // mem_divisor
+            cpu_score = cpu_spare * _MAX_NODE_SCORE // cpu_divisor
+            mem_score = mem_spare * _MAX_NODE_SCORE // mem_divisor
         else:  # mostRequestedScore: min(requested, capacity) * 100 / capacity
-            cpu_score = np.minimum(want_cpu, cpu_divisor) * _MAX_NODE_SCORE // cpu_divisor
-            mem_score = np.minimum(want_mem, mem_divisor) * _MAX_NODE_SCORE // mem_divisor
+            cpu_score = (cpu_divisor - cpu_spare) * _MAX_NODE_SCORE // cpu_divisor
+            mem_score = (mem_divisor - mem_spare) * _MAX_NODE_SCORE // mem_divisor
         if self.all_scored:
             total = (cpu_score + mem_score) // 2 * _FIT_WEIGHT
         else:
@@ -487,12 +495,14 @@ class _Cluster:
     def assume(self, node: int, cpu: int, mem: int, pod_eni: bool, workload: int) -> None:
         """Account a pod on its node before the next cycle (the scheduler cache's assume)."""
         self.free_pods[node] -= 1
+        if self.free_pods[node] <= 0:
+            self.open[node] = False
         self.free_cpu[node] -= cpu
         self.free_mem[node] -= mem
         self.requested_cpu[node] += cpu
         self.requested_mem[node] += mem
-        self.nonzero_cpu[node] += cpu or _DEFAULT_MILLI_CPU_REQUEST
-        self.nonzero_mem[node] += mem or _DEFAULT_MEMORY_REQUEST_BYTES
+        self.nonzero_free_cpu[node] -= cpu or _DEFAULT_MILLI_CPU_REQUEST
+        self.nonzero_free_mem[node] -= mem or _DEFAULT_MEMORY_REQUEST_BYTES
         self.free_pod_enis[node] -= pod_eni
         self.host_pods[workload, node] += 1
         self.zone_pods[workload, self.zone[node]] += 1
@@ -505,7 +515,7 @@ def _bytes(mib: NDArray[np.float64]) -> NDArray[np.int64]:
 
 def _select(scores: NDArray[np.int64], rng: np.random.Generator) -> int:
     """Index of the best score; among ties a uniform pick (selectHost's reservoir sampling)."""
-    ties = np.flatnonzero(scores == scores.max())
+    ties = (scores == scores.max()).nonzero()[0]
     if ties.size == 1:
         return int(ties[0])
     return int(ties[rng.integers(ties.size)])
@@ -601,7 +611,7 @@ def schedule(
     start = start_node_index % n_nodes
     for i in range(n_pods):
         cpu, mem, eni, workload = pod_cpu[i], pod_mem[i], pod_eni[i], pod_workload[i]
-        feasible = np.flatnonzero(cluster.fits(cpu, mem, eni))
+        feasible = cluster.fits(cpu, mem, eni).nonzero()[0]
         n_feasible = feasible.size
         if n_feasible == 0:
             reasons[i] = cluster.reason(cpu, mem, eni)
@@ -613,9 +623,10 @@ def schedule(
             n_after = n_feasible - split
             if n_after >= n_to_find:
                 chosen = feasible[split : split + n_to_find]
-            else:
-                chosen = np.concatenate((feasible[split:], feasible[: n_to_find - n_after]))
-            start = (int(chosen[-1]) + 1) % n_nodes
+                start = (int(chosen[-1]) + 1) % n_nodes
+            else:  # wrapped round: kept in node order, so ties are always in node order
+                start = int(feasible[n_to_find - n_after - 1]) + 1
+                chosen = np.concatenate((feasible[: n_to_find - n_after], feasible[split:]))
         else:
             chosen = feasible  # every node examined: the start comes back round to itself
         if n_feasible == 1:
