@@ -1,0 +1,770 @@
+"""kube-scheduler's default profile as a decision function: bind pending pods one at a time.
+
+:func:`schedule` takes the pending pods (in queue order) and a :class:`NodeView` of the
+cluster and returns a :class:`ScheduleResult`: the node each pod is bound to, or kube-
+scheduler's own message for why none fits ("0/12 nodes are available: 3 Insufficient cpu,
+9 Too many pods."). It mutates nothing: the caller applies the bindings
+(:meth:`NodeView.bind`). Pods are decided one at a time, each seeing the bindings before it,
+as the scheduler's cache assumes a pod on its node before the next cycle. :class:`PendingPods`
+is the scheduling queue around it: backoff, and when unschedulable pods are tried again.
+
+One scheduling cycle, as ``pkg/scheduler/schedule_one.go`` runs it:
+
+1. **Filter** (``findNodesThatPassFilters``), from ``start_node_index`` on, round the node
+   list, until ``numFeasibleNodesToFind`` nodes fit. A node fits if it is Ready (else the
+   TaintToleration filter rejects it for the ``node.kubernetes.io/not-ready`` taint) and
+   NodeResourcesFit finds room: one more pod under ``pods``, the CPU, memory and
+   ``vpc.amazonaws.com/pod-eni`` requests within allocatable minus requested (a zero request
+   is not checked). The start index then moves past the nodes examined.
+2. **Score** the nodes found (skipped if only one): NodeResourcesFit (``LeastAllocated`` or
+   ``MostAllocated`` over CPU and memory, weight 1 each, on requests where a pod without one
+   counts 100m / 200Mi), NodeResourcesBalancedAllocation (weight 1), and, for Deployment
+   pods, PodTopologySpread's system default constraints (hostname maxSkew 3, zone maxSkew
+   5, ScheduleAnyway; plugin weight 2). All in kube-scheduler's integer arithmetic.
+3. **Select** the highest total score; ties are broken uniformly at random with the seeded
+   ``rng`` (kube-scheduler's ``selectHost`` reservoir-samples the tied nodes, which is the
+   same distribution: here one ``integers(n_tied)`` draw per pod with more than one tie,
+   over the tied nodes in node order).
+
+Simplifications: the other default plugins score all nodes alike here (no taints other than
+not-ready, no affinities, no images) and are left out; no preemption (all pods have one
+priority, so preemption never finds victims and its message is omitted); the filter stops at
+exactly ``numFeasibleNodesToFind`` fits (the real one runs 16 goroutines and may examine a
+few nodes more before it cancels); Job pods get no default spread (a Job is not among the
+owners ``helper.DefaultSelector`` reads: Services, ReplicationControllers, ReplicaSets,
+StatefulSets), Deployment pods spread among their own workload's pods.
+
+References
+----------
+kubernetes/kubernetes ``pkg/scheduler/schedule_one.go`` (``schedulePod``,
+``findNodesThatPassFilters``, ``numFeasibleNodesToFind``, ``selectHost``);
+``pkg/scheduler/framework/plugins/noderesources/fit.go``, ``least_allocated.go``,
+``most_allocated.go``, ``balanced_allocation.go``, ``resource_allocation.go``;
+``pkg/scheduler/framework/plugins/podtopologyspread/plugin.go`` (``systemDefaultConstraints``)
+and ``scoring.go``; ``pkg/scheduler/framework/types.go`` (``FitError``);
+``pkg/scheduler/util/pod_resources.go`` (``DefaultMilliCPURequest``,
+``DefaultMemoryRequest``); ``pkg/scheduler/apis/config/v1/default_plugins.go`` (weights);
+``pkg/scheduler/internal/queue/scheduling_queue.go`` (backoff, unschedulable pods).
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import math
+from dataclasses import dataclass, field
+from typing import Any, Final, Literal
+
+import numpy as np
+from numpy.typing import ArrayLike, NDArray
+
+from cnisim.errors import UsageError
+from cnisim.sim.nodes import NodeCapacity
+from cnisim.sim.workloads import WORKLOAD_KINDS, PodTable
+
+__all__ = [
+    "DEFAULT_PERCENTAGE_OF_NODES_TO_SCORE",
+    "POD_INITIAL_BACKOFF_S",
+    "POD_MAX_BACKOFF_S",
+    "POD_MAX_IN_UNSCHEDULABLE_PODS_S",
+    "InvalidSchedulerInputError",
+    "NodeView",
+    "PendingPods",
+    "ScheduleResult",
+    "Scoring",
+    "num_feasible_nodes_to_find",
+    "schedule",
+]
+
+Scoring = Literal["LeastAllocated", "MostAllocated"]
+
+MIN_FEASIBLE_NODES_TO_FIND: Final = 100
+"""``minFeasibleNodesToFind`` (schedule_one.go): below this many nodes, all are examined."""
+
+MIN_FEASIBLE_NODES_PERCENTAGE_TO_FIND: Final = 5
+"""``minFeasibleNodesPercentageToFind`` (schedule_one.go) [%]."""
+
+DEFAULT_PERCENTAGE_OF_NODES_TO_SCORE: Final = 0
+"""``percentageOfNodesToScore`` default (apis/config ``DefaultPercentageOfNodesToScore``):
+0 means adaptive, 50 % minus 1 % per 125 nodes, at least 5 %."""
+
+POD_INITIAL_BACKOFF_S: Final = 1.0
+"""``podInitialBackoffSeconds`` (apis/config/v1 defaults) [s]."""
+
+POD_MAX_BACKOFF_S: Final = 10.0
+"""``podMaxBackoffSeconds`` (apis/config/v1 defaults) [s]."""
+
+POD_MAX_IN_UNSCHEDULABLE_PODS_S: Final = 300.0
+"""``podMaxInUnschedulablePodsDuration`` (scheduling_queue.go, 5 min) [s]."""
+
+_MAX_NODE_SCORE: Final = 100
+_DEFAULT_MILLI_CPU_REQUEST: Final = 100  # util.DefaultMilliCPURequest
+_DEFAULT_MEMORY_REQUEST_BYTES: Final = 200 * 2**20  # util.DefaultMemoryRequest
+_MIB_BYTES: Final = 2**20
+# PodTopologySpread systemDefaultConstraints: maxSkew - 1 is added to each constraint's score.
+_HOSTNAME_MAX_SKEW: Final = 3
+_ZONE_MAX_SKEW: Final = 5
+# default_plugins.go score weights.
+_FIT_WEIGHT: Final = 1
+_BALANCED_WEIGHT: Final = 1
+_SPREAD_WEIGHT: Final = 2
+_DEPLOYMENT: Final = WORKLOAD_KINDS.index("Deployment")
+
+_NOT_READY: Final = "node(s) had untolerated taint {node.kubernetes.io/not-ready: }"
+_TOO_MANY_PODS: Final = "Too many pods"
+_NO_CPU: Final = "Insufficient cpu"
+_NO_MEMORY: Final = "Insufficient memory"
+_NO_POD_ENI: Final = "Insufficient vpc.amazonaws.com/pod-eni"
+_NO_NODES: Final = "no nodes available to schedule pods"
+
+
+class InvalidSchedulerInputError(UsageError):
+    """The scheduler was given inconsistent nodes or pods, or an out-of-range setting."""
+
+
+def num_feasible_nodes_to_find(n_nodes: int, percentage_of_nodes_to_score: int = 0) -> int:
+    """How many fitting nodes the filter looks for before it stops (kube-scheduler's rule).
+
+    Parameters
+    ----------
+    n_nodes : int
+        Nodes in the scheduler's snapshot (>= 0).
+    percentage_of_nodes_to_score : int
+        ``percentageOfNodesToScore`` [%], 0 to 100; 0 (the default) is adaptive:
+        50 - n_nodes / 125 (integer division), at least 5.
+
+    Returns
+    -------
+    int
+        All nodes below 100; else n_nodes x percentage / 100, at least 100.
+
+    Raises
+    ------
+    InvalidSchedulerInputError
+        If ``n_nodes`` is negative or the percentage is outside 0..100.
+
+    References
+    ----------
+    kubernetes/kubernetes ``pkg/scheduler/schedule_one.go`` ``numFeasibleNodesToFind``.
+
+    Examples
+    --------
+    >>> [num_feasible_nodes_to_find(n) for n in (50, 500, 1000, 5000)]
+    [50, 230, 420, 500]
+    """
+    if n_nodes < 0:
+        raise InvalidSchedulerInputError(f"{n_nodes} nodes: give 0 or more")
+    if not 0 <= percentage_of_nodes_to_score <= 100:
+        raise InvalidSchedulerInputError(
+            f"percentageOfNodesToScore {percentage_of_nodes_to_score} is outside 0..100 "
+            "(0 is adaptive)"
+        )
+    if n_nodes < MIN_FEASIBLE_NODES_TO_FIND:
+        return n_nodes
+    percentage = percentage_of_nodes_to_score
+    if percentage == 0:
+        percentage = max(50 - n_nodes // 125, MIN_FEASIBLE_NODES_PERCENTAGE_TO_FIND)
+    return max(n_nodes * percentage // 100, MIN_FEASIBLE_NODES_TO_FIND)
+
+
+def _frozen(values: ArrayLike, dtype: type) -> NDArray[Any]:
+    array: NDArray[Any] = np.array(values, dtype=dtype)
+    array.flags.writeable = False
+    return array
+
+
+@dataclass(frozen=True, eq=False)
+class NodeView:
+    """The scheduler's snapshot of the nodes: capacity, what is requested, who runs where.
+
+    All arrays have one row per node, in the scheduler's node order (the order the filter
+    walks from ``start_node_index``). They are read-only: :meth:`bind` and :meth:`unbind`
+    return new views.
+
+    Attributes
+    ----------
+    ready : ndarray of bool
+        The node is Ready (a node that is not is tainted ``node.kubernetes.io/not-ready``).
+    zone : ndarray of int64
+        Availability zone index (>= 0) of the node (``topology.kubernetes.io/zone``).
+    allocatable_cpu_millicores, allocatable_memory_mib, allocatable_pods : ndarray
+        Node allocatable [millicores], [MiB], [pods].
+    allocatable_pod_enis : ndarray of int64
+        ``vpc.amazonaws.com/pod-eni`` allocatable (branch ENIs for SGP pods) [pods].
+    requested_cpu_millicores, requested_memory_mib, requested_pods, requested_pod_enis
+        Sums of the requests of the pods bound to the node (DaemonSet pods included).
+    nonzero_requested_cpu_millicores, nonzero_requested_memory_mib : ndarray
+        The same with 100m / 200Mi for each pod that requests none (scoring only).
+    workload_pods : ndarray of int64, shape (n_nodes, n_workloads)
+        Pods of each workload bound to each node (the topology spread counts).
+    """
+
+    ready: NDArray[np.bool_]
+    zone: NDArray[np.int64]
+    allocatable_cpu_millicores: NDArray[np.int64]
+    allocatable_memory_mib: NDArray[np.float64]
+    allocatable_pods: NDArray[np.int64]
+    allocatable_pod_enis: NDArray[np.int64]
+    requested_cpu_millicores: NDArray[np.int64]
+    requested_memory_mib: NDArray[np.float64]
+    requested_pods: NDArray[np.int64]
+    requested_pod_enis: NDArray[np.int64]
+    nonzero_requested_cpu_millicores: NDArray[np.int64]
+    nonzero_requested_memory_mib: NDArray[np.float64]
+    workload_pods: NDArray[np.int64] = field(repr=False)
+
+    def __post_init__(self) -> None:
+        n_nodes = self.ready.shape[0]
+        for name in (
+            "zone",
+            "allocatable_cpu_millicores",
+            "allocatable_memory_mib",
+            "allocatable_pods",
+            "allocatable_pod_enis",
+            "requested_cpu_millicores",
+            "requested_memory_mib",
+            "requested_pods",
+            "requested_pod_enis",
+            "nonzero_requested_cpu_millicores",
+            "nonzero_requested_memory_mib",
+        ):
+            if getattr(self, name).shape != (n_nodes,):
+                raise InvalidSchedulerInputError(f"NodeView {name} needs one value per node")
+        if self.workload_pods.ndim != 2 or self.workload_pods.shape[0] != n_nodes:
+            raise InvalidSchedulerInputError(
+                "NodeView workload_pods needs one row per node and one column per workload"
+            )
+        if np.any(self.zone < 0):
+            raise InvalidSchedulerInputError("NodeView zone indices must be 0 or more")
+        for name in ("allocatable_cpu_millicores", "allocatable_memory_mib", "allocatable_pods"):
+            if np.any(getattr(self, name) < 0):
+                raise InvalidSchedulerInputError(f"NodeView {name} must be 0 or more")
+
+    @classmethod
+    def empty(
+        cls, capacity: NodeCapacity, zone: ArrayLike, ready: ArrayLike, n_workloads: int
+    ) -> NodeView:
+        """Nodes with nothing bound yet.
+
+        Parameters
+        ----------
+        capacity : NodeCapacity
+            Allocatable resources per node (:func:`cnisim.sim.nodes.node_capacity`).
+        zone : array_like of int
+            Zone index per node.
+        ready : array_like of bool
+            Readiness per node (one value for all, or one per node).
+        n_workloads : int
+            Number of workloads pods may come from (columns of ``workload_pods``).
+
+        Returns
+        -------
+        NodeView
+            The view, all requests zero.
+
+        Raises
+        ------
+        InvalidSchedulerInputError
+            If a per-node array has the wrong length, or a zone or count is negative.
+        """
+        n_nodes = len(capacity)
+        if n_workloads < 0:
+            raise InvalidSchedulerInputError(f"{n_workloads} workloads: give 0 or more")
+        zeros_int = _frozen(np.zeros(n_nodes), np.int64)
+        zeros_float = _frozen(np.zeros(n_nodes), np.float64)
+        return cls(
+            ready=_frozen(np.broadcast_to(np.asarray(ready, dtype=bool), (n_nodes,)), np.bool_),
+            zone=_frozen(zone, np.int64),
+            allocatable_cpu_millicores=_frozen(capacity.allocatable_cpu_millicores, np.int64),
+            allocatable_memory_mib=_frozen(capacity.allocatable_memory_mib, np.float64),
+            allocatable_pods=_frozen(capacity.max_pods, np.int64),
+            allocatable_pod_enis=_frozen(capacity.max_pod_enis, np.int64),
+            requested_cpu_millicores=zeros_int,
+            requested_memory_mib=zeros_float,
+            requested_pods=zeros_int,
+            requested_pod_enis=zeros_int,
+            nonzero_requested_cpu_millicores=zeros_int,
+            nonzero_requested_memory_mib=zeros_float,
+            workload_pods=_frozen(np.zeros((n_nodes, n_workloads)), np.int64),
+        )
+
+    def __len__(self) -> int:
+        """Return the number of nodes."""
+        return int(self.ready.shape[0])
+
+    def with_ready(self, ready: ArrayLike) -> NodeView:
+        """The same nodes with new readiness (one value per node)."""
+        return dataclasses.replace(
+            self, ready=_frozen(np.broadcast_to(ready, self.ready.shape), np.bool_)
+        )
+
+    def bind(self, pods: PodTable, node_index: ArrayLike) -> NodeView:
+        """A view with ``pods`` added to the nodes ``node_index`` (one node per pod)."""
+        return self._shift(pods, node_index, 1)
+
+    def unbind(self, pods: PodTable, node_index: ArrayLike) -> NodeView:
+        """A view with ``pods`` (bound to ``node_index``) removed: deleted or finished pods."""
+        return self._shift(pods, node_index, -1)
+
+    def _shift(self, pods: PodTable, node_index: ArrayLike, sign: int) -> NodeView:
+        nodes = np.asarray(node_index, dtype=np.int64).ravel()
+        if nodes.shape != (len(pods),):
+            raise InvalidSchedulerInputError("bind/unbind needs one node index per pod")
+        if nodes.size and (nodes.min() < 0 or nodes.max() >= len(self)):
+            raise InvalidSchedulerInputError(f"a node index is outside 0..{len(self) - 1}")
+        n_workloads = self.workload_pods.shape[1]
+        if pods.workload.size and pods.workload.max() >= n_workloads:
+            raise InvalidSchedulerInputError(
+                f"a pod's workload index is outside the view's {n_workloads} workloads"
+            )
+        n_nodes = len(self)
+
+        def added(old: NDArray[Any], per_pod: ArrayLike) -> NDArray[Any]:
+            weights = sign * np.asarray(per_pod, dtype=np.float64)
+            sums = np.bincount(nodes, weights=weights, minlength=n_nodes)
+            return _frozen(old + sums.astype(old.dtype), old.dtype.type)
+
+        counts = np.array(self.workload_pods)
+        np.add.at(counts, (nodes, pods.workload), sign)
+        nonzero_cpu = np.where(
+            pods.cpu_millicores > 0, pods.cpu_millicores, _DEFAULT_MILLI_CPU_REQUEST
+        )
+        nonzero_mib = np.where(
+            pods.memory_mib > 0, pods.memory_mib, _DEFAULT_MEMORY_REQUEST_BYTES / _MIB_BYTES
+        )
+        view = dataclasses.replace(
+            self,
+            requested_cpu_millicores=added(self.requested_cpu_millicores, pods.cpu_millicores),
+            requested_memory_mib=added(self.requested_memory_mib, pods.memory_mib),
+            requested_pods=added(self.requested_pods, np.ones(len(pods))),
+            requested_pod_enis=added(self.requested_pod_enis, pods.security_groups),
+            nonzero_requested_cpu_millicores=added(
+                self.nonzero_requested_cpu_millicores, nonzero_cpu
+            ),
+            nonzero_requested_memory_mib=added(self.nonzero_requested_memory_mib, nonzero_mib),
+            workload_pods=_frozen(counts, np.int64),
+        )
+        if sign < 0 and (np.any(view.requested_pods < 0) or np.any(counts < 0)):
+            raise InvalidSchedulerInputError("unbind removes pods that are not bound there")
+        return view
+
+
+@dataclass(frozen=True, eq=False)
+class ScheduleResult:
+    """What one :func:`schedule` call decided.
+
+    Attributes
+    ----------
+    node_index : ndarray of int64
+        Per pod (in the order given), the node it is bound to, or -1.
+    reasons : tuple of str
+        Per pod, kube-scheduler's message for why it fits nowhere ("" when bound), e.g.
+        ``"0/12 nodes are available: 3 Insufficient cpu, 9 Too many pods."``.
+    next_start_node_index : int
+        Where the next cycle's filter starts (kube-scheduler's ``nextStartNodeIndex``).
+    """
+
+    node_index: NDArray[np.int64]
+    reasons: tuple[str, ...]
+    next_start_node_index: int
+
+    @property
+    def bound(self) -> NDArray[np.bool_]:
+        """Per pod, whether it was bound."""
+        return self.node_index >= 0
+
+
+class _Cluster:
+    """The working state of one :func:`schedule` call, in millicores and bytes."""
+
+    def __init__(self, nodes: NodeView) -> None:
+        self.n_nodes = len(nodes)
+        self.ready = nodes.ready
+        self.zone = nodes.zone
+        self.n_zones = int(nodes.zone.max()) + 1
+        alloc_cpu = nodes.allocatable_cpu_millicores
+        alloc_mem = _bytes(nodes.allocatable_memory_mib)
+        self.requested_cpu = nodes.requested_cpu_millicores.copy()
+        self.requested_mem = _bytes(nodes.requested_memory_mib)
+        self.free_cpu = alloc_cpu - self.requested_cpu
+        self.free_mem = alloc_mem - self.requested_mem
+        self.free_pods = nodes.allocatable_pods - nodes.requested_pods
+        self.free_pod_enis = nodes.allocatable_pod_enis - nodes.requested_pod_enis
+        # Allocatable minus the non-zero requests: what the NodeResourcesFit score sees.
+        self.nonzero_free_cpu = alloc_cpu - nodes.nonzero_requested_cpu_millicores
+        self.nonzero_free_mem = alloc_mem - _bytes(nodes.nonzero_requested_memory_mib)
+        self.open = nodes.ready & (self.free_pods > 0)  # Ready with a pod slot left
+        # One row per workload, so a workload's counts over the chosen nodes are one gather.
+        self.host_pods = np.array(nodes.workload_pods.T, order="C")
+        self.zone_pods = np.zeros((self.host_pods.shape[0], self.n_zones), dtype=np.int64)
+        np.add.at(self.zone_pods.T, nodes.zone, nodes.workload_pods)
+        # A resource with nothing allocatable is left out of a node's score
+        # (resource_allocation.go skips it; the scorers divide by the weights left).
+        self.cpu_scored = alloc_cpu > 0
+        self.mem_scored = alloc_mem > 0
+        self.all_scored = bool(np.all(self.cpu_scored & self.mem_scored))
+        self.n_scored = np.maximum(self.cpu_scored.astype(np.int64) + self.mem_scored, 1)
+        self.cpu_divisor = np.maximum(alloc_cpu, 1)
+        self.mem_divisor = np.maximum(alloc_mem, 1)
+        self.n_not_ready = int(np.count_nonzero(~nodes.ready))
+
+    def fits(self, cpu: int, mem: int, pod_eni: bool) -> NDArray[np.bool_]:
+        """Nodes that pass TaintToleration (Ready) and NodeResourcesFit's filter."""
+        fits = self.open.copy()
+        if cpu:
+            fits &= self.free_cpu >= cpu
+        if mem:
+            fits &= self.free_mem >= mem
+        if pod_eni:
+            fits &= self.free_pod_enis > 0
+        return fits
+
+    def reason(self, cpu: int, mem: int, pod_eni: bool) -> str:
+        """FitError.Error(): "0/N nodes are available: " + sorted "count reason" + "."."""
+        ready = self.ready
+        counts = [(self.n_not_ready, _NOT_READY)]
+        counts.append((int(np.count_nonzero(ready & (self.free_pods <= 0))), _TOO_MANY_PODS))
+        # NodeResourcesFit lists every resource a node lacks; a zero request is not checked.
+        if cpu:
+            counts.append((int(np.count_nonzero(ready & (self.free_cpu < cpu))), _NO_CPU))
+        if mem:
+            counts.append((int(np.count_nonzero(ready & (self.free_mem < mem))), _NO_MEMORY))
+        if pod_eni:
+            counts.append((int(np.count_nonzero(ready & (self.free_pod_enis <= 0))), _NO_POD_ENI))
+        parts = sorted(f"{count} {reason}" for count, reason in counts if count > 0)
+        return f"0/{self.n_nodes} nodes are available: {', '.join(parts)}."
+
+    def scores(
+        self, chosen: NDArray[np.intp], cpu: int, mem: int, least: bool, spread_workload: int
+    ) -> NDArray[np.int64]:
+        """Total weighted score of each chosen node, as ``prioritizeNodes`` sums it."""
+        cpu_divisor = self.cpu_divisor[chosen]
+        mem_divisor = self.mem_divisor[chosen]
+        # NodeResourcesFit on the non-zero requests (100m / 200Mi for a pod without any):
+        # spare = capacity - requested with this pod, 0 if over.
+        cpu_spare = np.maximum(
+            self.nonzero_free_cpu[chosen] - (cpu or _DEFAULT_MILLI_CPU_REQUEST), 0
+        )
+        mem_spare = np.maximum(
+            self.nonzero_free_mem[chosen] - (mem or _DEFAULT_MEMORY_REQUEST_BYTES), 0
+        )
+        if least:  # leastRequestedScore: (capacity - requested) * 100 / capacity, 0 if over
+            cpu_score = cpu_spare * _MAX_NODE_SCORE // cpu_divisor
+            mem_score = mem_spare * _MAX_NODE_SCORE // mem_divisor
+        else:  # mostRequestedScore: min(requested, capacity) * 100 / capacity
+            cpu_score = (cpu_divisor - cpu_spare) * _MAX_NODE_SCORE // cpu_divisor
+            mem_score = (mem_divisor - mem_spare) * _MAX_NODE_SCORE // mem_divisor
+        if self.all_scored:
+            total = (cpu_score + mem_score) // 2 * _FIT_WEIGHT
+        else:
+            total = (
+                (cpu_score * self.cpu_scored[chosen] + mem_score * self.mem_scored[chosen])
+                // self.n_scored[chosen]
+                * _FIT_WEIGHT
+            )
+        if cpu or mem:
+            # NodeResourcesBalancedAllocation, on the plain requests; skipped for a pod that
+            # requests nothing (balanced_allocation.go PreScore, kubernetes #129138).
+            cpu_frac = np.minimum((self.requested_cpu[chosen] + cpu) / cpu_divisor, 1.0)
+            mem_frac = np.minimum((self.requested_mem[chosen] + mem) / mem_divisor, 1.0)
+            std = np.abs((cpu_frac - mem_frac) / 2)
+            if not self.all_scored:
+                std *= self.cpu_scored[chosen] & self.mem_scored[chosen]
+            total += ((1 - std) * _MAX_NODE_SCORE).astype(np.int64) * _BALANCED_WEIGHT
+        if spread_workload >= 0:
+            total += self._spread_scores(chosen, spread_workload) * _SPREAD_WEIGHT
+        return total
+
+    def _spread_scores(self, chosen: NDArray[np.intp], workload: int) -> NDArray[np.int64]:
+        """PodTopologySpread with the system default constraints, normalized (scoring.go)."""
+        zones = self.zone[chosen]
+        # topologyNormalizingWeight: log(domains + 2); the hostname domains are the nodes
+        # scored, the zone domains the zones among them.
+        n_zone_domains = int(np.count_nonzero(np.bincount(zones, minlength=self.n_zones)))
+        host_weight = math.log(chosen.size + 2)
+        zone_weight = math.log(n_zone_domains + 2)
+        # scoreForCount, hostname first then zone, each + (maxSkew - 1); Go's math.Round
+        # (half away from zero) on non-negative values is floor(x + 0.5).
+        raw = (self.host_pods[workload][chosen] * host_weight + (_HOSTNAME_MAX_SKEW - 1)) + (
+            self.zone_pods[workload][zones] * zone_weight + (_ZONE_MAX_SKEW - 1)
+        )
+        score = np.floor(raw + 0.5).astype(np.int64)
+        # NormalizeScore: fewer matching pods score higher; max > 0 (every raw score >= 6).
+        low, high = score.min(), score.max()
+        return _MAX_NODE_SCORE * (high + low - score) // high
+
+    def assume(self, node: int, cpu: int, mem: int, pod_eni: bool, workload: int) -> None:
+        """Account a pod on its node before the next cycle (the scheduler cache's assume)."""
+        self.free_pods[node] -= 1
+        if self.free_pods[node] <= 0:
+            self.open[node] = False
+        self.free_cpu[node] -= cpu
+        self.free_mem[node] -= mem
+        self.requested_cpu[node] += cpu
+        self.requested_mem[node] += mem
+        self.nonzero_free_cpu[node] -= cpu or _DEFAULT_MILLI_CPU_REQUEST
+        self.nonzero_free_mem[node] -= mem or _DEFAULT_MEMORY_REQUEST_BYTES
+        self.free_pod_enis[node] -= pod_eni
+        self.host_pods[workload, node] += 1
+        self.zone_pods[workload, self.zone[node]] += 1
+
+
+def _bytes(mib: NDArray[np.float64]) -> NDArray[np.int64]:
+    """MiB (whole bytes, as PodTable rounds them) to bytes, exactly."""
+    return np.rint(mib * _MIB_BYTES).astype(np.int64)
+
+
+def _select(scores: NDArray[np.int64], rng: np.random.Generator) -> int:
+    """Index of the best score; among ties a uniform pick (selectHost's reservoir sampling)."""
+    ties = (scores == scores.max()).nonzero()[0]
+    if ties.size == 1:
+        return int(ties[0])
+    return int(ties[rng.integers(ties.size)])
+
+
+def schedule(
+    pods: PodTable,
+    nodes: NodeView,
+    *,
+    rng: np.random.Generator,
+    scoring: Scoring = "LeastAllocated",
+    percentage_of_nodes_to_score: int = DEFAULT_PERCENTAGE_OF_NODES_TO_SCORE,
+    start_node_index: int = 0,
+) -> ScheduleResult:
+    """Bind pending pods to nodes one at a time, as kube-scheduler's default profile does.
+
+    Parameters
+    ----------
+    pods : PodTable
+        The pods to schedule, in queue order.
+    nodes : NodeView
+        The nodes, with what is already bound to them; not changed.
+    rng : numpy.random.Generator
+        Breaks ties between equally scored nodes: one ``integers(n_tied)`` per pod with more
+        than one best node, nothing otherwise.
+    scoring : {"LeastAllocated", "MostAllocated"}
+        NodeResourcesFit's scoring strategy (LeastAllocated is kube-scheduler's default).
+    percentage_of_nodes_to_score : int
+        ``percentageOfNodesToScore`` [%]; 0 (default) is adaptive
+        (:func:`num_feasible_nodes_to_find`).
+    start_node_index : int
+        Where the first cycle's filter starts (the previous result's
+        ``next_start_node_index``; taken modulo the number of nodes).
+
+    Returns
+    -------
+    ScheduleResult
+        Per pod its node or its reason, and the next start index.
+
+    Raises
+    ------
+    InvalidSchedulerInputError
+        If the scoring is unknown, the percentage is outside 0..100, the start index is
+        negative or a pod's workload index is outside ``nodes.workload_pods``.
+
+    References
+    ----------
+    kubernetes/kubernetes ``pkg/scheduler/schedule_one.go`` (see the module docstring).
+
+    Examples
+    --------
+    Two empty m5.large-sized nodes in two zones; the second is full of pods:
+
+    >>> from cnisim.sim.nodes import NodeCapacity
+    >>> capacity = NodeCapacity(np.array([1930, 1930]), np.array([7518, 7518]),
+    ...     np.array([29, 0]), np.array([0, 0]))
+    >>> view = NodeView.empty(capacity, zone=[0, 1], ready=True, n_workloads=1)
+    >>> from cnisim.sim.workloads import generate_pods
+    >>> from cnisim.plan import Deployment, Resources
+    >>> pods = generate_pods([Deployment("web", 3, Resources(1000, 100))], 60.0,
+    ...     np.random.default_rng(0))
+    >>> result = schedule(pods, view, rng=np.random.default_rng(0))
+    >>> result.node_index.tolist()
+    [0, -1, -1]
+    >>> result.reasons[1]
+    '0/2 nodes are available: 1 Insufficient cpu, 1 Too many pods.'
+    """
+    if scoring not in ("LeastAllocated", "MostAllocated"):
+        raise InvalidSchedulerInputError(
+            f"scoring {scoring!r} is unknown: use LeastAllocated or MostAllocated"
+        )
+    if start_node_index < 0:
+        raise InvalidSchedulerInputError(f"start_node_index {start_node_index} is negative")
+    n_nodes = len(nodes)
+    n_to_find = num_feasible_nodes_to_find(n_nodes, percentage_of_nodes_to_score)
+    n_workloads = nodes.workload_pods.shape[1]
+    if len(pods) and pods.workload.max() >= n_workloads:
+        raise InvalidSchedulerInputError(
+            f"a pod's workload index is outside the node view's {n_workloads} workloads"
+        )
+    n_pods = len(pods)
+    if n_nodes == 0:
+        return ScheduleResult(np.full(n_pods, -1, dtype=np.int64), (_NO_NODES,) * n_pods, 0)
+    least = scoring == "LeastAllocated"
+    cluster = _Cluster(nodes)
+    bound_to = np.full(n_pods, -1, dtype=np.int64)
+    reasons = [""] * n_pods
+    pod_cpu = pods.cpu_millicores.tolist()
+    pod_mem = _bytes(pods.memory_mib).tolist()
+    pod_eni = pods.security_groups.tolist()
+    pod_workload = pods.workload.tolist()
+    spread = (pods.kind == _DEPLOYMENT).tolist()
+    start = start_node_index % n_nodes
+    for i in range(n_pods):
+        cpu, mem, eni, workload = pod_cpu[i], pod_mem[i], pod_eni[i], pod_workload[i]
+        feasible = cluster.fits(cpu, mem, eni).nonzero()[0]
+        n_feasible = feasible.size
+        if n_feasible == 0:
+            reasons[i] = cluster.reason(cpu, mem, eni)
+            continue
+        if n_feasible > n_to_find:
+            # Walk from `start` round the node list and stop at the n_to_find-th fit; the
+            # next cycle starts after the last node examined.
+            split = int(np.searchsorted(feasible, start))
+            n_after = n_feasible - split
+            if n_after >= n_to_find:
+                chosen = feasible[split : split + n_to_find]
+                start = (int(chosen[-1]) + 1) % n_nodes
+            else:  # wrapped round: kept in node order, so ties are always in node order
+                start = int(feasible[n_to_find - n_after - 1]) + 1
+                chosen = np.concatenate((feasible[: n_to_find - n_after], feasible[split:]))
+        else:
+            chosen = feasible  # every node examined: the start comes back round to itself
+        if n_feasible == 1:
+            node = int(chosen[0])
+        else:
+            scores = cluster.scores(chosen, cpu, mem, least, workload if spread[i] else -1)
+            node = int(chosen[_select(scores, rng)])
+        bound_to[i] = node
+        cluster.assume(node, cpu, mem, eni, workload)
+    return ScheduleResult(bound_to, tuple(reasons), start)
+
+
+@dataclass(slots=True)
+class _QueuedPod:
+    """A pod in the queue: its queue-order timestamp, when it is due, its attempts so far."""
+
+    timestamp_s: float
+    due_s: float
+    attempts: int
+    waiting: bool  # unschedulable, waiting for a cluster change (or the 5 min flush)
+
+
+class PendingPods:
+    """kube-scheduler's scheduling queue, reduced to one priority: who is tried, and when.
+
+    Pods enter with :meth:`add` and are tried in queue order (oldest timestamp first: the
+    time they were added, or of their last attempt). A pod that fails is unschedulable: it
+    waits for a cluster change that could make it fit (:meth:`on_cluster_change`: a node
+    added or turned Ready, a pod deleted) or for ``max_in_unschedulable_s`` (5 min), and in
+    either case no earlier than its backoff, ``initial_backoff_s`` doubling per failed
+    attempt up to ``max_backoff_s``.
+
+    Parameters
+    ----------
+    initial_backoff_s, max_backoff_s : float
+        ``podInitialBackoffSeconds`` (1 s) and ``podMaxBackoffSeconds`` (10 s) [s].
+    max_in_unschedulable_s : float
+        ``podMaxInUnschedulablePodsDuration`` (5 min) [s].
+
+    Notes
+    -----
+    Simplifications: every cluster change moves every unschedulable pod (the queueing
+    hints that skip pods the change cannot help are not modelled), and the queue's periodic
+    flushes (backoff every 1 s, unschedulable pods every 30 s) happen at the exact due time.
+
+    References
+    ----------
+    kubernetes/kubernetes ``pkg/scheduler/internal/queue/scheduling_queue.go``
+    (``calculateBackoffDuration``, ``flushUnschedulablePodsLeftover``,
+    ``MoveAllToActiveOrBackoffQueue``, ``isPodBackingoff``).
+
+    Examples
+    --------
+    >>> queue = PendingPods()
+    >>> queue.add([7, 8], now_s=0.0)
+    >>> queue.pop_due(0.0).tolist()
+    [7, 8]
+    >>> queue.unschedulable([8], now_s=0.0)  # tried and failed once
+    >>> queue.next_due_s()  # no change: after 5 min
+    300.0
+    >>> queue.on_cluster_change(now_s=0.5)  # a node joined: due after its 1 s backoff
+    >>> queue.next_due_s(), queue.pop_due(0.9).tolist(), queue.pop_due(1.0).tolist()
+    (1.0, [], [8])
+    """
+
+    def __init__(
+        self,
+        *,
+        initial_backoff_s: float = POD_INITIAL_BACKOFF_S,
+        max_backoff_s: float = POD_MAX_BACKOFF_S,
+        max_in_unschedulable_s: float = POD_MAX_IN_UNSCHEDULABLE_PODS_S,
+    ) -> None:
+        if not 0 < initial_backoff_s <= max_backoff_s:
+            raise InvalidSchedulerInputError(
+                f"backoff {initial_backoff_s} s to {max_backoff_s} s: give 0 < initial <= max"
+            )
+        if not max_in_unschedulable_s > 0:
+            raise InvalidSchedulerInputError(
+                f"max time unschedulable {max_in_unschedulable_s} s: give a time > 0 s"
+            )
+        self.initial_backoff_s = initial_backoff_s
+        self.max_backoff_s = max_backoff_s
+        self.max_in_unschedulable_s = max_in_unschedulable_s
+        self._queued: dict[int, _QueuedPod] = {}
+        self._attempts: dict[int, int] = {}  # pods being tried: attempts including this one
+
+    def __len__(self) -> int:
+        """Return the number of pods in the queue (not counting pods being tried)."""
+        return len(self._queued)
+
+    def add(self, pod_ids: ArrayLike, now_s: float) -> None:
+        """New pending pods, due now (a pod's first attempt has no backoff)."""
+        for pod in np.asarray(pod_ids, dtype=np.int64).ravel().tolist():
+            if pod in self._queued:
+                raise InvalidSchedulerInputError(f"pod {pod} is already pending")
+            self._queued[pod] = _QueuedPod(now_s, now_s, 0, waiting=False)
+
+    def pop_due(self, now_s: float) -> NDArray[np.int64]:
+        """Take the pods due at ``now_s`` out of the queue, in queue order, to be tried."""
+        due = sorted(
+            (entry.timestamp_s, pod) for pod, entry in self._queued.items() if entry.due_s <= now_s
+        )
+        for _, pod in due:
+            self._attempts[pod] = self._queued.pop(pod).attempts + 1
+        return np.array([pod for _, pod in due], dtype=np.int64)
+
+    def unschedulable(self, pod_ids: ArrayLike, now_s: float) -> None:
+        """Put back pods just tried that fit nowhere: they wait for a change or 5 min."""
+        for pod in np.asarray(pod_ids, dtype=np.int64).ravel().tolist():
+            if pod not in self._attempts:
+                raise InvalidSchedulerInputError(f"pod {pod} was not taken from the queue")
+            attempts = self._attempts.pop(pod)
+            self._queued[pod] = _QueuedPod(
+                now_s, now_s + self.max_in_unschedulable_s, attempts, waiting=True
+            )
+
+    def bound(self, pod_ids: ArrayLike) -> None:
+        """Forget pods just tried that were bound."""
+        for pod in np.asarray(pod_ids, dtype=np.int64).ravel().tolist():
+            if self._attempts.pop(pod, None) is None:
+                raise InvalidSchedulerInputError(f"pod {pod} was not taken from the queue")
+
+    def on_cluster_change(self, now_s: float) -> None:
+        """A node was added or became Ready, or a pod was deleted: retry unschedulable pods.
+
+        Each is due at the end of its backoff (from its last attempt), or now if that is past.
+        """
+        for entry in self._queued.values():
+            if entry.waiting:
+                entry.due_s = max(entry.timestamp_s + self.backoff_s(entry.attempts), now_s)
+                entry.waiting = False
+
+    def backoff_s(self, attempts: int) -> float:
+        """Backoff after ``attempts`` failed attempts: 0, then 1 s doubling up to 10 s [s]."""
+        if attempts <= 0:
+            return 0.0
+        return min(self.initial_backoff_s * 2.0 ** (attempts - 1), self.max_backoff_s)
+
+    def next_due_s(self) -> float:
+        """When :meth:`pop_due` next returns a pod, if nothing changes [s]; inf if never."""
+        return min((entry.due_s for entry in self._queued.values()), default=math.inf)
