@@ -14,20 +14,11 @@ from __future__ import annotations
 
 from collections.abc import Mapping, Sequence
 
-import numpy as np
-from numpy.typing import ArrayLike
-
 from cnisim.cni import IpamdConfig
 from cnisim.errors import UsageError
-from cnisim.limits import (
-    DEFAULT_CNI_VERSION,
-    MaxPodsOptions,
-    branch_eni_pods,
-    compute_limits,
-    prefix_delegation_supported,
-)
 from cnisim.sim.ec2 import Ec2Params
 from cnisim.sim.ipamd import NodeSpec, Placement, run_reference
+from cnisim.sim.spec import node_spec  # re-exported: users' notebooks import it from here
 from cnisim.sim.workload import PodEvents
 
 __all__ = ["DEFAULT_SETTLE_S", "churn_timeline", "node_spec", "steady_state"]
@@ -35,75 +26,6 @@ __all__ = ["DEFAULT_SETTLE_S", "churn_timeline", "node_spec", "steady_state"]
 #: Time between pod arrivals in :func:`steady_state`: longer than a pool step plus an ENI
 #: attach (5 s + up to ~10 s) and the 60 s minimum ENI life, so ipamd settles between pods [s].
 DEFAULT_SETTLE_S = 90.0
-
-
-def node_spec(
-    columns: Mapping[str, ArrayLike],
-    config: IpamdConfig,
-    *,
-    max_pods: int | None = None,
-    cni_version: str = DEFAULT_CNI_VERSION,
-    node_subnet: str = "subnet-node",
-    pod_subnet: str = "subnet-pods",
-) -> NodeSpec:
-    """The node ipamd manages, from one catalog row and the aws-node settings.
-
-    Parameters
-    ----------
-    columns : mapping of str to array
-        Canonical catalog columns of exactly one type (``Catalog.take`` of one row).
-    config : IpamdConfig
-        aws-node settings: MAX_ENI, prefix delegation, custom networking and security groups
-        for pods decide the kubelet max pods, as the calculator and managed node groups do.
-    max_pods : int, optional
-        kubelet ``maxPods`` [pods]; default what max-pods-calculator.sh gives for the same
-        settings (110/250 cap included), which is what a managed node group sets.
-    cni_version : str
-        VPC CNI version for that calculation.
-    node_subnet, pod_subnet : str
-        Subnet ids; the pod subnet is used only under custom networking (the ENIConfig
-        subnet).
-
-    Returns
-    -------
-    NodeSpec
-        ``max_branch_enis`` is the type's ``branch_enis`` if it is trunking-compatible, else 0.
-
-    References
-    ----------
-    aws/amazon-vpc-cni-k8s ``pkg/ipamd/ipamd.go`` (``getMaxENI``, ``IsPrefixDelegationSupported``:
-    Nitro or bare metal); max-pods-calculator.sh; aws/amazon-vpc-resource-controller-k8s
-    ``pkg/aws/vpc/limits.go`` (``BranchInterface``, ``IsTrunkingCompatible``).
-    """
-    options = MaxPodsOptions(
-        cni_version=cni_version,
-        prefix_delegation=config.enable_prefix_delegation,
-        custom_networking=config.custom_network_cfg,
-        max_eni=config.max_eni,
-        security_groups_for_pods=config.enable_pod_eni,
-        max_pods_override=max_pods,
-    )
-    limits = compute_limits(columns, options)
-    supports_pd = prefix_delegation_supported(
-        np.asarray(columns["hypervisor"]),
-        np.asarray(columns["bare_metal"]),
-        rule="cni",
-        cni_version=cni_version,
-    )
-    return NodeSpec(
-        instance_type=str(np.asarray(columns["instance_type"])[0]),
-        max_enis=config.effective_max_enis(int(np.asarray(columns["max_enis_default_card"])[0])),
-        ipv4_per_eni=int(np.asarray(columns["ipv4_per_eni"])[0]),
-        max_pods=int(limits["max_pods"][0]),
-        node_subnet=node_subnet,
-        pod_subnet=pod_subnet if config.custom_network_cfg else node_subnet,
-        supports_prefix_delegation=bool(supports_pd[0]),
-        max_branch_enis=int(
-            branch_eni_pods(
-                np.asarray(columns["branch_enis"]), np.asarray(columns["trunking_compatible"])
-            )[0]
-        ),
-    )
 
 
 def _subnets(spec: NodeSpec, subnet_cidrs: Mapping[str, str] | None) -> dict[str, str]:
