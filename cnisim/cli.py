@@ -8,17 +8,25 @@ Every :class:`~cnisim.errors.CnisimError` becomes one line on stderr,
 
 from __future__ import annotations
 
+import contextlib
 import csv
+import errno
 import inspect
 import io
 import json
+import os
+import sys
+from collections.abc import Callable, Sequence
 from dataclasses import replace
 from enum import StrEnum
 from pathlib import Path
-from typing import TYPE_CHECKING, Annotated, Any
+from typing import TYPE_CHECKING, Annotated, Any, NoReturn
 
 import numpy as np
 import typer
+
+# typer (pinned below 0.29) vendors click; these are its usage-error classes.
+from typer._click.exceptions import ClickException, NoArgsIsHelpError
 from typer.core import TyperGroup
 
 from cnisim import __version__
@@ -38,16 +46,117 @@ if TYPE_CHECKING:
     from typer._click import Context
 
 
+def _error_line(message: str) -> str:
+    return "cnisim: error: " + " ".join(message.split())
+
+
+def _fail(message: str, exit_code: int) -> NoReturn:
+    """Print one error line on stderr (if there is one) and exit."""
+    if sys.stderr is not None:
+        with contextlib.suppress(OSError):
+            print(_error_line(message), file=sys.stderr, flush=True)
+    sys.exit(exit_code)
+
+
+def _silence_stdout() -> None:
+    """Point fd 1 at /dev/null so that Python's exit-time flush of stdout cannot fail again."""
+    with contextlib.suppress(OSError, ValueError):
+        devnull = os.open(os.devnull, os.O_WRONLY)
+        os.dup2(devnull, sys.stdout.fileno())
+        os.close(devnull)
+
+
+class _WholeWrites(io.RawIOBase):
+    """A file descriptor that writes every byte or raises.
+
+    Python's own stdout can report success after a short write (a file-size limit reached
+    part-way), losing the rest of the output without an error; this loop surfaces it.
+    """
+
+    def __init__(self, fd: int) -> None:
+        super().__init__()
+        self._fd = fd
+
+    def writable(self) -> bool:
+        return True
+
+    def fileno(self) -> int:
+        return self._fd
+
+    def write(self, data: Any) -> int:
+        view = memoryview(data).cast("B")
+        while view:
+            view = view[os.write(self._fd, view) :]
+        return len(data)
+
+
+def _strict_stdout() -> None:
+    """Replace the process's real stdout by one whose failed writes raise (tests keep theirs)."""
+    if sys.stdout is not sys.__stdout__ or not isinstance(sys.stdout, io.TextIOWrapper):
+        return
+    stdout = sys.stdout
+    stdout.flush()
+    sys.stdout = io.TextIOWrapper(
+        io.BufferedWriter(_WholeWrites(stdout.fileno())),
+        encoding=stdout.encoding,
+        errors=stdout.errors,
+        line_buffering=stdout.line_buffering,
+    )
+
+
 class _OneLineErrors(TyperGroup):
-    """A command group that prints user errors as one line and exits with their code."""
+    """A command group whose every failure is one line on stderr and a non-zero exit.
+
+    cnisim's own errors keep their exit code; click's usage errors (unknown option, bad value)
+    exit 2; output that cannot be written (closed stdout, full disk, file-size limit) exits 1.
+    A closed pipe (``| head``) exits 1 quietly, as click does.
+    """
 
     def invoke(self, ctx: Context) -> Any:
         try:
             return super().invoke(ctx)
         except CnisimError as exc:
-            message = " ".join(str(exc).split())
-            typer.echo(f"cnisim: error: {message}", err=True)
+            typer.echo(_error_line(str(exc)), err=True)
             raise typer.Exit(exc.exit_code) from None
+
+    def main(  # type: ignore[override]
+        self, args: Sequence[str] | None = None, prog_name: str | None = None, **extra: Any
+    ) -> Any:
+        standalone = extra.pop("standalone_mode", True)
+        if sys.stdout is None:
+            _fail(
+                "stdout is closed, so the answer cannot be printed: run cnisim with an open "
+                "stdout (e.g. > file)",
+                1,
+            )
+        _strict_stdout()
+        try:
+            code = super().main(args, prog_name, standalone_mode=False, **extra)
+            sys.stdout.flush()
+        except NoArgsIsHelpError as exc:
+            exc.show()  # the help page, as `cnisim` with no arguments shows it
+            code = exc.exit_code
+        except ClickException as exc:
+            ctx = getattr(exc, "ctx", None)
+            where = f" (see `{ctx.command_path} --help`)" if ctx is not None else ""
+            _fail(exc.format_message() + where, exc.exit_code)
+        except typer.Abort:
+            _fail("aborted", 1)
+        except CnisimError as exc:  # raised while parsing an option's value
+            _fail(str(exc), exc.exit_code)
+        except OSError as exc:
+            if exc.errno == errno.EPIPE:
+                _silence_stdout()
+                sys.exit(1)
+            _silence_stdout()
+            _fail(
+                f"cannot write the output ({exc.strerror or exc}): free space on the disk, "
+                "raise the file-size limit or write elsewhere",
+                1,
+            )
+        if not standalone:
+            return code
+        sys.exit(code or 0)
 
 
 app = typer.Typer(
