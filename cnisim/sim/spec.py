@@ -113,8 +113,8 @@ def trunking_warning(columns: Mapping[str, ArrayLike], config: IpamdConfig) -> s
         return None
     return (
         f"{name_list(names)}: not trunking-compatible, so ENABLE_POD_ENI reserves no trunk ENI "
-        "slot and pods with their own security groups cannot run there (no t-family type trunks; see "
-        "`cnisim describe` for branch ENIs)"
+        "slot and pods with their own security groups cannot run there (no t-family type "
+        "trunks; see `cnisim describe` for branch ENIs)"
     )
 
 
