@@ -16,7 +16,7 @@ import io
 import json
 import os
 import sys
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from dataclasses import replace
 from enum import StrEnum
 from pathlib import Path
@@ -31,15 +31,25 @@ from typer.core import TyperGroup
 
 from cnisim import __version__
 from cnisim.catalog import Catalog, load_catalog, refresh_snapshot
+from cnisim.cni import IpamdConfig
 from cnisim.errors import CnisimError, UsageError
 from cnisim.limits import (
     DEFAULT_CNI_VERSION,
     KUBELET_DEFAULT_MAX_PODS,
     MaxPodsOptions,
     compute_limits,
+    prefix_delegation_supported,
     tool_answers,
 )
-from cnisim.units import parse_cpu_millicores, parse_memory_mib
+from cnisim.sim.spec import max_pods_options, name_list, trunking_warning
+from cnisim.units import (
+    INT32_MAX,
+    INT64_MAX,
+    parse_cpu_millicores,
+    parse_float,
+    parse_int,
+    parse_memory_mib,
+)
 
 if TYPE_CHECKING:
     # typer 0.29 vendors click; its Context is the type TyperGroup.invoke is declared with.
@@ -169,6 +179,29 @@ app = typer.Typer(
 )
 catalog_app = typer.Typer(no_args_is_help=True, rich_markup_mode=None)
 app.add_typer(catalog_app, name="catalog")
+
+
+def _integer(name: str, minimum: int, maximum: int = INT64_MAX) -> Callable[[Any], int]:
+    """An option parser: a whole number in [minimum, maximum], else one usage-error line."""
+
+    def integer(value: Any) -> int:
+        return parse_int(value, name=name, minimum=minimum, maximum=maximum)
+
+    return integer
+
+
+def _number(
+    name: str, minimum: float, maximum: float | None = None, *, below_maximum: bool = False
+) -> Callable[[Any], float]:
+    """An option parser: a finite number in range (NaN and infinity refused)."""
+
+    def number(value: Any) -> float:
+        return parse_float(
+            value, name=name, minimum=minimum, maximum=maximum, below_maximum=below_maximum
+        )
+
+    return number
+
 
 #: ``--catalog DIR``: read a snapshot written by ``cnisim catalog refresh`` instead of the
 #: packaged one. Reuse it on every command that reads instance data.
@@ -331,7 +364,12 @@ CustomNetworkingOption = Annotated[
     ),
 ]
 MaxEniOption = Annotated[
-    int | None, typer.Option("--cni-max-eni", help="MAX_ENI: use at most N ENIs.", min=1)
+    int | None,
+    typer.Option(
+        "--cni-max-eni",
+        help="MAX_ENI: use at most N ENIs (1 or more).",
+        parser=_integer("--cni-max-eni", 1),
+    ),
 ]
 ShowMaxAllowedOption = Annotated[
     bool,
@@ -344,8 +382,8 @@ SecurityGroupsForPodsOption = Annotated[
     bool,
     typer.Option(
         "--security-groups-for-pods",
-        help="ENABLE_POD_ENI: the trunk ENI takes one ENI slot (branch-ENI pods are counted "
-        "apart).",
+        help="ENABLE_POD_ENI: on trunking-compatible types the trunk ENI takes one ENI slot "
+        "(branch-ENI pods are counted apart); other types get no trunk and keep every slot.",
     ),
 ]
 Ipv6Option = Annotated[
@@ -365,9 +403,9 @@ MaxPodsOverrideOption = Annotated[
     int | None,
     typer.Option(
         "--max-pods",
-        help="Your kubelet maxPods (eksctl maxPodsPerNode): it is the answer, and the "
-        "reservations follow --reservation-basis.",
-        min=1,
+        help="Your kubelet maxPods (eksctl maxPodsPerNode), 1 to 2^31-1: it is the answer, "
+        "and the reservations follow --reservation-basis.",
+        parser=_integer("--max-pods", 1, INT32_MAX),
     ),
 ]
 ReservationBasisOption = Annotated[
@@ -382,8 +420,9 @@ VmOverheadOption = Annotated[
     float,
     typer.Option(
         "--vm-overhead",
-        help="Fraction of memory the hypervisor keeps (Karpenter's VM_MEMORY_OVERHEAD_PERCENT "
-        "is 0.075); 0 uses the full instance memory.",
+        help="Fraction of memory the hypervisor keeps, in [0, 1) (Karpenter's "
+        "VM_MEMORY_OVERHEAD_PERCENT is 0.075); 0 uses the full instance memory.",
+        parser=_number("--vm-overhead", 0.0, 1.0, below_maximum=True),
     ),
 ]
 PrefixDelegationRuleOption = Annotated[
@@ -430,17 +469,23 @@ def _max_pods_options(
         raise UsageError(
             f"--prefix-delegation-rule {prefix_delegation_rule!r} is unknown: use calculator or cni"
         )
-    return MaxPodsOptions(
-        prefix_delegation_rule="cni" if prefix_delegation_rule == "cni" else "calculator",
-        cni_version=cni_version,
-        prefix_delegation=prefix_delegation,
-        custom_networking=custom_networking,
+    # The calculator's flags as the aws-node settings they stand for, then the one translation
+    # that warmpool uses too. IPv6 runs in prefix mode (ipamd refuses it otherwise).
+    config = IpamdConfig(
+        enable_prefix_delegation=prefix_delegation or ipv6,
+        custom_network_cfg=custom_networking,
         max_eni=max_eni,
-        security_groups_for_pods=security_groups_for_pods,
-        ipv6=ipv6,
+        enable_pod_eni=security_groups_for_pods,
+        enable_ipv4=not ipv6,
+        enable_ipv6=ipv6,
+    )
+    return max_pods_options(
+        config,
+        cni_version=cni_version,
+        max_pods=max_pods_override,
         all_network_cards=all_network_cards,
+        prefix_delegation_rule="cni" if prefix_delegation_rule == "cni" else "calculator",
         show_max_allowed=show_max_allowed,
-        max_pods_override=max_pods_override,
         reservation_basis="bottlerocket" if reservation_basis == "bottlerocket" else "nodeadm",
         vm_overhead_frac=vm_overhead_frac,
         pod_cpu_millicores=None if pod_cpu is None else parse_cpu_millicores(pod_cpu),
@@ -496,22 +541,48 @@ def _select(
             mask &= values <= upper
     if not mask.any():
         raise UsageError("no instance type matches these filters: widen them")
-    return cat.filter(mask)
+    chosen = cat.filter(mask)
+    # Family, then size: c7g.2xlarge before c7g.12xlarge (names alone sort the other way).
+    order = np.lexsort(
+        (chosen.instance_types, chosen["memory_mib"], chosen["vcpus"], chosen["family"])
+    )
+    return chosen.take(order)
+
+
+def _warn(message: str) -> None:
+    typer.echo(f"cnisim: warning: {message}", err=True)
 
 
 def _warn_modes(cat: Catalog, limits: dict[str, np.ndarray], options: MaxPodsOptions) -> None:
     """Say on stderr where the CNI overrides the asked-for mode (the numbers already follow)."""
     fallback = limits["prefix_delegation_fallback"] & (not options.ipv6)
     metal = cat["bare_metal"].astype(bool)
+    nitro = cat["hypervisor"] == "nitro"
+    # The CNI version, not the type, is why a Nitro (or, by the CNI's rule, a metal) type
+    # falls back: the same rule asked of an ideal type of that kind.
+    version_ok = prefix_delegation_supported(
+        np.where(nitro, "nitro", ""),
+        metal & (options.prefix_delegation_rule == "cni"),
+        rule=options.prefix_delegation_rule,
+        cni_version=options.cni_version,
+    )
+    too_old = fallback & (nitro | (metal & (options.prefix_delegation_rule == "cni")))
+    too_old &= ~version_ok
     verdicts = (
         (limits["cni_refused"], "the VPC CNI does not start with these settings, so 0 pods"),
         (
-            fallback & ~metal,
+            too_old,
+            f"VPC CNI {options.cni_version} does not delegate prefixes here (Nitro from 1.9.0, "
+            "bare metal from 1.10.3); it falls back to secondary IPs and the number shown uses "
+            "them: raise --cni-version",
+        ),
+        (
+            fallback & ~too_old & ~metal,
             "prefix delegation needs a Nitro instance; the VPC CNI falls back to secondary IPs "
             "and the number shown uses them",
         ),
         (
-            fallback & metal,
+            fallback & ~too_old & metal,
             "bare metal has no hypervisor value, so max-pods-calculator.sh counts secondary IPs "
             "(shown); the VPC CNI >= 1.10.3 does use prefixes there: add "
             "--prefix-delegation-rule cni for its number",
@@ -520,10 +591,11 @@ def _warn_modes(cat: Catalog, limits: dict[str, np.ndarray], options: MaxPodsOpt
     for mask, verdict in verdicts:
         flagged = cat.instance_types[mask]
         if flagged.size:
-            shown = ", ".join(flagged[:5].tolist())
-            if flagged.size > 5:
-                shown += f" and {flagged.size - 5} more"
-            typer.echo(f"cnisim: warning: {shown}: {verdict}", err=True)
+            _warn(f"{name_list(flagged)}: {verdict}")
+    config = IpamdConfig(enable_pod_eni=options.security_groups_for_pods)
+    trunking = trunking_warning(cat.columns, config)
+    if trunking is not None:
+        _warn(trunking)
 
 
 _MAXPODS_COLUMNS = (
