@@ -35,6 +35,7 @@ from cnisim.cni import IpamdConfig
 from cnisim.errors import CnisimError, UsageError
 from cnisim.limits import (
     DEFAULT_CNI_VERSION,
+    HOST_NETWORK_PODS,
     KUBELET_DEFAULT_MAX_PODS,
     MaxPodsOptions,
     compute_limits,
@@ -687,6 +688,38 @@ def _render(rows: list[dict], fmt: OutputFormat, value_key: str) -> str:
     return "\n".join(line.rstrip() for line in lines)
 
 
+#: What each short table header stands for (json and csv use the long names).
+_LEGEND = {
+    "type": "instance type",
+    "vcpu": "vCPUs",
+    "mem_mib": "memory [MiB]",
+    "enis": "ENIs for pods",
+    "ip/eni": "IPv4 addresses per ENI",
+    "uncapped": "max pods without the 110/250 cap",
+    "cap": "110/250 policy cap",
+    "pd": "prefix delegation used",
+    "rsv_mib": "kube-reserved memory [MiB]",
+    "rsv_m": "kube-reserved CPU [millicores]",
+    "alloc_mib": "allocatable memory [MiB]",
+    "alloc_m": "allocatable CPU [millicores]",
+    "mib/pod": "allocatable memory per pod at max pods [MiB]",
+    "m/pod": "allocatable CPU per pod at max pods [millicores]",
+    "fit": "pods of the profile that fit",
+    "binds": "what runs out first: pods, memory or cpu",
+}
+
+
+def _legend_text(headers: Sequence[str]) -> str:
+    return "; ".join(f"{h} = {_LEGEND[h]}" for h in headers if h in _LEGEND)
+
+
+def _echo_legend(rows: list[dict]) -> None:
+    """The short headers explained, on stderr (stdout stays a clean table to parse)."""
+    if sys.stderr is not None and sys.stderr.isatty():
+        shown = [_SHORT_HEADERS.get(h, h) for h in rows[0]]
+        typer.echo(f"columns: {_legend_text(shown)}", err=True)
+
+
 def _cell(value: Any) -> str:
     if isinstance(value, bool):
         return "yes" if value else "no"
@@ -719,18 +752,32 @@ def maxpods(
     ] = None,
     arch: Annotated[str | None, typer.Option("--arch", help="With --all: x86_64 or arm64.")] = None,
     min_vcpus: Annotated[
-        int | None, typer.Option("--min-vcpus", help="With --all: at least N vCPUs.")
+        int | None,
+        typer.Option(
+            "--min-vcpus", help="With --all: at least N vCPUs.", parser=_integer("--min-vcpus", 0)
+        ),
     ] = None,
     max_vcpus: Annotated[
-        int | None, typer.Option("--max-vcpus", help="With --all: at most N vCPUs.")
+        int | None,
+        typer.Option(
+            "--max-vcpus", help="With --all: at most N vCPUs.", parser=_integer("--max-vcpus", 0)
+        ),
     ] = None,
     min_memory_gib: Annotated[
         float | None,
-        typer.Option("--min-memory-gib", help="With --all: at least this memory [GiB]."),
+        typer.Option(
+            "--min-memory-gib",
+            help="With --all: at least this memory [GiB].",
+            parser=_number("--min-memory-gib", 0.0),
+        ),
     ] = None,
     max_memory_gib: Annotated[
         float | None,
-        typer.Option("--max-memory-gib", help="With --all: at most this memory [GiB]."),
+        typer.Option(
+            "--max-memory-gib",
+            help="With --all: at most this memory [GiB].",
+            parser=_number("--max-memory-gib", 0.0),
+        ),
     ] = None,
     catalog: CatalogDirOption = None,
 ) -> None:
@@ -764,8 +811,14 @@ def maxpods(
     _warn_modes(cat, limits, options)
     profile = options.pod_cpu_millicores is not None or options.pod_memory_mib is not None
     rows = _maxpods_rows(cat, limits, profile)
-    fmt = output or (OutputFormat.plain if len(rows) == 1 else OutputFormat.table)
+    # A bare number answers one type; a pod profile's fit needs the table to be seen.
+    plain = len(rows) == 1 and not profile
+    fmt = output or (OutputFormat.plain if plain else OutputFormat.table)
+    if fmt is OutputFormat.plain and profile:
+        _warn("-o plain prints max pods only; the pod profile's fit is in -o table, json or csv")
     typer.echo(_render(rows, fmt, "max_pods"))
+    if fmt is OutputFormat.table:
+        _echo_legend(rows)
 
 
 #: Modes ``describe`` compares: a label and the options that turn the mode on.
@@ -940,24 +993,27 @@ def describe(
 
 
 def _parse_settings(items: list[str]) -> dict[str, str]:
-    """``--set NAME=VALUE`` pairs as an aws-node environment."""
+    """``--set NAME=VALUE`` pairs as an aws-node environment (values kept byte for byte).
+
+    The value is not stripped: ipamd reads ``' 3'`` with strconv.Atoi, which refuses it, and
+    :meth:`IpamdConfig.from_env` mirrors that (the default, with a warning).
+    """
     env: dict[str, str] = {}
     for item in items:
         name, sep, value = item.partition("=")
         if not sep or not name.strip():
-            raise UsageError(f"--set {item!r} is not NAME=VALUE: write e.g. --set WARM_IP_TARGET=5")
-        env[name.strip()] = value.strip()
+            raise UsageError(
+                f"--set {item[:60]!r} is not NAME=VALUE: write e.g. --set WARM_IP_TARGET=5"
+            )
+        env[name.strip()] = value
     return env
 
 
 def _parse_pod_counts(text: str) -> list[int]:
-    try:
-        counts = [int(part) for part in text.split(",") if part.strip()]
-    except ValueError:
-        counts = []
-    if not counts or min(counts) < 0:
-        raise UsageError(f"--pods {text!r} is not a list of pod counts: write e.g. --pods 0,5,15")
-    return counts
+    parts = [part for part in text.split(",") if part.strip()]
+    if not parts:
+        raise UsageError(f"--pods {text[:60]!r} is not a list of pod counts: write e.g. 0,5,15")
+    return [parse_int(part, name="--pods", minimum=0, maximum=INT32_MAX) for part in parts]
 
 
 class Placement(StrEnum):
@@ -967,37 +1023,64 @@ class Placement(StrEnum):
     random = "random"
 
 
+class RowFormat(StrEnum):
+    """``-o`` of ``warmpool``: rows as a table, json or csv."""
+
+    table = "table"
+    json = "json"
+    csv = "csv"
+
+
+#: warmpool columns: (row key, column name in every format). The pods counted are those that
+#: need an address: max pods includes the host-network pods (aws-node, kube-proxy).
 _WARMPOOL_COLUMNS = (
-    "pods",
-    "enis",
-    "ips_held",
-    "ips_assigned",
-    "ips_free",
-    "prefixes",
-    "subnet_ips",
-    "failed_pods",
-    "ips_per_eni",
+    ("pods", "pods_needing_ip"),
+    ("enis", "enis"),
+    ("ips_held", "ips_held"),
+    ("ips_assigned", "ips_assigned"),
+    ("ips_free", "ips_free"),
+    ("prefixes", "prefixes"),
+    ("subnet_ips", "subnet_ips"),
+    ("failed_pods", "failed_pods"),
+    ("ips_per_eni", "ips_per_eni"),
 )
+#: churn timeline columns: cooling IPs are shown apart from those a pod can get now.
 _CHURN_COLUMNS = (
-    "now_s",
-    "pods_wanted",
-    "ips_assigned",
-    "pods_waiting",
-    "enis",
-    "ips_held",
-    "ips_free",
-    "ips_cooldown",
-    "prefixes",
-    "subnet_ips",
+    ("now_s", "now_s"),
+    ("pods_wanted", "pods_wanted"),
+    ("ips_assigned", "ips_assigned"),
+    ("pods_waiting", "pods_waiting"),
+    ("enis", "enis"),
+    ("ips_held", "ips_held"),
+    ("ips_available", "ips_free_now"),
+    ("ips_cooldown", "ips_cooling"),
+    ("prefixes", "prefixes"),
+    ("subnet_ips", "subnet_ips"),
 )
+
+
+def _with_progress(label: str, work: Callable[[], Any]) -> Any:
+    """Run ``work``; on a terminal, show a spinner with the elapsed time on stderr meanwhile."""
+    if sys.stderr is None or not sys.stderr.isatty():
+        return work()
+    from rich.console import Console  # only on a terminal: rich costs ~50 ms to import
+
+    with Console(stderr=True).status(f"{label}..."):
+        return work()
 
 
 @app.command("warmpool")
 def warmpool(
     instance_type: Annotated[str, typer.Argument(help="One instance type, e.g. t3.large.")],
     pods: Annotated[
-        str, typer.Option("--pods", help="Pod counts to report, comma-separated.")
-    ] = "0,5,15",
+        str | None,
+        typer.Option(
+            "--pods",
+            help="Counts of pods that need an address to report, comma-separated (default "
+            "0,5,15). Host-network pods (aws-node, kube-proxy) are not counted: at most max "
+            "pods - 2.",
+        ),
+    ] = None,
     settings: Annotated[
         list[str] | None,
         typer.Option(
@@ -1008,19 +1091,32 @@ def warmpool(
             "repeat it.",
         ),
     ] = None,
-    max_pods_override: MaxPodsOverrideOption = None,
+    max_pods_override: Annotated[
+        int | None,
+        typer.Option(
+            "--max-pods",
+            help="Your kubelet maxPods (eksctl maxPodsPerNode), 1 to 2^31-1; default what "
+            "`cnisim maxpods` gives for the same settings.",
+            parser=_integer("--max-pods", 1, INT32_MAX),
+        ),
+    ] = None,
     churn: Annotated[
         int | None,
         typer.Option(
             "--churn",
-            help="Instead: a 5-minute timeline in which N pods arrive, all leave, and N new "
-            "pods arrive while the released IPs cool down.",
-            min=1,
+            help="Instead of --pods: a 5-minute timeline in which N pods arrive, all leave, "
+            "and N new pods arrive while the released IPs cool down.",
+            parser=_integer("--churn", 1, INT32_MAX),
         ),
     ] = None,
     churn_step_s: Annotated[
-        int, typer.Option("--every", help="With --churn: seconds between timeline rows.", min=1)
-    ] = 10,
+        int | None,
+        typer.Option(
+            "--every",
+            help="With --churn: seconds between timeline rows, 1 to 300 (default 10).",
+            parser=_integer("--every", 1, 300),
+        ),
+    ] = None,
     placement: Annotated[
         Placement,
         typer.Option(
@@ -1029,16 +1125,30 @@ def warmpool(
             "map order does.",
         ),
     ] = Placement.first_fit,
-    seed: Annotated[int, typer.Option("--seed", help="Seed of the run's randomness.")] = 0,
-    output: OutputOption = None,
+    seed: Annotated[
+        int,
+        typer.Option(
+            "--seed", help="Seed of the run's randomness, 0 or more.", parser=_integer("--seed", 0)
+        ),
+    ] = 0,
+    output: Annotated[
+        RowFormat | None,
+        typer.Option(
+            "--output",
+            "-o",
+            help="table (default), json (a list of objects) or csv.",
+            case_sensitive=False,
+        ),
+    ] = None,
     catalog: CatalogDirOption = None,
 ) -> None:
     """What ipamd's warm pool holds on one node as pods arrive one at a time.
 
-    For each pod count: the ENIs attached, IPs (or /28 prefixes) held, assigned and free, and
-    the subnet addresses the node takes (ENI primary IPs included). Settings are the aws-node
-    environment variables, validated as the VPC CNI validates them. The node's max pods is
-    what max-pods-calculator.sh gives for the same settings unless --max-pods says otherwise.
+    For each count of pods that need an address: the ENIs attached, IPs (or /28 prefixes)
+    held, assigned and free, and the subnet addresses the node takes (ENI primary IPs
+    included). Settings are the aws-node environment variables, validated as the VPC CNI
+    validates them. The node's max pods is what `cnisim maxpods` gives for the same settings
+    unless --max-pods says otherwise; 2 of them are host-network pods without an address.
 
     \b
     Examples:
@@ -1047,42 +1157,59 @@ def warmpool(
       cnisim warmpool t3.small --set ENABLE_PREFIX_DELEGATION=true --pods 0,5,16,17 -o json
       cnisim warmpool m5.large --churn 20
     """
-    if output is OutputFormat.plain:
-        raise UsageError("warmpool prints a table, json or csv (-o table|json|csv)")
+    if churn is not None and pods is not None:
+        raise UsageError("--churn runs its own timeline and ignores --pods: give one of them")
+    if churn is None and churn_step_s is not None:
+        raise UsageError("--every sets the rows of a --churn timeline: add --churn N or drop it")
     # The simulator stays off the import path of the quick commands.
-    from cnisim.cni import IpamdConfig
-    from cnisim.sim.warmpool import churn_timeline, node_spec, steady_state
+    from cnisim.sim.warmpool import churn_timeline, max_pods_with_ip, node_spec, steady_state
 
     cat = load_catalog(catalog)
     selected = cat.take(cat.locate([instance_type]))
     config = IpamdConfig.from_env(_parse_settings(settings or []))
-    if config.enable_pod_eni and not selected["trunking_compatible"][0]:
-        raise UsageError(
-            f"{instance_type} is not trunking-compatible, so ENABLE_POD_ENI gets no trunk ENI: "
-            "security groups for pods need a Nitro type with trunking (no t-family); "
-            "see `cnisim describe` for the type's branch ENIs"
-        )
+    counts = _parse_pod_counts("0,5,15" if pods is None else pods) if churn is None else []
     spec = node_spec(selected.columns, config, max_pods=max_pods_override)
     for warning in config.warnings:
-        typer.echo(f"cnisim: warning: {warning}", err=True)
+        _warn(warning)
     fallback = config.fallback_warning(spec.instance_type, spec.supports_prefix_delegation)
     if fallback is not None:
-        typer.echo(f"cnisim: warning: {fallback}", err=True)
+        _warn(fallback)
+    trunking = trunking_warning(selected.columns, config)
+    if trunking is not None:
+        _warn(trunking)
+    n_admitted = max_pods_with_ip(spec)
+    asked = max(counts, default=0) if churn is None else churn
+    if asked > n_admitted:
+        _warn(
+            f"{asked} pods is more than {instance_type} admits: max pods {spec.max_pods} minus "
+            f"{HOST_NETWORK_PODS} host-network pods is {n_admitted} pods with an address; "
+            f"larger counts are shown at {n_admitted} (raise --max-pods to go further)"
+        )
     if churn is not None:
-        timeline = churn_timeline(spec, config, churn, placement=placement.value, seed=seed)
-        rows = []
-        for row in timeline:
-            now_s = round(float(row["now_s"]))  # type: ignore[arg-type]
-            if now_s % churn_step_s == 0:
-                rows.append({key: row[key] for key in _CHURN_COLUMNS} | {"now_s": now_s})
+        timeline = _with_progress(
+            "simulating",
+            lambda: churn_timeline(spec, config, churn, placement=placement.value, seed=seed),
+        )
+        step_s = 10 if churn_step_s is None else churn_step_s
+        rows = [
+            {name: row[key] for key, name in _CHURN_COLUMNS} | {"now_s": round(row["now_s"])}
+            for row in timeline
+            if round(row["now_s"]) % step_s == 0
+        ]
     else:
-        counts = _parse_pod_counts(pods)
-        states = steady_state(spec, config, counts, placement=placement.value, seed=seed)
-        rows = [{key: row[key] for key in _WARMPOOL_COLUMNS} for row in states]
-        if output is not OutputFormat.json:
+        states = _with_progress(
+            "simulating",
+            lambda: steady_state(spec, config, counts, placement=placement.value, seed=seed),
+        )
+        rows = [
+            {name: row[key] for key, name in _WARMPOOL_COLUMNS}
+            | {"pods_needing_ip": min(int(row["pods"]), n_admitted)}
+            for row in states
+        ]
+        if output is not RowFormat.json:
             for row in rows:
-                row["ips_per_eni"] = "/".join(map(str, row["ips_per_eni"]))  # type: ignore[call-overload]
-    typer.echo(_render(rows, output or OutputFormat.table, "ips_held"))
+                row["ips_per_eni"] = "/".join(map(str, row["ips_per_eni"]))
+    typer.echo(_render(rows, OutputFormat(output or RowFormat.table), "ips_held"))
 
 
 def main() -> None:
