@@ -894,6 +894,26 @@ def describe_type(cat: Catalog, options: MaxPodsOptions) -> dict[str, Any]:
     }
 
 
+def _slug(label: str) -> str:
+    """``"custom networking + prefix delegation"`` -> ``"custom_networking_prefix_delegation"``."""
+    return "_".join(label.replace("+", " ").lower().split())
+
+
+def describe_row(info: dict[str, Any]) -> dict[str, Any]:
+    """``describe`` as one flat record with snake_case keys (for json and csv).
+
+    The type's catalog columns, the answer's quantities, then ``mode_<mode>_<quantity>`` for
+    each VPC CNI mode and ``tool_<tool>_max_pods`` for each tool.
+    """
+    row = dict(info["instance"]) | dict(info["answer"])
+    for label, mode in info["modes"].items():
+        prefix = f"mode_{_slug(label)}_"
+        for key in ("max_pods_uncapped", "max_pods_capped", "prefix_delegation", "refused"):
+            row[prefix + key] = mode.get(key)
+    row |= {f"tool_{key}_max_pods": value for key, value in info["tools"].items()}
+    return row
+
+
 def _describe_text(info: dict[str, Any]) -> str:
     """The human-readable ``describe`` page."""
     row, answer = info["instance"], info["answer"]
@@ -973,6 +993,8 @@ def describe(
 
     The flags are those of `cnisim maxpods`; they set the headline answer, the tools column
     and the reservations. The mode table always shows every VPC CNI mode side by side.
+    -o json is a list of one flat object and -o csv one row with the same columns:
+    the type's catalog columns, the answer, mode_<mode>_<quantity> and tool_<tool>_max_pods.
 
     \b
     Examples:
@@ -984,12 +1006,10 @@ def describe(
     options = _max_pods_options(**_mode_flags(locals()))
     info = describe_type(selected, options)
     _warn_modes(selected, compute_limits(selected.columns, options), options)
-    if output is OutputFormat.json:
-        typer.echo(json.dumps(info, indent=2))
-    elif output in (None, OutputFormat.table, OutputFormat.plain):
-        typer.echo(_describe_text(info))
+    if output in (OutputFormat.json, OutputFormat.csv):
+        typer.echo(_render([describe_row(info)], output, "max_pods"))
     else:
-        raise UsageError("describe prints text (-o table) or json (-o json), not csv")
+        typer.echo(_describe_text(info))
 
 
 def _parse_settings(items: list[str]) -> dict[str, str]:
