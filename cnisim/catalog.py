@@ -71,6 +71,22 @@ _TABLE_HEADER = (
     "cnisim.catalog.canonical_columns; do not edit: `cnisim catalog refresh` rewrites it."
 )
 _REFRESH_HINT = "rebuild it with `cnisim catalog refresh --output <dir>`"
+_PACKAGED_HINT = "reinstall cnisim (`pip install --force-reinstall cnisim`) to restore it"
+
+#: Bounds every canonical integer column must hold (inclusive): what EC2 types have, with room
+#: (the snapshot spans 1-896 vCPUs, 2-80 ENIs, 2-64 IPv4 per ENI). A value outside is an
+#: edited or corrupt table, refused when it is loaded rather than turned into wrong numbers.
+_COLUMN_BOUNDS: dict[str, tuple[int, int]] = {
+    "vcpus": (1, 65_536),
+    "memory_mib": (1, 2**40),
+    "max_enis": (1, 1_024),
+    "max_enis_default_card": (1, 1_024),
+    "n_network_cards": (1, 1_024),
+    "default_network_card_index": (0, 1_023),
+    "ipv4_per_eni": (1, 1_024),
+    "ipv6_per_eni": (0, 1_024),
+    "branch_enis": (0, 1_024),
+}
 
 # Retries: botocore standard mode (exponential backoff with jitter, 1 s base for throttling,
 # 50 ms otherwise). Four attempts and a 2 s connect timeout make an unreachable endpoint fail
@@ -339,27 +355,48 @@ def _parse_bools(values: Sequence[str]) -> np.ndarray:
     return np.array([value == "true" for value in values], dtype=np.bool_)
 
 
-def parse_table(text: str, source: Path) -> dict[str, np.ndarray]:
+def parse_table(text: str, source: Path, hint: str = _REFRESH_HINT) -> dict[str, np.ndarray]:
     """Parse the derived TSV written by :func:`format_table` back into canonical columns.
+
+    Parameters
+    ----------
+    text : str
+        The file's text.
+    source : Path
+        The file, for messages.
+    hint : str
+        How to rebuild it, for messages.
 
     Raises
     ------
     SnapshotError
-        The text is not a canonical table (wrong header, ragged rows, bad numbers).
+        The text is not a canonical table (wrong header, ragged rows, bad numbers, a count
+        out of the bounds EC2 types have).
     """
     lines = text.splitlines()
     if len(lines) < 2 or lines[1].split("\t") != list(SCHEMA):
-        raise SnapshotError(f"{source} is not a cnisim instance table; {_REFRESH_HINT}")
+        raise SnapshotError(f"{source} is not a cnisim instance table; {hint}")
     rows = [line.split("\t") for line in lines[2:]]
     try:
         values = list(zip(*rows, strict=True)) if rows else [() for _ in SCHEMA]
         columns = {}
         for (name, kind), column in zip(SCHEMA.items(), values, strict=True):
             columns[name] = _parse_bools(column) if kind is bool else _to_array(column, kind)
-    except ValueError:
+    except (ValueError, OverflowError):
+        raise SnapshotError(f"{source} is corrupt (ragged rows or bad values); {hint}") from None
+    for name, (low, high) in _COLUMN_BOUNDS.items():
+        counts = columns[name]
+        bad = (counts < low) | (counts > high)
+        if bad.any():
+            first = int(np.flatnonzero(bad)[0])
+            raise SnapshotError(
+                f"{source} is corrupt: {name} is {counts[first]} for "
+                f"{columns['instance_type'][first]} (allowed {low} to {high}); {hint}"
+            )
+    if (columns["max_enis_default_card"] > columns["max_enis"]).any():
         raise SnapshotError(
-            f"{source} is corrupt (ragged rows or bad values); {_REFRESH_HINT}"
-        ) from None
+            f"{source} is corrupt: a type has more ENIs on one card than in all; {hint}"
+        )
     return columns
 
 
@@ -499,27 +536,74 @@ def load_catalog(path: Path | None = None) -> Catalog:
     Raises
     ------
     SnapshotError
-        A file is missing or corrupt; the message names it and the command that rebuilds it.
+        A file is missing, corrupt, or differs from the sha256 its provenance records (the raw
+        records and the table are both checked, ~0.1 ms each), or the table holds a count no
+        EC2 type has; the message names the file and how to rebuild it.
 
     References
     ----------
     EC2 API Reference, DescribeInstanceTypes (the records the table is derived from).
     """
     snapshot_dir = _data_dir() if path is None else path
+    hint = _PACKAGED_HINT if path is None else _refresh_hint(snapshot_dir)
     if path is not None and not snapshot_dir.is_dir():
-        raise SnapshotError(f"{snapshot_dir} is not a snapshot directory; {_REFRESH_HINT}")
+        raise SnapshotError(f"{snapshot_dir} is not a snapshot directory; {hint}")
     provenance_path = snapshot_dir / PROVENANCE_FILE
     try:
-        provenance = json.loads(_read_text(provenance_path))
+        provenance = json.loads(_read_text(provenance_path, hint))
     except json.JSONDecodeError as exc:
-        raise SnapshotError(f"{provenance_path} is corrupt ({exc}); {_REFRESH_HINT}") from None
+        raise SnapshotError(f"{provenance_path} is corrupt ({exc}); {hint}") from None
+    if not isinstance(provenance, dict):
+        raise SnapshotError(f"{provenance_path} is not a provenance record; {hint}")
     table_path = snapshot_dir / TABLE_FILE
-    columns = parse_table(_read_text(table_path), table_path)
-    if not isinstance(provenance, dict) or provenance.get("count") != len(columns["instance_type"]):
+    table_bytes = _read_bytes(table_path, hint)
+    # Checksums cost ~0.1 ms each: every load checks both files against the provenance.
+    _check_sha256(table_path, table_bytes, provenance.get("table_sha256"), hint)
+    _check_sha256(
+        snapshot_dir / RAW_FILE,
+        _read_bytes(snapshot_dir / RAW_FILE, hint),
+        provenance.get("raw_sha256"),
+        hint,
+    )
+    try:
+        text = table_bytes.decode("utf-8")
+    except UnicodeDecodeError:
+        raise SnapshotError(f"{table_path} is not UTF-8 text; {hint}") from None
+    columns = parse_table(text, table_path, hint)
+    if provenance.get("count") != len(columns["instance_type"]):
         raise SnapshotError(
-            f"{table_path} does not match {provenance_path} (row count differs); {_REFRESH_HINT}"
+            f"{table_path} does not match {provenance_path} (row count differs); {hint}"
         )
     return Catalog(columns, provenance)
+
+
+def _refresh_hint(snapshot_dir: Path) -> str:
+    return f"rebuild it with `cnisim catalog refresh --output {snapshot_dir}`"
+
+
+def _read_bytes(path: Path, hint: str) -> bytes:
+    try:
+        return path.read_bytes()
+    except FileNotFoundError:
+        raise SnapshotError(f"{path} is missing; {hint}") from None
+    except OSError as exc:
+        raise SnapshotError(f"cannot read {path} ({exc.strerror or exc}); {hint}") from None
+
+
+def _check_sha256(path: Path, data: bytes, recorded: object, hint: str) -> None:
+    """Refuse a file whose bytes differ from the checksum its provenance records.
+
+    Snapshots written before a checksum was recorded (None) are not checked.
+    """
+    if recorded is None:
+        return
+    import hashlib
+
+    if hashlib.sha256(data).hexdigest() != recorded:
+        raise SnapshotError(
+            f"{path} does not match the sha256 its provenance records (edited, truncated or "
+            f"corrupt); {hint}"
+        )
 
 
 @contextmanager
@@ -693,7 +777,8 @@ def refresh_snapshot(
     -------
     dict
         The provenance written: region, retrieved_at_utc, source ("aws" or the endpoint URL),
-        note, botocore_version, count, raw_file, raw_sha256, table_file.
+        note, botocore_version, count, raw_file, raw_sha256, table_file, table_sha256 (both
+        checked by every :func:`load_catalog`).
 
     Raises
     ------
@@ -732,6 +817,7 @@ def refresh_snapshot(
         "raw_file": RAW_FILE,
         "raw_sha256": hashlib.sha256(raw_bytes).hexdigest(),
         "table_file": TABLE_FILE,
+        "table_sha256": hashlib.sha256(table_bytes).hexdigest(),
     }
     provenance_bytes = (json.dumps(provenance, indent=2, sort_keys=True) + "\n").encode("utf-8")
     try:
