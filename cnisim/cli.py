@@ -30,7 +30,7 @@ from typer._click.exceptions import ClickException, NoArgsIsHelpError
 from typer.core import TyperGroup
 
 from cnisim import __version__
-from cnisim.catalog import Catalog, load_catalog, refresh_snapshot
+from cnisim.catalog import DEFAULT_REFRESH_DEADLINE_S, Catalog, load_catalog, refresh_snapshot
 from cnisim.cni import IpamdConfig
 from cnisim.errors import CnisimError, UsageError
 from cnisim.limits import (
@@ -255,12 +255,11 @@ def _catalog() -> None:
 @catalog_app.command("refresh")
 def refresh(
     output: Annotated[
-        Path,
+        str,
         typer.Option(
             "--output",
             help="Directory to write the snapshot into (created if missing). Required: "
             "the packaged snapshot is never overwritten. Read it back with --catalog DIR.",
-            file_okay=False,
         ),
     ],
     region: Annotated[
@@ -278,6 +277,14 @@ def refresh(
     note: Annotated[
         str | None, typer.Option("--note", help="Free text stored in the provenance.")
     ] = None,
+    timeout_s: Annotated[
+        float,
+        typer.Option(
+            "--timeout",
+            help="Seconds the whole fetch may take, retries included (default 60).",
+            parser=_number("--timeout", 0.001, 3600.0),
+        ),
+    ] = DEFAULT_REFRESH_DEADLINE_S,
 ) -> None:
     """Fetch every EC2 instance type (DescribeInstanceTypes) into a snapshot directory.
 
@@ -289,12 +296,31 @@ def refresh(
       cnisim catalog refresh --region us-east-1 --output ./cnisim-data
       cnisim catalog info --catalog ./cnisim-data
     """
+    if not output.strip():
+        raise UsageError("--output is empty: name a directory, e.g. --output ./cnisim-data")
+    directory = Path(output)
+    if directory.exists() and not directory.is_dir():
+        raise UsageError(f"--output {output} is a file: name a directory")
+    progress = None
+    if sys.stderr is not None and sys.stderr.isatty():
+
+        def progress(n_records: int) -> None:
+            typer.echo(f"\rfetched {n_records} instance types", err=True, nl=False)
+
     provenance = refresh_snapshot(
-        output, region=region, profile=profile, endpoint_url=endpoint_url, note=note
+        directory,
+        region=region,
+        profile=profile,
+        endpoint_url=endpoint_url,
+        note=note,
+        deadline_s=timeout_s,
+        progress=progress,
     )
+    if progress is not None:
+        typer.echo("", err=True)
     typer.echo(
         f"wrote {provenance['count']} instance types from {provenance['source']} "
-        f"({provenance['region']}) to {output}"
+        f"({provenance['region']}) to {directory}"
     )
 
 
@@ -317,10 +343,16 @@ def info(catalog: CatalogDirOption = None) -> None:
         "source": provenance.get("source"),
         "note": provenance.get("note"),
         "botocore": provenance.get("botocore_version"),
-        "raw sha256": provenance.get("raw_sha256"),
+        # load_catalog has just checked both files against these (it refuses a mismatch).
+        "raw sha256": _verified(provenance.get("raw_sha256")),
+        "table sha256": _verified(provenance.get("table_sha256")),
     }
     for name, value in fields.items():
-        typer.echo(f"{name + ':':<12} {'' if value is None else value}")
+        typer.echo(f"{name + ':':<14}{'' if value is None else value}")
+
+
+def _verified(recorded: str | None) -> str:
+    return "not recorded (not checked)" if recorded is None else f"{recorded} (verified)"
 
 
 class OutputFormat(StrEnum):

@@ -656,11 +656,13 @@ def test_failed_write_midway_leaves_no_partial_files(
     real_write_temp = catalog._write_temp
     n_calls = []
 
-    def write_temp_failing_second(target: Path, data: bytes) -> str:
+    def write_temp_failing_second(target: Path, data: bytes, temps: list[str]) -> str:
+        # The second file fails after its temp file exists and holds part of the data.
         n_calls.append(target)
         if len(n_calls) == 2:
+            real_write_temp(target, data[:10], temps)
             raise OSError(5, "Input/output error")
-        return real_write_temp(target, data)
+        return real_write_temp(target, data, temps)
 
     monkeypatch.setattr(catalog, "_write_temp", write_temp_failing_second)
     with pytest.raises(SnapshotWriteError, match="Input/output error"):
@@ -680,5 +682,5 @@ def test_a_response_that_is_not_ec2_xml_is_one_line(
 
 @pytest.mark.usefixtures("aws_credentials")
 def test_malformed_endpoint_url_is_a_usage_error(tmp_path: Path) -> None:
-    with pytest.raises(UsageError, match="Invalid endpoint: foo"):
+    with pytest.raises(UsageError, match="'foo' is not an http"):
         refresh_snapshot(tmp_path, region="us-east-1", endpoint_url="foo")
