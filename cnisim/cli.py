@@ -1219,7 +1219,7 @@ def warmpool(
     cat = load_catalog(catalog)
     selected = cat.take(cat.locate([instance_type]))
     config = IpamdConfig.from_env(_parse_settings(settings or []))
-    counts = _parse_pod_counts("0,5,15" if pods is None else pods) if churn is None else []
+    counts = _parse_pod_counts(pods) if pods is not None else []
     spec = node_spec(selected.columns, config, max_pods=max_pods_override)
     for warning in config.warnings:
         _warn(warning)
@@ -1230,6 +1230,9 @@ def warmpool(
     if trunking is not None:
         _warn(trunking)
     n_admitted = max_pods_with_ip(spec)
+    if pods is None and churn is None:
+        # The default rows, within what the node admits (no warning for what was not asked).
+        counts = sorted({min(count, n_admitted) for count in (0, 5, 15)})
     asked = max(counts, default=0) if churn is None else churn
     if asked > n_admitted:
         _warn(
