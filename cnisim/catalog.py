@@ -24,8 +24,9 @@ from __future__ import annotations
 
 import json
 import os
-from collections.abc import Iterator, Mapping, Sequence
-from contextlib import contextmanager
+import re
+from collections.abc import Callable, Iterator, Mapping, Sequence
+from contextlib import contextmanager, suppress
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, NamedTuple
@@ -71,6 +72,22 @@ _TABLE_HEADER = (
     "cnisim.catalog.canonical_columns; do not edit: `cnisim catalog refresh` rewrites it."
 )
 _REFRESH_HINT = "rebuild it with `cnisim catalog refresh --output <dir>`"
+_PACKAGED_HINT = "reinstall cnisim (`pip install --force-reinstall cnisim`) to restore it"
+
+#: Bounds every canonical integer column must hold (inclusive): what EC2 types have, with room
+#: (the snapshot spans 1-896 vCPUs, 2-80 ENIs, 2-64 IPv4 per ENI). A value outside is an
+#: edited or corrupt table, refused when it is loaded rather than turned into wrong numbers.
+_COLUMN_BOUNDS: dict[str, tuple[int, int]] = {
+    "vcpus": (1, 65_536),
+    "memory_mib": (1, 2**40),
+    "max_enis": (1, 1_024),
+    "max_enis_default_card": (1, 1_024),
+    "n_network_cards": (1, 1_024),
+    "default_network_card_index": (0, 1_023),
+    "ipv4_per_eni": (1, 1_024),
+    "ipv6_per_eni": (0, 1_024),
+    "branch_enis": (0, 1_024),
+}
 
 # Retries: botocore standard mode (exponential backoff with jitter, 1 s base for throttling,
 # 50 ms otherwise). Four attempts and a 2 s connect timeout make an unreachable endpoint fail
@@ -79,6 +96,11 @@ _MAX_ATTEMPTS = 4
 _CONNECT_TIMEOUT_S = 2.0
 _READ_TIMEOUT_S = 10.0
 _PAGE_SIZE = 100  # the API maximum for DescribeInstanceTypes
+#: Default total time a refresh may take [s]: per-read timeouts alone never end an endpoint
+#: that sends a byte every few seconds. A real region answers in ~2-5 s (about 10 pages).
+DEFAULT_REFRESH_DEADLINE_S = 60.0
+# botocore's own region check (botocore/utils.py validate_region_name).
+_REGION_RE = re.compile(r"^[a-zA-Z0-9](?:[a-zA-Z0-9\-]{0,61}[a-zA-Z0-9])?$")
 _THROTTLING_CODES = frozenset({"RequestLimitExceeded", "Throttling", "ThrottlingException"})
 _CREDENTIAL_CODES = frozenset(
     {"AuthFailure", "InvalidClientTokenId", "SignatureDoesNotMatch", "ExpiredToken"}
@@ -339,27 +361,48 @@ def _parse_bools(values: Sequence[str]) -> np.ndarray:
     return np.array([value == "true" for value in values], dtype=np.bool_)
 
 
-def parse_table(text: str, source: Path) -> dict[str, np.ndarray]:
+def parse_table(text: str, source: Path, hint: str = _REFRESH_HINT) -> dict[str, np.ndarray]:
     """Parse the derived TSV written by :func:`format_table` back into canonical columns.
+
+    Parameters
+    ----------
+    text : str
+        The file's text.
+    source : Path
+        The file, for messages.
+    hint : str
+        How to rebuild it, for messages.
 
     Raises
     ------
     SnapshotError
-        The text is not a canonical table (wrong header, ragged rows, bad numbers).
+        The text is not a canonical table (wrong header, ragged rows, bad numbers, a count
+        out of the bounds EC2 types have).
     """
     lines = text.splitlines()
     if len(lines) < 2 or lines[1].split("\t") != list(SCHEMA):
-        raise SnapshotError(f"{source} is not a cnisim instance table; {_REFRESH_HINT}")
+        raise SnapshotError(f"{source} is not a cnisim instance table; {hint}")
     rows = [line.split("\t") for line in lines[2:]]
     try:
         values = list(zip(*rows, strict=True)) if rows else [() for _ in SCHEMA]
         columns = {}
         for (name, kind), column in zip(SCHEMA.items(), values, strict=True):
             columns[name] = _parse_bools(column) if kind is bool else _to_array(column, kind)
-    except ValueError:
+    except (ValueError, OverflowError):
+        raise SnapshotError(f"{source} is corrupt (ragged rows or bad values); {hint}") from None
+    for name, (low, high) in _COLUMN_BOUNDS.items():
+        counts = columns[name]
+        bad = (counts < low) | (counts > high)
+        if bad.any():
+            first = int(np.flatnonzero(bad)[0])
+            raise SnapshotError(
+                f"{source} is corrupt: {name} is {counts[first]} for "
+                f"{columns['instance_type'][first]} (allowed {low} to {high}); {hint}"
+            )
+    if (columns["max_enis_default_card"] > columns["max_enis"]).any():
         raise SnapshotError(
-            f"{source} is corrupt (ragged rows or bad values); {_REFRESH_HINT}"
-        ) from None
+            f"{source} is corrupt: a type has more ENIs on one card than in all; {hint}"
+        )
     return columns
 
 
@@ -499,27 +542,74 @@ def load_catalog(path: Path | None = None) -> Catalog:
     Raises
     ------
     SnapshotError
-        A file is missing or corrupt; the message names it and the command that rebuilds it.
+        A file is missing, corrupt, or differs from the sha256 its provenance records (the raw
+        records and the table are both checked, ~0.1 ms each), or the table holds a count no
+        EC2 type has; the message names the file and how to rebuild it.
 
     References
     ----------
     EC2 API Reference, DescribeInstanceTypes (the records the table is derived from).
     """
     snapshot_dir = _data_dir() if path is None else path
+    hint = _PACKAGED_HINT if path is None else _refresh_hint(snapshot_dir)
     if path is not None and not snapshot_dir.is_dir():
-        raise SnapshotError(f"{snapshot_dir} is not a snapshot directory; {_REFRESH_HINT}")
+        raise SnapshotError(f"{snapshot_dir} is not a snapshot directory; {hint}")
     provenance_path = snapshot_dir / PROVENANCE_FILE
     try:
-        provenance = json.loads(_read_text(provenance_path))
+        provenance = json.loads(_read_text(provenance_path, hint))
     except json.JSONDecodeError as exc:
-        raise SnapshotError(f"{provenance_path} is corrupt ({exc}); {_REFRESH_HINT}") from None
+        raise SnapshotError(f"{provenance_path} is corrupt ({exc}); {hint}") from None
+    if not isinstance(provenance, dict):
+        raise SnapshotError(f"{provenance_path} is not a provenance record; {hint}")
     table_path = snapshot_dir / TABLE_FILE
-    columns = parse_table(_read_text(table_path), table_path)
-    if not isinstance(provenance, dict) or provenance.get("count") != len(columns["instance_type"]):
+    table_bytes = _read_bytes(table_path, hint)
+    # Checksums cost ~0.1 ms each: every load checks both files against the provenance.
+    _check_sha256(table_path, table_bytes, provenance.get("table_sha256"), hint)
+    _check_sha256(
+        snapshot_dir / RAW_FILE,
+        _read_bytes(snapshot_dir / RAW_FILE, hint),
+        provenance.get("raw_sha256"),
+        hint,
+    )
+    try:
+        text = table_bytes.decode("utf-8")
+    except UnicodeDecodeError:
+        raise SnapshotError(f"{table_path} is not UTF-8 text; {hint}") from None
+    columns = parse_table(text, table_path, hint)
+    if provenance.get("count") != len(columns["instance_type"]):
         raise SnapshotError(
-            f"{table_path} does not match {provenance_path} (row count differs); {_REFRESH_HINT}"
+            f"{table_path} does not match {provenance_path} (row count differs); {hint}"
         )
     return Catalog(columns, provenance)
+
+
+def _refresh_hint(snapshot_dir: Path) -> str:
+    return f"rebuild it with `cnisim catalog refresh --output {snapshot_dir}`"
+
+
+def _read_bytes(path: Path, hint: str) -> bytes:
+    try:
+        return path.read_bytes()
+    except FileNotFoundError:
+        raise SnapshotError(f"{path} is missing; {hint}") from None
+    except OSError as exc:
+        raise SnapshotError(f"cannot read {path} ({exc.strerror or exc}); {hint}") from None
+
+
+def _check_sha256(path: Path, data: bytes, recorded: object, hint: str) -> None:
+    """Refuse a file whose bytes differ from the checksum its provenance records.
+
+    Snapshots written before a checksum was recorded (None) are not checked.
+    """
+    if recorded is None:
+        return
+    import hashlib
+
+    if hashlib.sha256(data).hexdigest() != recorded:
+        raise SnapshotError(
+            f"{path} does not match the sha256 its provenance records (edited, truncated or "
+            f"corrupt); {hint}"
+        )
 
 
 @contextmanager
@@ -577,16 +667,65 @@ def _aws_errors() -> Iterator[None]:
             ) from None
         raise RefreshError(f"EC2 DescribeInstanceTypes failed: {exc}") from None
     except ResponseParserError:
-        raise EndpointUnreachable(
-            "the EC2 endpoint answered with something that is not an EC2 response (a proxy "
-            "or a wrong --endpoint-url?); check the URL and proxy settings, then retry"
-        ) from None
+        raise EndpointUnreachable(_NOT_EC2) from None
     except BotoCoreError as exc:
         raise RefreshError(f"EC2 DescribeInstanceTypes failed: {exc}") from None
 
 
+_NOT_EC2 = (
+    "the EC2 endpoint answered with something that is not an EC2 response (a proxy, a captive "
+    "portal or a wrong --endpoint-url?); check the URL and proxy settings, then retry"
+)
+
+
+def check_endpoint_url(endpoint_url: str) -> None:
+    """Refuse an endpoint URL botocore would choke on, naming what is wrong.
+
+    Raises
+    ------
+    UsageError
+        Not ``http(s)://host[:port][/path]``, or a port outside 1-65535.
+
+    Examples
+    --------
+    >>> check_endpoint_url("http://127.0.0.1:5000")
+    """
+    from urllib.parse import urlsplit
+
+    example = "give a full URL, e.g. --endpoint-url http://127.0.0.1:5000"
+    try:
+        parts = urlsplit(endpoint_url)
+        port = parts.port
+    except ValueError as exc:
+        raise UsageError(
+            f"--endpoint-url {endpoint_url[:80]!r} is malformed ({exc}): {example}"
+        ) from None
+    if parts.scheme not in ("http", "https") or not parts.hostname:
+        raise UsageError(f"--endpoint-url {endpoint_url[:80]!r} is not an http(s) URL: {example}")
+    if port == 0:
+        raise UsageError(f"--endpoint-url {endpoint_url[:80]!r} has port 0: use 1 to 65535")
+
+
+def check_region(region: str) -> None:
+    """Refuse a region name that is not one (``us-east-1``); botocore's own rule.
+
+    Raises
+    ------
+    UsageError
+        Empty, or characters other than letters, digits and inner hyphens.
+    """
+    if not _REGION_RE.match(region):
+        raise UsageError(
+            f"--region {region[:60]!r} is not an AWS Region name: write e.g. --region us-east-1"
+        )
+
+
 def _fetch_records(
-    region: str | None, profile: str | None, endpoint_url: str | None
+    region: str | None,
+    profile: str | None,
+    endpoint_url: str | None,
+    read_timeout_s: float,
+    progress: Callable[[int], None] | None,
 ) -> tuple[list[Mapping[str, Any]], str, str]:
     """All instance types of a region via the paginator; returns (records, region, botocore)."""
     import boto3
@@ -595,34 +734,87 @@ def _fetch_records(
 
     config = Config(
         retries={"mode": "standard", "total_max_attempts": _MAX_ATTEMPTS},
-        connect_timeout=_CONNECT_TIMEOUT_S,
-        read_timeout=_READ_TIMEOUT_S,
+        connect_timeout=min(_CONNECT_TIMEOUT_S, read_timeout_s),
+        read_timeout=read_timeout_s,
     )
     with _aws_errors():
         session = boto3.Session(profile_name=profile, region_name=region)
         try:
             client = session.client("ec2", endpoint_url=endpoint_url, config=config)
         except ValueError as exc:
-            # botocore rejects a malformed endpoint URL with a bare ValueError.
-            raise UsageError(
-                f"{exc}: give --endpoint-url as a full URL, e.g. http://127.0.0.1:5000"
-            ) from None
+            # botocore refuses a region (or URL) with a bare ValueError; say which it was.
+            what = "--region" if "region" in str(exc) else "--endpoint-url"
+            raise UsageError(f"{exc} Check {what}.") from None
         pages = client.get_paginator("describe_instance_types").paginate(
             PaginationConfig={"PageSize": _PAGE_SIZE}
         )
-        records: list[Mapping[str, Any]] = [
-            record for page in pages for record in page["InstanceTypes"]
-        ]
+        records: list[Mapping[str, Any]] = []
+        for page in pages:
+            batch = page.get("InstanceTypes") if isinstance(page, Mapping) else None
+            if not isinstance(batch, list) or not all(
+                isinstance(r, Mapping) and isinstance(r.get("InstanceType"), str) for r in batch
+            ):
+                raise EndpointUnreachable(_NOT_EC2)
+            records.extend(batch)
+            if progress is not None:
+                progress(len(records))
     return records, client.meta.region_name, botocore.__version__
 
 
-def _write_temp(target: Path, data: bytes) -> str:
-    """Write ``data`` to a new temp file next to ``target`` and return its path."""
+def _fetch_before_deadline(
+    deadline_s: float,
+    region: str | None,
+    profile: str | None,
+    endpoint_url: str | None,
+    progress: Callable[[int], None] | None,
+) -> tuple[list[Mapping[str, Any]], str, str]:
+    """:func:`_fetch_records`, abandoned once ``deadline_s`` has passed.
+
+    botocore's timeouts bound each read, not a whole answer: an endpoint that drips a byte a
+    second never trips them. The fetch runs in a daemon thread (it only reads the network);
+    past the deadline it is left to die with the process and the caller gets an error.
+    """
+    import threading
+
+    outcome: dict[str, Any] = {}
+
+    def fetch() -> None:
+        try:
+            outcome["value"] = _fetch_records(
+                region, profile, endpoint_url, min(_READ_TIMEOUT_S, deadline_s), progress
+            )
+        except BaseException as exc:  # handed to the caller's thread, raised there
+            outcome["error"] = exc
+
+    worker = threading.Thread(target=fetch, name="cnisim-refresh", daemon=True)
+    worker.start()
+    worker.join(deadline_s)
+    if worker.is_alive():
+        raise EndpointUnreachable(
+            f"EC2 did not finish answering DescribeInstanceTypes within {deadline_s:g} s (a "
+            "slow, stalled or dripping endpoint); check the endpoint URL, the network or proxy "
+            "settings, or allow more time with --timeout"
+        )
+    if "error" in outcome:
+        raise outcome["error"]
+    value: tuple[list[Mapping[str, Any]], str, str] = outcome["value"]
+    return value
+
+
+def _write_temp(target: Path, data: bytes, temps: list[str]) -> str:
+    """Write ``data`` to a new temp file next to ``target``; its path goes into ``temps`` first.
+
+    The path is recorded before writing, so a write that fails part-way (disk full, file-size
+    limit) still leaves the caller a file to remove.
+    """
     import tempfile
 
     fd, temp = tempfile.mkstemp(dir=target.parent, prefix=f".{target.name}.", suffix=".tmp")
+    temps.append(temp)
     with os.fdopen(fd, "wb") as handle:
         handle.write(data)
+        handle.flush()
+        os.fsync(handle.fileno())
     # mkstemp creates 0600 files; a snapshot is data anyone on the machine may read.
     os.chmod(temp, 0o644)
     return temp
@@ -638,7 +830,7 @@ def _write_atomically(files: Mapping[Path, bytes]) -> None:
     temps: list[str] = []
     try:
         for target, data in files.items():
-            temps.append(_write_temp(target, data))
+            _write_temp(target, data, temps)
         old = {target: target.read_bytes() if target.exists() else None for target in files}
         replaced: list[Path] = []
         try:
@@ -651,8 +843,7 @@ def _write_atomically(files: Mapping[Path, bytes]) -> None:
                 if previous is None:
                     target.unlink()
                 else:
-                    temps.append(_write_temp(target, previous))
-                    os.replace(temps[-1], target)
+                    os.replace(_write_temp(target, previous, temps), target)
             raise
     except OSError as exc:
         raise SnapshotWriteError(
@@ -661,7 +852,7 @@ def _write_atomically(files: Mapping[Path, bytes]) -> None:
         ) from None
     finally:
         for temp in temps:
-            if os.path.exists(temp):
+            with suppress(OSError):
                 os.unlink(temp)
 
 
@@ -672,6 +863,8 @@ def refresh_snapshot(
     profile: str | None = None,
     endpoint_url: str | None = None,
     note: str | None = None,
+    deadline_s: float = DEFAULT_REFRESH_DEADLINE_S,
+    progress: Callable[[int], None] | None = None,
 ) -> dict[str, Any]:
     """Fetch every instance type from EC2 and write a snapshot directory atomically.
 
@@ -688,20 +881,30 @@ def refresh_snapshot(
         EC2 endpoint to use instead of AWS (e.g. a moto server).
     note
         Free text stored in the provenance (e.g. why or from what the snapshot was made).
+    deadline_s
+        Total time the fetch may take, retries included [s]; past it, nothing is written.
+    progress
+        Called with the number of records fetched so far after each page (for a progress
+        display; the library prints nothing).
 
     Returns
     -------
     dict
         The provenance written: region, retrieved_at_utc, source ("aws" or the endpoint URL),
-        note, botocore_version, count, raw_file, raw_sha256, table_file.
+        note, botocore_version, count, raw_file, raw_sha256, table_file, table_sha256 (both
+        checked by every :func:`load_catalog`).
 
     Raises
     ------
+    UsageError
+        ``output_dir`` is the packaged snapshot's directory (or inside it), a malformed region
+        or endpoint URL, or a ``deadline_s`` that is not a finite number > 0.
     RefreshError
-        Credentials, profile, region, endpoint, throttling or permission problems (subclasses
-        say which); nothing is written.
+        Credentials, profile, region, endpoint, throttling, permission or deadline problems
+        (subclasses say which); nothing is written.
     SnapshotWriteError
-        The directory is not writable; the old snapshot is kept.
+        The directory is not writable or the disk is full; the old snapshot is kept and no
+        temporary file is left behind.
 
     References
     ----------
@@ -711,8 +914,27 @@ def refresh_snapshot(
     import datetime
     import gzip
     import hashlib
+    import math
 
-    records, region_used, botocore_version = _fetch_records(region, profile, endpoint_url)
+    if isinstance(deadline_s, bool) or not (
+        isinstance(deadline_s, int | float) and math.isfinite(deadline_s) and deadline_s > 0
+    ):
+        raise UsageError(f"deadline_s {deadline_s!r} is not a time: give seconds > 0, e.g. 60")
+    packaged = _data_dir().resolve()
+    target = output_dir.resolve()
+    if target == packaged or packaged in target.parents:
+        raise UsageError(
+            f"--output {output_dir} is the snapshot shipped with cnisim, which refresh never "
+            "overwrites: write to a directory of your own (e.g. --output ./cnisim-data) and "
+            "read it with --catalog"
+        )
+    if region is not None:
+        check_region(region)
+    if endpoint_url is not None:
+        check_endpoint_url(endpoint_url)
+    records, region_used, botocore_version = _fetch_before_deadline(
+        float(deadline_s), region, profile, endpoint_url, progress
+    )
     if not records:
         raise RefreshError(
             f"EC2 returned no instance types for region {region_used}; check --region"
@@ -732,6 +954,7 @@ def refresh_snapshot(
         "raw_file": RAW_FILE,
         "raw_sha256": hashlib.sha256(raw_bytes).hexdigest(),
         "table_file": TABLE_FILE,
+        "table_sha256": hashlib.sha256(table_bytes).hexdigest(),
     }
     provenance_bytes = (json.dumps(provenance, indent=2, sort_keys=True) + "\n").encode("utf-8")
     try:

@@ -8,46 +8,166 @@ Every :class:`~cnisim.errors.CnisimError` becomes one line on stderr,
 
 from __future__ import annotations
 
+import contextlib
 import csv
+import errno
 import inspect
 import io
 import json
+import os
+import sys
+from collections.abc import Callable, Sequence
 from dataclasses import replace
 from enum import StrEnum
 from pathlib import Path
-from typing import TYPE_CHECKING, Annotated, Any
+from typing import TYPE_CHECKING, Annotated, Any, NoReturn
 
 import numpy as np
 import typer
+
+# typer (pinned below 0.29) vendors click; these are its usage-error classes.
+from typer._click.exceptions import ClickException, NoArgsIsHelpError
 from typer.core import TyperGroup
 
 from cnisim import __version__
-from cnisim.catalog import Catalog, load_catalog, refresh_snapshot
+from cnisim.catalog import DEFAULT_REFRESH_DEADLINE_S, Catalog, load_catalog, refresh_snapshot
+from cnisim.cni import IpamdConfig
 from cnisim.errors import CnisimError, UsageError
 from cnisim.limits import (
     DEFAULT_CNI_VERSION,
+    HOST_NETWORK_PODS,
     KUBELET_DEFAULT_MAX_PODS,
     MaxPodsOptions,
     compute_limits,
+    prefix_delegation_supported,
     tool_answers,
 )
-from cnisim.units import parse_cpu_millicores, parse_memory_mib
+from cnisim.sim.spec import max_pods_options, name_list, trunking_warning
+from cnisim.units import (
+    INT32_MAX,
+    INT64_MAX,
+    parse_cpu_millicores,
+    parse_float,
+    parse_int,
+    parse_memory_mib,
+)
 
 if TYPE_CHECKING:
     # typer 0.29 vendors click; its Context is the type TyperGroup.invoke is declared with.
     from typer._click import Context
 
 
+def _error_line(message: str) -> str:
+    return "cnisim: error: " + " ".join(message.split())
+
+
+def _fail(message: str, exit_code: int) -> NoReturn:
+    """Print one error line on stderr (if there is one) and exit."""
+    if sys.stderr is not None:
+        with contextlib.suppress(OSError):
+            print(_error_line(message), file=sys.stderr, flush=True)
+    sys.exit(exit_code)
+
+
+def _silence_stdout() -> None:
+    """Point fd 1 at /dev/null so that Python's exit-time flush of stdout cannot fail again."""
+    with contextlib.suppress(OSError, ValueError):
+        devnull = os.open(os.devnull, os.O_WRONLY)
+        os.dup2(devnull, sys.stdout.fileno())
+        os.close(devnull)
+
+
+class _WholeWrites(io.RawIOBase):
+    """A file descriptor that writes every byte or raises.
+
+    Python's own stdout can report success after a short write (a file-size limit reached
+    part-way), losing the rest of the output without an error; this loop surfaces it.
+    """
+
+    def __init__(self, fd: int) -> None:
+        super().__init__()
+        self._fd = fd
+
+    def writable(self) -> bool:
+        return True
+
+    def fileno(self) -> int:
+        return self._fd
+
+    def write(self, data: Any) -> int:
+        view = memoryview(data).cast("B")
+        while view:
+            view = view[os.write(self._fd, view) :]
+        return len(data)
+
+
+def _strict_stdout() -> None:
+    """Replace the process's real stdout by one whose failed writes raise (tests keep theirs)."""
+    if sys.stdout is not sys.__stdout__ or not isinstance(sys.stdout, io.TextIOWrapper):
+        return
+    stdout = sys.stdout
+    stdout.flush()
+    sys.stdout = io.TextIOWrapper(
+        io.BufferedWriter(_WholeWrites(stdout.fileno())),
+        encoding=stdout.encoding,
+        errors=stdout.errors,
+        line_buffering=stdout.line_buffering,
+    )
+
+
 class _OneLineErrors(TyperGroup):
-    """A command group that prints user errors as one line and exits with their code."""
+    """A command group whose every failure is one line on stderr and a non-zero exit.
+
+    cnisim's own errors keep their exit code; click's usage errors (unknown option, bad value)
+    exit 2; output that cannot be written (closed stdout, full disk, file-size limit) exits 1.
+    A closed pipe (``| head``) exits 1 quietly, as click does.
+    """
 
     def invoke(self, ctx: Context) -> Any:
         try:
             return super().invoke(ctx)
         except CnisimError as exc:
-            message = " ".join(str(exc).split())
-            typer.echo(f"cnisim: error: {message}", err=True)
+            typer.echo(_error_line(str(exc)), err=True)
             raise typer.Exit(exc.exit_code) from None
+
+    def main(  # type: ignore[override]
+        self, args: Sequence[str] | None = None, prog_name: str | None = None, **extra: Any
+    ) -> Any:
+        standalone = extra.pop("standalone_mode", True)
+        if sys.stdout is None:
+            _fail(
+                "stdout is closed, so the answer cannot be printed: run cnisim with an open "
+                "stdout (e.g. > file)",
+                1,
+            )
+        _strict_stdout()
+        try:
+            code = super().main(args, prog_name, standalone_mode=False, **extra)
+            sys.stdout.flush()
+        except NoArgsIsHelpError as exc:
+            exc.show()  # the help page, as `cnisim` with no arguments shows it
+            code = exc.exit_code
+        except ClickException as exc:
+            ctx = getattr(exc, "ctx", None)
+            where = f" (see `{ctx.command_path} --help`)" if ctx is not None else ""
+            _fail(exc.format_message() + where, exc.exit_code)
+        except typer.Abort:
+            _fail("aborted", 1)
+        except CnisimError as exc:  # raised while parsing an option's value
+            _fail(str(exc), exc.exit_code)
+        except OSError as exc:
+            if exc.errno == errno.EPIPE:
+                _silence_stdout()
+                sys.exit(1)
+            _silence_stdout()
+            _fail(
+                f"cannot write the output ({exc.strerror or exc}): free space on the disk, "
+                "raise the file-size limit or write elsewhere",
+                1,
+            )
+        if not standalone:
+            return code
+        sys.exit(code or 0)
 
 
 app = typer.Typer(
@@ -60,6 +180,29 @@ app = typer.Typer(
 )
 catalog_app = typer.Typer(no_args_is_help=True, rich_markup_mode=None)
 app.add_typer(catalog_app, name="catalog")
+
+
+def _integer(name: str, minimum: int, maximum: int = INT64_MAX) -> Callable[[Any], int]:
+    """An option parser: a whole number in [minimum, maximum], else one usage-error line."""
+
+    def integer(value: Any) -> int:
+        return parse_int(value, name=name, minimum=minimum, maximum=maximum)
+
+    return integer
+
+
+def _number(
+    name: str, minimum: float, maximum: float | None = None, *, below_maximum: bool = False
+) -> Callable[[Any], float]:
+    """An option parser: a finite number in range (NaN and infinity refused)."""
+
+    def number(value: Any) -> float:
+        return parse_float(
+            value, name=name, minimum=minimum, maximum=maximum, below_maximum=below_maximum
+        )
+
+    return number
+
 
 #: ``--catalog DIR``: read a snapshot written by ``cnisim catalog refresh`` instead of the
 #: packaged one. Reuse it on every command that reads instance data.
@@ -112,12 +255,11 @@ def _catalog() -> None:
 @catalog_app.command("refresh")
 def refresh(
     output: Annotated[
-        Path,
+        str,
         typer.Option(
             "--output",
             help="Directory to write the snapshot into (created if missing). Required: "
             "the packaged snapshot is never overwritten. Read it back with --catalog DIR.",
-            file_okay=False,
         ),
     ],
     region: Annotated[
@@ -135,6 +277,14 @@ def refresh(
     note: Annotated[
         str | None, typer.Option("--note", help="Free text stored in the provenance.")
     ] = None,
+    timeout_s: Annotated[
+        float,
+        typer.Option(
+            "--timeout",
+            help="Seconds the whole fetch may take, retries included (default 60).",
+            parser=_number("--timeout", 0.001, 3600.0),
+        ),
+    ] = DEFAULT_REFRESH_DEADLINE_S,
 ) -> None:
     """Fetch every EC2 instance type (DescribeInstanceTypes) into a snapshot directory.
 
@@ -146,12 +296,31 @@ def refresh(
       cnisim catalog refresh --region us-east-1 --output ./cnisim-data
       cnisim catalog info --catalog ./cnisim-data
     """
+    if not output.strip():
+        raise UsageError("--output is empty: name a directory, e.g. --output ./cnisim-data")
+    directory = Path(output)
+    if directory.exists() and not directory.is_dir():
+        raise UsageError(f"--output {output} is a file: name a directory")
+    progress = None
+    if sys.stderr is not None and sys.stderr.isatty():
+
+        def progress(n_records: int) -> None:
+            typer.echo(f"\rfetched {n_records} instance types", err=True, nl=False)
+
     provenance = refresh_snapshot(
-        output, region=region, profile=profile, endpoint_url=endpoint_url, note=note
+        directory,
+        region=region,
+        profile=profile,
+        endpoint_url=endpoint_url,
+        note=note,
+        deadline_s=timeout_s,
+        progress=progress,
     )
+    if progress is not None:
+        typer.echo("", err=True)
     typer.echo(
         f"wrote {provenance['count']} instance types from {provenance['source']} "
-        f"({provenance['region']}) to {output}"
+        f"({provenance['region']}) to {directory}"
     )
 
 
@@ -174,10 +343,16 @@ def info(catalog: CatalogDirOption = None) -> None:
         "source": provenance.get("source"),
         "note": provenance.get("note"),
         "botocore": provenance.get("botocore_version"),
-        "raw sha256": provenance.get("raw_sha256"),
+        # load_catalog has just checked both files against these (it refuses a mismatch).
+        "raw sha256": _verified(provenance.get("raw_sha256")),
+        "table sha256": _verified(provenance.get("table_sha256")),
     }
     for name, value in fields.items():
-        typer.echo(f"{name + ':':<12} {'' if value is None else value}")
+        typer.echo(f"{name + ':':<14}{'' if value is None else value}")
+
+
+def _verified(recorded: str | None) -> str:
+    return "not recorded (not checked)" if recorded is None else f"{recorded} (verified)"
 
 
 class OutputFormat(StrEnum):
@@ -222,7 +397,12 @@ CustomNetworkingOption = Annotated[
     ),
 ]
 MaxEniOption = Annotated[
-    int | None, typer.Option("--cni-max-eni", help="MAX_ENI: use at most N ENIs.", min=1)
+    int | None,
+    typer.Option(
+        "--cni-max-eni",
+        help="MAX_ENI: use at most N ENIs (1 or more).",
+        parser=_integer("--cni-max-eni", 1),
+    ),
 ]
 ShowMaxAllowedOption = Annotated[
     bool,
@@ -235,8 +415,8 @@ SecurityGroupsForPodsOption = Annotated[
     bool,
     typer.Option(
         "--security-groups-for-pods",
-        help="ENABLE_POD_ENI: the trunk ENI takes one ENI slot (branch-ENI pods are counted "
-        "apart).",
+        help="ENABLE_POD_ENI: on trunking-compatible types the trunk ENI takes one ENI slot "
+        "(branch-ENI pods are counted apart); other types get no trunk and keep every slot.",
     ),
 ]
 Ipv6Option = Annotated[
@@ -256,9 +436,9 @@ MaxPodsOverrideOption = Annotated[
     int | None,
     typer.Option(
         "--max-pods",
-        help="Your kubelet maxPods (eksctl maxPodsPerNode): it is the answer, and the "
-        "reservations follow --reservation-basis.",
-        min=1,
+        help="Your kubelet maxPods (eksctl maxPodsPerNode), 1 to 2^31-1: it is the answer, "
+        "and the reservations follow --reservation-basis.",
+        parser=_integer("--max-pods", 1, INT32_MAX),
     ),
 ]
 ReservationBasisOption = Annotated[
@@ -273,8 +453,9 @@ VmOverheadOption = Annotated[
     float,
     typer.Option(
         "--vm-overhead",
-        help="Fraction of memory the hypervisor keeps (Karpenter's VM_MEMORY_OVERHEAD_PERCENT "
-        "is 0.075); 0 uses the full instance memory.",
+        help="Fraction of memory the hypervisor keeps, in [0, 1) (Karpenter's "
+        "VM_MEMORY_OVERHEAD_PERCENT is 0.075); 0 uses the full instance memory.",
+        parser=_number("--vm-overhead", 0.0, 1.0, below_maximum=True),
     ),
 ]
 PrefixDelegationRuleOption = Annotated[
@@ -321,17 +502,23 @@ def _max_pods_options(
         raise UsageError(
             f"--prefix-delegation-rule {prefix_delegation_rule!r} is unknown: use calculator or cni"
         )
-    return MaxPodsOptions(
-        prefix_delegation_rule="cni" if prefix_delegation_rule == "cni" else "calculator",
-        cni_version=cni_version,
-        prefix_delegation=prefix_delegation,
-        custom_networking=custom_networking,
+    # The calculator's flags as the aws-node settings they stand for, then the one translation
+    # that warmpool uses too. IPv6 runs in prefix mode (ipamd refuses it otherwise).
+    config = IpamdConfig(
+        enable_prefix_delegation=prefix_delegation or ipv6,
+        custom_network_cfg=custom_networking,
         max_eni=max_eni,
-        security_groups_for_pods=security_groups_for_pods,
-        ipv6=ipv6,
+        enable_pod_eni=security_groups_for_pods,
+        enable_ipv4=not ipv6,
+        enable_ipv6=ipv6,
+    )
+    return max_pods_options(
+        config,
+        cni_version=cni_version,
+        max_pods=max_pods_override,
         all_network_cards=all_network_cards,
+        prefix_delegation_rule="cni" if prefix_delegation_rule == "cni" else "calculator",
         show_max_allowed=show_max_allowed,
-        max_pods_override=max_pods_override,
         reservation_basis="bottlerocket" if reservation_basis == "bottlerocket" else "nodeadm",
         vm_overhead_frac=vm_overhead_frac,
         pod_cpu_millicores=None if pod_cpu is None else parse_cpu_millicores(pod_cpu),
@@ -387,22 +574,48 @@ def _select(
             mask &= values <= upper
     if not mask.any():
         raise UsageError("no instance type matches these filters: widen them")
-    return cat.filter(mask)
+    chosen = cat.filter(mask)
+    # Family, then size: c7g.2xlarge before c7g.12xlarge (names alone sort the other way).
+    order = np.lexsort(
+        (chosen.instance_types, chosen["memory_mib"], chosen["vcpus"], chosen["family"])
+    )
+    return chosen.take(order)
+
+
+def _warn(message: str) -> None:
+    typer.echo(f"cnisim: warning: {message}", err=True)
 
 
 def _warn_modes(cat: Catalog, limits: dict[str, np.ndarray], options: MaxPodsOptions) -> None:
     """Say on stderr where the CNI overrides the asked-for mode (the numbers already follow)."""
     fallback = limits["prefix_delegation_fallback"] & (not options.ipv6)
     metal = cat["bare_metal"].astype(bool)
+    nitro = cat["hypervisor"] == "nitro"
+    # The CNI version, not the type, is why a Nitro (or, by the CNI's rule, a metal) type
+    # falls back: the same rule asked of an ideal type of that kind.
+    version_ok = prefix_delegation_supported(
+        np.where(nitro, "nitro", ""),
+        metal & (options.prefix_delegation_rule == "cni"),
+        rule=options.prefix_delegation_rule,
+        cni_version=options.cni_version,
+    )
+    too_old = fallback & (nitro | (metal & (options.prefix_delegation_rule == "cni")))
+    too_old &= ~version_ok
     verdicts = (
         (limits["cni_refused"], "the VPC CNI does not start with these settings, so 0 pods"),
         (
-            fallback & ~metal,
+            too_old,
+            f"VPC CNI {options.cni_version} does not delegate prefixes here (Nitro from 1.9.0, "
+            "bare metal from 1.10.3); it falls back to secondary IPs and the number shown uses "
+            "them: raise --cni-version",
+        ),
+        (
+            fallback & ~too_old & ~metal,
             "prefix delegation needs a Nitro instance; the VPC CNI falls back to secondary IPs "
             "and the number shown uses them",
         ),
         (
-            fallback & metal,
+            fallback & ~too_old & metal,
             "bare metal has no hypervisor value, so max-pods-calculator.sh counts secondary IPs "
             "(shown); the VPC CNI >= 1.10.3 does use prefixes there: add "
             "--prefix-delegation-rule cni for its number",
@@ -411,10 +624,11 @@ def _warn_modes(cat: Catalog, limits: dict[str, np.ndarray], options: MaxPodsOpt
     for mask, verdict in verdicts:
         flagged = cat.instance_types[mask]
         if flagged.size:
-            shown = ", ".join(flagged[:5].tolist())
-            if flagged.size > 5:
-                shown += f" and {flagged.size - 5} more"
-            typer.echo(f"cnisim: warning: {shown}: {verdict}", err=True)
+            _warn(f"{name_list(flagged)}: {verdict}")
+    config = IpamdConfig(enable_pod_eni=options.security_groups_for_pods)
+    trunking = trunking_warning(cat.columns, config)
+    if trunking is not None:
+        _warn(trunking)
 
 
 _MAXPODS_COLUMNS = (
@@ -506,6 +720,38 @@ def _render(rows: list[dict], fmt: OutputFormat, value_key: str) -> str:
     return "\n".join(line.rstrip() for line in lines)
 
 
+#: What each short table header stands for (json and csv use the long names).
+_LEGEND = {
+    "type": "instance type",
+    "vcpu": "vCPUs",
+    "mem_mib": "memory [MiB]",
+    "enis": "ENIs for pods",
+    "ip/eni": "IPv4 addresses per ENI",
+    "uncapped": "max pods without the 110/250 cap",
+    "cap": "110/250 policy cap",
+    "pd": "prefix delegation used",
+    "rsv_mib": "kube-reserved memory [MiB]",
+    "rsv_m": "kube-reserved CPU [millicores]",
+    "alloc_mib": "allocatable memory [MiB]",
+    "alloc_m": "allocatable CPU [millicores]",
+    "mib/pod": "allocatable memory per pod at max pods [MiB]",
+    "m/pod": "allocatable CPU per pod at max pods [millicores]",
+    "fit": "pods of the profile that fit",
+    "binds": "what runs out first: pods, memory or cpu",
+}
+
+
+def _legend_text(headers: Sequence[str]) -> str:
+    return "; ".join(f"{h} = {_LEGEND[h]}" for h in headers if h in _LEGEND)
+
+
+def _echo_legend(rows: list[dict]) -> None:
+    """The short headers explained, on stderr (stdout stays a clean table to parse)."""
+    if sys.stderr is not None and sys.stderr.isatty():
+        shown = [_SHORT_HEADERS.get(h, h) for h in rows[0]]
+        typer.echo(f"columns: {_legend_text(shown)}", err=True)
+
+
 def _cell(value: Any) -> str:
     if isinstance(value, bool):
         return "yes" if value else "no"
@@ -538,18 +784,32 @@ def maxpods(
     ] = None,
     arch: Annotated[str | None, typer.Option("--arch", help="With --all: x86_64 or arm64.")] = None,
     min_vcpus: Annotated[
-        int | None, typer.Option("--min-vcpus", help="With --all: at least N vCPUs.")
+        int | None,
+        typer.Option(
+            "--min-vcpus", help="With --all: at least N vCPUs.", parser=_integer("--min-vcpus", 0)
+        ),
     ] = None,
     max_vcpus: Annotated[
-        int | None, typer.Option("--max-vcpus", help="With --all: at most N vCPUs.")
+        int | None,
+        typer.Option(
+            "--max-vcpus", help="With --all: at most N vCPUs.", parser=_integer("--max-vcpus", 0)
+        ),
     ] = None,
     min_memory_gib: Annotated[
         float | None,
-        typer.Option("--min-memory-gib", help="With --all: at least this memory [GiB]."),
+        typer.Option(
+            "--min-memory-gib",
+            help="With --all: at least this memory [GiB].",
+            parser=_number("--min-memory-gib", 0.0),
+        ),
     ] = None,
     max_memory_gib: Annotated[
         float | None,
-        typer.Option("--max-memory-gib", help="With --all: at most this memory [GiB]."),
+        typer.Option(
+            "--max-memory-gib",
+            help="With --all: at most this memory [GiB].",
+            parser=_number("--max-memory-gib", 0.0),
+        ),
     ] = None,
     catalog: CatalogDirOption = None,
 ) -> None:
@@ -583,8 +843,14 @@ def maxpods(
     _warn_modes(cat, limits, options)
     profile = options.pod_cpu_millicores is not None or options.pod_memory_mib is not None
     rows = _maxpods_rows(cat, limits, profile)
-    fmt = output or (OutputFormat.plain if len(rows) == 1 else OutputFormat.table)
+    # A bare number answers one type; a pod profile's fit needs the table to be seen.
+    plain = len(rows) == 1 and not profile
+    fmt = output or (OutputFormat.plain if plain else OutputFormat.table)
+    if fmt is OutputFormat.plain and profile:
+        _warn("-o plain prints max pods only; the pod profile's fit is in -o table, json or csv")
     typer.echo(_render(rows, fmt, "max_pods"))
+    if fmt is OutputFormat.table:
+        _echo_legend(rows)
 
 
 #: Modes ``describe`` compares: a label and the options that turn the mode on.
@@ -658,6 +924,26 @@ def describe_type(cat: Catalog, options: MaxPodsOptions) -> dict[str, Any]:
         "tools": {key: values[0].item() for key, values in tools.items()}
         | {"kubelet_default": KUBELET_DEFAULT_MAX_PODS},
     }
+
+
+def _slug(label: str) -> str:
+    """``"custom networking + prefix delegation"`` -> ``"custom_networking_prefix_delegation"``."""
+    return "_".join(label.replace("+", " ").lower().split())
+
+
+def describe_row(info: dict[str, Any]) -> dict[str, Any]:
+    """``describe`` as one flat record with snake_case keys (for json and csv).
+
+    The type's catalog columns, the answer's quantities, then ``mode_<mode>_<quantity>`` for
+    each VPC CNI mode and ``tool_<tool>_max_pods`` for each tool.
+    """
+    row = dict(info["instance"]) | dict(info["answer"])
+    for label, mode in info["modes"].items():
+        prefix = f"mode_{_slug(label)}_"
+        for key in ("max_pods_uncapped", "max_pods_capped", "prefix_delegation", "refused"):
+            row[prefix + key] = mode.get(key)
+    row |= {f"tool_{key}_max_pods": value for key, value in info["tools"].items()}
+    return row
 
 
 def _describe_text(info: dict[str, Any]) -> str:
@@ -739,6 +1025,8 @@ def describe(
 
     The flags are those of `cnisim maxpods`; they set the headline answer, the tools column
     and the reservations. The mode table always shows every VPC CNI mode side by side.
+    -o json is a list of one flat object and -o csv one row with the same columns:
+    the type's catalog columns, the answer, mode_<mode>_<quantity> and tool_<tool>_max_pods.
 
     \b
     Examples:
@@ -750,33 +1038,34 @@ def describe(
     options = _max_pods_options(**_mode_flags(locals()))
     info = describe_type(selected, options)
     _warn_modes(selected, compute_limits(selected.columns, options), options)
-    if output is OutputFormat.json:
-        typer.echo(json.dumps(info, indent=2))
-    elif output in (None, OutputFormat.table, OutputFormat.plain):
-        typer.echo(_describe_text(info))
+    if output in (OutputFormat.json, OutputFormat.csv):
+        typer.echo(_render([describe_row(info)], output, "max_pods"))
     else:
-        raise UsageError("describe prints text (-o table) or json (-o json), not csv")
+        typer.echo(_describe_text(info))
 
 
 def _parse_settings(items: list[str]) -> dict[str, str]:
-    """``--set NAME=VALUE`` pairs as an aws-node environment."""
+    """``--set NAME=VALUE`` pairs as an aws-node environment (values kept byte for byte).
+
+    The value is not stripped: ipamd reads ``' 3'`` with strconv.Atoi, which refuses it, and
+    :meth:`IpamdConfig.from_env` mirrors that (the default, with a warning).
+    """
     env: dict[str, str] = {}
     for item in items:
         name, sep, value = item.partition("=")
         if not sep or not name.strip():
-            raise UsageError(f"--set {item!r} is not NAME=VALUE: write e.g. --set WARM_IP_TARGET=5")
-        env[name.strip()] = value.strip()
+            raise UsageError(
+                f"--set {item[:60]!r} is not NAME=VALUE: write e.g. --set WARM_IP_TARGET=5"
+            )
+        env[name.strip()] = value
     return env
 
 
 def _parse_pod_counts(text: str) -> list[int]:
-    try:
-        counts = [int(part) for part in text.split(",") if part.strip()]
-    except ValueError:
-        counts = []
-    if not counts or min(counts) < 0:
-        raise UsageError(f"--pods {text!r} is not a list of pod counts: write e.g. --pods 0,5,15")
-    return counts
+    parts = [part for part in text.split(",") if part.strip()]
+    if not parts:
+        raise UsageError(f"--pods {text[:60]!r} is not a list of pod counts: write e.g. 0,5,15")
+    return [parse_int(part, name="--pods", minimum=0, maximum=INT32_MAX) for part in parts]
 
 
 class Placement(StrEnum):
@@ -786,37 +1075,64 @@ class Placement(StrEnum):
     random = "random"
 
 
+class RowFormat(StrEnum):
+    """``-o`` of ``warmpool``: rows as a table, json or csv."""
+
+    table = "table"
+    json = "json"
+    csv = "csv"
+
+
+#: warmpool columns: (row key, column name in every format). The pods counted are those that
+#: need an address: max pods includes the host-network pods (aws-node, kube-proxy).
 _WARMPOOL_COLUMNS = (
-    "pods",
-    "enis",
-    "ips_held",
-    "ips_assigned",
-    "ips_free",
-    "prefixes",
-    "subnet_ips",
-    "failed_pods",
-    "ips_per_eni",
+    ("pods", "pods_needing_ip"),
+    ("enis", "enis"),
+    ("ips_held", "ips_held"),
+    ("ips_assigned", "ips_assigned"),
+    ("ips_free", "ips_free"),
+    ("prefixes", "prefixes"),
+    ("subnet_ips", "subnet_ips"),
+    ("failed_pods", "failed_pods"),
+    ("ips_per_eni", "ips_per_eni"),
 )
+#: churn timeline columns: cooling IPs are shown apart from those a pod can get now.
 _CHURN_COLUMNS = (
-    "now_s",
-    "pods_wanted",
-    "ips_assigned",
-    "pods_waiting",
-    "enis",
-    "ips_held",
-    "ips_free",
-    "ips_cooldown",
-    "prefixes",
-    "subnet_ips",
+    ("now_s", "now_s"),
+    ("pods_wanted", "pods_wanted"),
+    ("ips_assigned", "ips_assigned"),
+    ("pods_waiting", "pods_waiting"),
+    ("enis", "enis"),
+    ("ips_held", "ips_held"),
+    ("ips_available", "ips_free_now"),
+    ("ips_cooldown", "ips_cooling"),
+    ("prefixes", "prefixes"),
+    ("subnet_ips", "subnet_ips"),
 )
+
+
+def _with_progress(label: str, work: Callable[[], Any]) -> Any:
+    """Run ``work``; on a terminal, show a spinner with the elapsed time on stderr meanwhile."""
+    if sys.stderr is None or not sys.stderr.isatty():
+        return work()
+    from rich.console import Console  # only on a terminal: rich costs ~50 ms to import
+
+    with Console(stderr=True).status(f"{label}..."):
+        return work()
 
 
 @app.command("warmpool")
 def warmpool(
     instance_type: Annotated[str, typer.Argument(help="One instance type, e.g. t3.large.")],
     pods: Annotated[
-        str, typer.Option("--pods", help="Pod counts to report, comma-separated.")
-    ] = "0,5,15",
+        str | None,
+        typer.Option(
+            "--pods",
+            help="Counts of pods that need an address to report, comma-separated (default "
+            "0,5,15). Host-network pods (aws-node, kube-proxy) are not counted: at most max "
+            "pods - 2.",
+        ),
+    ] = None,
     settings: Annotated[
         list[str] | None,
         typer.Option(
@@ -827,19 +1143,32 @@ def warmpool(
             "repeat it.",
         ),
     ] = None,
-    max_pods_override: MaxPodsOverrideOption = None,
+    max_pods_override: Annotated[
+        int | None,
+        typer.Option(
+            "--max-pods",
+            help="Your kubelet maxPods (eksctl maxPodsPerNode), 1 to 2^31-1; default what "
+            "`cnisim maxpods` gives for the same settings.",
+            parser=_integer("--max-pods", 1, INT32_MAX),
+        ),
+    ] = None,
     churn: Annotated[
         int | None,
         typer.Option(
             "--churn",
-            help="Instead: a 5-minute timeline in which N pods arrive, all leave, and N new "
-            "pods arrive while the released IPs cool down.",
-            min=1,
+            help="Instead of --pods: a 5-minute timeline in which N pods arrive, all leave, "
+            "and N new pods arrive while the released IPs cool down.",
+            parser=_integer("--churn", 1, INT32_MAX),
         ),
     ] = None,
     churn_step_s: Annotated[
-        int, typer.Option("--every", help="With --churn: seconds between timeline rows.", min=1)
-    ] = 10,
+        int | None,
+        typer.Option(
+            "--every",
+            help="With --churn: seconds between timeline rows, 1 to 300 (default 10).",
+            parser=_integer("--every", 1, 300),
+        ),
+    ] = None,
     placement: Annotated[
         Placement,
         typer.Option(
@@ -848,16 +1177,30 @@ def warmpool(
             "map order does.",
         ),
     ] = Placement.first_fit,
-    seed: Annotated[int, typer.Option("--seed", help="Seed of the run's randomness.")] = 0,
-    output: OutputOption = None,
+    seed: Annotated[
+        int,
+        typer.Option(
+            "--seed", help="Seed of the run's randomness, 0 or more.", parser=_integer("--seed", 0)
+        ),
+    ] = 0,
+    output: Annotated[
+        RowFormat | None,
+        typer.Option(
+            "--output",
+            "-o",
+            help="table (default), json (a list of objects) or csv.",
+            case_sensitive=False,
+        ),
+    ] = None,
     catalog: CatalogDirOption = None,
 ) -> None:
     """What ipamd's warm pool holds on one node as pods arrive one at a time.
 
-    For each pod count: the ENIs attached, IPs (or /28 prefixes) held, assigned and free, and
-    the subnet addresses the node takes (ENI primary IPs included). Settings are the aws-node
-    environment variables, validated as the VPC CNI validates them. The node's max pods is
-    what max-pods-calculator.sh gives for the same settings unless --max-pods says otherwise.
+    For each count of pods that need an address: the ENIs attached, IPs (or /28 prefixes)
+    held, assigned and free, and the subnet addresses the node takes (ENI primary IPs
+    included). Settings are the aws-node environment variables, validated as the VPC CNI
+    validates them. The node's max pods is what `cnisim maxpods` gives for the same settings
+    unless --max-pods says otherwise; 2 of them are host-network pods without an address.
 
     \b
     Examples:
@@ -866,42 +1209,62 @@ def warmpool(
       cnisim warmpool t3.small --set ENABLE_PREFIX_DELEGATION=true --pods 0,5,16,17 -o json
       cnisim warmpool m5.large --churn 20
     """
-    if output is OutputFormat.plain:
-        raise UsageError("warmpool prints a table, json or csv (-o table|json|csv)")
+    if churn is not None and pods is not None:
+        raise UsageError("--churn runs its own timeline and ignores --pods: give one of them")
+    if churn is None and churn_step_s is not None:
+        raise UsageError("--every sets the rows of a --churn timeline: add --churn N or drop it")
     # The simulator stays off the import path of the quick commands.
-    from cnisim.cni import IpamdConfig
-    from cnisim.sim.warmpool import churn_timeline, node_spec, steady_state
+    from cnisim.sim.warmpool import churn_timeline, max_pods_with_ip, node_spec, steady_state
 
     cat = load_catalog(catalog)
     selected = cat.take(cat.locate([instance_type]))
     config = IpamdConfig.from_env(_parse_settings(settings or []))
-    if config.enable_pod_eni and not selected["trunking_compatible"][0]:
-        raise UsageError(
-            f"{instance_type} is not trunking-compatible, so ENABLE_POD_ENI gets no trunk ENI: "
-            "security groups for pods need a Nitro type with trunking (no t-family); "
-            "see `cnisim describe` for the type's branch ENIs"
-        )
+    counts = _parse_pod_counts(pods) if pods is not None else []
     spec = node_spec(selected.columns, config, max_pods=max_pods_override)
     for warning in config.warnings:
-        typer.echo(f"cnisim: warning: {warning}", err=True)
+        _warn(warning)
     fallback = config.fallback_warning(spec.instance_type, spec.supports_prefix_delegation)
     if fallback is not None:
-        typer.echo(f"cnisim: warning: {fallback}", err=True)
+        _warn(fallback)
+    trunking = trunking_warning(selected.columns, config)
+    if trunking is not None:
+        _warn(trunking)
+    n_admitted = max_pods_with_ip(spec)
+    if pods is None and churn is None:
+        # The default rows, within what the node admits (no warning for what was not asked).
+        counts = sorted({min(count, n_admitted) for count in (0, 5, 15)})
+    asked = max(counts, default=0) if churn is None else churn
+    if asked > n_admitted:
+        _warn(
+            f"{asked} pods is more than {instance_type} admits: max pods {spec.max_pods} minus "
+            f"{HOST_NETWORK_PODS} host-network pods is {n_admitted} pods with an address; "
+            f"larger counts are shown at {n_admitted} (raise --max-pods to go further)"
+        )
     if churn is not None:
-        timeline = churn_timeline(spec, config, churn, placement=placement.value, seed=seed)
-        rows = []
-        for row in timeline:
-            now_s = round(float(row["now_s"]))  # type: ignore[arg-type]
-            if now_s % churn_step_s == 0:
-                rows.append({key: row[key] for key in _CHURN_COLUMNS} | {"now_s": now_s})
+        timeline = _with_progress(
+            "simulating",
+            lambda: churn_timeline(spec, config, churn, placement=placement.value, seed=seed),
+        )
+        step_s = 10 if churn_step_s is None else churn_step_s
+        rows = [
+            {name: row[key] for key, name in _CHURN_COLUMNS} | {"now_s": round(row["now_s"])}
+            for row in timeline
+            if round(row["now_s"]) % step_s == 0
+        ]
     else:
-        counts = _parse_pod_counts(pods)
-        states = steady_state(spec, config, counts, placement=placement.value, seed=seed)
-        rows = [{key: row[key] for key in _WARMPOOL_COLUMNS} for row in states]
-        if output is not OutputFormat.json:
+        states = _with_progress(
+            "simulating",
+            lambda: steady_state(spec, config, counts, placement=placement.value, seed=seed),
+        )
+        rows = [
+            {name: row[key] for key, name in _WARMPOOL_COLUMNS}
+            | {"pods_needing_ip": min(int(row["pods"]), n_admitted)}
+            for row in states
+        ]
+        if output is not RowFormat.json:
             for row in rows:
-                row["ips_per_eni"] = "/".join(map(str, row["ips_per_eni"]))  # type: ignore[call-overload]
-    typer.echo(_render(rows, output or OutputFormat.table, "ips_held"))
+                row["ips_per_eni"] = "/".join(map(str, row["ips_per_eni"]))
+    typer.echo(_render(rows, OutputFormat(output or RowFormat.table), "ips_held"))
 
 
 def main() -> None:

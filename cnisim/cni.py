@@ -31,8 +31,10 @@ from cnisim.errors import UsageError
 
 PoolMode = Literal["warm_eni", "warm_ip", "warm_prefix", "ipv6"]
 
-# Go's strconv.Atoi: optional sign, decimal digits, nothing else (no spaces, no "1.0").
+# Go's strconv.Atoi: optional sign, decimal digits, nothing else (no spaces, no "1.0"), and
+# the value within Go's int (int64 on the 64-bit hosts EKS runs), else ErrRange.
 _GO_INT = re.compile(r"[+-]?[0-9]+")
+_GO_INT_MIN, _GO_INT_MAX = -(2**63), 2**63 - 1
 # Go's strconv.ParseBool accepts exactly these spellings.
 _GO_TRUE = frozenset({"1", "t", "T", "TRUE", "true", "True"})
 _GO_FALSE = frozenset({"0", "f", "F", "FALSE", "false", "False"})
@@ -191,11 +193,17 @@ class IpamdConfig:
             if name not in env:
                 return default
             raw = env[name]
-            if _GO_INT.fullmatch(raw) and (minimum is None or int(raw) >= minimum):
+            shown = repr(raw) if len(raw) <= 30 else f"{raw[:20]!r}...({len(raw)} characters)"
+            if not _GO_INT.fullmatch(raw):
+                why = "is not an integer to Go's strconv.Atoi (digits only, no spaces)"
+            elif not _GO_INT_MIN <= int(raw) <= _GO_INT_MAX:
+                why = "is out of range for Go's strconv.Atoi (int64)"
+            elif minimum is not None and int(raw) < minimum:
+                why = f"is below {minimum}"
+            else:
                 return int(raw)
-            wanted = "an integer" if minimum is None else f"an integer >= {minimum}"
             gives = "the instance limit" if name == "MAX_ENI" else str(bad_gives)
-            warnings.append(f"{name}={raw!r} is not {wanted}: ipamd uses {gives}")
+            warnings.append(f"{name}={shown} {why}: ipamd uses {gives}")
             return bad_gives
 
         def boolean(name: str, default: bool) -> bool:
@@ -207,7 +215,7 @@ class IpamdConfig:
             if raw in _GO_FALSE:
                 return False
             warnings.append(
-                f"{name}={raw!r} is not a Go boolean (true/false): ipamd uses {default}"
+                f"{name}={raw[:30]!r} is not a Go boolean (true/false): ipamd uses {default}"
             )
             return default
 

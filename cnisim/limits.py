@@ -18,8 +18,8 @@ Conventions (each rule's source is in the function that applies it):
 
 Simplifications of the real CNI are said where they are made; the main ones: IPv6 max pods is a
 policy value (a /80 per ENI never runs out), all-network-cards multiplies like one big card, and
-the SGP trunk ENI is reserved on every type when SGP is on (as ipamd does), not just on
-trunking-compatible ones.
+the SGP trunk ENI takes a slot only on trunking-compatible types with a slot beyond the primary
+(ipamd's hasRoomForEni asks IsTrunkingCompatible).
 
 References
 ----------
@@ -215,12 +215,14 @@ def enis_for_pods(
     security_groups_for_pods: bool = False,
     all_network_cards: bool = False,
     max_enis_total: ArrayOrScalar = None,
+    trunking_compatible: ArrayOrScalar = True,
 ) -> ArrayOrScalar:
     """ENIs whose addresses can go to pods, after MAX_ENI, custom networking and the SGP trunk.
 
     Applied in the calculator's order: min with ``MAX_ENI`` first, then -1 for custom
     networking (the primary ENI keeps the node's subnet and gets no pod IPs), then -1 for the
-    security-groups-for-pods trunk ENI; floored at 0.
+    security-groups-for-pods trunk ENI where a trunk comes (a trunking-compatible type with at
+    least 2 ENIs after ``MAX_ENI``); floored at 0.
 
     Parameters
     ----------
@@ -237,6 +239,8 @@ def enis_for_pods(
         needs ``max_enis_total``.
     max_enis_total : int, ndarray or Series
         ``MaximumNetworkInterfaces`` over all cards [count].
+    trunking_compatible : bool, ndarray or Series
+        The type trunks (``IsTrunkingCompatible``); elsewhere SGP reserves no slot.
 
     Returns
     -------
@@ -245,11 +249,12 @@ def enis_for_pods(
 
     Notes
     -----
-    ipamd reserves the trunk slot whenever ``ENABLE_POD_ENI`` is set and no trunk is attached
-    yet, whether or not the type supports trunking (aws/amazon-vpc-cni-k8s issue #3094), so
-    the -1 is applied to every type here. With all network cards, the custom-networking and
-    trunk ENIs are still taken once (both live on card 0), and ``max_eni`` caps the total:
-    a simplification of the per-card accounting of ipamd.
+    ipamd reserves the trunk slot only when ``ENABLE_POD_ENI`` is set on a trunking-compatible
+    type and no trunk is attached yet (``hasRoomForEni`` asks ``IsTrunkingCompatible``; the VPC
+    resource controller attaches no trunk elsewhere); with ``MAX_ENI=1`` there is no room for a
+    trunk, so the primary's addresses stay for pods. With all network cards, the
+    custom-networking and trunk ENIs are still taken once (both live on card 0), and
+    ``max_eni`` caps the total: a simplification of the per-card accounting of ipamd.
 
     References
     ----------
@@ -261,6 +266,8 @@ def enis_for_pods(
     --------
     >>> int(enis_for_pods(3, custom_networking=True))
     2
+    >>> int(enis_for_pods(3, security_groups_for_pods=True, trunking_compatible=False))
+    3
     """
     if all_network_cards:
         if max_enis_total is None:
@@ -270,7 +277,8 @@ def enis_for_pods(
         enis = max_enis_default_card
     if max_eni is not None:
         enis = np.minimum(enis, max_eni)
-    return np.maximum(enis - int(custom_networking) - int(security_groups_for_pods), 0)
+    trunk = security_groups_for_pods & np.asarray(trunking_compatible, dtype=bool) & (enis >= 2)
+    return np.maximum(enis - int(custom_networking) - trunk, 0)
 
 
 def prefix_delegation_supported(
@@ -899,6 +907,7 @@ def compute_limits(
         security_groups_for_pods=options.security_groups_for_pods,
         all_network_cards=options.all_network_cards,
         max_enis_total=np.asarray(columns["max_enis"]) if options.all_network_cards else None,
+        trunking_compatible=np.asarray(columns["trunking_compatible"], dtype=bool),
     )
     host_pods = options.host_network_pods
     max_pods_classic = max_pods_secondary(enis, ipv4_per_eni, host_network_pods=host_pods)

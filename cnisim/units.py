@@ -1,5 +1,8 @@
-"""Kubernetes resource quantities as users write them, converted once to cnisim's units.
+"""Numbers as users write them: bounded integers and finite floats, and Kubernetes quantities.
 
+Every numeric command-line option and setting goes through :func:`parse_int` or
+:func:`parse_float`, so a value out of range, too large for int64, NaN or infinite is refused
+with one line naming the option and the range, never a numpy overflow later.
 ``--pod-cpu 250m`` and ``--pod-memory 512Mi`` take the same strings as a pod spec's
 ``resources.requests``; the library works in millicores and MiB.
 
@@ -11,9 +14,121 @@ decimal suffixes k, M, G, T, P, E and binary Ki, Mi, Gi, Ti, Pi, Ei; ``m`` is 1/
 
 from __future__ import annotations
 
+import math
 import re
 
 from cnisim.errors import UsageError
+
+INT64_MAX = 2**63 - 1
+"""Largest int64: Go's ``int`` on 64-bit hosts, numpy's default integer."""
+
+INT32_MAX = 2**31 - 1
+"""Largest int32: kubelet ``maxPods`` is an int32 (KubeletConfiguration.MaxPods)."""
+
+_INT_RE = re.compile(r"^[+-]?[0-9]+$")
+# A decimal float; no "nan", "inf" or hex (Python's float() would take them).
+_FLOAT_RE = re.compile(r"^[+-]?(?:[0-9]+(?:\.[0-9]*)?|\.[0-9]+)(?:[eE][+-]?[0-9]+)?$")
+
+
+def _range_text(minimum: float | None, maximum: float | None) -> str:
+    low, high = (
+        f"{x:,}" if isinstance(x, int) else "" if x is None else f"{x:g}"
+        for x in (minimum, maximum)
+    )
+    if minimum is not None and maximum is not None:
+        return f"from {low} to {high}"
+    if minimum is not None:
+        return f"{low} or more"
+    return f"{high} or less"
+
+
+def parse_int(
+    value: str | int,
+    *,
+    name: str,
+    minimum: int | None = None,
+    maximum: int | None = INT64_MAX,
+) -> int:
+    """Parse a whole number and check its range.
+
+    Parameters
+    ----------
+    value : str or int
+        Decimal digits with an optional sign (surrounding spaces are allowed), or an int.
+    name : str
+        What the value is, for the message (``"--max-pods"``).
+    minimum, maximum : int or None
+        Inclusive bounds; None for no bound on that side (``maximum`` defaults to int64).
+
+    Returns
+    -------
+    int
+
+    Raises
+    ------
+    UsageError
+        Not an integer, or out of range; the message names ``name`` and the range.
+
+    Examples
+    --------
+    >>> parse_int(" 42", name="--max-pods", minimum=1)
+    42
+    """
+    text = str(value).strip()
+    if isinstance(value, bool) or not _INT_RE.match(text):
+        raise UsageError(f"{name} {str(value)[:40]!r} is not a whole number: write e.g. 10")
+    number = int(text)
+    if (minimum is not None and number < minimum) or (maximum is not None and number > maximum):
+        shown = text if len(text) <= 24 else f"{text[:12]}...({len(text)} digits)"
+        raise UsageError(f"{name} {shown} is out of range: use {_range_text(minimum, maximum)}")
+    return number
+
+
+def parse_float(
+    value: str | float,
+    *,
+    name: str,
+    minimum: float | None = None,
+    maximum: float | None = None,
+    below_maximum: bool = False,
+) -> float:
+    """Parse a finite decimal number and check its range (NaN and infinity are refused).
+
+    Parameters
+    ----------
+    value : str or float
+        ``"0.075"``, ``"2"``, ``"1e3"``, or a float.
+    name : str
+        What the value is, for the message.
+    minimum, maximum : float or None
+        Inclusive bounds (``maximum`` exclusive with ``below_maximum``).
+    below_maximum : bool
+        The value must be strictly below ``maximum`` (fractions in [0, 1)).
+
+    Returns
+    -------
+    float
+
+    Raises
+    ------
+    UsageError
+        Not a finite number, or out of range.
+
+    Examples
+    --------
+    >>> parse_float("0.075", name="--vm-overhead", minimum=0, maximum=1, below_maximum=True)
+    0.075
+    """
+    text = str(value).strip()
+    number = float(text) if _FLOAT_RE.match(text) else math.nan
+    if isinstance(value, bool) or not math.isfinite(number):
+        raise UsageError(f"{name} {str(value)[:40]!r} is not a finite number: write e.g. 0.5")
+    too_high = maximum is not None and (number >= maximum if below_maximum else number > maximum)
+    if (minimum is not None and number < minimum) or too_high:
+        bounds = _range_text(minimum, maximum) + (" (excluded)" if below_maximum else "")
+        raise UsageError(f"{name} {text[:24]} is out of range: use {bounds}")
+    return number
+
 
 _QUANTITY_RE = re.compile(r"^\s*([0-9]+(?:\.[0-9]*)?|\.[0-9]+)\s*([a-zA-Z]*)\s*$")
 
@@ -40,11 +155,27 @@ class QuantityError(UsageError):
     """A CPU or memory quantity that Kubernetes would not accept."""
 
 
+# resource.Quantity holds at most int64 of the base unit (bytes, or millicores for CPU).
+_MAX_CPU_MILLICORES = float(INT64_MAX)
+_MAX_MEMORY_BYTES = float(INT64_MAX)
+
+
 def _split(text: str, what: str, example: str) -> tuple[float, str]:
     match = _QUANTITY_RE.match(text)
     if match is None:
-        raise QuantityError(f"{what} {text!r} is not a Kubernetes quantity: write e.g. {example}")
+        raise QuantityError(
+            f"{what} {text[:40]!r} is not a Kubernetes quantity: write e.g. {example}"
+        )
     return float(match.group(1)), match.group(2)
+
+
+def _bounded(value: float, largest: float, what: str, text: str) -> float:
+    if not value <= largest:  # also catches inf from a thousand digits
+        raise QuantityError(
+            f"{what} {text[:40]!r} is larger than a Kubernetes quantity can be (int64): "
+            "use a real request, e.g. 512Mi"
+        )
+    return value
 
 
 def parse_cpu_millicores(text: str) -> float:
@@ -67,10 +198,12 @@ def parse_cpu_millicores(text: str) -> float:
     """
     value, suffix = _split(text, "CPU", "250m or 0.5")
     if suffix == "m":
-        return value
+        return _bounded(value, _MAX_CPU_MILLICORES, "CPU", text)
     if suffix == "":
-        return value * 1000.0
-    raise QuantityError(f"CPU {text!r} has unit {suffix!r}: use cores (0.5) or millicores (500m)")
+        return _bounded(value * 1000.0, _MAX_CPU_MILLICORES, "CPU", text)
+    raise QuantityError(
+        f"CPU {text[:40]!r} has unit {suffix!r}: use cores (0.5) or millicores (500m)"
+    )
 
 
 def parse_memory_mib(text: str) -> float:
@@ -95,6 +228,6 @@ def parse_memory_mib(text: str) -> float:
     factor = _MEMORY_FACTOR_BYTES.get(suffix)
     if factor is None:
         raise QuantityError(
-            f"memory {text!r} has unit {suffix!r}: use Ki, Mi, Gi, Ti (binary) or k, M, G, T"
+            f"memory {text[:40]!r} has unit {suffix!r}: use Ki, Mi, Gi, Ti (binary) or k, M, G, T"
         )
-    return value * factor / _MIB_BYTES
+    return _bounded(value * factor, _MAX_MEMORY_BYTES, "memory", text) / _MIB_BYTES

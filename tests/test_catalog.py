@@ -389,14 +389,94 @@ def test_missing_snapshot_names_the_file_and_the_fix(tmp_path: Path) -> None:
 def test_corrupt_snapshot_names_the_file_and_the_fix(
     tmp_path: Path, file_name: str, corrupt: Callable[[str], str], expected: str
 ) -> None:
+    # Each corruption, first caught by the table's checksum, then, in a snapshot whose
+    # provenance records none (written before checksums were), by the parser.
     old_snapshot(tmp_path)
     path = tmp_path / file_name
     path.write_text(corrupt(path.read_text()))
-    with pytest.raises(SnapshotError, match=expected) as raised:
+    first = "sha256" if file_name == TABLE_FILE else expected
+    for expected_now in (first, expected):
+        with pytest.raises(SnapshotError, match=expected_now) as raised:
+            load_catalog(tmp_path)
+        message = str(raised.value)
+        assert file_name in message and f"cnisim catalog refresh --output {tmp_path}" in message
+        assert "\n" not in message
+        if file_name == TABLE_FILE:
+            provenance = json.loads((tmp_path / PROVENANCE_FILE).read_text())
+            provenance.pop("table_sha256", None)
+            (tmp_path / PROVENANCE_FILE).write_text(json.dumps(provenance))
+
+
+def edit_cells(text: str, instance_type: str, **cells: str) -> str:
+    """The table with some cells of one type's row changed."""
+    lines = text.split("\n")
+    header = lines[1].split("\t")
+    for i, line in enumerate(lines):
+        if line.startswith(instance_type + "\t"):
+            row = line.split("\t")
+            for name, value in cells.items():
+                row[header.index(name)] = value
+            lines[i] = "\t".join(row)
+    return "\n".join(lines)
+
+
+# Edits that parse as a table but are no EC2 type: caught by the checksum, and by the range
+# check where no checksum is recorded (issue 7: 50 IPs per ENI on m5.large gave 110 pods,
+# negative ENIs -86 MiB reserved).
+@pytest.mark.parametrize(
+    ("cells", "range_fragment"),
+    [
+        ({"ipv4_per_eni": "50"}, None),
+        ({"max_enis": "-3", "max_enis_default_card": "-3"}, "max_enis"),
+        ({"max_enis_default_card": "9"}, "more ENIs"),
+        ({"memory_mib": "9" * 30}, "bad values"),
+    ],
+)
+def test_edited_table_is_refused(
+    tmp_path: Path, cells: dict[str, str], range_fragment: str | None
+) -> None:
+    old_snapshot(tmp_path)
+    table = tmp_path / TABLE_FILE
+    edited = edit_cells(table.read_text(), "m5.large", **cells)
+    assert edited != table.read_text()
+    table.write_text(edited)
+    with pytest.raises(SnapshotError, match="sha256"):
         load_catalog(tmp_path)
-    message = str(raised.value)
-    assert file_name in message and "cnisim catalog refresh --output" in message
-    assert "\n" not in message
+    provenance = json.loads((tmp_path / PROVENANCE_FILE).read_text())
+    provenance.pop("table_sha256")
+    (tmp_path / PROVENANCE_FILE).write_text(json.dumps(provenance))
+    if range_fragment is None:  # in range for some type: only the checksum can tell
+        load_catalog(tmp_path)
+    else:
+        with pytest.raises(SnapshotError, match=range_fragment):
+            load_catalog(tmp_path)
+
+
+@pytest.mark.parametrize(
+    "damage",
+    [lambda raw: raw[: len(raw) // 2], lambda raw: b"not gzip at all", lambda raw: b""],
+)
+def test_truncated_or_foreign_raw_file_is_refused_on_load(
+    tmp_path: Path, damage: Callable[[bytes], bytes]
+) -> None:
+    old_snapshot(tmp_path)
+    raw = tmp_path / RAW_FILE
+    raw.write_bytes(damage(raw.read_bytes()))
+    with pytest.raises(SnapshotError, match=f"{RAW_FILE} does not match the sha256") as raised:
+        load_catalog(tmp_path)
+    assert f"cnisim catalog refresh --output {tmp_path}" in str(raised.value)
+
+
+def test_packaged_snapshot_checks_say_reinstall(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    import cnisim.catalog
+
+    old_snapshot(tmp_path)
+    (tmp_path / RAW_FILE).write_bytes(b"x")
+    monkeypatch.setattr(cnisim.catalog, "_data_dir", lambda: tmp_path)
+    with pytest.raises(SnapshotError, match="reinstall cnisim"):
+        load_catalog()
 
 
 def test_corrupt_raw_records_name_the_file(tmp_path: Path) -> None:
@@ -576,11 +656,13 @@ def test_failed_write_midway_leaves_no_partial_files(
     real_write_temp = catalog._write_temp
     n_calls = []
 
-    def write_temp_failing_second(target: Path, data: bytes) -> str:
+    def write_temp_failing_second(target: Path, data: bytes, temps: list[str]) -> str:
+        # The second file fails after its temp file exists and holds part of the data.
         n_calls.append(target)
         if len(n_calls) == 2:
+            real_write_temp(target, data[:10], temps)
             raise OSError(5, "Input/output error")
-        return real_write_temp(target, data)
+        return real_write_temp(target, data, temps)
 
     monkeypatch.setattr(catalog, "_write_temp", write_temp_failing_second)
     with pytest.raises(SnapshotWriteError, match="Input/output error"):
@@ -600,5 +682,5 @@ def test_a_response_that_is_not_ec2_xml_is_one_line(
 
 @pytest.mark.usefixtures("aws_credentials")
 def test_malformed_endpoint_url_is_a_usage_error(tmp_path: Path) -> None:
-    with pytest.raises(UsageError, match="Invalid endpoint: foo"):
+    with pytest.raises(UsageError, match="'foo' is not an http"):
         refresh_snapshot(tmp_path, region="us-east-1", endpoint_url="foo")

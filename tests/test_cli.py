@@ -182,36 +182,45 @@ def test_missing_snapshot_names_the_file_and_the_fix(tmp_path: Path) -> None:
 def test_describe_shows_every_mode_and_tool() -> None:
     code, stdout, _ = run("describe", "m5.large", "-o", "json")
     assert code == 0
-    info = json.loads(stdout)
-    modes = info["modes"]
-    assert modes["secondary IPs"]["max_pods_uncapped"] == 29
-    assert modes["custom networking"]["max_pods_uncapped"] == 20
-    assert modes["prefix delegation"]["max_pods_uncapped"] == 434
-    assert modes["prefix delegation"]["max_pods_capped"] == 110
+    (info,) = json.loads(stdout)
+    assert all(not isinstance(v, dict | list) and k == k.lower() for k, v in info.items())
+    assert info["mode_secondary_ips_max_pods_uncapped"] == 29
+    assert info["mode_custom_networking_max_pods_uncapped"] == 20
+    assert info["mode_prefix_delegation_max_pods_uncapped"] == 434
+    assert info["mode_prefix_delegation_max_pods_capped"] == 110
     # mikestef9, containers-roadmap #138: custom networking + PD = 2 ENIs x 9 x 16 (+2).
-    assert modes["custom networking + prefix delegation"]["max_pods_uncapped"] == 290
-    assert info["answer"]["branch_eni_pods"] == 9  # vpc-cni README: m5.large 9 branch ENIs
-    assert info["answer"]["kube_reserved_memory_mib"] == 574  # docs/max-pods.md worked example
-    assert info["answer"]["kube_reserved_cpu_millicores"] == 70
-    assert set(info["tools"]) >= {"calculator", "nodeadm", "karpenter", "bottlerocket"}
-    assert info["tools"]["kubelet_default"] == 110
+    assert info["mode_custom_networking_prefix_delegation_max_pods_uncapped"] == 290
+    assert info["branch_eni_pods"] == 9  # vpc-cni README: m5.large 9 branch ENIs
+    assert info["kube_reserved_memory_mib"] == 574  # docs/max-pods.md worked example
+    assert info["kube_reserved_cpu_millicores"] == 70
+    tools = {k for k in info if k.startswith("tool_")}
+    assert tools >= {f"tool_{t}_max_pods" for t in ("calculator", "nodeadm", "karpenter")}
+    assert info["tool_kubelet_default_max_pods"] == 110
 
     text = run("describe", "m5.large")[1]
     assert "max pods with these settings: 29" in text
     assert "kube-reserved memory 574 MiB, cpu 70 m" in text
 
 
+def test_describe_csv_has_the_json_columns() -> None:
+    (info,) = json.loads(run("describe", "m5.large", "-o", "json")[1])
+    code, stdout, _ = run("describe", "m5.large", "-o", "csv")
+    (row,) = csv.DictReader(io.StringIO(stdout))
+    assert code == 0 and list(row) == list(info)
+    assert row["max_pods"] == "29" and row["mode_prefix_delegation_max_pods_capped"] == "110"
+
+
 def test_describe_multi_card_type() -> None:
     # p5.48xlarge: 2 ENIs on card 0 of 64 -> 100 (amazon-eks-ami #1392).
-    info = json.loads(run("describe", "p5.48xlarge", "-o", "json")[1])
-    assert info["answer"]["max_pods"] == 100
-    assert info["modes"]["all network cards"]["max_pods_uncapped"] == 3138
+    (info,) = json.loads(run("describe", "p5.48xlarge", "-o", "json")[1])
+    assert info["max_pods"] == 100
+    assert info["mode_all_network_cards_max_pods_uncapped"] == 3138
 
 
 def test_describe_old_cni_refuses_ipv6_row_but_answers() -> None:
-    info = json.loads(run("describe", "m5.large", "--cni-version", "1.9.0", "-o", "json")[1])
-    assert "refused" in info["modes"]["IPv6"] and info["modes"]["IPv6"]["refused"]
-    assert info["answer"]["max_pods"] == 29
+    (info,) = json.loads(run("describe", "m5.large", "--cni-version", "1.9.0", "-o", "json")[1])
+    assert info["mode_ipv6_refused"]
+    assert info["max_pods"] == 29
 
 
 # aws/amazon-vpc-cni-k8s docs/eni-and-ip-target.md (t3.small: 3 ENIs x 4 IPv4).
@@ -231,7 +240,7 @@ def test_warmpool_reproduces_the_cni_docs(
     code, stdout, _ = run("warmpool", "t3.small", "--pods", "0,5,9", *settings, "-o", "json")
     assert code == 0
     rows = json.loads(stdout)
-    assert [(r["pods"], r["enis"], r["ips_held"]) for r in rows] == expected
+    assert [(r["pods_needing_ip"], r["enis"], r["ips_held"]) for r in rows] == expected
     for r in rows:
         assert r["ips_free"] == r["ips_held"] - r["ips_assigned"]
         assert r["subnet_ips"] == r["ips_held"] + r["enis"]  # each ENI's primary IP too
@@ -249,10 +258,15 @@ def test_warmpool_churn_timeline_shows_cooldown() -> None:
     assert code == 0
     rows = json.loads(stdout)
     assert [r["now_s"] for r in rows] == list(range(0, 301, 10))
-    # All 20 pods leave at 130 s: their IPs cool down for 30 s and still count as held.
+    # All 20 pods leave at 130 s: their IPs cool down for 30 s and still count as held, but
+    # not as free now: the 20 new pods at 140 s find only the 7 out of cooldown.
     at_130 = next(r for r in rows if r["now_s"] == 130)
-    assert at_130["ips_assigned"] == 0 and at_130["ips_cooldown"] == 20
-    assert max(r["pods_waiting"] for r in rows if 140 <= r["now_s"] < 160) > 0
+    assert at_130["ips_assigned"] == 0 and at_130["ips_cooling"] == 20
+    assert at_130["ips_free_now"] == at_130["ips_held"] - 20 == 7
+    at_150 = next(r for r in rows if r["now_s"] == 150)
+    assert (at_150["ips_assigned"], at_150["pods_waiting"], at_150["ips_free_now"]) == (7, 13, 0)
+    for r in rows:
+        assert r["ips_free_now"] + r["ips_cooling"] + r["ips_assigned"] == r["ips_held"]
 
 
 @pytest.mark.parametrize(
@@ -263,9 +277,11 @@ def test_warmpool_churn_timeline_shows_cooldown() -> None:
         (["t3.small", "--pods", "a,b"], ["--pods"]),
         (["t3.small", "--pods", "-1"], ["--pods"]),
         (["t3.smal"], ["t3.small"]),
-        # Karpenter vpclimits: no t-family type is trunking-compatible.
-        (["t3.small", "--set", "ENABLE_POD_ENI=true"], ["trunking"]),
-        (["t3.small", "-o", "plain"], ["table"]),
+        (["t3.small", "-o", "plain"], ["plain"]),
+        (["t3.small", "--churn", "5", "--pods", "5"], ["--churn", "--pods"]),
+        (["t3.small", "--every", "5"], ["--every", "--churn"]),
+        (["t3.small", "--seed", "-1"], ["--seed"]),
+        (["t3.small", "--max-pods", "9" * 30], ["--max-pods", "out of range"]),
         (
             ["t3.small", "--set", "ENABLE_IPv6=true", "--set", "ENABLE_IPv4=false",
              "--set", "ENABLE_PREFIX_DELEGATION=true",
@@ -285,6 +301,42 @@ def test_warmpool_coerced_setting_warns() -> None:
     code, stdout, stderr = run("warmpool", "t3.small", "--set", "WARM_ENI_TARGET=-4", "-o", "json")
     assert code == 0 and "WARM_ENI_TARGET" in stderr
     assert [r["enis"] for r in json.loads(stdout)] == [1, 3, 3]
+
+
+def test_security_groups_for_pods_get_one_answer_on_types_that_do_not_trunk() -> None:
+    # Karpenter vpclimits: no t-family type is trunking-compatible, so ENABLE_POD_ENI takes no
+    # trunk slot (ipamd.go hasRoomForEni, awsutils.go IsTrunkingCompatible): t3.large keeps 35.
+    code, stdout, stderr = run("maxpods", "t3.large", "--security-groups-for-pods")
+    assert (code, stdout) == (0, "35\n") and "not trunking-compatible" in stderr
+    code, stdout, stderr = run("describe", "t3.large", "--security-groups-for-pods", "-o", "json")
+    assert code == 0 and "not trunking-compatible" in stderr
+    assert json.loads(stdout)[0]["max_pods"] == 35
+    sgp = ["--set", "ENABLE_POD_ENI=true", "--pods", "33", "-o", "json"]
+    code, stdout, stderr = run("warmpool", "t3.large", *sgp)
+    assert code == 0 and "not trunking-compatible" in stderr
+    (row,) = json.loads(stdout)
+    assert (row["ips_assigned"], row["failed_pods"], row["enis"]) == (33, 0, 3)
+
+
+def test_max_eni_1_gives_one_answer() -> None:
+    # MAX_ENI=1 on t3.large: 1 x (12 - 1) + 2 = 13 max pods, 11 of them with an address, all
+    # of which the primary ENI holds.
+    assert run("maxpods", "t3.large", "--cni-max-eni", "1")[1] == "13\n"
+    one_eni = ["--set", "MAX_ENI=1", "--pods", "11", "-o", "json"]
+    code, stdout, _ = run("warmpool", "t3.large", *one_eni)
+    (row,) = json.loads(stdout)
+    assert code == 0 and (row["ips_assigned"], row["failed_pods"], row["enis"]) == (11, 0, 1)
+
+
+def test_warmpool_at_max_pods_counts_only_pods_that_need_an_address() -> None:
+    # t3.large: max pods 35 includes aws-node and kube-proxy on the host network: 33 pods
+    # take an address, all get one; asking for 35 warns and shows 33.
+    code, stdout, stderr = run("warmpool", "t3.large", "--pods", "33,35", "-o", "json")
+    assert code == 0 and "33 pods with an address" in stderr
+    assert [(r["pods_needing_ip"], r["failed_pods"]) for r in json.loads(stdout)] == [
+        (33, 0),
+        (33, 0),
+    ]
 
 
 def test_installed_command_answers_from_any_directory(tmp_path: Path) -> None:

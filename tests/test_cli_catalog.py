@@ -129,8 +129,8 @@ def test_installed_command_refreshes_from_moto_server_then_reads_it_back(
     assert (out / RAW_FILE).read_bytes() == (PACKAGED_DIR / RAW_FILE).read_bytes()
     info = run_cnisim("catalog", "info", "--catalog", str(out), cwd=tmp_path)
     assert info.returncode == 0, info.stderr
-    assert f"source:      {moto_endpoint}" in info.stdout
-    assert "count:       1395" in info.stdout
+    assert f"source:       {moto_endpoint}" in info.stdout
+    assert "count:        1395" in info.stdout
 
 
 def test_installed_command_without_credentials_fails_in_one_line(

@@ -200,13 +200,23 @@ def test_host_network_pods_switch():
 def test_security_groups_for_pods():
     # The trunk ENI takes a slot: (3 - 1) x 9 + 2 for m5.large; m5.large has 9 branch ENIs,
     # c5.4xlarge 54 branch ENIs alongside 234 IPs (vpc-cni README, containers-roadmap #1153).
+    # t3.medium is not trunking-compatible: no trunk, no slot taken, 3 x 5 + 2 (ipamd.go
+    # hasRoomForEni asks awsutils.go IsTrunkingCompatible; issue 6 item 7).
     limits = compute_limits(
         published("m5.large", "c5.4xlarge", "t3.medium"),
         MaxPodsOptions(security_groups_for_pods=True, show_max_allowed=True),
     )
-    assert limits["max_pods"].tolist() == [20, 7 * 29 + 2, 2 * 5 + 2]
+    assert limits["max_pods"].tolist() == [20, 7 * 29 + 2, 3 * 5 + 2]
     assert limits["branch_eni_pods"].tolist() == [9, 54, 0]
     assert one(published("c5.4xlarge"), MaxPodsOptions(show_max_allowed=True)) == 234
+
+
+def test_security_groups_for_pods_under_max_eni_1_keeps_the_primary_for_pods():
+    # MAX_ENI=1: hasRoomForEni has no room for a trunk (ENIs < maxENI - trunk is 1 < 0), so
+    # no trunk ENI comes and the primary ENI's 9 secondary IPs stay for pods: 9 + 2.
+    options = MaxPodsOptions(security_groups_for_pods=True, max_eni=1, show_max_allowed=True)
+    assert one(published("m5.large"), options) == 11
+    assert one(published("m5.large"), MaxPodsOptions(max_eni=1)) == 11
 
 
 def test_prefix_delegation_c7g_medium():
@@ -402,10 +412,11 @@ def test_tool_answers_custom_networking():
 
 def test_karpenter_gives_no_pods_without_a_usable_eni():
     # Karpenter types.go ENILimitedPods: usable ENIs floored at 0, and 0 ENIs -> 0 pods (not
-    # the +2); t3.nano has 2 ENIs, both reserved here. cnisim's own answer keeps the +2.
+    # the +2); t3.nano has 2 ENIs, both reserved here by RESERVED_ENIS=2. cnisim's own answer:
+    # t3.nano does not trunk, so only custom networking takes an ENI: 1 x (2 - 1) + 2.
     options = MaxPodsOptions(custom_networking=True, security_groups_for_pods=True)
     assert tool_answers(published("t3.nano"), options)["karpenter"].tolist() == [0]
-    assert one(published("t3.nano"), options) == 2
+    assert one(published("t3.nano"), options) == 3
 
 
 # --- Validation ----------------------------------------------------------------------------

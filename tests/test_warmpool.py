@@ -177,18 +177,29 @@ def test_t3_large_warm_ip_per_eni_split() -> None:
 
 def test_pd_growth_stops_at_stock_max_pods() -> None:
     # ipamd-model.md: PD with stock max-pods 35 stops once total >= 35, at 3 prefixes.
+    # 33 of the 35 pods need an address (2 are host-network pods); larger counts stop there.
     rows = steady_state(T3_LARGE, IpamdConfig(enable_prefix_delegation=True), [33, 35, 40])
     assert [r["prefixes"] for r in rows] == [3, 3, 3]
-    assert rows[2]["pods_placed"] == 35 and rows[2]["max_pods_reached"]
-    assert rows[1]["failed_pods"] == 0
+    assert rows[2]["pods_placed"] == 33 and rows[2]["max_pods_reached"]
+    assert [r["failed_pods"] for r in rows] == [0, 0, 0]
 
 
 def test_pods_beyond_ip_capacity_fail() -> None:
-    # t3.small secondary mode: 3 x 3 = 9 pod IPs but max pods 11 -> 2 pods without an IP.
+    # t3.small secondary mode: 3 x 3 = 9 pod IPs; with kubelet maxPods 40, 38 pods need an
+    # address: the 10th fails, and so does every later one (only 10 are simulated one by one).
+    spec = NodeSpec("t3.small", 3, 4, 40, "node", "node", True)
+    ten, thirty_eight = steady_state(spec, IpamdConfig(), [10, 38])
+    assert (ten["ips_assigned"], ten["failed_pods"]) == (9, 1)
+    assert (thirty_eight["ips_assigned"], thirty_eight["failed_pods"]) == (9, 29)
+    assert thirty_eight["max_pods_reached"] and not ten["max_pods_reached"]
+    same = ("enis", "ips_held", "ips_free", "subnet_ips", "ips_per_eni")
+    assert [ten[k] for k in same] == [thirty_eight[k] for k in same]
+
+
+def test_stock_max_pods_leaves_no_pod_without_an_address() -> None:
+    # t3.small: max pods 11 = 3 x 3 + 2; the 9 pods that need an address all get one.
     (state,) = steady_state(T3_SMALL, IpamdConfig(), [11])
-    assert state["ips_assigned"] == 9
-    assert state["failed_pods"] == 2
-    assert state["max_pods_reached"]
+    assert (state["pods_placed"], state["ips_assigned"], state["failed_pods"]) == (9, 9, 0)
 
 
 def test_non_nitro_type_falls_back_to_secondary_ips() -> None:

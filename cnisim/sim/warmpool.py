@@ -12,98 +12,76 @@ tables these functions reproduce); ``pkg/ipamd/ipamd.go``.
 
 from __future__ import annotations
 
+import math
 from collections.abc import Mapping, Sequence
-
-import numpy as np
-from numpy.typing import ArrayLike
 
 from cnisim.cni import IpamdConfig
 from cnisim.errors import UsageError
-from cnisim.limits import (
-    DEFAULT_CNI_VERSION,
-    MaxPodsOptions,
-    branch_eni_pods,
-    compute_limits,
-    prefix_delegation_supported,
-)
+from cnisim.limits import HOST_NETWORK_PODS, IPV4_ADDRESSES_PER_PREFIX
 from cnisim.sim.ec2 import Ec2Params
 from cnisim.sim.ipamd import NodeSpec, Placement, run_reference
+from cnisim.sim.spec import node_spec  # re-exported: users' notebooks import it from here
 from cnisim.sim.workload import PodEvents
 
-__all__ = ["DEFAULT_SETTLE_S", "churn_timeline", "node_spec", "steady_state"]
+__all__ = [
+    "DEFAULT_SETTLE_S",
+    "churn_timeline",
+    "max_pods_with_ip",
+    "node_spec",
+    "steady_state",
+]
 
 #: Time between pod arrivals in :func:`steady_state`: longer than a pool step plus an ENI
 #: attach (5 s + up to ~10 s) and the 60 s minimum ENI life, so ipamd settles between pods [s].
 DEFAULT_SETTLE_S = 90.0
 
 
-def node_spec(
-    columns: Mapping[str, ArrayLike],
-    config: IpamdConfig,
-    *,
-    max_pods: int | None = None,
-    cni_version: str = DEFAULT_CNI_VERSION,
-    node_subnet: str = "subnet-node",
-    pod_subnet: str = "subnet-pods",
-) -> NodeSpec:
-    """The node ipamd manages, from one catalog row and the aws-node settings.
+def max_pods_with_ip(spec: NodeSpec, host_network_pods: int = HOST_NETWORK_PODS) -> int:
+    """Pods that need a pool address the kubelet lets onto the node: max pods minus host-network.
 
     Parameters
     ----------
-    columns : mapping of str to array
-        Canonical catalog columns of exactly one type (``Catalog.take`` of one row).
-    config : IpamdConfig
-        aws-node settings: MAX_ENI, prefix delegation, custom networking and security groups
-        for pods decide the kubelet max pods, as the calculator and managed node groups do.
-    max_pods : int, optional
-        kubelet ``maxPods`` [pods]; default what max-pods-calculator.sh gives for the same
-        settings (110/250 cap included), which is what a managed node group sets.
-    cni_version : str
-        VPC CNI version for that calculation.
-    node_subnet, pod_subnet : str
-        Subnet ids; the pod subnet is used only under custom networking (the ENIConfig
-        subnet).
+    spec : NodeSpec
+        The node (``max_pods`` counts the host-network pods, as ``eni-max-pods.txt`` does).
+    host_network_pods : int
+        Pods on the host network (aws-node, kube-proxy) that take no address [pods].
 
     Returns
     -------
-    NodeSpec
-        ``max_branch_enis`` is the type's ``branch_enis`` if it is trunking-compatible, else 0.
+    int
+        ``max(spec.max_pods - host_network_pods, 0)`` [pods].
 
-    References
-    ----------
-    aws/amazon-vpc-cni-k8s ``pkg/ipamd/ipamd.go`` (``getMaxENI``, ``IsPrefixDelegationSupported``:
-    Nitro or bare metal); max-pods-calculator.sh; aws/amazon-vpc-resource-controller-k8s
-    ``pkg/aws/vpc/limits.go`` (``BranchInterface``, ``IsTrunkingCompatible``).
+    Examples
+    --------
+    >>> max_pods_with_ip(NodeSpec("t3.large", 3, 12, 35, "subnet-a", "subnet-a", True))
+    33
     """
-    options = MaxPodsOptions(
-        cni_version=cni_version,
-        prefix_delegation=config.enable_prefix_delegation,
-        custom_networking=config.custom_network_cfg,
-        max_eni=config.max_eni,
-        security_groups_for_pods=config.enable_pod_eni,
-        max_pods_override=max_pods,
+    return max(spec.max_pods - host_network_pods, 0)
+
+
+def _address_bound(spec: NodeSpec, config: IpamdConfig) -> int:
+    """An upper bound on the addresses ipamd can ever hand to pods on this node [IPs]."""
+    per_slot = (
+        IPV4_ADDRESSES_PER_PREFIX
+        if config.prefix_delegation_active(spec.supports_prefix_delegation)
+        else 1
     )
-    limits = compute_limits(columns, options)
-    supports_pd = prefix_delegation_supported(
-        np.asarray(columns["hypervisor"]),
-        np.asarray(columns["bare_metal"]),
-        rule="cni",
-        cni_version=cni_version,
+    return max(spec.max_enis, 1) * spec.n_slots_per_eni * per_slot
+
+
+def _check_whole(name: str, value: object, minimum: int) -> None:
+    if isinstance(value, bool) or not isinstance(value, int) or value < minimum:
+        raise UsageError(f"{name} must be a whole number >= {minimum}, not {value!r}")
+
+
+def _check_seconds(name: str, value: object, *, positive: bool) -> float:
+    number = (
+        float(value) if isinstance(value, int | float) and not isinstance(value, bool) else None
     )
-    return NodeSpec(
-        instance_type=str(np.asarray(columns["instance_type"])[0]),
-        max_enis=config.effective_max_enis(int(np.asarray(columns["max_enis_default_card"])[0])),
-        ipv4_per_eni=int(np.asarray(columns["ipv4_per_eni"])[0]),
-        max_pods=int(limits["max_pods"][0]),
-        node_subnet=node_subnet,
-        pod_subnet=pod_subnet if config.custom_network_cfg else node_subnet,
-        supports_prefix_delegation=bool(supports_pd[0]),
-        max_branch_enis=int(
-            branch_eni_pods(
-                np.asarray(columns["branch_enis"]), np.asarray(columns["trunking_compatible"])
-            )[0]
-        ),
-    )
+    if number is None or not math.isfinite(number) or number < 0 or (positive and number == 0):
+        bound = "> 0" if positive else ">= 0"
+        raise UsageError(f"{name} must be a finite number of seconds {bound}, not {value!r}")
+    return number
 
 
 def _subnets(spec: NodeSpec, subnet_cidrs: Mapping[str, str] | None) -> dict[str, str]:
@@ -130,9 +108,16 @@ def steady_state(
     """What ipamd holds on one node at each requested pod count, pods arriving slowly.
 
     The node first settles for ``settle_s`` per ENI it may attach (node-init pre-scaling with a
-    large MINIMUM_IP_TARGET attaches one ENI per pool step); then pods arrive one at a time,
-    ``settle_s`` apart (the scheduler never places more than ``spec.max_pods``). Each row is the
-    state just before the next pod would arrive.
+    large MINIMUM_IP_TARGET attaches one ENI per pool step); then pods that need an address
+    arrive one at a time, ``settle_s`` apart. The kubelet admits at most
+    :func:`max_pods_with_ip` of them (max pods counts the host-network pods, which take no
+    address); larger counts are reported at that number. Each row is the state just before the
+    next pod would arrive.
+
+    Pods beyond every address the node can hold only fail their ADDs (nothing is released in
+    this story), so they are not simulated one by one: the run stops one pod past that bound
+    and later counts add their pods to ``failed_pods``. The cost is linear in
+    ``min(max(pod_counts), addresses)``.
 
     Parameters
     ----------
@@ -141,7 +126,7 @@ def steady_state(
     config : IpamdConfig
         aws-node settings.
     pod_counts : sequence of int
-        Pod counts to report, each >= 0 [pods].
+        Counts of pods that need an address to report, each >= 0 [pods].
     placement : {"first_fit", "random"}
         Pod placement over ENIs and prefixes.
     seed : int
@@ -157,15 +142,17 @@ def steady_state(
     -------
     list of dict
         One row per requested count, in the order given: ``pods`` (requested), ``pods_placed``
-        (min(pods, max_pods)), ``ips_assigned``, ``failed_pods`` (placed but without an IP),
-        ``max_pods_reached``, ``enis``, ``ips_held``, ``ips_free``, ``ips_cooldown``,
+        (min(pods, :func:`max_pods_with_ip`)), ``ips_assigned``, ``failed_pods`` (placed but
+        without an IP), ``max_pods_reached``, ``enis``, ``ips_held``, ``ips_free``,
+        ``ips_cooldown``,
         ``prefixes``, ``subnet_ips`` (ENI primaries included), ``branch_pods`` (0: these pods
         take pool IPs) and ``ips_per_eni``.
 
     Raises
     ------
     UsageError
-        A negative pod count or a non-positive ``settle_s``.
+        A pod count that is not a whole number >= 0, a ``settle_s`` that is not a finite
+        number > 0, or a negative ``seed``.
 
     Examples
     --------
@@ -176,9 +163,13 @@ def steady_state(
     >>> row["enis"], row["ips_held"], row["ips_free"]
     (2, 22, 17)
     """
-    if any(count < 0 for count in pod_counts) or settle_s <= 0:
-        raise UsageError("steady_state needs pod counts >= 0 and settle_s > 0")
-    n_placed_max = min(max(pod_counts, default=0), spec.max_pods)
+    for count in pod_counts:
+        _check_whole("steady_state: a pod count", count, 0)
+    _check_whole("steady_state: seed", seed, 0)
+    settle_s = _check_seconds("steady_state: settle_s", settle_s, positive=True)
+    n_admitted = max_pods_with_ip(spec)
+    n_simulated = min(_address_bound(spec, config) + 1, n_admitted)
+    n_placed_max = min(max(pod_counts, default=0), n_simulated)
     boot_s = settle_s * max(spec.max_enis, 1)
     arrivals_s = [boot_s + settle_s * i for i in range(n_placed_max)]
     pods = PodEvents.from_arrays(
@@ -199,8 +190,8 @@ def steady_state(
     )
     rows: list[dict[str, object]] = []
     for count in pod_counts:
-        n_placed = min(count, spec.max_pods)
-        snapshot = run.snapshots[n_placed][0]
+        n_placed = min(count, n_admitted)
+        snapshot = run.snapshots[min(n_placed, n_simulated)][0]
         n_assigned = snapshot["ips_assigned"]
         assert isinstance(n_assigned, int)
         rows.append(
@@ -209,7 +200,7 @@ def steady_state(
                 "pods_placed": n_placed,
                 "ips_assigned": n_assigned,
                 "failed_pods": n_placed - n_assigned,
-                "max_pods_reached": count >= spec.max_pods,
+                "max_pods_reached": count >= n_admitted,
                 **{k: v for k, v in snapshot.items() if k not in ("ips_assigned",)},
             }
         )
@@ -244,7 +235,7 @@ def churn_timeline(
     config : IpamdConfig
         aws-node settings.
     n_pods : int
-        Pods per wave (capped at ``spec.max_pods``) [pods].
+        Pods that need an address per wave (capped at :func:`max_pods_with_ip`) [pods].
     arrive_s, leave_s, return_s : float
         First wave ADD time, its DEL time, second wave ADD time [s].
     duration_s : float
@@ -264,20 +255,32 @@ def churn_timeline(
     -------
     list of dict
         One row per second: ``now_s``, ``pods_wanted`` (scheduled and not yet deleted),
-        ``ips_assigned``, ``pods_waiting``, ``enis``, ``ips_held``, ``ips_free``,
-        ``ips_cooldown``, ``prefixes``, ``subnet_ips``, ``branch_pods`` (0: these pods take
-        pool IPs).
+        ``ips_assigned``, ``pods_waiting``, ``enis``, ``ips_held``, ``ips_free`` (cooling
+        ones included, as ipamd counts them), ``ips_cooldown``, ``ips_available`` (free and
+        out of cooldown: what a new pod can get now), ``prefixes``, ``subnet_ips``,
+        ``branch_pods`` (0: these pods take pool IPs).
 
     Raises
     ------
     UsageError
-        If the times are not ordered ``arrive_s < leave_s <= return_s <= duration_s``.
+        If the times are not finite and ordered ``0 <= arrive_s < leave_s <= return_s <=
+        duration_s``, or ``n_pods`` or ``seed`` is not a whole number >= 0.
     """
-    if not (0 <= arrive_s < leave_s <= return_s <= duration_s) or n_pods < 0:
-        raise UsageError(
-            "churn_timeline needs 0 <= arrive_s < leave_s <= return_s <= duration_s, n_pods >= 0"
+    _check_whole("churn_timeline: n_pods", n_pods, 0)
+    _check_whole("churn_timeline: seed", seed, 0)
+    times_s = [
+        _check_seconds(f"churn_timeline: {name}", value, positive=False)
+        for name, value in (
+            ("arrive_s", arrive_s),
+            ("leave_s", leave_s),
+            ("return_s", return_s),
+            ("duration_s", duration_s),
         )
-    n = min(n_pods, spec.max_pods)
+    ]
+    _check_seconds("churn_timeline: pod_retry_interval_s", pod_retry_interval_s, positive=True)
+    if not times_s[0] < times_s[1] <= times_s[2] <= times_s[3]:
+        raise UsageError("churn_timeline needs 0 <= arrive_s < leave_s <= return_s <= duration_s")
+    n = min(n_pods, max_pods_with_ip(spec))
     first = list(range(n))
     second = list(range(n, 2 * n))
     pods = PodEvents.from_arrays(
@@ -304,5 +307,6 @@ def churn_timeline(
         row: dict[str, object] = {"now_s": now_s, "pods_wanted": wanted}
         row.update({k: v for k, v in tick.items() if k not in ("now_s", "node")})
         row["pods_waiting"] = wanted - int(tick["ips_assigned"])
+        row["ips_available"] = int(tick["ips_free"]) - int(tick["ips_cooldown"])
         rows.append(row)
     return rows
