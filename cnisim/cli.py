@@ -15,7 +15,9 @@ import inspect
 import io
 import json
 import os
+import shutil
 import sys
+import tempfile
 from collections.abc import Callable, Sequence
 from dataclasses import replace
 from enum import StrEnum
@@ -55,6 +57,8 @@ from cnisim.units import (
 if TYPE_CHECKING:
     # typer 0.29 vendors click; its Context is the type TyperGroup.invoke is declared with.
     from typer._click import Context
+
+    from cnisim.sim.scenario_result import SimulationResult
 
 
 def _error_line(message: str) -> str:
@@ -1265,6 +1269,237 @@ def warmpool(
             for row in rows:
                 row["ips_per_eni"] = "/".join(map(str, row["ips_per_eni"]))
     typer.echo(_render(rows, OutputFormat(output or RowFormat.table), "ips_held"))
+
+
+#: Exit status of ``--fail-on-exhaustion`` when a subnet ran dry.
+EXIT_EXHAUSTED = 3
+
+
+class SimulateFormat(StrEnum):
+    """``-o`` of ``simulate``: the summary as text tables or one JSON object."""
+
+    table = "table"
+    json = "json"
+
+
+class EngineChoice(StrEnum):
+    """``--engine``: which ipamd engine runs the nodes."""
+
+    fast = "fast"
+    reference = "reference"
+
+
+class OutputWriteError(CnisimError):
+    """``--out`` could not be written."""
+
+
+def _desired(items: list[str]) -> dict[str, str]:
+    """``--desired GROUP=N`` pairs (the sizes are checked with the plan)."""
+    sizes: dict[str, str] = {}
+    for item in items:
+        name, sep, value = item.partition("=")
+        if not sep or not name.strip():
+            raise UsageError(
+                f"--desired {item[:60]!r} is not GROUP=N: write e.g. --desired general=6"
+            )
+        sizes[name.strip()] = value.strip()
+    return sizes
+
+
+def _figures(result: SimulationResult) -> dict[str, bytes]:
+    """Each plot of :data:`cnisim.plots.PLOTS` as PNG bytes."""
+    import matplotlib
+
+    matplotlib.use("Agg")
+    from matplotlib.figure import Figure
+
+    from cnisim.plots import PLOTS
+
+    pngs = {}
+    for name, plot in PLOTS.items():
+        figure = Figure(figsize=(8, 4), layout="constrained")
+        plot(figure.subplots(), result)
+        buffer = io.BytesIO()
+        figure.savefig(buffer, format="png", dpi=100)
+        pngs[name] = buffer.getvalue()
+    return pngs
+
+
+def _csv(frame: Any) -> bytes:
+    return frame.to_csv(index=False).encode()
+
+
+def write_outputs(out_dir: Path, result: SimulationResult, summary: dict[str, Any]) -> list[str]:
+    """Write the time series (CSV), plots (PNG), ``summary.json`` and ``report.html``.
+
+    All files are written to a temporary directory next to ``out_dir`` first and moved into
+    place only when every one of them was written, so a failure leaves no partial report.
+
+    Returns
+    -------
+    list of str
+        The names written.
+
+    Raises
+    ------
+    OutputWriteError
+        The directory cannot be created or written (full disk, file-size limit, ...).
+    """
+    from cnisim.report import report_html
+
+    pngs = _figures(result)
+    files: dict[str, bytes] = {
+        "summary.json": (json.dumps(summary, indent=2) + "\n").encode(),
+        "nodes.csv": _csv(result.ipamd.to_frame()),
+        "node_totals.csv": _csv(result.ipamd.nodes_frame()),
+        "pod_waits.csv": _csv(result.ipamd.waits_frame()),
+        "pods.csv": _csv(result.pods_frame()),
+        "subnets.csv": _csv(result.ipamd.subnets_frame()),
+        "ec2_calls.csv": _csv(result.ipamd.ec2_frame()),
+        "cluster.csv": _csv(result.series_frame()),
+        **{f"{name}.png": png for name, png in pngs.items()},
+        "report.html": report_html(summary, pngs).encode(),
+    }
+    out_dir = out_dir.absolute()
+    staging = None
+    try:
+        out_dir.parent.mkdir(parents=True, exist_ok=True)
+        staging = Path(
+            tempfile.mkdtemp(dir=out_dir.parent, prefix=f".{out_dir.name}.", suffix=".tmp")
+        )
+        for name, data in files.items():
+            (staging / name).write_bytes(data)
+        out_dir.mkdir(exist_ok=True)
+        for name in files:
+            os.replace(staging / name, out_dir / name)
+    except OSError as exc:
+        raise OutputWriteError(
+            f"cannot write the report into {out_dir} ({exc.strerror or exc}); "
+            "check the path is a writable directory with free space"
+        ) from None
+    finally:
+        if staging is not None:
+            shutil.rmtree(staging, ignore_errors=True)
+    return list(files)
+
+
+@app.command("simulate")
+def simulate(
+    plan_file: Annotated[
+        Path,
+        typer.Argument(
+            help="A cnisim plan (apiVersion: cnisim/v1, kind: Plan) or an eksctl "
+            "ClusterConfig (eksctl.io/v1alpha5).",
+            dir_okay=False,
+        ),
+    ],
+    workload: Annotated[
+        list[Path] | None,
+        typer.Option(
+            "--workload",
+            help="A YAML file with a top-level `workloads:` list; repeat it.",
+            dir_okay=False,
+        ),
+    ] = None,
+    duration: Annotated[
+        str | None, typer.Option("--duration", help="Simulated time, e.g. 90s, 10m, 2h.")
+    ] = None,
+    seed: Annotated[int | None, typer.Option("--seed", help="Seed of the run.")] = None,
+    settings: Annotated[
+        list[str] | None,
+        typer.Option(
+            "--set", help="An aws-node variable for every node group, NAME=VALUE; repeat it."
+        ),
+    ] = None,
+    desired: Annotated[
+        list[str] | None,
+        typer.Option("--desired", help="A node group's desired size, GROUP=N; repeat it."),
+    ] = None,
+    output: Annotated[
+        SimulateFormat, typer.Option("--output", "-o", help="table (default) or json.")
+    ] = SimulateFormat.table,
+    out: Annotated[
+        Path | None,
+        typer.Option(
+            "--out",
+            help="Directory for the time series (CSV), plots (PNG) and report.html.",
+            file_okay=False,
+        ),
+    ] = None,
+    fail_on_exhaustion: Annotated[
+        bool,
+        typer.Option(
+            "--fail-on-exhaustion",
+            help=f"Exit {EXIT_EXHAUSTED} when any subnet ran out of addresses (for pipelines).",
+        ),
+    ] = False,
+    engine: Annotated[
+        EngineChoice,
+        typer.Option("--engine", help="fast (compiled) or reference (the plain oracle, slow)."),
+    ] = EngineChoice.fast,
+    catalog: CatalogDirOption = None,
+) -> None:
+    """Simulate a cluster: node groups, the scheduler and ipamd on every node, over time.
+
+    Prints per node group the nodes, pods per node, RAM and CPU per pod and idle addresses;
+    per subnet its usable addresses, peak use, least free and when it ran out; pod waits for
+    an address and failed ADDs by reason; EC2 calls per minute at the peak.
+
+    \b
+    Examples:
+      cnisim simulate examples/one-node-group.yaml
+      cnisim simulate examples/three-az.yaml --set WARM_IP_TARGET=5 --duration 2h
+      cnisim simulate cluster.eksctl.yaml --desired general=12 -o json --out report/
+    """
+    from cnisim.durations import parse_duration_s
+    from cnisim.io import apply_overrides, load_plan
+    from cnisim.report import format_summary, summarize
+    from cnisim.sim.scenario import simulate as run_plan
+
+    cat = load_catalog(catalog)
+    plan = load_plan(plan_file, workload_files=tuple(workload or ()), catalog=cat)
+    plan = apply_overrides(
+        plan,
+        env=_parse_settings(settings or []),
+        desired=_desired(desired or []),
+        duration_s=None if duration is None else parse_duration_s(duration),
+        seed=seed,
+    )
+    for note in plan.notes:
+        typer.echo(f"cnisim: note: {note}", err=True)
+    progress = _ProgressBar(plan.run.duration_s) if sys.stderr.isatty() else None
+    try:
+        result = run_plan(plan, cat, engine=engine.value, progress=progress)
+    finally:
+        if progress is not None:
+            progress.close()
+    summary = summarize(result)
+    if out is not None:
+        write_outputs(out, result, summary)
+    text = (
+        json.dumps(summary, indent=2) if output is SimulateFormat.json else format_summary(summary)
+    )
+    typer.echo(text)
+    if fail_on_exhaustion and summary["any_subnet_exhausted"]:
+        raise typer.Exit(EXIT_EXHAUSTED)
+
+
+class _ProgressBar:
+    """A rich progress bar over simulated time, on stderr (a terminal only)."""
+
+    def __init__(self, duration_s: float) -> None:
+        from rich.console import Console
+        from rich.progress import Progress
+
+        self._progress = Progress(console=Console(stderr=True), transient=True)
+        self._task = self._progress.add_task("simulating", total=duration_s)
+        self._progress.start()
+
+    def __call__(self, now_s: float) -> None:
+        self._progress.update(self._task, completed=now_s)
+
+    def close(self) -> None:
+        self._progress.stop()
 
 
 def main() -> None:

@@ -1,0 +1,317 @@
+"""The summary of a cluster simulation: one JSON-ready object, a text table and an HTML page.
+
+:func:`summarize` reads a :class:`~cnisim.sim.scenario_result.SimulationResult` and returns the
+object ``cnisim simulate -o json`` prints; :func:`format_summary` renders it as the text the
+table output shows; :func:`report_html` makes the self-contained page ``--out`` writes.
+
+Meanings (the plan reference, ``docs/plan-reference.md``, repeats them):
+
+- ``subnets[].n_usable_ips``: the CIDR's size minus the 5 addresses AWS reserves in every
+  subnet; ``n_peak_used_ips`` and ``n_min_free_ips`` are over the subnet samples (every
+  ``run.sampleEvery``, and the end of the run), so a peak shorter than that may be missed;
+  ``exhausted_at_s`` is exact: the simulated time of the first request in that subnet refused
+  with InsufficientFreeAddressesInSubnet, even if a smaller retry then succeeded (null if never),
+  ``prefix_exhausted_at_s`` the same for InsufficientCidrBlocks.
+- ``node_groups[].idle_ips_per_node_mean``: node-time-weighted mean over the group's nodes, from
+  ipamd's start on each to its end, of addresses ipamd holds for pods (cooling ones included)
+  minus those assigned to pods (node samples every ``run.sampleEvery``);
+  ``memory_mib_per_pod`` and ``cpu_millicores_per_pod`` are allocatable over max pods (as
+  ``cnisim maxpods`` prints them), averaged over the group's nodes; ``pods_per_node_mean`` is
+  observed: pods bound per running node, averaged over the samples.
+- ``pods.ip_wait_*``: from a pod's first ADD to the one that got an address; pods still waiting
+  at the end count with their wait so far.
+
+References
+----------
+Amazon VPC User Guide, "Subnet CIDR blocks" (the first four addresses and the last one of every
+subnet are reserved).
+"""
+
+from __future__ import annotations
+
+import base64
+import html
+import ipaddress
+import math
+from collections import Counter
+from collections.abc import Mapping, Sequence
+from typing import Any, Final
+
+import numpy as np
+
+from cnisim import __version__
+from cnisim.sim.contract import ACTIONS, FAIL_REASONS
+from cnisim.sim.ec2 import DEFAULT_BUCKETS
+from cnisim.sim.records import POD_OUTCOMES
+from cnisim.sim.scenario_result import SimulationResult
+
+__all__ = ["AWS_RESERVED_IPS_PER_SUBNET", "format_summary", "report_html", "summarize"]
+
+#: Addresses AWS reserves in every subnet (network, router, DNS, future use, broadcast).
+AWS_RESERVED_IPS_PER_SUBNET: Final = 5
+
+
+def _num(value: float) -> float | None:
+    """A float for JSON: None for NaN (JSON has no NaN)."""
+    return None if math.isnan(value) else round(float(value), 3)
+
+
+def _subnets(result: SimulationResult) -> list[dict[str, Any]]:
+    sim = result.ipamd
+    by_id = {subnet.id: subnet for subnet in result.plan.vpc.subnets}
+    rows = []
+    free = sim.subnet_samples["n_free_ips"]
+    blocks = sim.subnet_samples["n_free_prefix_blocks"]
+    for j, subnet_id in enumerate(sim.subnet_ids):
+        subnet = by_id[subnet_id]
+        n_usable = ipaddress.ip_network(subnet.cidr).num_addresses - AWS_RESERVED_IPS_PER_SUBNET
+        n_min_free = int(free[:, j].min()) if free.shape[0] else n_usable
+        rows.append(
+            {
+                "id": subnet_id,
+                "az": subnet.az,
+                "cidr": subnet.cidr,
+                "n_usable_ips": n_usable,
+                "n_peak_used_ips": n_usable - n_min_free,
+                "n_min_free_ips": n_min_free,
+                "n_min_free_prefixes": int(blocks[:, j].min()) if blocks.shape[0] else None,
+                "exhausted_at_s": _num(sim.subnet_exhausted_at_s[j]),
+                "prefix_exhausted_at_s": _num(sim.subnet_prefix_exhausted_at_s[j]),
+            }
+        )
+    return rows
+
+
+def _node_groups(result: SimulationResult) -> list[dict[str, Any]]:
+    sim = result.ipamd
+    idle = sim.samples["ips_held"] - sim.samples["ips_assigned"]
+    sample_group = result.node_group[sim.sample_node] if sim.sample_node.size else sim.sample_node
+    rows = []
+    for g, group in enumerate(result.plan.node_groups):
+        mine = result.node_group == g
+        n_nodes = result.n_nodes_by_group[:, g]
+        pods = result.n_pods_by_group[:, g]
+        running = n_nodes > 0
+        max_pods = result.node_max_pods[mine].astype(np.float64)
+        idle_g = idle[sample_group == g]
+        rows.append(
+            {
+                "name": group.name,
+                "instance_types": sorted(set(result.node_instance_type[mine].tolist())),
+                "n_nodes_launched": int(mine.sum()),
+                "n_nodes_min": int(n_nodes.min()) if n_nodes.size else 0,
+                "n_nodes_max": int(n_nodes.max()) if n_nodes.size else 0,
+                "max_pods_per_node": int(result.node_max_pods[mine].max()) if mine.any() else None,
+                "pods_per_node_mean": (
+                    _num(float(np.mean(pods[running] / n_nodes[running])))
+                    if running.any()
+                    else None
+                ),
+                "memory_mib_per_pod": (
+                    _num(float(np.mean(result.node_allocatable_memory_mib[mine] / max_pods)))
+                    if mine.any()
+                    else None
+                ),
+                "cpu_millicores_per_pod": (
+                    _num(float(np.mean(result.node_allocatable_cpu_millicores[mine] / max_pods)))
+                    if mine.any()
+                    else None
+                ),
+                "idle_ips_per_node_mean": _num(float(idle_g.mean())) if idle_g.size else None,
+            }
+        )
+    return rows
+
+
+def _percentile(values: np.ndarray, q: float) -> float | None:
+    return _num(float(np.percentile(values, q))) if values.size else None
+
+
+def _pods(result: SimulationResult) -> dict[str, Any]:
+    sim = result.ipamd
+    failed = sim.n_failed_by_reason.sum(axis=0)
+    waits = sim.wait_s[sim.pod_outcome != POD_OUTCOMES.index("cancelled")]
+    reasons = Counter(r for r in result.pod_unschedulable_reason.tolist() if r)
+    never_bound = np.isnan(result.pod_bound_s)
+    return {
+        "n_created": result.n_pods,
+        "n_started": int(np.count_nonzero(~never_bound)),
+        "n_never_scheduled": int(np.count_nonzero(never_bound)),
+        "n_unschedulable_max": int(result.n_unschedulable.max())
+        if result.n_unschedulable.size
+        else 0,
+        "unschedulable_reasons": dict(reasons.most_common()),
+        "n_waiting_for_ip_at_end": int(
+            np.count_nonzero(sim.pod_outcome == POD_OUTCOMES.index("waiting"))
+        ),
+        "ip_wait_p50_s": _percentile(waits, 50),
+        "ip_wait_p99_s": _percentile(waits, 99),
+        "ip_wait_max_s": _num(float(waits.max())) if waits.size else None,
+        "n_failed_ip_adds": int(failed.sum()),
+        "failed_ip_adds_by_reason": {
+            reason: int(n) for reason, n in zip(FAIL_REASONS, failed.tolist(), strict=True) if n
+        },
+    }
+
+
+def _ec2(result: SimulationResult) -> dict[str, Any]:
+    sim = result.ipamd
+    per_minute = sim.calls_per_minute
+    peak = per_minute.max(axis=0) if per_minute.shape[0] else np.zeros(len(ACTIONS), np.int64)
+    return {
+        "calls_per_min_peak": {a: int(n) for a, n in zip(ACTIONS, peak.tolist(), strict=True) if n},
+        "refill_per_min": {
+            a: round(DEFAULT_BUCKETS[a].refill_per_s * 60)
+            for a, n in zip(ACTIONS, peak.tolist(), strict=True)
+            if n
+        },
+        "n_calls": {a: n for a, n in sim.n_calls_by_action.items() if n},
+        "n_throttled": int(sum(sim.n_throttled_by_action.values())),
+        "n_throttled_by_action": {a: n for a, n in sim.n_throttled_by_action.items() if n},
+    }
+
+
+def summarize(result: SimulationResult) -> dict[str, Any]:
+    """The run's summary as one JSON-ready object (``cnisim simulate -o json``).
+
+    Returns
+    -------
+    dict
+        ``meta``, ``subnets``, ``node_groups``, ``pods``, ``ec2`` and ``notes``; times in
+        seconds of simulated time, null where something never happened.
+    """
+    plan = result.plan
+    exhausted = [row for row in _subnets(result) if row["exhausted_at_s"] is not None]
+    return {
+        "meta": {
+            "cnisim_version": __version__,
+            "plan": plan.source,
+            "plan_sha256": plan.sha256,
+            "seed": plan.run.seed,
+            "cni_version": plan.cni_version,
+            "duration_s": plan.run.duration_s,
+            "engine": result.engine_name,
+        },
+        "subnets": _subnets(result),
+        "node_groups": _node_groups(result),
+        "pods": _pods(result),
+        "ec2": _ec2(result),
+        "any_subnet_exhausted": bool(exhausted),
+        "notes": list(plan.notes) + list(result.notes),
+    }
+
+
+def _fmt(value: Any) -> str:
+    if value is None:
+        return "-"
+    if isinstance(value, float):
+        return f"{value:,.1f}"
+    if isinstance(value, list):
+        return ",".join(str(v) for v in value)
+    if isinstance(value, int):
+        return f"{value:,}"
+    return str(value)
+
+
+def _table(rows: Sequence[Mapping[str, Any]], columns: list[tuple[str, str]]) -> list[str]:
+    header = [title for _, title in columns]
+    body = [[_fmt(row[key]) for key, _ in columns] for row in rows]
+    widths = [max(len(cell) for cell in col) for col in zip(header, *body, strict=True)]
+    lines = ["  ".join(h.ljust(w) for h, w in zip(header, widths, strict=True))]
+    lines += ["  ".join(c.rjust(w) for c, w in zip(r, widths, strict=True)) for r in body]
+    return lines
+
+
+def _when(seconds: float | None) -> str:
+    if seconds is None:
+        return "never"
+    hours, rest = divmod(seconds, 3600)
+    minutes, secs = divmod(rest, 60)
+    return f"{int(hours)}h{int(minutes):02d}m{int(secs):02d}s"
+
+
+def format_summary(summary: Mapping[str, Any]) -> str:
+    """The summary as text tables (``cnisim simulate``'s default output)."""
+    meta = summary["meta"]
+    lines = [
+        f"{meta['plan']}: {_when(meta['duration_s'])} simulated, seed {meta['seed']}, "
+        f"VPC CNI {meta['cni_version']}",
+        "",
+        "node groups",
+    ]
+    lines += _table(
+        summary["node_groups"],
+        [
+            ("name", "name"),
+            ("instance_types", "types"),
+            ("n_nodes_min", "nodes_min"),
+            ("n_nodes_max", "nodes_max"),
+            ("max_pods_per_node", "max_pods"),
+            ("pods_per_node_mean", "pods_per_node"),
+            ("memory_mib_per_pod", "mib_per_pod"),
+            ("cpu_millicores_per_pod", "millicores_per_pod"),
+            ("idle_ips_per_node_mean", "idle_ips_per_node"),
+        ],
+    )
+    lines += ["", "subnets"]
+    rows = [
+        {
+            **row,
+            "ran_out": _when(row["exhausted_at_s"]),
+            "no_prefix": _when(row["prefix_exhausted_at_s"]),
+        }
+        for row in summary["subnets"]
+    ]
+    lines += _table(
+        rows,
+        [
+            ("id", "id"),
+            ("az", "az"),
+            ("cidr", "cidr"),
+            ("n_usable_ips", "usable_ips"),
+            ("n_peak_used_ips", "peak_used"),
+            ("n_min_free_ips", "least_free"),
+            ("n_min_free_prefixes", "least_free_/28s"),
+            ("ran_out", "ran_out_at"),
+            ("no_prefix", "no_/28_at"),
+        ],
+    )
+    pods = summary["pods"]
+    lines += [
+        "",
+        f"pods: {pods['n_started']:,} started of {pods['n_created']:,} created; "
+        f"{pods['n_unschedulable_max']:,} unschedulable at most",
+        f"wait for an address: p50 {_fmt(pods['ip_wait_p50_s'])} s, p99 "
+        f"{_fmt(pods['ip_wait_p99_s'])} s, max {_fmt(pods['ip_wait_max_s'])} s; "
+        f"{pods['n_waiting_for_ip_at_end']:,} still waiting at the end",
+        f"failed ADDs: {pods['n_failed_ip_adds']:,}"
+        + "".join(f"; {r} {n:,}" for r, n in pods["failed_ip_adds_by_reason"].items()),
+    ]
+    for reason, n in list(pods["unschedulable_reasons"].items())[:3]:
+        lines.append(f"unschedulable ({n:,} pods): {reason}")
+    ec2 = summary["ec2"]
+    peaks = ", ".join(
+        f"{action} {n}/min (refill {ec2['refill_per_min'][action]}/min)"
+        for action, n in ec2["calls_per_min_peak"].items()
+    )
+    lines += ["", f"EC2 peak calls: {peaks or 'none'}; throttled: {ec2['n_throttled']:,}"]
+    lines += [f"note: {note}" for note in summary["notes"]]
+    return "\n".join(lines)
+
+
+def report_html(summary: Mapping[str, Any], plots_png: Mapping[str, bytes]) -> str:
+    """One self-contained HTML page: the summary tables and the plots (embedded PNGs)."""
+    title = html.escape(f"cnisim: {summary['meta']['plan']}")
+    images = "\n".join(
+        f'<figure><img alt="{html.escape(name)}" src="data:image/png;base64,'
+        f'{base64.b64encode(png).decode()}"><figcaption>{html.escape(name)}</figcaption></figure>'
+        for name, png in plots_png.items()
+    )
+    return (
+        '<!DOCTYPE html>\n<html><head><meta charset="utf-8">'
+        f"<title>{title}</title>"
+        "<style>body{font-family:sans-serif;margin:2em}pre{background:#f6f6f6;padding:1em}"
+        "img{max-width:100%}</style></head><body>"
+        f"<h1>{title}</h1><pre>{html.escape(format_summary(summary))}</pre>{images}"
+        "</body></html>\n"
+    )

@@ -1,0 +1,586 @@
+"""A cluster run: node groups, workloads and the scheduler around ipamd on every node (wiring only).
+
+:func:`simulate` builds the World from the plan's VPC, an Auto Scaling group per node group, the
+pods of every workload, and drives an ipamd engine through its driver interface
+(:mod:`cnisim.sim.drive`) with a small clock, as simpy's ``run(until)`` does: each part says
+when it is next due and the loop jumps there.
+
+Per tick at which anything is due, in this order:
+
+1. the engine runs up to this tick (joins, completions, DELs, ADDs, pool steps, samples);
+2. nodes whose pool got its first address become Ready (kubelet Ready and ipamd's first
+   address, whichever is later); nodes whose launch failed (node subnet full) go back to their
+   Auto Scaling group, which launches again in another AZ;
+3. pods whose lifetime ended leave their node (its requests and its pods slot are freed);
+4. new pods are created (Deployments at their start, Jobs as their stream arrives);
+5. the scheduler places pending pods on Ready nodes, one at a time; a bound pod's ADD is due at
+   the next tick and its DEL at the end of its lifetime;
+6. the scenario's own series are sampled.
+
+Simplifications (each also in the README):
+
+- A node joins the engine (its primary ENI and node IP, then ipamd's pre-scaling) when it has
+  booted (the kubelet's Ready time, a seeded draw), not at the EC2 launch: its node address is
+  taken that much later than in EC2, and a launch into a full subnet fails (and goes back to
+  its Auto Scaling group) then. ipamd itself starts only once the node has booted, so its
+  warm pool is right.
+- A pod's lifetime runs from its binding; image pulls and container start take no time.
+- Scheduling is instantaneous and binds at most the pods pending at that tick; the kubelet sees
+  a binding at the next tick.
+- DaemonSet pods are bound to each node as it becomes Ready (the DaemonSet controller's
+  binding, no scheduler cycle); host-network ones take a pods slot and no address.
+- Node groups keep their desired size: no autoscaler (part 2), no scale-in, no upgrades.
+
+References
+----------
+kubernetes ``pkg/scheduler/schedule_one.go`` (one pod at a time); ``docs/cluster-model.md``.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import heapq
+import math
+from collections.abc import Callable
+from typing import Any, Final, Literal
+
+import numpy as np
+from numpy.typing import NDArray
+
+from cnisim.catalog import Catalog
+from cnisim.errors import UsageError
+from cnisim.plan import Plan
+from cnisim.sim.contract import first_tick_at, next_sample_s
+from cnisim.sim.drive import EngineDriver
+from cnisim.sim.nodegroups import AutoScalingGroup, GroupNodeSpecs, LaunchRequest, node_ready_s
+from cnisim.sim.nodes import NodeCapacity, node_capacity
+from cnisim.sim.scenario_result import SimulationResult
+from cnisim.sim.scheduler import NodeView, PendingPods, schedule
+from cnisim.sim.spec import max_pods_options
+from cnisim.sim.workload import PodEvents
+from cnisim.sim.workloads import (
+    AWS_NODE,
+    KUBE_PROXY,
+    WORKLOAD_KINDS,
+    PodTable,
+    daemonset_pods,
+    generate_pods,
+)
+from cnisim.sim.world import World
+
+__all__ = ["CNI_SUBNET_TAG", "ENGINES", "EngineName", "simulate"]
+
+EngineName = Literal["fast", "reference"]
+ENGINES: Final = ("fast", "reference")
+
+#: Subnet tag that ipamd's subnet discovery looks for (GetVpcSubnets, CNI >= 1.18).
+CNI_SUBNET_TAG: Final = "kubernetes.io/role/cni"
+
+_DAEMONSET_KIND: Final = WORKLOAD_KINDS.index("DaemonSet")
+
+_SERIES: Final = (
+    "sample_s",
+    "n_pending",
+    "n_unschedulable",
+    "n_nodes_by_group",
+    "n_ready_by_group",
+    "n_pods_by_group",
+    "n_ip_waiting",
+)
+
+
+class _PodStore:
+    """Every pod of the run as growable arrays (row = the engine's pod id)."""
+
+    _TABLE_FIELDS: Final = tuple(
+        f.name for f in dataclasses.fields(PodTable) if f.name != "workload_names"
+    )
+
+    def __init__(self, table: PodTable) -> None:
+        self.workload_names = table.workload_names
+        self.n = len(table)
+        size = max(2 * self.n, 1024)
+        self.columns: dict[str, NDArray[Any]] = {}
+        for name in self._TABLE_FIELDS:
+            column = getattr(table, name)
+            self.columns[name] = np.resize(column, size)
+        self.columns["bound_s"] = np.full(size, math.nan)
+        self.columns["deleted_s"] = np.full(size, math.nan)
+        self.columns["node"] = np.full(size, -1, dtype=np.int64)
+        self.reason: dict[int, str] = {}
+
+    def __getitem__(self, name: str) -> NDArray[Any]:
+        return self.columns[name][: self.n]
+
+    def append(self, table: PodTable) -> NDArray[np.int64]:
+        """Add pods; their ids."""
+        first, n_new = self.n, len(table)
+        if first + n_new > self.columns["bound_s"].size:
+            size = 2 * (first + n_new)
+            for name, column in self.columns.items():
+                grown = np.resize(column, size)
+                grown[first:] = {"bound_s": math.nan, "deleted_s": math.nan, "node": -1}.get(
+                    name, 0
+                )
+                self.columns[name] = grown
+        for name in self._TABLE_FIELDS:
+            self.columns[name][first : first + n_new] = getattr(table, name)
+        self.n += n_new
+        return np.arange(first, self.n, dtype=np.int64)
+
+    def table(self, ids: NDArray[np.int64]) -> PodTable:
+        """The pods ``ids`` as a PodTable (for the scheduler and the node view)."""
+        return PodTable(
+            **{name: self.columns[name][ids] for name in self._TABLE_FIELDS},
+            workload_names=self.workload_names,
+        )
+
+
+def _concat_views(view: NodeView, more: NodeView) -> NodeView:
+    """Nodes of ``more`` after those of ``view`` (a node group launched instances)."""
+    return NodeView(
+        **{
+            f.name: np.concatenate([getattr(view, f.name), getattr(more, f.name)])
+            for f in dataclasses.fields(NodeView)
+        }
+    )
+
+
+def _capacity(
+    catalog: Catalog, group_specs: GroupNodeSpecs, plan: Plan, g: int
+) -> dict[str, NodeCapacity]:
+    """Per instance type of group ``g``: one node's allocatable resources."""
+    group = plan.node_groups[g]
+    extra: dict[str, Any] = {}
+    if group.ami_family == "Bottlerocket":
+        extra["reservation_basis"] = "bottlerocket"
+    options = max_pods_options(plan.ipamd_config(group), cni_version=plan.cni_version, **extra)
+    return {
+        name: node_capacity(catalog, [name], options=options, max_pods=group_specs.max_pods[name])
+        for name in group.instance_types
+    }
+
+
+def _make_world(plan: Plan, engine: EngineName) -> World:
+    subnet_cidrs = {subnet.id: subnet.cidr for subnet in plan.vpc.subnets}
+    world: World
+    if engine == "fast":
+        from cnisim.sim.fastworld import FastWorld
+
+        world = FastWorld(subnet_cidrs, seed=plan.run.seed)
+    else:
+        from cnisim.sim.world import PlainWorld
+
+        world = PlainWorld(subnet_cidrs, seed=plan.run.seed)
+    for subnet in plan.vpc.subnets:
+        for reservation in subnet.reservations:
+            world.reserve_cidr(subnet.id, reservation.cidr, reservation.type)
+    return world
+
+
+def _make_engine(plan: Plan, engine: EngineName, world: World) -> EngineDriver:
+    options: dict[str, Any] = {
+        "tick_s": plan.run.tick_s,
+        "sample_every_s": plan.run.sample_every_s,
+        "placement": "random",  # ipamd walks Go maps: no address order is preferred
+    }
+    if engine == "fast":
+        from cnisim.sim.fastengine import Engine
+
+        return Engine(world, **options)  # type: ignore[arg-type]
+    from cnisim.sim.ipamd import ReferenceEngine
+
+    return ReferenceEngine(world, **options)  # type: ignore[arg-type]
+
+
+class _Run:
+    """One simulation's state and clock; :func:`simulate` is its only user."""
+
+    def __init__(self, plan: Plan, catalog: Catalog, engine: EngineName) -> None:
+        self.plan = plan
+        self.tick_s = plan.run.tick_s
+        self.duration_s = plan.run.duration_s
+        self.engine_name = engine
+        self.world = _make_world(plan, engine)
+        self.engine = _make_engine(plan, engine, self.world)
+        self.rng_pods = self.world.stream("workloads")
+        self.rng_scheduler = self.world.stream("scheduler")
+        self.zones = sorted({subnet.az for subnet in plan.vpc.subnets})
+        self.notes: list[str] = list(plan.ipamd_warnings())
+        # node groups
+        tagged: dict[str, list[str]] = {}
+        for subnet in plan.vpc.subnets:
+            if subnet.tags.get(CNI_SUBNET_TAG) == "1":
+                tagged.setdefault(subnet.az, []).append(subnet.id)
+        self.configs = [plan.ipamd_config(group) for group in plan.node_groups]
+        self.specs = [
+            GroupNodeSpecs(
+                group,
+                catalog,
+                config,
+                cni_version=plan.cni_version,
+                eni_configs=plan.aws_node.eni_configs,
+                extra_subnets=tagged,
+            )
+            for group, config in zip(plan.node_groups, self.configs, strict=True)
+        ]
+        self.capacity = [_capacity(catalog, specs, plan, g) for g, specs in enumerate(self.specs)]
+        self.asgs = [
+            AutoScalingGroup(
+                group,
+                [plan.vpc.subnet(subnet_id) for subnet_id in group.subnets],
+                self.world.stream(f"nodegroup:{group.name}"),
+            )
+            for group in plan.node_groups
+        ]
+        # workloads: the plan's (CoreDNS included unless removed) and EKS's DaemonSets
+        self.workloads = (*plan.all_workloads, AWS_NODE, KUBE_PROXY)
+        self.pods = _PodStore(generate_pods(self.workloads, self.duration_s, self.rng_pods))
+        self.n_generated = self.pods.n
+        self.i_arrival = 0
+        self.queue = PendingPods()
+        self.unschedulable: set[int] = set()  # pending pods the scheduler could not place
+        self.ends: list[tuple[float, int]] = []  # (end of a pod's life [s], pod)
+        self.pods_on: list[set[int]] = []  # per node: its pods still running
+        self.next_start_node_index = 0
+        self.events: dict[str, list[Any]] = {
+            k: [] for k in ("time_s", "node", "delta", "pod", "branch")
+        }
+        # nodes (ids = the engine's)
+        self.view = NodeView.empty(
+            NodeCapacity(*(np.zeros(0, np.int64) for _ in range(4))), [], [], len(self.workloads)
+        )
+        self.node_group: list[int] = []
+        self.node_request: list[LaunchRequest] = []
+        self.node_confirmed: list[bool] = []
+        self.node_ready: list[bool] = []
+        self.node_gone: list[bool] = []
+        self.node_of_request: dict[tuple[int, int], int] = {}
+        self.series: dict[str, list[Any]] = {name: [] for name in _SERIES}
+
+    # ------------------------------------------------------------------ nodes
+    def launch(self, g: int, now_s: float) -> bool:
+        """Add the instances group ``g``'s Auto Scaling group launches now; True if any."""
+        requests = self.asgs[g].launches(now_s)
+        for request in requests:
+            spec = self.specs[g].node_spec(request)
+            # ipamd starts once the node has booted (see the module docstring)
+            (node,) = self.engine.add_nodes(
+                [spec], self.configs[g], request.kubelet_ready_s
+            ).tolist()
+            capacity = self.capacity[g][request.instance_type]
+            more = NodeView.empty(
+                capacity, [self.zones.index(request.az)], [False], len(self.workloads)
+            )
+            self.view = _concat_views(self.view, more)
+            self.node_group.append(g)
+            self.node_request.append(request)
+            self.node_confirmed.append(False)
+            self.node_ready.append(False)
+            self.node_gone.append(False)
+            self.pods_on.append(set())
+            self.node_of_request[(g, request.instance_id)] = node
+        return bool(requests)
+
+    def node_updates(self, now_s: float) -> bool:
+        """Launch results, Ready nodes, scale-in and new launches; True if the scheduler
+        should try its unschedulable pods again (a node became Ready or left)."""
+        status = self.engine.node_status()
+        changed = False
+        for i in np.flatnonzero(status["joined"] & ~np.asarray(self.node_confirmed)).tolist():
+            self.node_confirmed[i] = True
+            asg = self.asgs[self.node_group[i]]
+            if status["launch_failed"][i]:
+                self.node_gone[i] = True
+                asg.launch_failed(now_s, self.node_request[i], "InsufficientFreeAddressesInSubnet")
+            else:
+                asg.launch_succeeded(self.node_request[i])
+        kubelet_ready_s = np.array([r.kubelet_ready_s for r in self.node_request])
+        ready_s = node_ready_s(kubelet_ready_s, np.where(status["ready"], now_s, math.nan))
+        new = (ready_s <= now_s) & ~np.asarray(self.node_ready) & ~np.asarray(self.node_gone)
+        if new.any():
+            for i in np.flatnonzero(new).tolist():
+                self.node_ready[i] = True
+            self.view = self.view.with_ready(
+                np.asarray(self.node_ready) & ~np.asarray(self.node_gone)
+            )
+            self._bind_daemonsets(np.flatnonzero(new), now_s)
+            changed = True
+        for g, asg in enumerate(self.asgs):
+            for request in asg.terminations(now_s):
+                self._terminate(self.node_of_request[(g, request.instance_id)], now_s)
+                changed = True
+            self.launch(g, now_s)
+        return changed
+
+    def _terminate(self, node: int, now_s: float) -> None:
+        """The node leaves; the ReplicaSets and Jobs recreate its pods, with the life left."""
+        self.engine.remove_nodes([node], now_s)
+        self.node_gone[node] = True
+        self.view = self.view.with_ready(np.asarray(self.node_ready) & ~np.asarray(self.node_gone))
+        ids = np.array(sorted(self.pods_on[node]), dtype=np.int64)
+        self.pods_on[node] = set()
+        if not ids.size:
+            return
+        pods = self.pods
+        pods["deleted_s"][ids] = now_s
+        self.view = self.view.unbind(pods.table(ids), np.full(ids.size, node))
+        owned = ids[pods["kind"][ids] != _DAEMONSET_KIND]
+        if owned.size:
+            table = pods.table(owned)
+            left_s = pods["bound_s"][owned] + table.lifetime_s - now_s
+            replacements = dataclasses.replace(
+                table, created_s=np.full(owned.size, now_s), lifetime_s=left_s
+            )
+            self.queue.add(pods.append(replacements), now_s)
+
+    # ------------------------------------------------------------------ pods
+    def _bind(self, ids: NDArray[np.int64], nodes: NDArray[np.int64], now_s: float) -> None:
+        """Apply bindings: the nodes' requests, each pod's ADD now and its DEL at its end."""
+        if not ids.size:
+            return
+        pods = self.pods
+        pods["node"][ids] = nodes
+        pods["bound_s"][ids] = now_s
+        table = pods.table(ids)
+        self.view = self.view.bind(table, nodes)
+        end_s = now_s + table.lifetime_s
+        events = self.events
+        for pod, node, end, needs, branch in zip(
+            ids.tolist(),
+            nodes.tolist(),
+            end_s.tolist(),
+            table.needs_address.tolist(),
+            table.security_groups.tolist(),
+            strict=True,
+        ):
+            self.pods_on[node].add(pod)
+            if math.isfinite(end):
+                heapq.heappush(self.ends, (end, pod))
+            if not needs:
+                continue  # host network: a pods slot, no address
+            for time_s, delta in ((now_s, 1), (end, -1)):
+                if math.isfinite(time_s):
+                    events["time_s"].append(time_s)
+                    events["node"].append(node)
+                    events["delta"].append(delta)
+                    events["pod"].append(pod)
+                    events["branch"].append(branch)
+        self.engine.submit_pods(PodEvents.from_arrays(**events))
+        for column in events.values():
+            column.clear()
+
+    def _bind_daemonsets(self, nodes: NDArray[np.int64], now_s: float) -> None:
+        """The DaemonSet controller's pods on nodes that just became Ready."""
+        table, node_of_pod = daemonset_pods(self.workloads, nodes, now_s)
+        self._bind(self.pods.append(table), node_of_pod, now_s)
+
+    def pod_ends(self, now_s: float) -> bool:
+        """Pods whose lifetime ended leave their node; True if any did."""
+        pods = self.pods
+        done = []
+        while self.ends and self.ends[0][0] <= now_s:
+            _, pod = heapq.heappop(self.ends)
+            node = int(pods["node"][pod])
+            if pod in self.pods_on[node]:  # not gone with its node
+                self.pods_on[node].discard(pod)
+                done.append(pod)
+        if not done:
+            return False
+        ids = np.array(done, dtype=np.int64)
+        pods["deleted_s"][ids] = now_s
+        self.view = self.view.unbind(pods.table(ids), pods["node"][ids])
+        return True
+
+    def arrivals(self, now_s: float) -> None:
+        """Pods created by now join the scheduling queue."""
+        created_s = self.pods["created_s"]
+        start = self.i_arrival
+        stop = int(np.searchsorted(created_s[: self.n_generated], now_s, side="right"))
+        if stop > start:
+            self.queue.add(np.arange(start, stop, dtype=np.int64), now_s)
+            self.i_arrival = stop
+
+    def schedule_pending(self, now_s: float) -> None:
+        """One scheduling pass over the pods due in the queue, in queue order."""
+        due = self.queue.pop_due(now_s)
+        if not due.size:
+            return
+        decision = schedule(
+            self.pods.table(due),
+            self.view,
+            rng=self.rng_scheduler,
+            scoring=self.plan.scheduler.scoring,
+            start_node_index=self.next_start_node_index,
+        )
+        self.next_start_node_index = decision.next_start_node_index
+        bound = decision.bound
+        self.queue.bound(due[bound])
+        self.queue.unschedulable(due[~bound], now_s)
+        self.unschedulable.difference_update(due[bound].tolist())
+        self.unschedulable.update(due[~bound].tolist())
+        unbound_reasons = [
+            r for r, b in zip(decision.reasons, bound.tolist(), strict=True) if not b
+        ]
+        for pod, reason in zip(due[~bound].tolist(), unbound_reasons, strict=True):
+            self.pods.reason[pod] = reason
+        self._bind(due[bound], decision.node_index[bound], now_s)
+
+    # ------------------------------------------------------------------ the clock
+    def sample(self, now_s: float) -> None:
+        """The scenario's series at ``now_s``."""
+        group = np.asarray(self.node_group, dtype=np.int64)
+        n_groups = len(self.asgs)
+        kubelet_ready_s = np.array([r.kubelet_ready_s for r in self.node_request])
+        launched = np.array([r.launch_s <= now_s for r in self.node_request], dtype=bool)
+        up = launched & ~np.asarray(self.node_gone, dtype=bool)
+        ready = up & np.asarray(self.node_ready, dtype=bool) & (kubelet_ready_s <= now_s)
+        metrics = self.engine.metrics()
+        with_address = metrics["ips_assigned"] + metrics["branch_pods"]
+        pods = self.pods
+        running = np.isnan(pods["deleted_s"]) & (pods["node"] >= 0) & pods["needs_address"]
+        n_bound = np.bincount(pods["node"][running], minlength=group.size)
+        n_pods = np.array([len(on) for on in self.pods_on], dtype=np.int64)
+        s = self.series
+        s["sample_s"].append(now_s)
+        s["n_pending"].append(len(self.queue))
+        s["n_unschedulable"].append(len(self.unschedulable))
+        s["n_nodes_by_group"].append(np.bincount(group[up], minlength=n_groups))
+        s["n_ready_by_group"].append(np.bincount(group[ready], minlength=n_groups))
+        s["n_pods_by_group"].append(
+            np.bincount(group[up], weights=n_pods[up], minlength=n_groups).astype(np.int64)
+        )
+        s["n_ip_waiting"].append(int(np.maximum(n_bound - with_address, 0)[up].sum()))
+
+    def run(self, progress: Callable[[float], None] | None) -> None:
+        """Every tick at which anything is due, up to the run's duration."""
+        duration_s = self.duration_s
+        for g in range(len(self.asgs)):
+            self.launch(g, 0.0)
+        next_sample_at = 0.0
+        t_s = 0.0
+        while t_s <= duration_s:
+            self.engine.run_until(t_s)
+            changed = self.node_updates(t_s)
+            changed = self.pod_ends(t_s) or changed
+            if changed:
+                self.queue.on_cluster_change(t_s)
+            self.arrivals(t_s)
+            self.schedule_pending(t_s)
+            if t_s >= next_sample_at:
+                self.sample(t_s)
+                next_sample_at = next_sample_s(t_s, self.plan.run.sample_every_s)
+            if progress is not None:
+                progress(t_s)
+            t_s = self._next_tick_s(t_s, next_sample_at)
+        self.engine.run_until(duration_s)
+        if self.series["sample_s"][-1] < duration_s:
+            self.sample(duration_s)
+
+    def _next_tick_s(self, now_s: float, next_sample_at: float) -> float:
+        """The next tick at which the engine, a pod, the queue, a group or a boot is due."""
+        due = [self.engine.peek_s(), next_sample_at, self.queue.next_due_s()]
+        if self.i_arrival < self.n_generated:
+            due.append(float(self.pods["created_s"][self.i_arrival]))
+        if self.ends:
+            due.append(self.ends[0][0])
+        due.extend(asg.peek_s(now_s) for asg in self.asgs)
+        booting = [
+            r.kubelet_ready_s
+            for r, ready, gone in zip(
+                self.node_request, self.node_ready, self.node_gone, strict=True
+            )
+            if not ready and not gone and r.kubelet_ready_s > now_s
+        ]
+        if booting:
+            due.append(min(booting))
+        k_now = first_tick_at(now_s, self.tick_s)
+        return max(first_tick_at(min(due), self.tick_s), k_now + 1) * self.tick_s
+
+    def result(self) -> SimulationResult:
+        """What the run recorded."""
+        pods, s = self.pods, self.series
+        n_groups = len(self.asgs)
+        requests = self.node_request
+        capacity = [
+            self.capacity[g][r.instance_type]
+            for g, r in zip(self.node_group, requests, strict=True)
+        ]
+
+        def per_node(name: str, dtype: type) -> NDArray[Any]:
+            return np.array([float(getattr(c, name)[0]) for c in capacity], dtype=dtype)
+
+        def matrix(name: str) -> NDArray[np.int64]:
+            return np.array(s[name], dtype=np.int64).reshape(-1, n_groups)
+
+        reasons = np.full(pods.n, "", dtype=object)
+        for pod, reason in pods.reason.items():
+            reasons[pod] = reason
+        return SimulationResult(
+            plan=self.plan,
+            engine_name=self.engine_name,
+            ipamd=self.engine.result(),
+            node_group=np.asarray(self.node_group, dtype=np.int64),
+            node_instance_type=np.array([r.instance_type for r in requests], dtype=np.str_),
+            node_subnet=np.array([r.subnet_id for r in requests], dtype=np.str_),
+            node_max_pods=per_node("max_pods", np.int64),
+            node_allocatable_cpu_millicores=per_node("allocatable_cpu_millicores", np.float64),
+            node_allocatable_memory_mib=per_node("allocatable_memory_mib", np.float64),
+            node_launch_s=np.array([r.launch_s for r in requests], dtype=np.float64),
+            node_kubelet_ready_s=np.array([r.kubelet_ready_s for r in requests], dtype=np.float64),
+            pod_workload=pods["workload"].copy(),
+            workload_names=pods.workload_names,
+            pod_created_s=pods["created_s"].copy(),
+            pod_bound_s=pods["bound_s"].copy(),
+            pod_deleted_s=pods["deleted_s"].copy(),
+            pod_node=pods["node"].copy(),
+            pod_needs_address=pods["needs_address"].copy(),
+            pod_unschedulable_reason=reasons,
+            sample_s=np.asarray(s["sample_s"], dtype=np.float64),
+            n_pending=np.asarray(s["n_pending"], dtype=np.int64),
+            n_unschedulable=np.asarray(s["n_unschedulable"], dtype=np.int64),
+            n_nodes_by_group=matrix("n_nodes_by_group"),
+            n_ready_by_group=matrix("n_ready_by_group"),
+            n_pods_by_group=matrix("n_pods_by_group"),
+            n_ip_waiting=np.asarray(s["n_ip_waiting"], dtype=np.int64),
+            notes=tuple(self.notes),
+        )
+
+
+def simulate(
+    plan: Plan,
+    catalog: Catalog,
+    *,
+    engine: EngineName = "fast",
+    progress: Callable[[float], None] | None = None,
+) -> SimulationResult:
+    """Run a plan: its node groups, workloads and scheduler around ipamd on every node.
+
+    Parameters
+    ----------
+    plan : Plan
+        The cluster (``cnisim.io.load_plan`` reads one from a file).
+    catalog : Catalog
+        Instance data for the plan's instance types.
+    engine : {"fast", "reference"}
+        The ipamd engine: the compiled one, or the reference model (the oracle; slow).
+    progress : callable, optional
+        Called with the simulated time [s] as the run advances (for a progress bar).
+
+    Returns
+    -------
+    SimulationResult
+        The engine's record and the scenario's series.
+
+    Raises
+    ------
+    UsageError
+        An engine name it does not know.
+    PlanError
+        aws-node settings ipamd refuses on a node group.
+    """
+    if engine not in ENGINES:
+        raise UsageError(f"unknown engine {engine!r}: use 'fast' or 'reference'")
+    run = _Run(plan, catalog, engine)
+    run.run(progress)
+    return run.result()
