@@ -252,9 +252,13 @@ class _Run:
         )
         self.node_group: list[int] = []
         self.node_request: list[LaunchRequest] = []
-        self.node_confirmed: list[bool] = []
-        self.node_ready: list[bool] = []
-        self.node_gone: list[bool] = []
+        self.node_kubelet_ready_s = np.zeros(0)
+        self.node_confirmed = np.zeros(0, dtype=bool)  # its Auto Scaling group knows how it went
+        self.node_ready = np.zeros(0, dtype=bool)
+        self.node_gone = np.zeros(0, dtype=bool)
+        self.n_unsettled = 0  # nodes not yet confirmed, or neither Ready nor gone
+        self.boots: list[tuple[float, int]] = []  # (kubelet Ready [s], node) of booting nodes
+        self.asg_due_s = [0.0] * len(self.asgs)
         self.node_of_request: dict[tuple[int, int], int] = {}
         self.series: dict[str, list[Any]] = {name: [] for name in _SERIES}
 
@@ -275,9 +279,14 @@ class _Run:
             self.view = _concat_views(self.view, more)
             self.node_group.append(g)
             self.node_request.append(request)
-            self.node_confirmed.append(False)
-            self.node_ready.append(False)
-            self.node_gone.append(False)
+            self.node_kubelet_ready_s = np.append(
+                self.node_kubelet_ready_s, request.kubelet_ready_s
+            )
+            self.node_confirmed = np.append(self.node_confirmed, False)
+            self.node_ready = np.append(self.node_ready, False)
+            self.node_gone = np.append(self.node_gone, False)
+            self.n_unsettled += 1
+            heapq.heappush(self.boots, (request.kubelet_ready_s, node))
             self.pods_on.append(set())
             self.node_of_request[(g, request.instance_id)] = node
         return bool(requests)
@@ -285,39 +294,54 @@ class _Run:
     def node_updates(self, now_s: float) -> bool:
         """Launch results, Ready nodes, scale-in and new launches; True if the scheduler
         should try its unschedulable pods again (a node became Ready or left)."""
-        status = self.engine.node_status()
         changed = False
-        for i in np.flatnonzero(status["joined"] & ~np.asarray(self.node_confirmed)).tolist():
-            self.node_confirmed[i] = True
-            asg = self.asgs[self.node_group[i]]
-            if status["launch_failed"][i]:
-                self.node_gone[i] = True
-                asg.launch_failed(now_s, self.node_request[i], "InsufficientFreeAddressesInSubnet")
-            else:
-                asg.launch_succeeded(self.node_request[i])
-        kubelet_ready_s = np.array([r.kubelet_ready_s for r in self.node_request])
-        ready_s = node_ready_s(kubelet_ready_s, np.where(status["ready"], now_s, math.nan))
-        new = (ready_s <= now_s) & ~np.asarray(self.node_ready) & ~np.asarray(self.node_gone)
-        if new.any():
-            for i in np.flatnonzero(new).tolist():
-                self.node_ready[i] = True
-            self.view = self.view.with_ready(
-                np.asarray(self.node_ready) & ~np.asarray(self.node_gone)
-            )
-            self._bind_daemonsets(np.flatnonzero(new), now_s)
-            changed = True
+        if self.n_unsettled:
+            changed = self._settle(now_s)
         for g, asg in enumerate(self.asgs):
+            if self.asg_due_s[g] > now_s:
+                continue
             for request in asg.terminations(now_s):
                 self._terminate(self.node_of_request[(g, request.instance_id)], now_s)
                 changed = True
             self.launch(g, now_s)
+            self.asg_due_s[g] = asg.peek_s(now_s)
         return changed
+
+    def _settle(self, now_s: float) -> bool:
+        """Tell each group how its launches went; nodes that became Ready get their
+        DaemonSet pods. True if any node became Ready."""
+        status = self.engine.node_status()
+        for i in np.flatnonzero(status["joined"] & ~self.node_confirmed).tolist():
+            self.node_confirmed[i] = True
+            g = self.node_group[i]
+            if status["launch_failed"][i]:
+                self.node_gone[i] = True
+                self.n_unsettled -= 1
+                self.asgs[g].launch_failed(
+                    now_s, self.node_request[i], "InsufficientFreeAddressesInSubnet"
+                )
+            else:
+                self.asgs[g].launch_succeeded(self.node_request[i])
+            self.asg_due_s[g] = now_s
+        ready_s = node_ready_s(
+            self.node_kubelet_ready_s, np.where(status["ready"], now_s, math.nan)
+        )
+        new = np.flatnonzero((ready_s <= now_s) & ~self.node_ready & ~self.node_gone)
+        if not new.size:
+            return False
+        self.node_ready[new] = True
+        self.n_unsettled -= new.size
+        self.view = self.view.with_ready(self.node_ready & ~self.node_gone)
+        self._bind_daemonsets(new, now_s)
+        return True
 
     def _terminate(self, node: int, now_s: float) -> None:
         """The node leaves; the ReplicaSets and Jobs recreate its pods, with the life left."""
         self.engine.remove_nodes([node], now_s)
+        if not self.node_ready[node] and not self.node_gone[node]:
+            self.n_unsettled -= 1
         self.node_gone[node] = True
-        self.view = self.view.with_ready(np.asarray(self.node_ready) & ~np.asarray(self.node_gone))
+        self.view = self.view.with_ready(self.node_ready & ~self.node_gone)
         ids = np.array(sorted(self.pods_on[node]), dtype=np.int64)
         self.pods_on[node] = set()
         if not ids.size:
@@ -431,10 +455,8 @@ class _Run:
         """The scenario's series at ``now_s``."""
         group = np.asarray(self.node_group, dtype=np.int64)
         n_groups = len(self.asgs)
-        kubelet_ready_s = np.array([r.kubelet_ready_s for r in self.node_request])
-        launched = np.array([r.launch_s <= now_s for r in self.node_request], dtype=bool)
-        up = launched & ~np.asarray(self.node_gone, dtype=bool)
-        ready = up & np.asarray(self.node_ready, dtype=bool) & (kubelet_ready_s <= now_s)
+        up = (self.node_kubelet_ready_s <= now_s) & ~self.node_gone  # booted (joined ipamd)
+        ready = up & self.node_ready
         metrics = self.engine.metrics()
         with_address = metrics["ips_assigned"] + metrics["branch_pods"]
         pods = self.pods
@@ -484,16 +506,15 @@ class _Run:
             due.append(float(self.pods["created_s"][self.i_arrival]))
         if self.ends:
             due.append(self.ends[0][0])
-        due.extend(asg.peek_s(now_s) for asg in self.asgs)
-        booting = [
-            r.kubelet_ready_s
-            for r, ready, gone in zip(
-                self.node_request, self.node_ready, self.node_gone, strict=True
-            )
-            if not ready and not gone and r.kubelet_ready_s > now_s
-        ]
-        if booting:
-            due.append(min(booting))
+        while self.boots and (
+            self.boots[0][0] <= now_s
+            or self.node_ready[self.boots[0][1]]
+            or self.node_gone[self.boots[0][1]]
+        ):
+            heapq.heappop(self.boots)
+        if self.boots:
+            due.append(self.boots[0][0])
+        due.extend(self.asg_due_s)
         k_now = first_tick_at(now_s, self.tick_s)
         return max(first_tick_at(min(due), self.tick_s), k_now + 1) * self.tick_s
 
