@@ -10,6 +10,8 @@ from pathlib import Path
 
 import pytest
 import yaml
+from hypothesis import HealthCheck, given, settings
+from hypothesis import strategies as st
 
 from cnisim.catalog import load_catalog
 from cnisim.errors import PlanError, UsageError
@@ -346,6 +348,10 @@ def test_workload_file_adds_to_the_plans_workloads(tmp_path: Path) -> None:
             + "  lifetime: {distribution: lognormal, mean: 1m}\n",
             ["workloads[0].lifetime: a lognormal lifetime needs p95"],
         ),
+        (
+            HEAD + "nodeGroups:\n  - name: g\n    updateConfig:\n      maxUnavailable: 0\n",
+            [":11: nodeGroups[0].updateConfig.maxUnavailable: 0 is out of range"],
+        ),
         # wrong kinds and types
         (
             HEAD + GROUP + "workloads: [{kind: StatefulSet, name: s}]\n",
@@ -529,3 +535,58 @@ def test_the_reference_page_lists_every_key_with_a_default() -> None:
 def test_every_example_loads_without_notes_to_fix(name: str) -> None:
     plan = load_plan(ROOT / "examples" / name, catalog=load_catalog())
     assert plan.node_groups and not plan.ipamd_warnings()
+
+
+_ANY_YAML = st.recursive(
+    st.none()
+    | st.booleans()
+    | st.integers(-(2**70), 2**70)
+    | st.floats(allow_nan=True, allow_infinity=True)
+    | st.text(max_size=8)
+    | st.sampled_from(["10.0.0.0/16", "90s", "100m", "-1", "m5.large", "subnet-a", "true"]),
+    lambda inner: (
+        st.lists(inner, max_size=3) | st.dictionaries(st.text(max_size=6), inner, max_size=3)
+    ),
+    max_leaves=6,
+)
+_PATHS = [
+    ("vpc", "cidrs"),
+    ("vpc", "subnets", 0, "cidr"),
+    ("vpc", "subnets", 1, "reservations"),
+    ("vpc", "subnets", 0, "tags"),
+    ("awsNode", "env"),
+    ("awsNode", "eniConfigs"),
+    ("nodeGroups", 0, "minSize"),
+    ("nodeGroups", 0, "instanceTypes"),
+    ("nodeGroups", 0, "subnets"),
+    ("nodeGroups", 0, "awsNode"),
+    ("workloads", 0, "requests"),
+    ("workloads", 1, "lifetime"),
+    ("workloads", 0, "kind"),
+    ("scheduler",),
+    ("run", "duration"),
+    ("run",),
+    ("coreDNS",),
+    ("nodeGroups",),
+]
+
+
+@settings(max_examples=100, suppress_health_check=[HealthCheck.function_scoped_fixture])
+@given(path=st.sampled_from(_PATHS), value=_ANY_YAML)
+def test_any_value_anywhere_is_a_plan_or_a_plan_error(
+    tmp_path: Path, path: tuple[str | int, ...], value: object
+) -> None:
+    document = yaml.safe_load((DATA / "sketch.yaml").read_text())
+    node = document
+    for step in path[:-1]:
+        node = node[step]
+    node[path[-1]] = value
+    file = tmp_path / "fuzz.yaml"
+    file.write_text(yaml.safe_dump(document))
+    try:
+        plan = load_plan(file, catalog=load_catalog())
+    except PlanError as exc:
+        message = str(exc)
+        assert message.startswith(f"{file}:") and "\n" not in message
+    else:
+        assert isinstance(plan, Plan)

@@ -150,7 +150,9 @@ class Where:
     def error(self, message: str) -> PlanError:
         """A :class:`PlanError` that starts with the file, the line and the field."""
         field_part = f" {self.path}:" if self.path else ""
-        return PlanError(f"{self.source}:{self.line}:{field_part} {message}")
+        text = f"{self.source}:{self.line}:{field_part} {message}"
+        # One line, whatever the file's keys and values hold.
+        return PlanError(text.replace("\r", "\\r").replace("\n", "\\n"))
 
 
 @dataclass

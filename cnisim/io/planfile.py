@@ -57,7 +57,16 @@ from cnisim.plan import (
     resolve_sizes,
 )
 
-__all__ = ["PLAN_KIND", "SECTIONS", "WORKLOADS_KIND", "Field", "Section", "plan_from_yaml"]
+__all__ = [
+    "PLAN_KIND",
+    "SECTIONS",
+    "WORKLOADS_KIND",
+    "Field",
+    "Section",
+    "check_header",
+    "plan_from_yaml",
+    "workloads_from_yaml",
+]
 
 PLAN_KIND = "Plan"
 WORKLOADS_KIND = "Workloads"
@@ -302,6 +311,8 @@ SECTIONS: dict[str, Section] = {
                     "desiredCapacity, else 2",
                     "eksctl DefaultNodeCount and nodegroup.go",
                     "Auto Scaling group minimum.",
+                    "min_size",
+                    as_int,
                 ),
                 Field(
                     "desiredCapacity",
@@ -309,6 +320,8 @@ SECTIONS: dict[str, Section] = {
                     "minSize",
                     "eksctl nodegroup.go",
                     "Nodes at the start.",
+                    "desired_capacity",
+                    as_int,
                 ),
                 Field(
                     "maxSize",
@@ -316,6 +329,8 @@ SECTIONS: dict[str, Section] = {
                     "desiredCapacity, else minSize",
                     "eksctl nodegroup.go",
                     "Auto Scaling group maximum.",
+                    "max_size",
+                    as_int,
                 ),
                 Field(
                     "subnets",
@@ -706,7 +721,7 @@ def _workload(value: Any, where: Where, registry: Registry) -> Workload:
         raise where.error("needs 'kind': Deployment, JobStream or DaemonSet")
     kind = mapping["kind"]
     kinds = {"Deployment": Deployment, "JobStream": JobStream, "DaemonSet": DaemonSet}
-    if kind not in kinds:
+    if not isinstance(kind, str) or kind not in kinds:
         raise where.key(mapping, "kind").error(
             f"{kind!r} is not a workload kind cnisim simulates: use Deployment, JobStream or"
             " DaemonSet"
@@ -788,20 +803,12 @@ def _node_group(
 ) -> NodeGroup:
     reader = _Reader(value, where, "nodeGroups[]", registry)
     reader.kwargs.setdefault("instance_types", ("m5.large",))
-    sizes = {
-        attr: as_int(reader.raw(key), reader.at(key)) if reader.has(key) else None
-        for attr, key in (
-            ("min_size", "minSize"),
-            ("desired_capacity", "desiredCapacity"),
-            ("max_size", "maxSize"),
-        )
-    }
-    for (attr, key), size in zip(
-        (("min_size", "minSize"), ("desired_capacity", "desiredCapacity"), ("max_size", "maxSize")),
-        resolve_sizes(sizes["min_size"], sizes["desired_capacity"], sizes["max_size"]),
-        strict=True,
-    ):
-        reader.put(attr, key, size)
+    sizes = resolve_sizes(
+        reader.kwargs.get("min_size"),
+        reader.kwargs.get("desired_capacity"),
+        reader.kwargs.get("max_size"),
+    )
+    reader.kwargs.update(zip(("min_size", "desired_capacity", "max_size"), sizes, strict=True))
     if reader.has("awsNode"):
         own = reader.child("awsNode", "nodeGroups[].awsNode")
         reader.put("aws_node_env", "awsNode", own.kwargs.get("env", {}))
@@ -811,7 +818,8 @@ def _node_group(
     if reader.has("updateConfig"):
         update = reader.child("updateConfig", "nodeGroups[].updateConfig")
         if "max_unavailable" in update.kwargs:
-            reader.put("max_unavailable", "updateConfig", update.kwargs["max_unavailable"])
+            reader.kwargs["max_unavailable"] = update.kwargs["max_unavailable"]
+            reader.attrs["max_unavailable"] = update.attrs["max_unavailable"]
     subnets = _node_subnets(reader, vpc, aws_node)
     reader.kwargs["subnets"] = subnets
     return cast(NodeGroup, reader.build(NodeGroup))
@@ -846,7 +854,7 @@ def check_header(document: Any, where: Where, kinds: tuple[str, ...]) -> YamlMap
         raise where.key(mapping, "apiVersion").error(
             f"apiVersion {version!r} is not supported: cnisim reads {supported}"
         )
-    if kind not in kinds:
+    if not isinstance(kind, str) or kind not in kinds:
         raise where.key(mapping, "kind").error(
             f"kind {kind!r} is not supported: cnisim reads {supported}"
         )
