@@ -18,6 +18,7 @@ from __future__ import annotations
 
 import ipaddress
 import math
+import re
 from collections.abc import Mapping
 from dataclasses import dataclass, field
 from types import MappingProxyType
@@ -53,6 +54,7 @@ __all__ = [
     "Vpc",
     "Workload",
     "check_instance_types",
+    "region_of_zone",
     "resolve_sizes",
 ]
 
@@ -741,6 +743,14 @@ class Plan:
             self,
             "ip_family",
         )
+        for subnet in self.vpc.subnets:
+            _check(
+                region_of_zone(subnet.az) in (self.region, None),
+                f"zone {subnet.az} of subnet {subnet.id} is not in region {self.region}: set the"
+                f" region to {region_of_zone(subnet.az)} or fix the zone",
+                subnet,
+                "az",
+            )
         subnet_ids = {subnet.id for subnet in self.vpc.subnets}
         for az, subnet_id in self.aws_node.eni_configs.items():
             _check(
@@ -774,6 +784,20 @@ class Plan:
                     "subnets",
                 )
             config = self.ipamd_config(group)
+            # An IPv6 cluster's aws-node runs with ENABLE_IPv6=true and prefixes (EKS user
+            # guide, "IPv6 addresses"); ipamd itself refuses IPv6 without them.
+            _check(
+                config.enable_ipv6 == (self.ip_family == "IPv6"),
+                f"node group {group.name}: ipFamily {self.ip_family} with ENABLE_IPv6="
+                f"{str(config.enable_ipv6).lower()}: "
+                + (
+                    "set ENABLE_IPv6=true, ENABLE_IPv4=false and ENABLE_PREFIX_DELEGATION=true"
+                    if self.ip_family == "IPv6"
+                    else "set ipFamily: IPv6 for an IPv6 cluster, or drop ENABLE_IPv6"
+                ),
+                self,
+                "ip_family",
+            )
             if config.custom_network_cfg:
                 for az in dict.fromkeys(self.vpc.subnet(sid).az for sid in group.subnets):
                     _check(
@@ -822,6 +846,21 @@ class Plan:
     def all_workloads(self) -> tuple[Workload, ...]:
         """CoreDNS (unless removed), then the user's workloads."""
         return (self.coredns, *self.workloads) if self.coredns is not None else self.workloads
+
+
+_ZONE_RE = re.compile(r"([a-z]{2}(?:-[a-z]+)+-[0-9]+)(?:-[a-z]+-[0-9]+)?[a-z]")
+
+
+def region_of_zone(zone: str) -> str | None:
+    """The Region of an availability (or local) zone name, or None if the name is not one.
+
+    Examples
+    --------
+    >>> region_of_zone("us-east-1a"), region_of_zone("us-west-2-lax-1a"), region_of_zone("z")
+    ('us-east-1', 'us-west-2', None)
+    """
+    match = _ZONE_RE.fullmatch(zone)
+    return match.group(1) if match else None
 
 
 DEFAULT_NODE_COUNT = 2

@@ -98,6 +98,10 @@ def test_the_minimal_config_takes_eksctls_defaults() -> None:
     # privateNetworking: false (eksctl's default) puts the nodes in the public subnets
     assert group.subnets == ("public-eu-west-1a", "public-eu-west-1b", "public-eu-west-1c")
     assert any("cnisim assumes eu-west-1a, eu-west-1b, eu-west-1c" in n for n in plan.notes)
+    assert (
+        "node group ng-1: privateNetworking not given: eksctl's default (false) puts its nodes"
+        " in the public subnets" in plan.notes
+    )
 
 
 def test_us_east_1_gets_two_zones_as_eksctl_picks_two_there(tmp_path: Path) -> None:

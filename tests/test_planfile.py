@@ -146,10 +146,32 @@ def test_every_default_in_the_field_map_is_the_one_applied() -> None:
             default = defaults[field.attr]
             if default in (dataclasses.MISSING, None) or field.default in ("required", "{}"):
                 continue
+            if (path, field.key) == ("", "region"):  # derived from the zones, tested below
+                continue
             written = yaml.safe_load(field.default)
             assert field.convert(written, where) == default, (path, field.key)
             checked += 1
     assert checked >= 12
+
+
+def test_region_comes_from_the_zones_unless_given(tmp_path: Path) -> None:
+    west = HEAD.replace("us-east-1", "us-west-2") + GROUP
+    assert load_plan(write(tmp_path, west)).region == "us-west-2"
+    message = error_of(tmp_path, "region: eu-west-1\n" + west)
+    assert ":7: vpc.subnets[0].az: zone us-west-2a of subnet subnet-a is not in region" in message
+    assert "set the region to us-west-2 or fix the zone" in message
+
+
+def test_ipv6_needs_the_aws_node_settings_of_an_ipv6_cluster(tmp_path: Path) -> None:
+    message = error_of(tmp_path, HEAD + GROUP + "ipFamily: IPv6\n")
+    assert ":12: ipFamily: node group general: ipFamily IPv6 with ENABLE_IPv6=false" in message
+    ipv6_env = "{ENABLE_IPv6: 'true', ENABLE_IPv4: 'false', ENABLE_PREFIX_DELEGATION: 'true'}"
+    plan = load_plan(
+        write(tmp_path, HEAD + GROUP + f"ipFamily: IPv6\nawsNode: {{env: {ipv6_env}}}\n")
+    )
+    assert plan.ip_family == "IPv6"
+    message = error_of(tmp_path, HEAD + GROUP + f"awsNode: {{env: {ipv6_env}}}\n")
+    assert "ipFamily IPv4 with ENABLE_IPv6=true: set ipFamily: IPv6" in message
 
 
 def test_coredns_can_be_resized_or_removed(tmp_path: Path) -> None:

@@ -54,6 +54,7 @@ from cnisim.plan import (
     Subnet,
     Vpc,
     Workload,
+    region_of_zone,
     resolve_sizes,
 )
 
@@ -150,8 +151,8 @@ SECTIONS: dict[str, Section] = {
                 Field(
                     "region",
                     "string",
-                    "us-east-1",
-                    "cnisim (eksctl's own default is us-west-2)",
+                    "the subnets' Region",
+                    "their zone names (e.g. us-east-1a is in us-east-1)",
                     "AWS Region (zone names are `<region>a`, ...).",
                     "region",
                     as_str,
@@ -897,6 +898,10 @@ def plan_from_yaml(document: Any, source: str, sha256: str = "") -> tuple[Plan, 
         _node_group(item, reader.at("nodeGroups").item(items, i), registry, vpc, aws_node)
         for i, item in enumerate(items)
     )
+    if "region" not in reader.kwargs:
+        region = region_of_zone(vpc.subnets[0].az)
+        if region is not None:
+            reader.kwargs["region"] = region
     reader.put("vpc", "vpc", vpc)
     reader.put("aws_node", "awsNode" if reader.has("awsNode") else "vpc", aws_node)
     reader.put("node_groups", "nodeGroups", groups)
