@@ -151,7 +151,7 @@ SECTIONS: dict[str, Section] = {
                 Field(
                     "region",
                     "string",
-                    "the subnets' Region",
+                    "the subnets' Region, else us-east-1",
                     "their zone names (e.g. us-east-1a is in us-east-1)",
                     "AWS Region (zone names are `<region>a`, ...).",
                     "region",
