@@ -188,6 +188,17 @@ def test_availability_zones_pick_the_private_subnets_of_those_zones(tmp_path: Pa
     assert load_plan(write(tmp_path, text)).node_groups[0].subnets == ("subnet-a",)
 
 
+def test_eniconfig_pod_subnets_are_never_node_subnets(tmp_path: Path) -> None:
+    text = HEAD.replace("[10.0.0.0/16]", "[10.0.0.0/16, 100.64.0.0/16]")
+    text += "    - {id: pods-a, az: us-east-1a, cidr: 100.64.0.0/18}\n"
+    text += "    - {id: pods-b, az: us-east-1b, cidr: 100.64.64.0/18}\n"
+    text += "awsNode:\n  env: {AWS_VPC_K8S_CNI_CUSTOM_NETWORK_CFG: 'true'}\n"
+    text += "  eniConfigs: {us-east-1a: pods-a, us-east-1b: pods-b}\n"
+    plan = load_plan(write(tmp_path, text + "nodeGroups: [{name: ng}]\n"))
+    assert plan.node_groups[0].subnets == ("subnet-a", "subnet-b")
+    assert plan.ipamd_config(plan.node_groups[0]).custom_network_cfg
+
+
 def test_ipamd_coercions_become_notes(tmp_path: Path) -> None:
     text = HEAD + GROUP + "awsNode: {env: {WARM_IP_TARGET: '-1', WARM_ENI_TARGET: 2}}\n"
     plan = load_plan(write(tmp_path, text))
