@@ -325,7 +325,13 @@ def _group_subnets(
         fix = "set privateNetworking: true" if topology == "public" else "add private subnets"
         raise where.key(ng, "privateNetworking").error(
             f"node group {name} needs {topology} subnets"
-            + (" (privateNetworking is false, eksctl's default)" if not private else "")
+            + (
+                ""
+                if private
+                else " (privateNetworking: false)"
+                if "privateNetworking" in ng
+                else " (privateNetworking is false, eksctl's default)"
+            )
             + f" and the VPC has none: {fix}"
         )
     if "subnets" in ng:
