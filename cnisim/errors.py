@@ -45,8 +45,8 @@ class PlanError(UsageError):
         self.attr = attr
 
 
-def did_you_mean(name: str, known: Iterable[str], *, cutoff: float = 0.6) -> str:
-    """A hint naming the closest known name, or ``""`` when none is close.
+def did_you_mean(name: str, known: Iterable[str], *, n: int = 1, cutoff: float = 0.6) -> str:
+    """A hint naming the closest known names, or ``""`` when none is close.
 
     Parameters
     ----------
@@ -54,6 +54,8 @@ def did_you_mean(name: str, known: Iterable[str], *, cutoff: float = 0.6) -> str
         What the user wrote.
     known : iterable of str
         The names that would have been accepted.
+    n : int
+        At most this many names, closest first.
     cutoff : float
         Similarity in [0, 1] below which no name is suggested (``difflib`` ratio).
 
@@ -61,8 +63,13 @@ def did_you_mean(name: str, known: Iterable[str], *, cutoff: float = 0.6) -> str
     --------
     >>> did_you_mean("desiredCapcity", ["minSize", "desiredCapacity", "maxSize"])
     'did you mean desiredCapacity?'
+    >>> did_you_mean("m5.lage", ["m5.large", "m5.xlarge", "m5d.large", "c5.large"], n=3)
+    'did you mean m5.large, m5d.large or m5.xlarge?'
     """
     import difflib
 
-    matches = difflib.get_close_matches(name, sorted(known), n=1, cutoff=cutoff)
-    return f"did you mean {matches[0]}?" if matches else ""
+    matches = difflib.get_close_matches(name, sorted(known), n=n, cutoff=cutoff)
+    if not matches:
+        return ""
+    options = matches[0] if len(matches) == 1 else f"{', '.join(matches[:-1])} or {matches[-1]}"
+    return f"did you mean {options}?"

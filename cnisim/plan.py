@@ -8,6 +8,11 @@ are snake_case with units here; the files keep the camelCase names users know.
 The simulator builds on these classes only; readers of files build them. Defaults are those of
 ``docs/cluster-model.md`` (each with its source there).
 
+Every :class:`Plan` is checked as it is built: its parts' ``check()`` methods (impossible
+numbers, CIDRs, sizes) and the checks across parts (subnets named by node groups, zones,
+aws-node settings). A part can be built on its own with any values; its ``check()`` raises
+:class:`cnisim.errors.PlanError` with the object and attribute at fault.
+
 References
 ----------
 eksctl ``pkg/apis/eksctl.io/v1alpha5/types.go`` (node group fields); kubernetes
@@ -18,6 +23,7 @@ from __future__ import annotations
 
 import ipaddress
 import math
+import re
 from collections.abc import Mapping
 from dataclasses import dataclass, field
 from types import MappingProxyType
@@ -53,6 +59,7 @@ __all__ = [
     "Vpc",
     "Workload",
     "check_instance_types",
+    "region_of_zone",
     "resolve_sizes",
 ]
 
@@ -137,7 +144,8 @@ class CidrReservation:
     cidr: str
     type: Literal["prefix", "explicit"]
 
-    def __post_init__(self) -> None:
+    def check(self) -> None:
+        """Raise :class:`PlanError` naming this object and the attribute at fault."""
         _network(self, "cidr", self.cidr)
         _check(
             self.type in ("prefix", "explicit"),
@@ -177,6 +185,9 @@ class Subnet:
 
     def __post_init__(self) -> None:
         _freeze(self, "tags")
+
+    def check(self) -> None:
+        """Raise :class:`PlanError` naming this object and the attribute at fault."""
         _check(bool(self.id), "a subnet needs an id", self, "id")
         _check(bool(self.az), f"subnet {self.id} needs an availability zone", self, "az")
         network = self.network
@@ -189,6 +200,7 @@ class Subnet:
         )
         held: list[tuple[CidrReservation, ipaddress.IPv4Network]] = []
         for reservation in self.reservations:
+            reservation.check()
             inner = ipaddress.IPv4Network(reservation.cidr)
             _check(
                 inner.subnet_of(network),
@@ -219,7 +231,8 @@ class Vpc:
     cidrs: tuple[str, ...]
     subnets: tuple[Subnet, ...]
 
-    def __post_init__(self) -> None:
+    def check(self) -> None:
+        """Raise :class:`PlanError` naming this object and the attribute at fault."""
         _check(bool(self.cidrs), "the VPC needs at least one CIDR, e.g. 10.0.0.0/16", self, "cidrs")
         _check(bool(self.subnets), "the VPC needs at least one subnet", self, "subnets")
         networks = [_network(self, "cidrs", cidr) for cidr in self.cidrs]
@@ -240,6 +253,7 @@ class Vpc:
                 )
         seen: dict[str, Subnet] = {}
         for subnet in self.subnets:
+            subnet.check()
             _check(
                 subnet.id not in seen,
                 f"subnet id {subnet.id} is used twice: give each its own",
@@ -312,7 +326,8 @@ class BootTime:
     median_s: float = 60.0
     p95_s: float = 150.0
 
-    def __post_init__(self) -> None:
+    def check(self) -> None:
+        """Raise :class:`PlanError` naming this object and the attribute at fault."""
         _check_seconds(self, "median_s", positive=True)
         _check_seconds(self, "p95_s", positive=True)
         _check(
@@ -372,6 +387,9 @@ class NodeGroup:
 
     def __post_init__(self) -> None:
         _freeze(self, "aws_node_env", "labels")
+
+    def check(self) -> None:
+        """Raise :class:`PlanError` naming this object and the attribute at fault."""
         _check(bool(self.name), "a node group needs a name", self, "name")
         _check(
             bool(self.instance_types),
@@ -404,6 +422,7 @@ class NodeGroup:
         if self.max_pods_per_node is not None:
             _check_count(self, "max_pods_per_node", 1, MAX_PODS_PER_NODE_LIMIT)
         _check_count(self, "max_unavailable", 1, MAX_NODES_PER_GROUP)
+        self.boot.check()
 
 
 @dataclass(frozen=True)
@@ -421,7 +440,8 @@ class Resources:
     cpu_millicores: float = 0.0
     memory_mib: float = 0.0
 
-    def __post_init__(self) -> None:
+    def check(self) -> None:
+        """Raise :class:`PlanError` naming this object and the attribute at fault."""
         # A request larger than every node is not an error: the pod stays Pending, reported.
         for attr in ("cpu_millicores", "memory_mib"):
             value = getattr(self, attr)
@@ -451,7 +471,8 @@ class Lifetime:
     mean_s: float
     p95_s: float | None = None
 
-    def __post_init__(self) -> None:
+    def check(self) -> None:
+        """Raise :class:`PlanError` naming this object and the attribute at fault."""
         _check(
             self.distribution in ("exponential", "lognormal", "fixed"),
             f"lifetime distribution {self.distribution!r} is not exponential, lognormal or fixed",
@@ -516,7 +537,11 @@ class Deployment:
 
     def __post_init__(self) -> None:
         _freeze(self, "labels")
+
+    def check(self) -> None:
+        """Raise :class:`PlanError` naming this object and the attribute at fault."""
         _check(bool(self.name), "a Deployment needs a name", self, "name")
+        self.requests.check()
         _check_count(self, "replicas", 0, _MAX_COUNT)
         _check_seconds(self, "start_s")
 
@@ -555,7 +580,12 @@ class JobStream:
 
     def __post_init__(self) -> None:
         _freeze(self, "labels")
+
+    def check(self) -> None:
+        """Raise :class:`PlanError` naming this object and the attribute at fault."""
         _check(bool(self.name), "a JobStream needs a name", self, "name")
+        self.requests.check()
+        self.lifetime.check()
         rate = self.arrivals_per_s
         _check(
             math.isfinite(rate) and 0 < rate <= _MAX_ARRIVALS_PER_S,
@@ -595,8 +625,10 @@ class DaemonSet:
     host_network: bool = False
     namespace: str = "default"
 
-    def __post_init__(self) -> None:
+    def check(self) -> None:
+        """Raise :class:`PlanError` naming this object and the attribute at fault."""
         _check(bool(self.name), "a DaemonSet needs a name", self, "name")
+        self.requests.check()
 
 
 Workload: TypeAlias = Deployment | JobStream | DaemonSet
@@ -618,7 +650,8 @@ class Scheduler:
 
     scoring: Literal["LeastAllocated", "MostAllocated"] = "LeastAllocated"
 
-    def __post_init__(self) -> None:
+    def check(self) -> None:
+        """Raise :class:`PlanError` naming this object and the attribute at fault."""
         _check(
             self.scoring in ("LeastAllocated", "MostAllocated"),
             f"scoring {self.scoring!r} is not LeastAllocated or MostAllocated",
@@ -648,7 +681,8 @@ class Run:
     seed: int = 0
     sample_every_s: float = 60.0
 
-    def __post_init__(self) -> None:
+    def check(self) -> None:
+        """Raise :class:`PlanError` naming this object and the attribute at fault."""
         _check_seconds(self, "duration_s", positive=True)
         _check(
             self.duration_s <= MAX_RUN_DURATION_S,
@@ -735,12 +769,24 @@ class Plan:
     notes: tuple[str, ...] = ()
 
     def __post_init__(self) -> None:
+        # Every Plan is checked whole; its parts can be built freely and checked on their own.
+        self.vpc.check()
+        for part in (*self.node_groups, *self.all_workloads, self.scheduler, self.run):
+            part.check()
         _check(
             self.ip_family in ("IPv4", "IPv6"),
             f"ipFamily {self.ip_family!r} is not IPv4 or IPv6",
             self,
             "ip_family",
         )
+        for subnet in self.vpc.subnets:
+            _check(
+                region_of_zone(subnet.az) in (self.region, None),
+                f"zone {subnet.az} of subnet {subnet.id} is not in region {self.region}: set the"
+                f" region to {region_of_zone(subnet.az)} or fix the zone",
+                subnet,
+                "az",
+            )
         subnet_ids = {subnet.id for subnet in self.vpc.subnets}
         for az, subnet_id in self.aws_node.eni_configs.items():
             _check(
@@ -774,6 +820,20 @@ class Plan:
                     "subnets",
                 )
             config = self.ipamd_config(group)
+            # An IPv6 cluster's aws-node runs with ENABLE_IPv6=true and prefixes (EKS user
+            # guide, "IPv6 addresses"); ipamd itself refuses IPv6 without them.
+            _check(
+                config.enable_ipv6 == (self.ip_family == "IPv6"),
+                f"node group {group.name}: ipFamily {self.ip_family} with ENABLE_IPv6="
+                f"{str(config.enable_ipv6).lower()}: "
+                + (
+                    "set ENABLE_IPv6=true, ENABLE_IPv4=false and ENABLE_PREFIX_DELEGATION=true"
+                    if self.ip_family == "IPv6"
+                    else "set ipFamily: IPv6 for an IPv6 cluster, or drop ENABLE_IPv6"
+                ),
+                self,
+                "ip_family",
+            )
             if config.custom_network_cfg:
                 for az in dict.fromkeys(self.vpc.subnet(sid).az for sid in group.subnets):
                     _check(
@@ -822,6 +882,21 @@ class Plan:
     def all_workloads(self) -> tuple[Workload, ...]:
         """CoreDNS (unless removed), then the user's workloads."""
         return (self.coredns, *self.workloads) if self.coredns is not None else self.workloads
+
+
+_ZONE_RE = re.compile(r"([a-z]{2}(?:-[a-z]+)+-[0-9]+)(?:-[a-z]+-[0-9]+)?[a-z]")
+
+
+def region_of_zone(zone: str) -> str | None:
+    """The Region of an availability (or local) zone name, or None if the name is not one.
+
+    Examples
+    --------
+    >>> region_of_zone("us-east-1a"), region_of_zone("us-west-2-lax-1a"), region_of_zone("z")
+    ('us-east-1', 'us-west-2', None)
+    """
+    match = _ZONE_RE.fullmatch(zone)
+    return match.group(1) if match else None
 
 
 DEFAULT_NODE_COUNT = 2

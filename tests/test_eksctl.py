@@ -13,7 +13,8 @@ import textwrap
 from pathlib import Path
 
 import pytest
-from hypothesis import given
+import yaml
+from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
 from cnisim.catalog import load_catalog
@@ -97,6 +98,10 @@ def test_the_minimal_config_takes_eksctls_defaults() -> None:
     # privateNetworking: false (eksctl's default) puts the nodes in the public subnets
     assert group.subnets == ("public-eu-west-1a", "public-eu-west-1b", "public-eu-west-1c")
     assert any("cnisim assumes eu-west-1a, eu-west-1b, eu-west-1c" in n for n in plan.notes)
+    assert (
+        "node group ng-1: privateNetworking not given: eksctl's default (false) puts its nodes"
+        " in the public subnets" in plan.notes
+    )
 
 
 def test_us_east_1_gets_two_zones_as_eksctl_picks_two_there(tmp_path: Path) -> None:
@@ -333,3 +338,57 @@ def test_the_eksctl_example_is_the_t3_large_example() -> None:
         native.region,
         native.name,
     )
+
+
+_ANY_YAML = st.recursive(
+    st.none()
+    | st.booleans()
+    | st.integers(-(2**70), 2**70)
+    | st.floats(allow_nan=True, allow_infinity=True)
+    | st.text(max_size=8)
+    | st.sampled_from(["10.10.0.0/16", "m5.large", "us-west-2a", "IPv6", '{"env": 1}', "[1"]),
+    lambda inner: (
+        st.lists(inner, max_size=3) | st.dictionaries(st.text(max_size=6), inner, max_size=3)
+    ),
+    max_leaves=6,
+)
+_PATHS = [
+    ("metadata",),
+    ("metadata", "region"),
+    ("vpc", "cidr"),
+    ("vpc", "extraCIDRs"),
+    ("vpc", "subnets"),
+    ("vpc", "subnets", "private"),
+    ("vpc", "subnets", "private", "us-west-2a"),
+    ("vpc", "subnets", "public", "us-west-2a", "cidr"),
+    ("addons", 0, "configurationValues"),
+    ("addons", 0),
+    ("managedNodeGroups", 0, "instanceTypes"),
+    ("managedNodeGroups", 0, "subnets"),
+    ("managedNodeGroups", 0, "privateNetworking"),
+    ("managedNodeGroups", 0, "updateConfig"),
+    ("nodeGroups", 0, "instancesDistribution"),
+    ("nodeGroups", 0, "availabilityZones"),
+    ("nodeGroups",),
+    ("kubernetesNetworkConfig",),
+    ("availabilityZones",),
+]
+
+
+@settings(max_examples=100, suppress_health_check=[HealthCheck.function_scoped_fixture])
+@given(path=st.sampled_from(_PATHS), value=_ANY_YAML)
+def test_any_value_anywhere_is_a_plan_or_a_plan_error(
+    tmp_path: Path, path: tuple[str | int, ...], value: object
+) -> None:
+    document = yaml.safe_load((DATA / "eksctl-full.yaml").read_text())
+    node = document
+    for step in path[:-1]:
+        node = node[step]
+    node[path[-1]] = value
+    file = tmp_path / "fuzz.yaml"
+    file.write_text(yaml.safe_dump(document))
+    try:
+        load_plan(file, catalog=load_catalog())
+    except PlanError as exc:
+        message = str(exc)
+        assert message.startswith(f"{file}:") and "\n" not in message

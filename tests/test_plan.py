@@ -50,8 +50,11 @@ def group(**changes: object) -> NodeGroup:
 
 
 def refusal(make: object, *args: object, **kwargs: object) -> PlanError:
+    """The PlanError of building and checking a part (a Plan raises as it is built)."""
     with pytest.raises(PlanError) as info:
-        make(*args, **kwargs)  # type: ignore[operator]
+        made = make(*args, **kwargs)  # type: ignore[operator]
+        if made is not None:
+            made.check()
     return info.value
 
 
@@ -110,6 +113,7 @@ def test_plan_error_names_object_and_attribute() -> None:
 
 
 def test_a_valid_vpc() -> None:
+    VPC.check()
     assert VPC.availability_zones == ("us-east-1a", "us-east-1b")
     assert VPC.subnet("b") is SUBNET_B
 
@@ -129,7 +133,7 @@ def test_two_subnets_are_accepted_exactly_when_they_do_not_overlap(
         error = refusal(Vpc, ("10.0.0.0/16",), subnets)
         assert error.obj is subnets[1] and "overlaps subnet s0" in error.message
     else:
-        assert Vpc(("10.0.0.0/16",), subnets).subnets == subnets
+        Vpc(("10.0.0.0/16",), subnets).check()
 
 
 @pytest.mark.parametrize(
@@ -222,7 +226,22 @@ def test_impossible_numbers_are_refused(make: object, attr: str) -> None:
 
 def test_a_huge_request_is_not_an_error() -> None:
     # A pod that fits no node is reported by the scheduler, not refused here.
-    assert Resources(cpu_millicores=1e9, memory_mib=1e12).cpu_millicores == 1e9
+    Resources(cpu_millicores=1e9, memory_mib=1e12).check()
+
+
+def test_parts_are_built_freely_and_a_plan_checks_them_all() -> None:
+    bad_jobs = JobStream("j", -1.0, Lifetime("fixed", 1.0))  # built, not yet checked
+    assert refusal(lambda: bad_jobs).attr == "arrivals_per_s"
+    error = refusal(Plan, VPC, (group(),), workloads=(bad_jobs,))
+    assert error.obj is bad_jobs and error.attr == "arrivals_per_s"
+    bad_boot = BootTime(median_s=-1.0)
+    error = refusal(Plan, VPC, (group(boot=bad_boot),))
+    assert error.obj is bad_boot
+    bad_subnet = Subnet("c", "us-east-1c", "10.0.32.0/29")
+    error = refusal(Plan, Vpc(("10.0.0.0/16",), (SUBNET_A, bad_subnet)), (group(subnets=("a",)),))
+    assert error.obj is bad_subnet and error.attr == "cidr"
+    error = refusal(Plan, VPC, (group(),), run=Run(seed=-1))
+    assert error.attr == "seed"
 
 
 # --- the plan --------------------------------------------------------------------------------

@@ -10,6 +10,8 @@ from pathlib import Path
 
 import pytest
 import yaml
+from hypothesis import HealthCheck, given, settings
+from hypothesis import strategies as st
 
 from cnisim.catalog import load_catalog
 from cnisim.errors import PlanError, UsageError
@@ -144,10 +146,32 @@ def test_every_default_in_the_field_map_is_the_one_applied() -> None:
             default = defaults[field.attr]
             if default in (dataclasses.MISSING, None) or field.default in ("required", "{}"):
                 continue
+            if (path, field.key) == ("", "region"):  # derived from the zones, tested below
+                continue
             written = yaml.safe_load(field.default)
             assert field.convert(written, where) == default, (path, field.key)
             checked += 1
     assert checked >= 12
+
+
+def test_region_comes_from_the_zones_unless_given(tmp_path: Path) -> None:
+    west = HEAD.replace("us-east-1", "us-west-2") + GROUP
+    assert load_plan(write(tmp_path, west)).region == "us-west-2"
+    message = error_of(tmp_path, "region: eu-west-1\n" + west)
+    assert ":7: vpc.subnets[0].az: zone us-west-2a of subnet subnet-a is not in region" in message
+    assert "set the region to us-west-2 or fix the zone" in message
+
+
+def test_ipv6_needs_the_aws_node_settings_of_an_ipv6_cluster(tmp_path: Path) -> None:
+    message = error_of(tmp_path, HEAD + GROUP + "ipFamily: IPv6\n")
+    assert ":12: ipFamily: node group general: ipFamily IPv6 with ENABLE_IPv6=false" in message
+    ipv6_env = "{ENABLE_IPv6: 'true', ENABLE_IPv4: 'false', ENABLE_PREFIX_DELEGATION: 'true'}"
+    plan = load_plan(
+        write(tmp_path, HEAD + GROUP + f"ipFamily: IPv6\nawsNode: {{env: {ipv6_env}}}\n")
+    )
+    assert plan.ip_family == "IPv6"
+    message = error_of(tmp_path, HEAD + GROUP + f"awsNode: {{env: {ipv6_env}}}\n")
+    assert "ipFamily IPv4 with ENABLE_IPv6=true: set ipFamily: IPv6" in message
 
 
 def test_coredns_can_be_resized_or_removed(tmp_path: Path) -> None:
@@ -162,6 +186,17 @@ def test_availability_zones_pick_the_private_subnets_of_those_zones(tmp_path: Pa
     text = HEAD + "    - {id: pub-a, az: us-east-1a, cidr: 10.0.32.0/24, public: true}\n"
     text += "nodeGroups: [{name: ng, availabilityZones: [us-east-1a]}]\n"
     assert load_plan(write(tmp_path, text)).node_groups[0].subnets == ("subnet-a",)
+
+
+def test_eniconfig_pod_subnets_are_never_node_subnets(tmp_path: Path) -> None:
+    text = HEAD.replace("[10.0.0.0/16]", "[10.0.0.0/16, 100.64.0.0/16]")
+    text += "    - {id: pods-a, az: us-east-1a, cidr: 100.64.0.0/18}\n"
+    text += "    - {id: pods-b, az: us-east-1b, cidr: 100.64.64.0/18}\n"
+    text += "awsNode:\n  env: {AWS_VPC_K8S_CNI_CUSTOM_NETWORK_CFG: 'true'}\n"
+    text += "  eniConfigs: {us-east-1a: pods-a, us-east-1b: pods-b}\n"
+    plan = load_plan(write(tmp_path, text + "nodeGroups: [{name: ng}]\n"))
+    assert plan.node_groups[0].subnets == ("subnet-a", "subnet-b")
+    assert plan.ipamd_config(plan.node_groups[0]).custom_network_cfg
 
 
 def test_ipamd_coercions_become_notes(tmp_path: Path) -> None:
@@ -346,6 +381,10 @@ def test_workload_file_adds_to_the_plans_workloads(tmp_path: Path) -> None:
             + "  lifetime: {distribution: lognormal, mean: 1m}\n",
             ["workloads[0].lifetime: a lognormal lifetime needs p95"],
         ),
+        (
+            HEAD + "nodeGroups:\n  - name: g\n    updateConfig:\n      maxUnavailable: 0\n",
+            [":11: nodeGroups[0].updateConfig.maxUnavailable: 0 is out of range"],
+        ),
         # wrong kinds and types
         (
             HEAD + GROUP + "workloads: [{kind: StatefulSet, name: s}]\n",
@@ -529,3 +568,58 @@ def test_the_reference_page_lists_every_key_with_a_default() -> None:
 def test_every_example_loads_without_notes_to_fix(name: str) -> None:
     plan = load_plan(ROOT / "examples" / name, catalog=load_catalog())
     assert plan.node_groups and not plan.ipamd_warnings()
+
+
+_ANY_YAML = st.recursive(
+    st.none()
+    | st.booleans()
+    | st.integers(-(2**70), 2**70)
+    | st.floats(allow_nan=True, allow_infinity=True)
+    | st.text(max_size=8)
+    | st.sampled_from(["10.0.0.0/16", "90s", "100m", "-1", "m5.large", "subnet-a", "true"]),
+    lambda inner: (
+        st.lists(inner, max_size=3) | st.dictionaries(st.text(max_size=6), inner, max_size=3)
+    ),
+    max_leaves=6,
+)
+_PATHS = [
+    ("vpc", "cidrs"),
+    ("vpc", "subnets", 0, "cidr"),
+    ("vpc", "subnets", 1, "reservations"),
+    ("vpc", "subnets", 0, "tags"),
+    ("awsNode", "env"),
+    ("awsNode", "eniConfigs"),
+    ("nodeGroups", 0, "minSize"),
+    ("nodeGroups", 0, "instanceTypes"),
+    ("nodeGroups", 0, "subnets"),
+    ("nodeGroups", 0, "awsNode"),
+    ("workloads", 0, "requests"),
+    ("workloads", 1, "lifetime"),
+    ("workloads", 0, "kind"),
+    ("scheduler",),
+    ("run", "duration"),
+    ("run",),
+    ("coreDNS",),
+    ("nodeGroups",),
+]
+
+
+@settings(max_examples=100, suppress_health_check=[HealthCheck.function_scoped_fixture])
+@given(path=st.sampled_from(_PATHS), value=_ANY_YAML)
+def test_any_value_anywhere_is_a_plan_or_a_plan_error(
+    tmp_path: Path, path: tuple[str | int, ...], value: object
+) -> None:
+    document = yaml.safe_load((DATA / "sketch.yaml").read_text())
+    node = document
+    for step in path[:-1]:
+        node = node[step]
+    node[path[-1]] = value
+    file = tmp_path / "fuzz.yaml"
+    file.write_text(yaml.safe_dump(document))
+    try:
+        plan = load_plan(file, catalog=load_catalog())
+    except PlanError as exc:
+        message = str(exc)
+        assert message.startswith(f"{file}:") and "\n" not in message
+    else:
+        assert isinstance(plan, Plan)

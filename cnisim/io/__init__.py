@@ -185,6 +185,7 @@ def apply_overrides(
         index = names.index(name)
         try:
             groups[index] = replace(groups[index], desired_capacity=size)
+            groups[index].check()
         except PlanError as exc:
             raise PlanError(f"{option}: {exc.message}") from None
     try:

@@ -150,7 +150,9 @@ class Where:
     def error(self, message: str) -> PlanError:
         """A :class:`PlanError` that starts with the file, the line and the field."""
         field_part = f" {self.path}:" if self.path else ""
-        return PlanError(f"{self.source}:{self.line}:{field_part} {message}")
+        text = f"{self.source}:{self.line}:{field_part} {message}"
+        # One line, whatever the file's keys and values hold.
+        return PlanError(text.replace("\r", "\\r").replace("\n", "\\n"))
 
 
 @dataclass
@@ -163,9 +165,12 @@ class Registry:
     def build(
         self, cls: Callable[..., T], where: Where, attrs: dict[str, Where], **kwargs: Any
     ) -> T:
-        """``cls(**kwargs)``, its errors reported at the line of the attribute at fault."""
+        """``cls(**kwargs)``, checked, its errors reported at the line of the attribute at fault."""
         try:
             obj = cls(**kwargs)
+            check = getattr(obj, "check", None)
+            if check is not None:
+                check()
         except PlanError as exc:
             if exc.obj is not None and id(exc.obj) in self._places:
                 raise self.locate(exc) from None

@@ -306,19 +306,32 @@ def _instance_types(ng: YamlMap, where: Where) -> tuple[str, ...]:
     return (_DEFAULT_NODE_TYPE,)
 
 
-def _group_subnets(ng: YamlMap, where: Where, subnets: _Subnets, name: str) -> tuple[str, ...]:
+def _group_subnets(
+    ng: YamlMap, where: Where, subnets: _Subnets, name: str, notes: list[str]
+) -> tuple[str, ...]:
     private = (
         as_bool(ng["privateNetworking"], where.key(ng, "privateNetworking"))
         if ("privateNetworking" in ng)
         else False
     )
     topology = "private" if private else "public"
+    if "privateNetworking" not in ng:
+        notes.append(
+            f"node group {name}: privateNetworking not given: eksctl's default (false) puts its"
+            " nodes in the public subnets"
+        )
     candidates = list(subnets.by_topology[topology].values())
     if not candidates:
         fix = "set privateNetworking: true" if topology == "public" else "add private subnets"
         raise where.key(ng, "privateNetworking").error(
             f"node group {name} needs {topology} subnets"
-            + (" (privateNetworking is false, eksctl's default)" if not private else "")
+            + (
+                ""
+                if private
+                else " (privateNetworking: false)"
+                if "privateNetworking" in ng
+                else " (privateNetworking is false, eksctl's default)"
+            )
             + f" and the VPC has none: {fix}"
         )
     if "subnets" in ng:
@@ -347,7 +360,12 @@ def _group_subnets(ng: YamlMap, where: Where, subnets: _Subnets, name: str) -> t
 
 
 def _node_group(
-    value: Any, where: Where, registry: Registry, subnets: _Subnets, managed: bool
+    value: Any,
+    where: Where,
+    registry: Registry,
+    subnets: _Subnets,
+    managed: bool,
+    notes: list[str],
 ) -> NodeGroup:
     ng = _mapping(value, where, "ManagedNodeGroup" if managed else "NodeGroup")
     if "name" not in ng:
@@ -365,7 +383,7 @@ def _node_group(
         "min_size": min_size,
         "desired_capacity": desired,
         "max_size": max_size,
-        "subnets": _group_subnets(ng, where, subnets, name),
+        "subnets": _group_subnets(ng, where, subnets, name, notes),
         "ami_family": (
             as_str(ng["amiFamily"], where.key(ng, "amiFamily"))
             if "amiFamily" in ng
@@ -513,7 +531,7 @@ def plan_from_cluster_config(document: Any, source: str, sha256: str = "") -> tu
             g_where = root.key(config, key)
             items = as_list(config[key], g_where)
             groups.extend(
-                _node_group(item, g_where.item(items, i), registry, subnets, managed)
+                _node_group(item, g_where.item(items, i), registry, subnets, managed, notes)
                 for i, item in enumerate(items)
             )
     if not groups:

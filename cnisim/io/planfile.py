@@ -54,10 +54,20 @@ from cnisim.plan import (
     Subnet,
     Vpc,
     Workload,
+    region_of_zone,
     resolve_sizes,
 )
 
-__all__ = ["PLAN_KIND", "SECTIONS", "WORKLOADS_KIND", "Field", "Section", "plan_from_yaml"]
+__all__ = [
+    "PLAN_KIND",
+    "SECTIONS",
+    "WORKLOADS_KIND",
+    "Field",
+    "Section",
+    "check_header",
+    "plan_from_yaml",
+    "workloads_from_yaml",
+]
 
 PLAN_KIND = "Plan"
 WORKLOADS_KIND = "Workloads"
@@ -141,8 +151,8 @@ SECTIONS: dict[str, Section] = {
                 Field(
                     "region",
                     "string",
-                    "us-east-1",
-                    "cnisim (eksctl's own default is us-west-2)",
+                    "the subnets' Region, else us-east-1",
+                    "their zone names (e.g. us-east-1a is in us-east-1)",
                     "AWS Region (zone names are `<region>a`, ...).",
                     "region",
                     as_str,
@@ -302,6 +312,8 @@ SECTIONS: dict[str, Section] = {
                     "desiredCapacity, else 2",
                     "eksctl DefaultNodeCount and nodegroup.go",
                     "Auto Scaling group minimum.",
+                    "min_size",
+                    as_int,
                 ),
                 Field(
                     "desiredCapacity",
@@ -309,6 +321,8 @@ SECTIONS: dict[str, Section] = {
                     "minSize",
                     "eksctl nodegroup.go",
                     "Nodes at the start.",
+                    "desired_capacity",
+                    as_int,
                 ),
                 Field(
                     "maxSize",
@@ -316,6 +330,8 @@ SECTIONS: dict[str, Section] = {
                     "desiredCapacity, else minSize",
                     "eksctl nodegroup.go",
                     "Auto Scaling group maximum.",
+                    "max_size",
+                    as_int,
                 ),
                 Field(
                     "subnets",
@@ -706,7 +722,7 @@ def _workload(value: Any, where: Where, registry: Registry) -> Workload:
         raise where.error("needs 'kind': Deployment, JobStream or DaemonSet")
     kind = mapping["kind"]
     kinds = {"Deployment": Deployment, "JobStream": JobStream, "DaemonSet": DaemonSet}
-    if kind not in kinds:
+    if not isinstance(kind, str) or kind not in kinds:
         raise where.key(mapping, "kind").error(
             f"{kind!r} is not a workload kind cnisim simulates: use Deployment, JobStream or"
             " DaemonSet"
@@ -788,20 +804,12 @@ def _node_group(
 ) -> NodeGroup:
     reader = _Reader(value, where, "nodeGroups[]", registry)
     reader.kwargs.setdefault("instance_types", ("m5.large",))
-    sizes = {
-        attr: as_int(reader.raw(key), reader.at(key)) if reader.has(key) else None
-        for attr, key in (
-            ("min_size", "minSize"),
-            ("desired_capacity", "desiredCapacity"),
-            ("max_size", "maxSize"),
-        )
-    }
-    for (attr, key), size in zip(
-        (("min_size", "minSize"), ("desired_capacity", "desiredCapacity"), ("max_size", "maxSize")),
-        resolve_sizes(sizes["min_size"], sizes["desired_capacity"], sizes["max_size"]),
-        strict=True,
-    ):
-        reader.put(attr, key, size)
+    sizes = resolve_sizes(
+        reader.kwargs.get("min_size"),
+        reader.kwargs.get("desired_capacity"),
+        reader.kwargs.get("max_size"),
+    )
+    reader.kwargs.update(zip(("min_size", "desired_capacity", "max_size"), sizes, strict=True))
     if reader.has("awsNode"):
         own = reader.child("awsNode", "nodeGroups[].awsNode")
         reader.put("aws_node_env", "awsNode", own.kwargs.get("env", {}))
@@ -811,7 +819,8 @@ def _node_group(
     if reader.has("updateConfig"):
         update = reader.child("updateConfig", "nodeGroups[].updateConfig")
         if "max_unavailable" in update.kwargs:
-            reader.put("max_unavailable", "updateConfig", update.kwargs["max_unavailable"])
+            reader.kwargs["max_unavailable"] = update.kwargs["max_unavailable"]
+            reader.attrs["max_unavailable"] = update.attrs["max_unavailable"]
     subnets = _node_subnets(reader, vpc, aws_node)
     reader.kwargs["subnets"] = subnets
     return cast(NodeGroup, reader.build(NodeGroup))
@@ -846,7 +855,7 @@ def check_header(document: Any, where: Where, kinds: tuple[str, ...]) -> YamlMap
         raise where.key(mapping, "apiVersion").error(
             f"apiVersion {version!r} is not supported: cnisim reads {supported}"
         )
-    if kind not in kinds:
+    if not isinstance(kind, str) or kind not in kinds:
         raise where.key(mapping, "kind").error(
             f"kind {kind!r} is not supported: cnisim reads {supported}"
         )
@@ -889,6 +898,10 @@ def plan_from_yaml(document: Any, source: str, sha256: str = "") -> tuple[Plan, 
         _node_group(item, reader.at("nodeGroups").item(items, i), registry, vpc, aws_node)
         for i, item in enumerate(items)
     )
+    if "region" not in reader.kwargs:
+        region = region_of_zone(vpc.subnets[0].az)
+        if region is not None:
+            reader.kwargs["region"] = region
     reader.put("vpc", "vpc", vpc)
     reader.put("aws_node", "awsNode" if reader.has("awsNode") else "vpc", aws_node)
     reader.put("node_groups", "nodeGroups", groups)
