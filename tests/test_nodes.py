@@ -38,12 +38,13 @@ def test_large_type_is_capped_but_reserves_by_its_eni_table(catalog: Catalog) ->
 
 
 def test_security_groups_for_pods_take_a_slot_and_give_pod_enis(catalog: Catalog) -> None:
-    # The trunk takes an ENI slot on every type (ipamd, aws/amazon-vpc-cni-k8s #3094): m5.large
-    # 2 x 9 + 2 = 20 pods and 9 branch ENIs; t3.large 2 x 11 + 2 = 24 pods and none (no trunk).
+    # The trunk takes an ENI slot only on trunking-compatible types (ipamd.go hasRoomForEni,
+    # awsutils.go IsTrunkingCompatible): m5.large 2 x 9 + 2 = 20 pods and 9 branch ENIs;
+    # t3.large keeps 3 x 11 + 2 = 35 pods and has no branch ENIs (no trunk).
     capacity = node_capacity(
         catalog, ["m5.large", "t3.large"], options=MaxPodsOptions(security_groups_for_pods=True)
     )
-    assert capacity.max_pods.tolist() == [20, 24]
+    assert capacity.max_pods.tolist() == [20, 35]
     assert capacity.max_pod_enis.tolist() == [9, 0]
 
 
