@@ -103,9 +103,7 @@ _MIB_BYTES: Final = 2**20
 # PodTopologySpread systemDefaultConstraints: maxSkew - 1 is added to each constraint's score.
 _HOSTNAME_MAX_SKEW: Final = 3
 _ZONE_MAX_SKEW: Final = 5
-# default_plugins.go score weights.
-_FIT_WEIGHT: Final = 1
-_BALANCED_WEIGHT: Final = 1
+# default_plugins.go score weights (NodeResourcesFit and BalancedAllocation weigh 1).
 _SPREAD_WEIGHT: Final = 2
 _DEPLOYMENT: Final = WORKLOAD_KINDS.index("Deployment")
 
@@ -406,6 +404,9 @@ class _Cluster:
         self.cpu_divisor = np.maximum(alloc_cpu, 1)
         self.mem_divisor = np.maximum(alloc_mem, 1)
         self.n_not_ready = int(np.count_nonzero(~nodes.ready))
+        # Per pod shape (CPU, memory): every node's resource scores, and the nodes that got
+        # a pod since they were computed.
+        self._resource_cache: dict[tuple[int, int], tuple[NDArray[np.int64], list[int]]] = {}
 
     def fits(self, cpu: int, mem: int, pod_eni: bool) -> NDArray[np.bool_]:
         """Nodes that pass TaintToleration (Ready) and NodeResourcesFit's filter."""
@@ -437,15 +438,42 @@ class _Cluster:
         self, chosen: NDArray[np.intp], cpu: int, mem: int, least: bool, spread_workload: int
     ) -> NDArray[np.int64]:
         """Total weighted score of each chosen node, as ``prioritizeNodes`` sums it."""
-        cpu_divisor = self.cpu_divisor[chosen]
-        mem_divisor = self.mem_divisor[chosen]
+        total = self._resource_scores(cpu, mem, least)[chosen]
+        if spread_workload >= 0:
+            total += self._spread_scores(chosen, spread_workload) * _SPREAD_WEIGHT
+        return total
+
+    def _resource_scores(self, cpu: int, mem: int, least: bool) -> NDArray[np.int64]:
+        """NodeResourcesFit plus BalancedAllocation of every node for a pod of this shape.
+
+        Kept per shape and brought up to date only on the nodes that got a pod since (a
+        node's resource scores change only when a pod is bound there).
+        """
+        entry = self._resource_cache.get((cpu, mem))
+        if entry is None:
+            scores = self._resource_scores_at(np.arange(self.n_nodes), cpu, mem, least)
+            self._resource_cache[cpu, mem] = (scores, [])
+            return scores
+        scores, changed = entry
+        if changed:
+            nodes = np.array(changed)
+            scores[nodes] = self._resource_scores_at(nodes, cpu, mem, least)
+            changed.clear()
+        return scores
+
+    def _resource_scores_at(
+        self, nodes: NDArray[np.intp], cpu: int, mem: int, least: bool
+    ) -> NDArray[np.int64]:
+        """NodeResourcesFit (weight 1) plus BalancedAllocation (weight 1) on ``nodes``."""
+        cpu_divisor = self.cpu_divisor[nodes]
+        mem_divisor = self.mem_divisor[nodes]
         # NodeResourcesFit on the non-zero requests (100m / 200Mi for a pod without any):
         # spare = capacity - requested with this pod, 0 if over.
         cpu_spare = np.maximum(
-            self.nonzero_free_cpu[chosen] - (cpu or _DEFAULT_MILLI_CPU_REQUEST), 0
+            self.nonzero_free_cpu[nodes] - (cpu or _DEFAULT_MILLI_CPU_REQUEST), 0
         )
         mem_spare = np.maximum(
-            self.nonzero_free_mem[chosen] - (mem or _DEFAULT_MEMORY_REQUEST_BYTES), 0
+            self.nonzero_free_mem[nodes] - (mem or _DEFAULT_MEMORY_REQUEST_BYTES), 0
         )
         if least:  # leastRequestedScore: (capacity - requested) * 100 / capacity, 0 if over
             cpu_score = cpu_spare * _MAX_NODE_SCORE // cpu_divisor
@@ -454,24 +482,20 @@ class _Cluster:
             cpu_score = (cpu_divisor - cpu_spare) * _MAX_NODE_SCORE // cpu_divisor
             mem_score = (mem_divisor - mem_spare) * _MAX_NODE_SCORE // mem_divisor
         if self.all_scored:
-            total = (cpu_score + mem_score) // 2 * _FIT_WEIGHT
+            total = (cpu_score + mem_score) // 2
         else:
             total = (
-                (cpu_score * self.cpu_scored[chosen] + mem_score * self.mem_scored[chosen])
-                // self.n_scored[chosen]
-                * _FIT_WEIGHT
-            )
+                cpu_score * self.cpu_scored[nodes] + mem_score * self.mem_scored[nodes]
+            ) // self.n_scored[nodes]
         if cpu or mem:
             # NodeResourcesBalancedAllocation, on the plain requests; skipped for a pod that
             # requests nothing (balanced_allocation.go PreScore, kubernetes #129138).
-            cpu_frac = np.minimum((self.requested_cpu[chosen] + cpu) / cpu_divisor, 1.0)
-            mem_frac = np.minimum((self.requested_mem[chosen] + mem) / mem_divisor, 1.0)
+            cpu_frac = np.minimum((self.requested_cpu[nodes] + cpu) / cpu_divisor, 1.0)
+            mem_frac = np.minimum((self.requested_mem[nodes] + mem) / mem_divisor, 1.0)
             std = np.abs((cpu_frac - mem_frac) / 2)
             if not self.all_scored:
-                std *= self.cpu_scored[chosen] & self.mem_scored[chosen]
-            total += ((1 - std) * _MAX_NODE_SCORE).astype(np.int64) * _BALANCED_WEIGHT
-        if spread_workload >= 0:
-            total += self._spread_scores(chosen, spread_workload) * _SPREAD_WEIGHT
+                std *= self.cpu_scored[nodes] & self.mem_scored[nodes]
+            total += ((1 - std) * _MAX_NODE_SCORE).astype(np.int64)
         return total
 
     def _spread_scores(self, chosen: NDArray[np.intp], workload: int) -> NDArray[np.int64]:
@@ -506,6 +530,8 @@ class _Cluster:
         self.free_pod_enis[node] -= pod_eni
         self.host_pods[workload, node] += 1
         self.zone_pods[workload, self.zone[node]] += 1
+        for _, changed in self._resource_cache.values():
+            changed.append(node)
 
 
 def _bytes(mib: NDArray[np.float64]) -> NDArray[np.int64]:
