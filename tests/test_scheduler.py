@@ -214,6 +214,20 @@ def test_bind_and_unbind_round_trip() -> None:
         view.unbind(pods.take([0]), [0])
 
 
+def test_add_nodes_appends_empty_nodes_after_the_others() -> None:
+    view = NodeView.empty(capacity([2000], [8192], [29]), [0], True, 1)
+    view = view.bind(deployment_pods(2, 100, 100), [0, 0])
+    grown = view.add_nodes(capacity([4000, 4000], [16384] * 2, [58] * 2), [1, 2], [True, False])
+    assert len(grown) == 3
+    assert grown.requested_pods.tolist() == [2, 0, 0]
+    assert grown.workload_pods.tolist() == [[2], [0], [0]]
+    assert grown.zone.tolist() == [0, 1, 2]
+    assert grown.ready.tolist() == [True, True, False]
+    assert grown.allocatable_pods.tolist() == [29, 58, 58]
+    result = schedule(deployment_pods(1, 100, 100), grown, rng=np.random.default_rng(0))
+    assert result.node_index.tolist() == [1]  # the empty Ready node in the emptier zone
+
+
 def test_bad_input_raises_one_line_usage_errors() -> None:
     view = NodeView.empty(capacity([2000], [8192], [29]), [0], True, 1)
     pods = deployment_pods(1, 100, 100)
@@ -228,6 +242,7 @@ def test_bad_input_raises_one_line_usage_errors() -> None:
         (lambda: view.bind(pods, [3]), "outside"),
         (lambda: NodeView.empty(capacity([1], [1], [1]), [0], True, 0).bind(pods, [0]), "workload"),
         (lambda: PendingPods(initial_backoff_s=0), "backoff"),
+        (lambda: schedule(pods, view, rng=0), "Generator"),  # type: ignore[arg-type]
     ):
         with pytest.raises(InvalidSchedulerInputError, match=words) as caught:
             call()

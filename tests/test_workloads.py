@@ -192,6 +192,8 @@ def test_bad_workloads_raise_one_line_errors(workload: object, words: str) -> No
 
 def test_bad_arguments_raise() -> None:
     rng = np.random.default_rng(0)
+    with pytest.raises(InvalidWorkloadError, match="Generator"):
+        generate_pods([COREDNS], 10.0, 0)  # type: ignore[arg-type]
     with pytest.raises(InvalidWorkloadError, match="duration"):
         generate_pods([COREDNS], -1.0, rng)
     with pytest.raises(InvalidWorkloadError, match="not a workload"):

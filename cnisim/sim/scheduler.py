@@ -26,6 +26,10 @@ One scheduling cycle, as ``pkg/scheduler/schedule_one.go`` runs it:
    same distribution: here one ``integers(n_tied)`` draw per pod with more than one tie,
    over the tied nodes in node order).
 
+Vectorized over nodes, incremental over pods: the filter and the spread are array passes per
+pod; the NodeResourcesFit and BalancedAllocation scores of every node are kept per pod shape
+and refreshed only where a pod was bound since.
+
 Simplifications: the other default plugins score all nodes alike here (no taints other than
 not-ready, no affinities, no images) and are left out; no preemption (all pods have one
 priority, so preemption never finds victims and its message is omitted); the filter stops at
@@ -293,6 +297,19 @@ class NodeView:
         """The same nodes with new readiness (one value per node)."""
         return dataclasses.replace(
             self, ready=_frozen(np.broadcast_to(ready, self.ready.shape), np.bool_)
+        )
+
+    def add_nodes(self, capacity: NodeCapacity, zone: ArrayLike, ready: ArrayLike) -> NodeView:
+        """A view with empty nodes appended (nodes that joined), after the existing ones."""
+        joined = NodeView.empty(capacity, zone, ready, self.workload_pods.shape[1])
+        return NodeView(
+            **{
+                column.name: _frozen(
+                    np.concatenate([getattr(self, column.name), getattr(joined, column.name)]),
+                    getattr(self, column.name).dtype.type,
+                )
+                for column in dataclasses.fields(self)
+            }
         )
 
     def bind(self, pods: PodTable, node_index: ArrayLike) -> NodeView:
@@ -609,6 +626,8 @@ def schedule(
     >>> result.reasons[1]
     '0/2 nodes are available: 1 Insufficient cpu, 1 Too many pods.'
     """
+    if not isinstance(rng, np.random.Generator):
+        raise InvalidSchedulerInputError("schedule needs rng=numpy.random.Generator")
     if scoring not in ("LeastAllocated", "MostAllocated"):
         raise InvalidSchedulerInputError(
             f"scoring {scoring!r} is unknown: use LeastAllocated or MostAllocated"

@@ -365,6 +365,8 @@ def generate_pods(
     >>> [pods.pod_name(i) for i in range(len(pods))], pods.memory_mib.tolist()
     (['coredns-0', 'coredns-1'], [70.0, 70.0])
     """
+    if not isinstance(rng, np.random.Generator):
+        raise InvalidWorkloadError("generate_pods needs rng=numpy.random.Generator")
     if not (math.isfinite(duration_s) and duration_s >= 0):
         raise InvalidWorkloadError(f"run duration {duration_s} s is invalid: give 0 s or more")
     workload_parts: list[NDArray[np.int64]] = []
