@@ -254,7 +254,32 @@ def test_bad_input_raises_one_line_usage_errors() -> None:
 
 def test_backoff_doubles_from_one_second_to_ten() -> None:
     queue = PendingPods()
-    assert [queue.backoff_s(a) for a in range(7)] == [0.0, 1.0, 2.0, 4.0, 8.0, 10.0, 10.0]
+    assert queue.backoff_s(np.arange(7)).tolist() == [0.0, 1.0, 2.0, 4.0, 8.0, 10.0, 10.0]
+
+
+@given(steps=st.lists(st.tuples(st.floats(0.0, 400.0), st.booleans()), min_size=1, max_size=40))
+def test_queue_honours_backoff_and_the_five_minute_flush(
+    steps: list[tuple[float, bool]],
+) -> None:
+    # One pod that always fails. Whatever the cluster changes, it is tried no earlier than
+    # its backoff after its last attempt, and (once changes stop) 5 min after it at latest.
+    queue = PendingPods()
+    queue.add([0], now_s=0.0)
+    now_s, last_attempt_s, failures = 0.0, None, 0
+    for advance_s, change in steps:
+        now_s += advance_s
+        if change:
+            queue.on_cluster_change(now_s)
+        is_due = queue.next_due_s() <= now_s
+        due = queue.pop_due(now_s)
+        assert due.size == is_due
+        if due.size:
+            if last_attempt_s is not None:
+                assert now_s >= last_attempt_s + float(queue.backoff_s(failures))
+            queue.unschedulable(due, now_s)
+            last_attempt_s, failures = now_s, failures + 1
+        assert len(queue) == 1
+        assert queue.next_due_s() <= (last_attempt_s or 0.0) + 300.0
 
 
 def test_unschedulable_pods_wait_for_a_change_or_five_minutes() -> None:

@@ -684,16 +684,6 @@ def schedule(
     return ScheduleResult(bound_to, tuple(reasons), start)
 
 
-@dataclass(slots=True)
-class _QueuedPod:
-    """A pod in the queue: its queue-order timestamp, when it is due, its attempts so far."""
-
-    timestamp_s: float
-    due_s: float
-    attempts: int
-    waiting: bool  # unschedulable, waiting for a cluster change (or the 5 min flush)
-
-
 class PendingPods:
     """kube-scheduler's scheduling queue, reduced to one priority: who is tried, and when.
 
@@ -755,61 +745,99 @@ class PendingPods:
         self.initial_backoff_s = initial_backoff_s
         self.max_backoff_s = max_backoff_s
         self.max_in_unschedulable_s = max_in_unschedulable_s
-        self._queued: dict[int, _QueuedPod] = {}
-        self._attempts: dict[int, int] = {}  # pods being tried: attempts including this one
+        # The queue as parallel arrays (vectorized over pods: a scan per call, no Python loop
+        # over a long backlog): queue-order timestamp, when due, failed attempts, and whether
+        # the pod is unschedulable, waiting for a cluster change (or the 5 min flush).
+        self._pod = np.zeros(0, dtype=np.int64)
+        self._timestamp_s = np.zeros(0)
+        self._due_s = np.zeros(0)
+        self._attempts = np.zeros(0, dtype=np.int64)
+        self._waiting = np.zeros(0, dtype=bool)
+        self._trying: dict[int, int] = {}  # pods taken out to be tried: attempts with this one
 
     def __len__(self) -> int:
         """Return the number of pods in the queue (not counting pods being tried)."""
-        return len(self._queued)
+        return int(self._pod.size)
+
+    def _push(
+        self,
+        pods: NDArray[np.int64],
+        now_s: float,
+        due_s: float,
+        attempts: ArrayLike,
+        waiting: bool,
+    ) -> None:
+        self._pod = np.concatenate([self._pod, pods])
+        self._timestamp_s = np.concatenate([self._timestamp_s, np.full(pods.size, now_s)])
+        self._due_s = np.concatenate([self._due_s, np.full(pods.size, due_s)])
+        self._attempts = np.concatenate(
+            [self._attempts, np.broadcast_to(np.asarray(attempts, dtype=np.int64), pods.shape)]
+        )
+        self._waiting = np.concatenate([self._waiting, np.full(pods.size, waiting)])
 
     def add(self, pod_ids: ArrayLike, now_s: float) -> None:
         """New pending pods, due now (a pod's first attempt has no backoff)."""
-        for pod in np.asarray(pod_ids, dtype=np.int64).ravel().tolist():
-            if pod in self._queued:
-                raise InvalidSchedulerInputError(f"pod {pod} is already pending")
-            self._queued[pod] = _QueuedPod(now_s, now_s, 0, waiting=False)
+        pods = np.asarray(pod_ids, dtype=np.int64).ravel()
+        known = np.concatenate([self._pod, np.fromiter(self._trying, np.int64)])
+        if np.unique(pods).size != pods.size or np.isin(pods, known).any():
+            raise InvalidSchedulerInputError("a pod added to the queue is already pending")
+        self._push(pods, now_s, now_s, 0, waiting=False)
 
     def pop_due(self, now_s: float) -> NDArray[np.int64]:
         """Take the pods due at ``now_s`` out of the queue, in queue order, to be tried."""
-        due = sorted(
-            (entry.timestamp_s, pod) for pod, entry in self._queued.items() if entry.due_s <= now_s
-        )
-        for _, pod in due:
-            self._attempts[pod] = self._queued.pop(pod).attempts + 1
-        return np.array([pod for _, pod in due], dtype=np.int64)
+        due = self._due_s <= now_s
+        rows = np.flatnonzero(due)
+        rows = rows[np.lexsort((self._pod[rows], self._timestamp_s[rows]))]
+        pods = self._pod[rows]
+        self._trying.update(zip(pods.tolist(), (self._attempts[rows] + 1).tolist(), strict=True))
+        keep = ~due
+        self._pod = self._pod[keep]
+        self._timestamp_s = self._timestamp_s[keep]
+        self._due_s = self._due_s[keep]
+        self._attempts = self._attempts[keep]
+        self._waiting = self._waiting[keep]
+        return pods
+
+    def _taken(self, pod_ids: ArrayLike) -> tuple[NDArray[np.int64], list[int]]:
+        pods = np.asarray(pod_ids, dtype=np.int64).ravel()
+        try:
+            attempts = [self._trying.pop(pod) for pod in pods.tolist()]
+        except KeyError as missing:
+            raise InvalidSchedulerInputError(
+                f"pod {missing.args[0]} was not taken from the queue"
+            ) from None
+        return pods, attempts
 
     def unschedulable(self, pod_ids: ArrayLike, now_s: float) -> None:
         """Put back pods just tried that fit nowhere: they wait for a change or 5 min."""
-        for pod in np.asarray(pod_ids, dtype=np.int64).ravel().tolist():
-            if pod not in self._attempts:
-                raise InvalidSchedulerInputError(f"pod {pod} was not taken from the queue")
-            attempts = self._attempts.pop(pod)
-            self._queued[pod] = _QueuedPod(
-                now_s, now_s + self.max_in_unschedulable_s, attempts, waiting=True
-            )
+        pods, attempts = self._taken(pod_ids)
+        self._push(pods, now_s, now_s + self.max_in_unschedulable_s, attempts, waiting=True)
 
     def bound(self, pod_ids: ArrayLike) -> None:
         """Forget pods just tried that were bound."""
-        for pod in np.asarray(pod_ids, dtype=np.int64).ravel().tolist():
-            if self._attempts.pop(pod, None) is None:
-                raise InvalidSchedulerInputError(f"pod {pod} was not taken from the queue")
+        self._taken(pod_ids)
 
     def on_cluster_change(self, now_s: float) -> None:
         """A node was added or became Ready, or a pod was deleted: retry unschedulable pods.
 
         Each is due at the end of its backoff (from its last attempt), or now if that is past.
         """
-        for entry in self._queued.values():
-            if entry.waiting:
-                entry.due_s = max(entry.timestamp_s + self.backoff_s(entry.attempts), now_s)
-                entry.waiting = False
+        waiting = self._waiting
+        backoff_s = self.backoff_s(self._attempts[waiting])
+        self._due_s[waiting] = np.maximum(self._timestamp_s[waiting] + backoff_s, now_s)
+        self._waiting = np.zeros_like(waiting)
 
-    def backoff_s(self, attempts: int) -> float:
-        """Backoff after ``attempts`` failed attempts: 0, then 1 s doubling up to 10 s [s]."""
-        if attempts <= 0:
-            return 0.0
-        return min(self.initial_backoff_s * 2.0 ** (attempts - 1), self.max_backoff_s)
+    def backoff_s(self, attempts: ArrayLike) -> NDArray[np.float64]:
+        """Backoff after ``attempts`` failed attempts: 0, then 1 s doubling up to 10 s [s].
+
+        References
+        ----------
+        scheduling_queue.go ``calculateBackoffDuration``.
+        """
+        attempts = np.asarray(attempts, dtype=np.int64)
+        doubled_s = self.initial_backoff_s * 2.0 ** np.maximum(attempts - 1, 0)
+        return np.where(attempts > 0, np.minimum(doubled_s, self.max_backoff_s), 0.0)
 
     def next_due_s(self) -> float:
         """When :meth:`pop_due` next returns a pod, if nothing changes [s]; inf if never."""
-        return min((entry.due_s for entry in self._queued.values()), default=math.inf)
+        return float(self._due_s.min()) if self._due_s.size else math.inf
