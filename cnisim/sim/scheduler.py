@@ -295,9 +295,7 @@ class NodeView:
 
     def with_ready(self, ready: ArrayLike) -> NodeView:
         """The same nodes with new readiness (one value per node)."""
-        return dataclasses.replace(
-            self, ready=_frozen(np.broadcast_to(ready, self.ready.shape), np.bool_)
-        )
+        return self._derived(ready=_frozen(np.broadcast_to(ready, self.ready.shape), np.bool_))
 
     def add_nodes(self, capacity: NodeCapacity, zone: ArrayLike, ready: ArrayLike) -> NodeView:
         """A view with empty nodes appended (nodes that joined), after the existing ones."""
@@ -311,6 +309,12 @@ class NodeView:
                 for column in dataclasses.fields(self)
             }
         )
+
+    def _derived(self, **arrays: NDArray[Any]) -> NodeView:
+        """This view with some arrays replaced; shapes kept, so the checks are not rerun."""
+        view = object.__new__(NodeView)
+        view.__dict__.update(self.__dict__, **arrays)
+        return view
 
     def bind(self, pods: PodTable, node_index: ArrayLike) -> NodeView:
         """A view with ``pods`` added to the nodes ``node_index`` (one node per pod)."""
@@ -331,12 +335,12 @@ class NodeView:
             raise InvalidSchedulerInputError(
                 f"a pod's workload index is outside the view's {n_workloads} workloads"
             )
-        n_nodes = len(self)
 
         def added(old: NDArray[Any], per_pod: ArrayLike) -> NDArray[Any]:
-            weights = sign * np.asarray(per_pod, dtype=np.float64)
-            sums = np.bincount(nodes, weights=weights, minlength=n_nodes)
-            return _frozen(old + sums.astype(old.dtype), old.dtype.type)
+            new = np.array(old)
+            np.add.at(new, nodes, sign * np.asarray(per_pod, dtype=old.dtype))
+            new.flags.writeable = False
+            return new
 
         counts = np.array(self.workload_pods)
         np.add.at(counts, (nodes, pods.workload), sign)
@@ -346,8 +350,7 @@ class NodeView:
         nonzero_mib = np.where(
             pods.memory_mib > 0, pods.memory_mib, _DEFAULT_MEMORY_REQUEST_BYTES / _MIB_BYTES
         )
-        view = dataclasses.replace(
-            self,
+        view = self._derived(
             requested_cpu_millicores=added(self.requested_cpu_millicores, pods.cpu_millicores),
             requested_memory_mib=added(self.requested_memory_mib, pods.memory_mib),
             requested_pods=added(self.requested_pods, np.ones(len(pods))),
@@ -410,8 +413,8 @@ class _Cluster:
         self.open = nodes.ready & (self.free_pods > 0)  # Ready with a pod slot left
         # One row per workload, so a workload's counts over the chosen nodes are one gather.
         self.host_pods = np.array(nodes.workload_pods.T, order="C")
-        self.zone_pods = np.zeros((self.host_pods.shape[0], self.n_zones), dtype=np.int64)
-        np.add.at(self.zone_pods.T, nodes.zone, nodes.workload_pods)
+        in_zone = (nodes.zone == np.arange(self.n_zones)[:, None]).astype(np.int64)
+        self.zone_pods = np.array((in_zone @ nodes.workload_pods).T, order="C")
         # A resource with nothing allocatable is left out of a node's score
         # (resource_allocation.go skips it; the scorers divide by the weights left).
         self.cpu_scored = alloc_cpu > 0
@@ -552,8 +555,8 @@ class _Cluster:
 
 
 def _bytes(mib: NDArray[np.float64]) -> NDArray[np.int64]:
-    """MiB (whole bytes, as PodTable rounds them) to bytes, exactly."""
-    return np.rint(mib * _MIB_BYTES).astype(np.int64)
+    """MiB (whole bytes, as PodTable rounds them) to bytes, exactly (a power-of-2 scaling)."""
+    return (mib * _MIB_BYTES).astype(np.int64)
 
 
 def _select(scores: NDArray[np.int64], rng: np.random.Generator) -> int:
