@@ -162,17 +162,20 @@ def test_spread_breaks_a_resource_tie_toward_the_emptier_zone() -> None:
 
 
 def test_job_pods_get_no_spread() -> None:
-    # Same nodes; a Job pod with no requests sees only NodeResourcesFit on 100m / 200Mi
-    # defaults, equal on nodes 1 and 2 (node 0 has the web pod's defaults too): a tie broken
-    # by the rng between nodes 1 and 2, never node 0.
+    # Nodes 1 and 2 each run one pod without requests (a web pod on 1, a Job pod on 2), so a
+    # new Job pod without requests sees equal NodeResourcesFit scores there (node 0, with two
+    # web pods, scores lower). With no default spread for Jobs the tie goes either way; a
+    # spread among the Job's pods would always pick node 1.
     view = NodeView.empty(capacity([4000] * 3, [16384] * 3, [50] * 3), [0, 0, 1], True, 2)
-    jobs = generate_pods(
-        [Deployment("web", 1), JobStream("batch", 50.0, Lifetime("fixed", 1.0))],
+    pods = generate_pods(
+        [Deployment("web", 3), JobStream("batch", 50.0, Lifetime("fixed", 1.0))],
         1.0,
         np.random.default_rng(1),
     )
-    view = view.bind(jobs.take(jobs.workload == 0), [0])
-    one_job = jobs.take(np.flatnonzero(jobs.workload == 1)[:1])
+    web = np.flatnonzero(pods.workload == 0)
+    jobs = np.flatnonzero(pods.workload == 1)
+    view = view.bind(pods.take([*web, jobs[0]]), [0, 0, 1, 2])
+    one_job = pods.take(jobs[1:2])
     assert WORKLOAD_KINDS[int(one_job.kind[0])] == "JobStream"
     picks = {
         int(schedule(one_job, view, rng=np.random.default_rng(seed)).node_index[0])
