@@ -143,6 +143,21 @@ class PodTable:
     security_groups: NDArray[np.bool_]
     workload_names: tuple[str, ...]
 
+    def __post_init__(self) -> None:
+        n_pods = self.workload.shape
+        for name in (
+            "ordinal",
+            "kind",
+            "created_s",
+            "lifetime_s",
+            "cpu_millicores",
+            "memory_mib",
+            "needs_address",
+            "security_groups",
+        ):
+            if getattr(self, name).shape != n_pods:
+                raise InvalidWorkloadError(f"PodTable {name} needs one value per pod")
+
     def __len__(self) -> int:
         """Return the number of pods."""
         return int(self.workload.size)
