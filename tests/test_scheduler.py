@@ -162,17 +162,20 @@ def test_spread_breaks_a_resource_tie_toward_the_emptier_zone() -> None:
 
 
 def test_job_pods_get_no_spread() -> None:
-    # Same nodes; a Job pod with no requests sees only NodeResourcesFit on 100m / 200Mi
-    # defaults, equal on nodes 1 and 2 (node 0 has the web pod's defaults too): a tie broken
-    # by the rng between nodes 1 and 2, never node 0.
+    # Nodes 1 and 2 each run one pod without requests (a web pod on 1, a Job pod on 2), so a
+    # new Job pod without requests sees equal NodeResourcesFit scores there (node 0, with two
+    # web pods, scores lower). With no default spread for Jobs the tie goes either way; a
+    # spread among the Job's pods would always pick node 1.
     view = NodeView.empty(capacity([4000] * 3, [16384] * 3, [50] * 3), [0, 0, 1], True, 2)
-    jobs = generate_pods(
-        [Deployment("web", 1), JobStream("batch", 50.0, Lifetime("fixed", 1.0))],
+    pods = generate_pods(
+        [Deployment("web", 3), JobStream("batch", 50.0, Lifetime("fixed", 1.0))],
         1.0,
         np.random.default_rng(1),
     )
-    view = view.bind(jobs.take(jobs.workload == 0), [0])
-    one_job = jobs.take(np.flatnonzero(jobs.workload == 1)[:1])
+    web = np.flatnonzero(pods.workload == 0)
+    jobs = np.flatnonzero(pods.workload == 1)
+    view = view.bind(pods.take([*web, jobs[0]]), [0, 0, 1, 2])
+    one_job = pods.take(jobs[1:2])
     assert WORKLOAD_KINDS[int(one_job.kind[0])] == "JobStream"
     picks = {
         int(schedule(one_job, view, rng=np.random.default_rng(seed)).node_index[0])
@@ -214,6 +217,20 @@ def test_bind_and_unbind_round_trip() -> None:
         view.unbind(pods.take([0]), [0])
 
 
+def test_add_nodes_appends_empty_nodes_after_the_others() -> None:
+    view = NodeView.empty(capacity([2000], [8192], [29]), [0], True, 1)
+    view = view.bind(deployment_pods(2, 100, 100), [0, 0])
+    grown = view.add_nodes(capacity([4000, 4000], [16384] * 2, [58] * 2), [1, 2], [True, False])
+    assert len(grown) == 3
+    assert grown.requested_pods.tolist() == [2, 0, 0]
+    assert grown.workload_pods.tolist() == [[2], [0], [0]]
+    assert grown.zone.tolist() == [0, 1, 2]
+    assert grown.ready.tolist() == [True, True, False]
+    assert grown.allocatable_pods.tolist() == [29, 58, 58]
+    result = schedule(deployment_pods(1, 100, 100), grown, rng=np.random.default_rng(0))
+    assert result.node_index.tolist() == [1]  # the empty Ready node in the emptier zone
+
+
 def test_bad_input_raises_one_line_usage_errors() -> None:
     view = NodeView.empty(capacity([2000], [8192], [29]), [0], True, 1)
     pods = deployment_pods(1, 100, 100)
@@ -228,6 +245,7 @@ def test_bad_input_raises_one_line_usage_errors() -> None:
         (lambda: view.bind(pods, [3]), "outside"),
         (lambda: NodeView.empty(capacity([1], [1], [1]), [0], True, 0).bind(pods, [0]), "workload"),
         (lambda: PendingPods(initial_backoff_s=0), "backoff"),
+        (lambda: schedule(pods, view, rng=0), "Generator"),  # type: ignore[arg-type]
     ):
         with pytest.raises(InvalidSchedulerInputError, match=words) as caught:
             call()
@@ -239,7 +257,32 @@ def test_bad_input_raises_one_line_usage_errors() -> None:
 
 def test_backoff_doubles_from_one_second_to_ten() -> None:
     queue = PendingPods()
-    assert [queue.backoff_s(a) for a in range(7)] == [0.0, 1.0, 2.0, 4.0, 8.0, 10.0, 10.0]
+    assert queue.backoff_s(np.arange(7)).tolist() == [0.0, 1.0, 2.0, 4.0, 8.0, 10.0, 10.0]
+
+
+@given(steps=st.lists(st.tuples(st.floats(0.0, 400.0), st.booleans()), min_size=1, max_size=40))
+def test_queue_honours_backoff_and_the_five_minute_flush(
+    steps: list[tuple[float, bool]],
+) -> None:
+    # One pod that always fails. Whatever the cluster changes, it is tried no earlier than
+    # its backoff after its last attempt, and (once changes stop) 5 min after it at latest.
+    queue = PendingPods()
+    queue.add([0], now_s=0.0)
+    now_s, last_attempt_s, failures = 0.0, None, 0
+    for advance_s, change in steps:
+        now_s += advance_s
+        if change:
+            queue.on_cluster_change(now_s)
+        is_due = queue.next_due_s() <= now_s
+        due = queue.pop_due(now_s)
+        assert due.size == is_due
+        if due.size:
+            if last_attempt_s is not None:
+                assert now_s >= last_attempt_s + float(queue.backoff_s(failures))
+            queue.unschedulable(due, now_s)
+            last_attempt_s, failures = now_s, failures + 1
+        assert len(queue) == 1
+        assert queue.next_due_s() <= (last_attempt_s or 0.0) + 300.0
 
 
 def test_unschedulable_pods_wait_for_a_change_or_five_minutes() -> None:

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import dataclasses
 import math
 
 import numpy as np
@@ -190,8 +191,16 @@ def test_bad_workloads_raise_one_line_errors(workload: object, words: str) -> No
     assert "\n" not in str(caught.value)
 
 
+def test_pod_table_needs_one_value_per_pod() -> None:
+    pods = generate_pods([COREDNS], 10.0, np.random.default_rng(0))
+    with pytest.raises(InvalidWorkloadError, match="cpu_millicores"):
+        dataclasses.replace(pods, cpu_millicores=np.zeros(3, dtype=np.int64))
+
+
 def test_bad_arguments_raise() -> None:
     rng = np.random.default_rng(0)
+    with pytest.raises(InvalidWorkloadError, match="Generator"):
+        generate_pods([COREDNS], 10.0, 0)  # type: ignore[arg-type]
     with pytest.raises(InvalidWorkloadError, match="duration"):
         generate_pods([COREDNS], -1.0, rng)
     with pytest.raises(InvalidWorkloadError, match="not a workload"):

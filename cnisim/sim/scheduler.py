@@ -26,6 +26,10 @@ One scheduling cycle, as ``pkg/scheduler/schedule_one.go`` runs it:
    same distribution: here one ``integers(n_tied)`` draw per pod with more than one tie,
    over the tied nodes in node order).
 
+Vectorized over nodes, incremental over pods: the filter and the spread are array passes per
+pod; the NodeResourcesFit and BalancedAllocation scores of every node are kept per pod shape
+and refreshed only where a pod was bound since.
+
 Simplifications: the other default plugins score all nodes alike here (no taints other than
 not-ready, no affinities, no images) and are left out; no preemption (all pods have one
 priority, so preemption never finds victims and its message is omitted); the filter stops at
@@ -103,9 +107,7 @@ _MIB_BYTES: Final = 2**20
 # PodTopologySpread systemDefaultConstraints: maxSkew - 1 is added to each constraint's score.
 _HOSTNAME_MAX_SKEW: Final = 3
 _ZONE_MAX_SKEW: Final = 5
-# default_plugins.go score weights.
-_FIT_WEIGHT: Final = 1
-_BALANCED_WEIGHT: Final = 1
+# default_plugins.go score weights (NodeResourcesFit and BalancedAllocation weigh 1).
 _SPREAD_WEIGHT: Final = 2
 _DEPLOYMENT: Final = WORKLOAD_KINDS.index("Deployment")
 
@@ -293,9 +295,26 @@ class NodeView:
 
     def with_ready(self, ready: ArrayLike) -> NodeView:
         """The same nodes with new readiness (one value per node)."""
-        return dataclasses.replace(
-            self, ready=_frozen(np.broadcast_to(ready, self.ready.shape), np.bool_)
+        return self._derived(ready=_frozen(np.broadcast_to(ready, self.ready.shape), np.bool_))
+
+    def add_nodes(self, capacity: NodeCapacity, zone: ArrayLike, ready: ArrayLike) -> NodeView:
+        """A view with empty nodes appended (nodes that joined), after the existing ones."""
+        joined = NodeView.empty(capacity, zone, ready, self.workload_pods.shape[1])
+        return NodeView(
+            **{
+                column.name: _frozen(
+                    np.concatenate([getattr(self, column.name), getattr(joined, column.name)]),
+                    getattr(self, column.name).dtype.type,
+                )
+                for column in dataclasses.fields(self)
+            }
         )
+
+    def _derived(self, **arrays: NDArray[Any]) -> NodeView:
+        """This view with some arrays replaced; shapes kept, so the checks are not rerun."""
+        view = object.__new__(NodeView)
+        view.__dict__.update(self.__dict__, **arrays)
+        return view
 
     def bind(self, pods: PodTable, node_index: ArrayLike) -> NodeView:
         """A view with ``pods`` added to the nodes ``node_index`` (one node per pod)."""
@@ -316,12 +335,12 @@ class NodeView:
             raise InvalidSchedulerInputError(
                 f"a pod's workload index is outside the view's {n_workloads} workloads"
             )
-        n_nodes = len(self)
 
         def added(old: NDArray[Any], per_pod: ArrayLike) -> NDArray[Any]:
-            weights = sign * np.asarray(per_pod, dtype=np.float64)
-            sums = np.bincount(nodes, weights=weights, minlength=n_nodes)
-            return _frozen(old + sums.astype(old.dtype), old.dtype.type)
+            new = np.array(old)
+            np.add.at(new, nodes, sign * np.asarray(per_pod, dtype=old.dtype))
+            new.flags.writeable = False
+            return new
 
         counts = np.array(self.workload_pods)
         np.add.at(counts, (nodes, pods.workload), sign)
@@ -331,8 +350,7 @@ class NodeView:
         nonzero_mib = np.where(
             pods.memory_mib > 0, pods.memory_mib, _DEFAULT_MEMORY_REQUEST_BYTES / _MIB_BYTES
         )
-        view = dataclasses.replace(
-            self,
+        view = self._derived(
             requested_cpu_millicores=added(self.requested_cpu_millicores, pods.cpu_millicores),
             requested_memory_mib=added(self.requested_memory_mib, pods.memory_mib),
             requested_pods=added(self.requested_pods, np.ones(len(pods))),
@@ -395,8 +413,8 @@ class _Cluster:
         self.open = nodes.ready & (self.free_pods > 0)  # Ready with a pod slot left
         # One row per workload, so a workload's counts over the chosen nodes are one gather.
         self.host_pods = np.array(nodes.workload_pods.T, order="C")
-        self.zone_pods = np.zeros((self.host_pods.shape[0], self.n_zones), dtype=np.int64)
-        np.add.at(self.zone_pods.T, nodes.zone, nodes.workload_pods)
+        in_zone = (nodes.zone == np.arange(self.n_zones)[:, None]).astype(np.int64)
+        self.zone_pods = np.array((in_zone @ nodes.workload_pods).T, order="C")
         # A resource with nothing allocatable is left out of a node's score
         # (resource_allocation.go skips it; the scorers divide by the weights left).
         self.cpu_scored = alloc_cpu > 0
@@ -406,6 +424,9 @@ class _Cluster:
         self.cpu_divisor = np.maximum(alloc_cpu, 1)
         self.mem_divisor = np.maximum(alloc_mem, 1)
         self.n_not_ready = int(np.count_nonzero(~nodes.ready))
+        # Per pod shape (CPU, memory): every node's resource scores, and the nodes that got
+        # a pod since they were computed.
+        self._resource_cache: dict[tuple[int, int], tuple[NDArray[np.int64], list[int]]] = {}
 
     def fits(self, cpu: int, mem: int, pod_eni: bool) -> NDArray[np.bool_]:
         """Nodes that pass TaintToleration (Ready) and NodeResourcesFit's filter."""
@@ -437,15 +458,42 @@ class _Cluster:
         self, chosen: NDArray[np.intp], cpu: int, mem: int, least: bool, spread_workload: int
     ) -> NDArray[np.int64]:
         """Total weighted score of each chosen node, as ``prioritizeNodes`` sums it."""
-        cpu_divisor = self.cpu_divisor[chosen]
-        mem_divisor = self.mem_divisor[chosen]
+        total = self._resource_scores(cpu, mem, least)[chosen]
+        if spread_workload >= 0:
+            total += self._spread_scores(chosen, spread_workload) * _SPREAD_WEIGHT
+        return total
+
+    def _resource_scores(self, cpu: int, mem: int, least: bool) -> NDArray[np.int64]:
+        """NodeResourcesFit plus BalancedAllocation of every node for a pod of this shape.
+
+        Kept per shape and brought up to date only on the nodes that got a pod since (a
+        node's resource scores change only when a pod is bound there).
+        """
+        entry = self._resource_cache.get((cpu, mem))
+        if entry is None:
+            scores = self._resource_scores_at(np.arange(self.n_nodes), cpu, mem, least)
+            self._resource_cache[cpu, mem] = (scores, [])
+            return scores
+        scores, changed = entry
+        if changed:
+            nodes = np.array(changed)
+            scores[nodes] = self._resource_scores_at(nodes, cpu, mem, least)
+            changed.clear()
+        return scores
+
+    def _resource_scores_at(
+        self, nodes: NDArray[np.intp], cpu: int, mem: int, least: bool
+    ) -> NDArray[np.int64]:
+        """NodeResourcesFit (weight 1) plus BalancedAllocation (weight 1) on ``nodes``."""
+        cpu_divisor = self.cpu_divisor[nodes]
+        mem_divisor = self.mem_divisor[nodes]
         # NodeResourcesFit on the non-zero requests (100m / 200Mi for a pod without any):
         # spare = capacity - requested with this pod, 0 if over.
         cpu_spare = np.maximum(
-            self.nonzero_free_cpu[chosen] - (cpu or _DEFAULT_MILLI_CPU_REQUEST), 0
+            self.nonzero_free_cpu[nodes] - (cpu or _DEFAULT_MILLI_CPU_REQUEST), 0
         )
         mem_spare = np.maximum(
-            self.nonzero_free_mem[chosen] - (mem or _DEFAULT_MEMORY_REQUEST_BYTES), 0
+            self.nonzero_free_mem[nodes] - (mem or _DEFAULT_MEMORY_REQUEST_BYTES), 0
         )
         if least:  # leastRequestedScore: (capacity - requested) * 100 / capacity, 0 if over
             cpu_score = cpu_spare * _MAX_NODE_SCORE // cpu_divisor
@@ -454,24 +502,20 @@ class _Cluster:
             cpu_score = (cpu_divisor - cpu_spare) * _MAX_NODE_SCORE // cpu_divisor
             mem_score = (mem_divisor - mem_spare) * _MAX_NODE_SCORE // mem_divisor
         if self.all_scored:
-            total = (cpu_score + mem_score) // 2 * _FIT_WEIGHT
+            total = (cpu_score + mem_score) // 2
         else:
             total = (
-                (cpu_score * self.cpu_scored[chosen] + mem_score * self.mem_scored[chosen])
-                // self.n_scored[chosen]
-                * _FIT_WEIGHT
-            )
+                cpu_score * self.cpu_scored[nodes] + mem_score * self.mem_scored[nodes]
+            ) // self.n_scored[nodes]
         if cpu or mem:
             # NodeResourcesBalancedAllocation, on the plain requests; skipped for a pod that
             # requests nothing (balanced_allocation.go PreScore, kubernetes #129138).
-            cpu_frac = np.minimum((self.requested_cpu[chosen] + cpu) / cpu_divisor, 1.0)
-            mem_frac = np.minimum((self.requested_mem[chosen] + mem) / mem_divisor, 1.0)
+            cpu_frac = np.minimum((self.requested_cpu[nodes] + cpu) / cpu_divisor, 1.0)
+            mem_frac = np.minimum((self.requested_mem[nodes] + mem) / mem_divisor, 1.0)
             std = np.abs((cpu_frac - mem_frac) / 2)
             if not self.all_scored:
-                std *= self.cpu_scored[chosen] & self.mem_scored[chosen]
-            total += ((1 - std) * _MAX_NODE_SCORE).astype(np.int64) * _BALANCED_WEIGHT
-        if spread_workload >= 0:
-            total += self._spread_scores(chosen, spread_workload) * _SPREAD_WEIGHT
+                std *= self.cpu_scored[nodes] & self.mem_scored[nodes]
+            total += ((1 - std) * _MAX_NODE_SCORE).astype(np.int64)
         return total
 
     def _spread_scores(self, chosen: NDArray[np.intp], workload: int) -> NDArray[np.int64]:
@@ -506,11 +550,13 @@ class _Cluster:
         self.free_pod_enis[node] -= pod_eni
         self.host_pods[workload, node] += 1
         self.zone_pods[workload, self.zone[node]] += 1
+        for _, changed in self._resource_cache.values():
+            changed.append(node)
 
 
 def _bytes(mib: NDArray[np.float64]) -> NDArray[np.int64]:
-    """MiB (whole bytes, as PodTable rounds them) to bytes, exactly."""
-    return np.rint(mib * _MIB_BYTES).astype(np.int64)
+    """MiB (whole bytes, as PodTable rounds them) to bytes, exactly (a power-of-2 scaling)."""
+    return (mib * _MIB_BYTES).astype(np.int64)
 
 
 def _select(scores: NDArray[np.int64], rng: np.random.Generator) -> int:
@@ -583,6 +629,8 @@ def schedule(
     >>> result.reasons[1]
     '0/2 nodes are available: 1 Insufficient cpu, 1 Too many pods.'
     """
+    if not isinstance(rng, np.random.Generator):
+        raise InvalidSchedulerInputError("schedule needs rng=numpy.random.Generator")
     if scoring not in ("LeastAllocated", "MostAllocated"):
         raise InvalidSchedulerInputError(
             f"scoring {scoring!r} is unknown: use LeastAllocated or MostAllocated"
@@ -637,16 +685,6 @@ def schedule(
         bound_to[i] = node
         cluster.assume(node, cpu, mem, eni, workload)
     return ScheduleResult(bound_to, tuple(reasons), start)
-
-
-@dataclass(slots=True)
-class _QueuedPod:
-    """A pod in the queue: its queue-order timestamp, when it is due, its attempts so far."""
-
-    timestamp_s: float
-    due_s: float
-    attempts: int
-    waiting: bool  # unschedulable, waiting for a cluster change (or the 5 min flush)
 
 
 class PendingPods:
@@ -710,61 +748,99 @@ class PendingPods:
         self.initial_backoff_s = initial_backoff_s
         self.max_backoff_s = max_backoff_s
         self.max_in_unschedulable_s = max_in_unschedulable_s
-        self._queued: dict[int, _QueuedPod] = {}
-        self._attempts: dict[int, int] = {}  # pods being tried: attempts including this one
+        # The queue as parallel arrays (vectorized over pods: a scan per call, no Python loop
+        # over a long backlog): queue-order timestamp, when due, failed attempts, and whether
+        # the pod is unschedulable, waiting for a cluster change (or the 5 min flush).
+        self._pod = np.zeros(0, dtype=np.int64)
+        self._timestamp_s = np.zeros(0)
+        self._due_s = np.zeros(0)
+        self._attempts = np.zeros(0, dtype=np.int64)
+        self._waiting = np.zeros(0, dtype=bool)
+        self._trying: dict[int, int] = {}  # pods taken out to be tried: attempts with this one
 
     def __len__(self) -> int:
         """Return the number of pods in the queue (not counting pods being tried)."""
-        return len(self._queued)
+        return int(self._pod.size)
+
+    def _push(
+        self,
+        pods: NDArray[np.int64],
+        now_s: float,
+        due_s: float,
+        attempts: ArrayLike,
+        waiting: bool,
+    ) -> None:
+        self._pod = np.concatenate([self._pod, pods])
+        self._timestamp_s = np.concatenate([self._timestamp_s, np.full(pods.size, now_s)])
+        self._due_s = np.concatenate([self._due_s, np.full(pods.size, due_s)])
+        self._attempts = np.concatenate(
+            [self._attempts, np.broadcast_to(np.asarray(attempts, dtype=np.int64), pods.shape)]
+        )
+        self._waiting = np.concatenate([self._waiting, np.full(pods.size, waiting)])
 
     def add(self, pod_ids: ArrayLike, now_s: float) -> None:
         """New pending pods, due now (a pod's first attempt has no backoff)."""
-        for pod in np.asarray(pod_ids, dtype=np.int64).ravel().tolist():
-            if pod in self._queued:
-                raise InvalidSchedulerInputError(f"pod {pod} is already pending")
-            self._queued[pod] = _QueuedPod(now_s, now_s, 0, waiting=False)
+        pods = np.asarray(pod_ids, dtype=np.int64).ravel()
+        known = np.concatenate([self._pod, np.fromiter(self._trying, np.int64)])
+        if np.unique(pods).size != pods.size or np.isin(pods, known).any():
+            raise InvalidSchedulerInputError("a pod added to the queue is already pending")
+        self._push(pods, now_s, now_s, 0, waiting=False)
 
     def pop_due(self, now_s: float) -> NDArray[np.int64]:
         """Take the pods due at ``now_s`` out of the queue, in queue order, to be tried."""
-        due = sorted(
-            (entry.timestamp_s, pod) for pod, entry in self._queued.items() if entry.due_s <= now_s
-        )
-        for _, pod in due:
-            self._attempts[pod] = self._queued.pop(pod).attempts + 1
-        return np.array([pod for _, pod in due], dtype=np.int64)
+        due = self._due_s <= now_s
+        rows = np.flatnonzero(due)
+        rows = rows[np.lexsort((self._pod[rows], self._timestamp_s[rows]))]
+        pods = self._pod[rows]
+        self._trying.update(zip(pods.tolist(), (self._attempts[rows] + 1).tolist(), strict=True))
+        keep = ~due
+        self._pod = self._pod[keep]
+        self._timestamp_s = self._timestamp_s[keep]
+        self._due_s = self._due_s[keep]
+        self._attempts = self._attempts[keep]
+        self._waiting = self._waiting[keep]
+        return pods
+
+    def _taken(self, pod_ids: ArrayLike) -> tuple[NDArray[np.int64], list[int]]:
+        pods = np.asarray(pod_ids, dtype=np.int64).ravel()
+        try:
+            attempts = [self._trying.pop(pod) for pod in pods.tolist()]
+        except KeyError as missing:
+            raise InvalidSchedulerInputError(
+                f"pod {missing.args[0]} was not taken from the queue"
+            ) from None
+        return pods, attempts
 
     def unschedulable(self, pod_ids: ArrayLike, now_s: float) -> None:
         """Put back pods just tried that fit nowhere: they wait for a change or 5 min."""
-        for pod in np.asarray(pod_ids, dtype=np.int64).ravel().tolist():
-            if pod not in self._attempts:
-                raise InvalidSchedulerInputError(f"pod {pod} was not taken from the queue")
-            attempts = self._attempts.pop(pod)
-            self._queued[pod] = _QueuedPod(
-                now_s, now_s + self.max_in_unschedulable_s, attempts, waiting=True
-            )
+        pods, attempts = self._taken(pod_ids)
+        self._push(pods, now_s, now_s + self.max_in_unschedulable_s, attempts, waiting=True)
 
     def bound(self, pod_ids: ArrayLike) -> None:
         """Forget pods just tried that were bound."""
-        for pod in np.asarray(pod_ids, dtype=np.int64).ravel().tolist():
-            if self._attempts.pop(pod, None) is None:
-                raise InvalidSchedulerInputError(f"pod {pod} was not taken from the queue")
+        self._taken(pod_ids)
 
     def on_cluster_change(self, now_s: float) -> None:
         """A node was added or became Ready, or a pod was deleted: retry unschedulable pods.
 
         Each is due at the end of its backoff (from its last attempt), or now if that is past.
         """
-        for entry in self._queued.values():
-            if entry.waiting:
-                entry.due_s = max(entry.timestamp_s + self.backoff_s(entry.attempts), now_s)
-                entry.waiting = False
+        waiting = self._waiting
+        backoff_s = self.backoff_s(self._attempts[waiting])
+        self._due_s[waiting] = np.maximum(self._timestamp_s[waiting] + backoff_s, now_s)
+        self._waiting = np.zeros_like(waiting)
 
-    def backoff_s(self, attempts: int) -> float:
-        """Backoff after ``attempts`` failed attempts: 0, then 1 s doubling up to 10 s [s]."""
-        if attempts <= 0:
-            return 0.0
-        return min(self.initial_backoff_s * 2.0 ** (attempts - 1), self.max_backoff_s)
+    def backoff_s(self, attempts: ArrayLike) -> NDArray[np.float64]:
+        """Backoff after ``attempts`` failed attempts: 0, then 1 s doubling up to 10 s [s].
+
+        References
+        ----------
+        scheduling_queue.go ``calculateBackoffDuration``.
+        """
+        attempts = np.asarray(attempts, dtype=np.int64)
+        doubled_s = self.initial_backoff_s * 2.0 ** np.maximum(attempts - 1, 0)
+        return np.where(attempts > 0, np.minimum(doubled_s, self.max_backoff_s), 0.0)
 
     def next_due_s(self) -> float:
         """When :meth:`pop_due` next returns a pod, if nothing changes [s]; inf if never."""
-        return min((entry.due_s for entry in self._queued.values()), default=math.inf)
+        return float(self._due_s.min()) if self._due_s.size else math.inf

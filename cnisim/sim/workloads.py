@@ -143,6 +143,21 @@ class PodTable:
     security_groups: NDArray[np.bool_]
     workload_names: tuple[str, ...]
 
+    def __post_init__(self) -> None:
+        n_pods = self.workload.shape
+        for name in (
+            "ordinal",
+            "kind",
+            "created_s",
+            "lifetime_s",
+            "cpu_millicores",
+            "memory_mib",
+            "needs_address",
+            "security_groups",
+        ):
+            if getattr(self, name).shape != n_pods:
+                raise InvalidWorkloadError(f"PodTable {name} needs one value per pod")
+
     def __len__(self) -> int:
         """Return the number of pods."""
         return int(self.workload.size)
@@ -365,6 +380,8 @@ def generate_pods(
     >>> [pods.pod_name(i) for i in range(len(pods))], pods.memory_mib.tolist()
     (['coredns-0', 'coredns-1'], [70.0, 70.0])
     """
+    if not isinstance(rng, np.random.Generator):
+        raise InvalidWorkloadError("generate_pods needs rng=numpy.random.Generator")
     if not (math.isfinite(duration_s) and duration_s >= 0):
         raise InvalidWorkloadError(f"run duration {duration_s} s is invalid: give 0 s or more")
     workload_parts: list[NDArray[np.int64]] = []
