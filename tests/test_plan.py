@@ -275,7 +275,8 @@ def test_aws_node_settings_per_group() -> None:
     assert plan.ipamd_config(first).warm_ip_target == 0  # ipamd's coercion of "x"
     assert plan.ipamd_config(second).warm_ip_target == 3
     assert plan.ipamd_warnings() == (
-        "node group g: WARM_IP_TARGET='x' is not an integer >= 0: ipamd uses 0",
+        "node group g: WARM_IP_TARGET='x' is not an integer to Go's strconv.Atoi (digits only, no "
+        "spaces): ipamd uses 0",
     )
     error = refusal(Plan, VPC, (group(aws_node_env={"ENABLE_IPv4": "false"}),))
     assert error.attr == "aws_node_env" and "both false" in error.message

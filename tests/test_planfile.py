@@ -203,9 +203,7 @@ def test_ipamd_coercions_become_notes(tmp_path: Path) -> None:
     text = HEAD + GROUP + "awsNode: {env: {WARM_IP_TARGET: '-1', WARM_ENI_TARGET: 2}}\n"
     plan = load_plan(write(tmp_path, text))
     assert plan.aws_node.env["WARM_ENI_TARGET"] == "2"  # a bare YAML number, as a string
-    assert plan.notes == (
-        "node group general: WARM_IP_TARGET='-1' is not an integer >= 0: ipamd uses 0",
-    )
+    assert plan.notes == ("node group general: WARM_IP_TARGET='-1' is below 0: ipamd uses 0",)
 
 
 def test_workload_file_adds_to_the_plans_workloads(tmp_path: Path) -> None:
@@ -504,7 +502,8 @@ def test_overrides(tmp_path: Path) -> None:
     assert group.desired_capacity == 2
     assert (changed.run.duration_s, changed.run.seed) == (600.0, 7)
     assert changed.notes == (
-        "node group general: WARM_ENI_TARGET='x' is not an integer >= 0: ipamd uses 1",
+        "node group general: WARM_ENI_TARGET='x' is not an integer to Go's strconv.Atoi (digits "
+        "only, no spaces): ipamd uses 1",
     )
     assert apply_overrides(changed, env={"WARM_ENI_TARGET": "1"}).notes == ()
 

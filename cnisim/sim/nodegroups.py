@@ -487,6 +487,12 @@ class AutoScalingGroup:
         elif requested < self._group.min_size:
             reason = f"{requested} is below minSize {self._group.min_size}"
         self._desired = desired
+        # Rebalancing launches still owed a termination count toward the new capacity where it
+        # would otherwise pass max + 10 %: they stay, and no instance is terminated for them.
+        for instance_id in sorted(self._rebalancing)[
+            : max(desired + len(self._rebalancing) - self._max_rebalancing_size, 0)
+        ]:
+            self._rebalancing.discard(instance_id)
         self._events.append(GroupEvent(now_s, "desired", None, reason or str(desired)))
         return DesiredChange(requested, desired, reason)
 

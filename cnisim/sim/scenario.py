@@ -136,16 +136,6 @@ class _PodStore:
         )
 
 
-def _concat_views(view: NodeView, more: NodeView) -> NodeView:
-    """Nodes of ``more`` after those of ``view`` (a node group launched instances)."""
-    return NodeView(
-        **{
-            f.name: np.concatenate([getattr(view, f.name), getattr(more, f.name)])
-            for f in dataclasses.fields(NodeView)
-        }
-    )
-
-
 def _capacity(
     catalog: Catalog, group_specs: GroupNodeSpecs, plan: Plan, g: int
 ) -> dict[str, NodeCapacity]:
@@ -273,10 +263,7 @@ class _Run:
                 [spec], self.configs[g], request.kubelet_ready_s
             ).tolist()
             capacity = self.capacity[g][request.instance_type]
-            more = NodeView.empty(
-                capacity, [self.zones.index(request.az)], [False], len(self.workloads)
-            )
-            self.view = _concat_views(self.view, more)
+            self.view = self.view.add_nodes(capacity, [self.zones.index(request.az)], [False])
             self.node_group.append(g)
             self.node_request.append(request)
             self.node_kubelet_ready_s = np.append(
