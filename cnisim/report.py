@@ -17,7 +17,9 @@ Meanings (the plan reference, ``docs/plan-reference.md``, repeats them):
   minus those assigned to pods (node samples every ``run.sampleEvery``);
   ``memory_mib_per_pod`` and ``cpu_millicores_per_pod`` are allocatable over max pods (as
   ``cnisim maxpods`` prints them), averaged over the group's nodes; ``pods_per_node_mean`` is
-  observed: pods bound per running node, averaged over the samples.
+  observed: pods bound per Ready node, averaged over the samples with a Ready node;
+  ``n_nodes_min`` and ``n_nodes_max`` count instances launched and not terminated (booting
+  ones included).
 - ``pods.ip_wait_*``: from a pod's first ADD to the one that got an address; pods still waiting
   at the end count with their wait so far.
 
@@ -90,8 +92,9 @@ def _node_groups(result: SimulationResult) -> list[dict[str, Any]]:
     for g, group in enumerate(result.plan.node_groups):
         mine = result.node_group == g
         n_nodes = result.n_nodes_by_group[:, g]
+        n_ready = result.n_ready_by_group[:, g]
         pods = result.n_pods_by_group[:, g]
-        running = n_nodes > 0
+        running = n_ready > 0
         max_pods = result.node_max_pods[mine].astype(np.float64)
         idle_g = idle[sample_group == g]
         rows.append(
@@ -103,7 +106,7 @@ def _node_groups(result: SimulationResult) -> list[dict[str, Any]]:
                 "n_nodes_max": int(n_nodes.max()) if n_nodes.size else 0,
                 "max_pods_per_node": int(result.node_max_pods[mine].max()) if mine.any() else None,
                 "pods_per_node_mean": (
-                    _num(float(np.mean(pods[running] / n_nodes[running])))
+                    _num(float(np.mean(pods[running] / n_ready[running])))
                     if running.any()
                     else None
                 ),
@@ -217,8 +220,15 @@ def _table(rows: Sequence[Mapping[str, Any]], columns: list[tuple[str, str]]) ->
     header = [title for _, title in columns]
     body = [[_fmt(row[key]) for key, _ in columns] for row in rows]
     widths = [max(len(cell) for cell in col) for col in zip(header, *body, strict=True)]
-    lines = ["  ".join(h.ljust(w) for h, w in zip(header, widths, strict=True))]
-    lines += ["  ".join(c.rjust(w) for c, w in zip(r, widths, strict=True)) for r in body]
+    # text left, numbers right
+    left = [bool(rows) and isinstance(rows[0][key], str | list) for key, _ in columns]
+    lines = ["  ".join(h.ljust(w) for h, w in zip(header, widths, strict=True)).rstrip()]
+    for cells in body:
+        line = "  ".join(
+            c.ljust(w) if is_left else c.rjust(w)
+            for c, w, is_left in zip(cells, widths, left, strict=True)
+        )
+        lines.append(line.rstrip())
     return lines
 
 
@@ -290,11 +300,14 @@ def format_summary(summary: Mapping[str, Any]) -> str:
     for reason, n in list(pods["unschedulable_reasons"].items())[:3]:
         lines.append(f"unschedulable ({n:,} pods): {reason}")
     ec2 = summary["ec2"]
-    peaks = ", ".join(
-        f"{action} {n}/min (refill {ec2['refill_per_min'][action]}/min)"
-        for action, n in ec2["calls_per_min_peak"].items()
+    lines += ["", f"EC2 calls (throttled: {ec2['n_throttled']:,})"]
+    lines += _table(
+        [
+            {"action": action, "peak": n, "refill": ec2["refill_per_min"][action]}
+            for action, n in ec2["calls_per_min_peak"].items()
+        ],
+        [("action", "action"), ("peak", "peak_per_min"), ("refill", "bucket_refill_per_min")],
     )
-    lines += ["", f"EC2 peak calls: {peaks or 'none'}; throttled: {ec2['n_throttled']:,}"]
     lines += [f"note: {note}" for note in summary["notes"]]
     return "\n".join(lines)
 

@@ -243,6 +243,7 @@ class _Run:
         self.node_group: list[int] = []
         self.node_request: list[LaunchRequest] = []
         self.node_kubelet_ready_s = np.zeros(0)
+        self.node_launch_s = np.zeros(0)
         self.node_confirmed = np.zeros(0, dtype=bool)  # its Auto Scaling group knows how it went
         self.node_ready = np.zeros(0, dtype=bool)
         self.node_gone = np.zeros(0, dtype=bool)
@@ -269,6 +270,7 @@ class _Run:
             self.node_kubelet_ready_s = np.append(
                 self.node_kubelet_ready_s, request.kubelet_ready_s
             )
+            self.node_launch_s = np.append(self.node_launch_s, request.launch_s)
             self.node_confirmed = np.append(self.node_confirmed, False)
             self.node_ready = np.append(self.node_ready, False)
             self.node_gone = np.append(self.node_gone, False)
@@ -377,9 +379,21 @@ class _Run:
                     events["delta"].append(delta)
                     events["pod"].append(pod)
                     events["branch"].append(branch)
-        self.engine.submit_pods(PodEvents.from_arrays(**events))
-        for column in events.values():
-            column.clear()
+        if events["pod"]:
+            # built valid here (one ADD per pod, its DEL later on the same node): sort only
+            time_s = np.array(events["time_s"])
+            order = np.argsort(time_s, kind="stable")
+            self.engine.submit_pods(
+                PodEvents(
+                    time_s=time_s[order],
+                    node=np.array(events["node"], dtype=np.int64)[order],
+                    delta=np.array(events["delta"], dtype=np.int8)[order],
+                    pod=np.array(events["pod"], dtype=np.int64)[order],
+                    branch=np.array(events["branch"], dtype=bool)[order],
+                )
+            )
+            for column in events.values():
+                column.clear()
 
     def _bind_daemonsets(self, nodes: NDArray[np.int64], now_s: float) -> None:
         """The DaemonSet controller's pods on nodes that just became Ready."""
@@ -442,7 +456,7 @@ class _Run:
         """The scenario's series at ``now_s``."""
         group = np.asarray(self.node_group, dtype=np.int64)
         n_groups = len(self.asgs)
-        up = (self.node_kubelet_ready_s <= now_s) & ~self.node_gone  # booted (joined ipamd)
+        up = (self.node_launch_s <= now_s) & ~self.node_gone  # launched, not gone
         ready = up & self.node_ready
         metrics = self.engine.metrics()
         with_address = metrics["ips_assigned"] + metrics["branch_pods"]
