@@ -68,11 +68,9 @@ def test_prefix_delegation_on_a_fragmented_subnet_and_with_a_reservation() -> No
     assert subnet["n_min_free_ips"] > 100
     reserved = summary(str(EXAMPLES / "prefix-reserved.yaml"))
     assert reserved["subnets"][0]["prefix_exhausted_at_s"] is None
-    pd = {g["name"]: g for g in reserved["node_groups"]}["pd"]
-    assert (
-        pd["pods_per_node_mean"]
-        > {g["name"]: g for g in fragmented["node_groups"]}["pd"]["pods_per_node_mean"]
-    )
+    # without a /28 the prefix-delegation nodes never get an address: never Ready, no pods
+    assert {g["name"]: g for g in fragmented["node_groups"]}["pd"]["pods_per_node_mean"] is None
+    assert {g["name"]: g for g in reserved["node_groups"]}["pd"]["pods_per_node_mean"] > 0
 
 
 def test_json_has_every_field_the_issue_names() -> None:
