@@ -302,13 +302,15 @@ def holder_scenario() -> dict[str, Any]:
     }
 
 
-def run_with_holder(scenario: dict[str, Any], kind: str, n_ips: int) -> tuple[Any, Any]:
-    """A load balancer takes ``n_ips`` of the node subnet at 200 s and returns them at 500 s."""
+def run_with_holder(scenario: dict[str, Any], kind: str) -> tuple[Any, Any]:
+    """A load balancer takes all but 2 free addresses of the node subnet at 200 s and returns
+    them at 500 s."""
     world, engine = build(scenario, kind)
     add_nodes(engine, scenario)
     engine.submit_pods(scenario["pods"])
     engine.run_until(200.0)
     holder = world.new_owner_id()
+    n_ips = world.available_ip_address_count("subnet-node") - 2
     world.allocate_fixed("subnet-node", holder, n_ips=n_ips, now_s=200.0)
     engine.run_until(500.0)
     world.release_owner(holder)
@@ -318,8 +320,8 @@ def run_with_holder(scenario: dict[str, Any], kind: str, n_ips: int) -> tuple[An
 
 def test_an_outside_holder_changes_what_nodes_get_identically_in_both_engines() -> None:
     scenario = holder_scenario()
-    plain, reference = run_with_holder(scenario, "reference", n_ips=20)
-    fast, engine = run_with_holder(scenario, "fast", n_ips=20)
+    plain, reference = run_with_holder(scenario, "reference")
+    fast, engine = run_with_holder(scenario, "fast")
     result = engine.result()
     assert_same_result(reference.result(), result)
     assert_same_world(plain, fast)
@@ -334,7 +336,7 @@ def test_an_outside_holder_changes_what_nodes_get_identically_in_both_engines() 
 
 @pytest.mark.parametrize("seed", [11, 12, 13])
 def test_littles_law_mean_running_pods_is_arrival_rate_times_mean_life(seed: int) -> None:
-    """Unlimited addresses and instant EC2: no pod waits, and the time-average of running pods
+    """Unlimited addresses and instant EC2: no pod waits beyond its first tick, and the time-average of running pods
     is the arrival rate times the mean life (M/M/inf in steady state, Little's law)."""
     instant = Latency(1e-3, 0.0, 1e-3)
     params = Ec2Params(latencies=dict.fromkeys(DEFAULT_BUCKETS, instant), eni_ready_latency=instant)
@@ -350,8 +352,10 @@ def test_littles_law_mean_running_pods_is_arrival_rate_times_mean_life(seed: int
     engine.run_until(start_s + duration_s)
     result = engine.result()
     assert result.pod_ids.size == events.n_adds
-    assert np.all(result.wait_s == 0.0)
+    # no wait: every pod got its address at its first tick (wait = that tick - its ADD time),
+    # but those deleted in that same tick, which never start
     assert result.n_failed_adds.sum() == 0
+    assert set(result.pod_outcome.tolist()) <= {0, 2} and np.all(result.wait_s < 1.0)
     frame = result.to_frame()
     window = frame[(frame.now_s > start_s) & (frame.now_s <= start_s + duration_s)]
     running = window.groupby("now_s").ips_assigned.sum()
