@@ -336,8 +336,9 @@ def test_an_outside_holder_changes_what_nodes_get_identically_in_both_engines() 
 
 @pytest.mark.parametrize("seed", [11, 12, 13])
 def test_littles_law_mean_running_pods_is_arrival_rate_times_mean_life(seed: int) -> None:
-    """Unlimited addresses and instant EC2: no pod waits beyond its first tick, and the time-average of running pods
-    is the arrival rate times the mean life (M/M/inf in steady state, Little's law)."""
+    """Unlimited addresses and instant EC2: no pod waits beyond its first tick, and the
+    time-average of running pods is the arrival rate times the mean life (M/M/inf in steady
+    state, Little's law)."""
     instant = Latency(1e-3, 0.0, 1e-3)
     params = Ec2Params(latencies=dict.fromkeys(DEFAULT_BUCKETS, instant), eni_ready_latency=instant)
     world = FastWorld({"subnet-a": "10.0.0.0/16"}, seed=seed, ec2_params=params)
