@@ -30,6 +30,7 @@ from cnisim.sim.workload import PodEvents
 __all__ = [
     "EngineDriver",
     "check_engine_options",
+    "check_node_ids",
     "check_node_specs",
     "check_pod_batch",
 ]
@@ -172,3 +173,19 @@ def check_pod_batch(nodes: ArrayLike, n_nodes: int) -> None:
     node_ids = np.asarray(nodes)
     if node_ids.size and int(node_ids.max()) >= n_nodes:
         raise UsageError("a pod is scheduled on a node id that is not added: add nodes first")
+
+
+def check_node_ids(ids: ArrayLike, n_nodes: int) -> list[int]:
+    """The node ids of a ``remove_nodes`` call, as ints.
+
+    Raises
+    ------
+    UsageError
+        An id that is not an integer or names a node that was never added.
+    """
+    node_ids = np.atleast_1d(np.asarray(ids)).ravel()
+    if node_ids.size and not np.issubdtype(node_ids.dtype, np.integer):
+        raise UsageError("node ids must be integers")
+    if node_ids.size and (node_ids.min() < 0 or node_ids.max() >= n_nodes):
+        raise UsageError("remove_nodes got a node id that was never added")
+    return [int(i) for i in node_ids]
