@@ -502,7 +502,11 @@ class _Run:
 
     def _next_tick_s(self, now_s: float, next_sample_at: float) -> float:
         """The next tick at which the engine, a pod, the queue, a group or a boot is due."""
-        due = [self.engine.peek_s(), next_sample_at, self.queue.next_due_s()]
+        due = [next_sample_at, self.queue.next_due_s()]
+        if self.n_unsettled:
+            # a launch's result or a node's Ready comes from the engine; once every node is
+            # settled, what ipamd does between two scenario events needs no visit
+            due.append(self.engine.peek_s())
         if self.i_arrival < self.n_generated:
             due.append(float(self.pods["created_s"][self.i_arrival]))
         if self.ends:
