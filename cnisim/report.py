@@ -134,8 +134,9 @@ def _pods(result: SimulationResult) -> dict[str, Any]:
     sim = result.ipamd
     failed = sim.n_failed_by_reason.sum(axis=0)
     waits = sim.wait_s[sim.pod_outcome != POD_OUTCOMES.index("cancelled")]
-    reasons = Counter(r for r in result.pod_unschedulable_reason.tolist() if r)
     never_bound = np.isnan(result.pod_bound_s)
+    # pods still Pending at the end, by the scheduler's last word on each
+    reasons = Counter(r for r in result.pod_unschedulable_reason[never_bound].tolist() if r)
     return {
         "n_created": result.n_pods,
         "n_started": int(np.count_nonzero(~never_bound)),
@@ -143,7 +144,7 @@ def _pods(result: SimulationResult) -> dict[str, Any]:
         "n_unschedulable_max": int(result.n_unschedulable.max())
         if result.n_unschedulable.size
         else 0,
-        "unschedulable_reasons": dict(reasons.most_common()),
+        "pending_at_end_by_reason": dict(reasons.most_common()),
         "n_waiting_for_ip_at_end": int(
             np.count_nonzero(sim.pod_outcome == POD_OUTCOMES.index("waiting"))
         ),
@@ -297,8 +298,8 @@ def format_summary(summary: Mapping[str, Any]) -> str:
         f"failed ADDs: {pods['n_failed_ip_adds']:,}"
         + "".join(f"; {r} {n:,}" for r, n in pods["failed_ip_adds_by_reason"].items()),
     ]
-    for reason, n in list(pods["unschedulable_reasons"].items())[:3]:
-        lines.append(f"unschedulable ({n:,} pods): {reason}")
+    for reason, n in list(pods["pending_at_end_by_reason"].items())[:3]:
+        lines.append(f"pending at the end ({n:,} pods): {reason}")
     ec2 = summary["ec2"]
     lines += ["", f"EC2 calls (throttled: {ec2['n_throttled']:,})"]
     lines += _table(

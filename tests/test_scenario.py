@@ -296,3 +296,24 @@ def test_an_unknown_engine_is_refused(tmp_path: Path, engine: str) -> None:
     plan = load_plan(plan_file(tmp_path, BEST_PRACTICES), catalog=CATALOG)
     with pytest.raises(UsageError, match="unknown engine"):
         simulate(plan, CATALOG, engine=engine)  # type: ignore[arg-type]
+
+
+def test_an_ipv6_cluster_takes_only_node_addresses(tmp_path: Path) -> None:
+    """ipFamily IPv6: each node takes one IPv4 address (its node IP) and its pods none (a /80
+    per node); the pods still need a pods slot, CPU and memory."""
+    result = run(
+        tmp_path,
+        """\
+        apiVersion: eksctl.io/v1alpha5
+        kind: ClusterConfig
+        metadata: {name: v6, region: us-west-2}
+        kubernetesNetworkConfig: {ipFamily: IPv6}
+        managedNodeGroups:
+          - {name: ng, instanceType: m5.large, desiredCapacity: 3, privateNetworking: true}
+        """,
+    )
+    summary = summarize(result)
+    assert sum(s["n_peak_used_ips"] for s in summary["subnets"]) == 3
+    assert summary["pods"]["n_started"] == 2 + 3 * 2  # CoreDNS, aws-node and kube-proxy
+    assert summary["pods"]["n_failed_ip_adds"] == 0
+    assert any("IPv6" in note for note in summary["notes"])

@@ -30,6 +30,9 @@ Simplifications (each also in the README):
 - DaemonSet pods are bound to each node as it becomes Ready (the DaemonSet controller's
   binding, no scheduler cycle); host-network ones take a pods slot and no address.
 - Node groups keep their desired size: no autoscaler (part 2), no scale-in, no upgrades.
+- IPv6 clusters (``ipFamily: IPv6``): ipamd gives each node a /80 and pods no IPv4 address, so
+  no engine runs; each node takes its one IPv4 node address from its subnet when it boots
+  (and fails to launch if the subnet is full), and is Ready then.
 
 References
 ----------
@@ -57,6 +60,7 @@ from cnisim.sim.nodes import NodeCapacity, node_capacity
 from cnisim.sim.scenario_result import SimulationResult
 from cnisim.sim.scheduler import NodeView, PendingPods, schedule
 from cnisim.sim.spec import max_pods_options
+from cnisim.sim.subnet import InsufficientAddressesError
 from cnisim.sim.workload import PodEvents
 from cnisim.sim.workloads import (
     AWS_NODE,
@@ -248,6 +252,9 @@ class _Run:
         self.node_ready = np.zeros(0, dtype=bool)
         self.node_gone = np.zeros(0, dtype=bool)
         self.n_unsettled = 0  # nodes not yet confirmed, or neither Ready nor gone
+        self.ipv6 = plan.ip_family == "IPv6"
+        self.ipv6_owner: dict[int, int] = {}  # IPv6 node -> its node address's holder id
+        self.ipv6_failed = np.zeros(0, dtype=bool)
         self.boots: list[tuple[float, int]] = []  # (kubelet Ready [s], node) of booting nodes
         self.asg_due_s = [0.0] * len(self.asgs)
         self.node_of_request: dict[tuple[int, int], int] = {}
@@ -258,11 +265,15 @@ class _Run:
         """Add the instances group ``g``'s Auto Scaling group launches now; True if any."""
         requests = self.asgs[g].launches(now_s)
         for request in requests:
-            spec = self.specs[g].node_spec(request)
-            # ipamd starts once the node has booted (see the module docstring)
-            (node,) = self.engine.add_nodes(
-                [spec], self.configs[g], request.kubelet_ready_s
-            ).tolist()
+            if self.ipv6:
+                node = len(self.node_group)  # no ipamd IPv4 pool: the engine has no nodes
+                self.ipv6_owner[node] = self.world.new_owner_id()
+            else:
+                spec = self.specs[g].node_spec(request)
+                # ipamd starts once the node has booted (see the module docstring)
+                (node,) = self.engine.add_nodes(
+                    [spec], self.configs[g], request.kubelet_ready_s
+                ).tolist()
             capacity = self.capacity[g][request.instance_type]
             self.view = self.view.add_nodes(capacity, [self.zones.index(request.az)], [False])
             self.node_group.append(g)
@@ -274,6 +285,7 @@ class _Run:
             self.node_confirmed = np.append(self.node_confirmed, False)
             self.node_ready = np.append(self.node_ready, False)
             self.node_gone = np.append(self.node_gone, False)
+            self.ipv6_failed = np.append(self.ipv6_failed, False)
             self.n_unsettled += 1
             heapq.heappush(self.boots, (request.kubelet_ready_s, node))
             self.pods_on.append(set())
@@ -299,7 +311,7 @@ class _Run:
     def _settle(self, now_s: float) -> bool:
         """Tell each group how its launches went; nodes that became Ready get their
         DaemonSet pods. True if any node became Ready."""
-        status = self.engine.node_status()
+        status = self._ipv6_status(now_s) if self.ipv6 else self.engine.node_status()
         for i in np.flatnonzero(status["joined"] & ~self.node_confirmed).tolist():
             self.node_confirmed[i] = True
             g = self.node_group[i]
@@ -324,9 +336,31 @@ class _Run:
         self._bind_daemonsets(new, now_s)
         return True
 
+    def _ipv6_status(self, now_s: float) -> dict[str, NDArray[np.bool_]]:
+        """IPv6 nodes: each takes its node address when it boots (a node whose subnet is full
+        fails to launch) and is Ready then; its pods take no IPv4 address (a /80 per node)."""
+        joined = self.node_kubelet_ready_s <= now_s
+        failed = np.zeros_like(joined)
+        for i in np.flatnonzero(joined & ~self.node_confirmed).tolist():
+            try:
+                self.world.allocate_fixed(
+                    self.node_request[i].subnet_id, self.ipv6_owner[i], n_ips=1, now_s=now_s
+                )
+            except InsufficientAddressesError:
+                failed[i] = True
+        self.ipv6_failed |= failed
+        return {
+            "joined": joined,
+            "launch_failed": self.ipv6_failed,
+            "ready": joined & ~self.ipv6_failed,
+        }
+
     def _terminate(self, node: int, now_s: float) -> None:
         """The node leaves; the ReplicaSets and Jobs recreate its pods, with the life left."""
-        self.engine.remove_nodes([node], now_s)
+        if self.ipv6:
+            self.world.release_owner(self.ipv6_owner[node])
+        else:
+            self.engine.remove_nodes([node], now_s)
         if not self.node_ready[node] and not self.node_gone[node]:
             self.n_unsettled -= 1
         self.node_gone[node] = True
@@ -370,8 +404,8 @@ class _Run:
             self.pods_on[node].add(pod)
             if math.isfinite(end):
                 heapq.heappush(self.ends, (end, pod))
-            if not needs:
-                continue  # host network: a pods slot, no address
+            if not needs or self.ipv6:
+                continue  # host network (or IPv6): a pods slot, no IPv4 address
             for time_s, delta in ((now_s, 1), (end, -1)):
                 if math.isfinite(time_s):
                     events["time_s"].append(time_s)
@@ -459,7 +493,11 @@ class _Run:
         up = (self.node_launch_s <= now_s) & ~self.node_gone  # launched, not gone
         ready = up & self.node_ready
         metrics = self.engine.metrics()
-        with_address = metrics["ips_assigned"] + metrics["branch_pods"]
+        with_address = (
+            np.zeros(group.size, np.int64)
+            if self.ipv6
+            else metrics["ips_assigned"] + metrics["branch_pods"]
+        )
         pods = self.pods
         running = np.isnan(pods["deleted_s"]) & (pods["node"] >= 0) & pods["needs_address"]
         n_bound = np.bincount(pods["node"][running], minlength=group.size)
