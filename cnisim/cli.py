@@ -1068,6 +1068,11 @@ def _parse_pod_counts(text: str) -> list[int]:
     return [parse_int(part, name="--pods", minimum=0, maximum=INT32_MAX) for part in parts]
 
 
+#: The largest kubelet maxPods warmpool simulates: 2,000 pods take ~5 s (EKS sets at most 250,
+#: the secondary-IP table tops out at 737).
+_WARMPOOL_MAX_PODS = 2_000
+
+
 class Placement(StrEnum):
     """``--placement``: how ipamd picks a pod's address."""
 
@@ -1147,9 +1152,10 @@ def warmpool(
         int | None,
         typer.Option(
             "--max-pods",
-            help="Your kubelet maxPods (eksctl maxPodsPerNode), 1 to 2^31-1; default what "
-            "`cnisim maxpods` gives for the same settings.",
-            parser=_integer("--max-pods", 1, INT32_MAX),
+            help="Your kubelet maxPods (eksctl maxPodsPerNode), 1 to 2,000 (the simulated "
+            "node's cost grows with its pods); default what `cnisim maxpods` gives for the same "
+            "settings.",
+            parser=_integer("--max-pods", 1, _WARMPOOL_MAX_PODS),
         ),
     ] = None,
     churn: Annotated[
