@@ -552,6 +552,11 @@ def load_catalog(path: Path | None = None) -> Catalog:
     """
     snapshot_dir = _data_dir() if path is None else path
     hint = _PACKAGED_HINT if path is None else _refresh_hint(snapshot_dir)
+    if path is not None and snapshot_dir.exists() and not snapshot_dir.is_dir():
+        raise UsageError(
+            f"{snapshot_dir} is a file, not a snapshot directory: give the directory that "
+            "`cnisim catalog refresh --output DIR` wrote"
+        )
     if path is not None and not snapshot_dir.is_dir():
         raise SnapshotError(f"{snapshot_dir} is not a snapshot directory; {hint}")
     provenance_path = snapshot_dir / PROVENANCE_FILE

@@ -204,6 +204,13 @@ def _number(
     return number
 
 
+def _snapshot_dir(value: Any) -> Path:
+    """``--catalog``: a directory name; empty is refused (Path("") would mean the cwd)."""
+    if not str(value).strip():
+        raise UsageError("--catalog is empty: name a snapshot directory, e.g. --catalog ./data")
+    return Path(value)
+
+
 #: ``--catalog DIR``: read a snapshot written by ``cnisim catalog refresh`` instead of the
 #: packaged one. Reuse it on every command that reads instance data.
 CatalogDirOption = Annotated[
@@ -212,7 +219,8 @@ CatalogDirOption = Annotated[
         "--catalog",
         help="Snapshot directory written by `cnisim catalog refresh --output DIR` "
         "(default: the snapshot shipped with cnisim).",
-        file_okay=False,
+        parser=_snapshot_dir,
+        metavar="DIR",
     ),
 ]
 
