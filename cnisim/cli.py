@@ -766,7 +766,7 @@ def _cell(value: Any) -> str:
     return str(value)
 
 
-@app.command("maxpods")
+@app.command("maxpods", epilog="Table columns: " + _legend_text(list(_LEGEND)) + ".")
 def maxpods(
     instance_types: Annotated[
         list[str] | None, typer.Argument(help="Instance types, e.g. t3.large m5.xlarge.")

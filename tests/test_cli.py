@@ -364,3 +364,73 @@ def test_quick_answer_imports_no_pandas_boto3_or_matplotlib(tmp_path: Path) -> N
         [sys.executable, "-c", code], cwd=tmp_path, capture_output=True, text=True, timeout=60
     )
     assert done.stdout.splitlines() == ["35", "heavy []"], done.stderr
+
+
+def test_all_sorts_by_family_then_size() -> None:
+    # Issue 7: c7g.12xlarge sorted before c7g.2xlarge by name.
+    code, stdout, _ = run("maxpods", "--all", "--family", "c7g", "-o", "json")
+    names = [r["instance_type"] for r in json.loads(stdout)]
+    assert code == 0
+    assert names.index("c7g.2xlarge") < names.index("c7g.12xlarge") < names.index("c7g.16xlarge")
+    assert names[0] == "c7g.medium"
+    families = [r["instance_type"] for r in json.loads(run("maxpods", "--all", "-o", "json")[1])]
+    assert [n.split(".")[0] for n in families] == sorted(n.split(".")[0] for n in families)
+
+
+def test_a_pod_profile_for_one_type_prints_the_table() -> None:
+    # Issue 7: the profile was dropped and the bare integer printed.
+    code, stdout, _ = run("maxpods", "m5.large", "--pod-cpu", "250m", "--pod-memory", "512Mi")
+    header, row = stdout.splitlines()
+    assert code == 0 and "fit" in header.split() and "binds" in header.split()
+    assert row.split()[header.split().index("fit")] == "7"  # README example: cpu binds at 7
+    code, stdout, stderr = run("maxpods", "m5.large", "--pod-cpu", "250m", "-o", "plain")
+    assert (code, stdout) == (0, "29\n") and "pod profile" in stderr
+
+
+def test_table_headers_are_explained_in_help() -> None:
+    text = run("maxpods", "--help")[1]
+    for header in ("rsv_m", "alloc_m", "fit", "binds", "cap", "pd"):
+        assert f"{header} =" in " ".join(text.split())
+
+
+@pytest.mark.parametrize(
+    ("args", "fragment"),
+    [
+        # Nitro type, CNI older than 1.9.0: the version is the reason, not the hypervisor.
+        (["m5.large", "--cni-prefix-delegation-enabled", "--cni-version", "1.8.0"], "1.8.0"),
+        (["m4.large", "--cni-prefix-delegation-enabled"], "needs a Nitro instance"),
+    ],
+)
+def test_prefix_delegation_fallback_names_the_real_cause(args: list[str], fragment: str) -> None:
+    code, stdout, stderr = run("maxpods", *args)
+    assert code == 0 and stdout in ("29\n", "20\n")
+    (line,) = stderr.splitlines()
+    assert fragment in line
+    if "1.8.0" in args:
+        assert "Nitro instance" not in line
+
+
+@pytest.mark.parametrize(
+    "args",
+    [
+        ["maxpods", "t3.large", "--max-pods", str(2**63)],
+        ["maxpods", "t3.large", "--cni-max-eni", "9" * 30],
+        ["maxpods", "t3.large", "--cni-max-eni", "0"],
+        ["maxpods", "t3.large", "--vm-overhead", "nan"],
+        ["maxpods", "t3.large", "--vm-overhead", "inf"],
+        ["maxpods", "t3.large", "--pod-memory", "9" * 30 + "Ei"],
+        ["maxpods", "--all", "--min-vcpus", str(2**64)],
+        ["maxpods", "--all", "--max-memory-gib", "-inf"],
+        ["describe", "m5.large", "--max-pods", "-1"],
+        ["warmpool", "t3.small", "--seed", "-1"],
+        ["warmpool", "t3.small", "--pods", f"1,{2**63}"],
+        ["warmpool", "t3.small", "--churn", "0"],
+        ["warmpool", "t3.small", "--max-pods", "2001"],
+        ["maxpods", "t3.large", "--catalog", ""],
+        ["maxpods", "t3.large", "--bogus"],
+    ],
+)
+def test_numbers_out_of_range_are_one_usage_line(args: list[str]) -> None:
+    code, stdout, stderr = run(*args)
+    assert code == 2 and stdout == ""
+    assert_one_line_error(stderr)
