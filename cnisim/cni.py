@@ -21,7 +21,6 @@ warmIPTargetsDefined, datastoreTargetState), ``pkg/ipamd/datastore/data_store.go
 
 from __future__ import annotations
 
-import difflib
 import re
 from collections.abc import Mapping
 from dataclasses import dataclass, field, replace
@@ -342,5 +341,7 @@ class IpamdConfig:
 
 
 def _close_name(name: str, known: set[str]) -> str | None:
+    import difflib  # only for a misspelt name: kept off the quick path
+
     matches = difflib.get_close_matches(name.upper(), sorted(known), n=1, cutoff=0.75)
     return matches[0] if matches else None
