@@ -289,7 +289,7 @@ def refresh(
         float,
         typer.Option(
             "--timeout",
-            help="Seconds the whole fetch may take, retries included (default 60).",
+            help="Seconds the whole fetch may take, retries included (default 30).",
             parser=_number("--timeout", 0.001, 3600.0),
         ),
     ] = DEFAULT_REFRESH_DEADLINE_S,
@@ -637,6 +637,8 @@ def _warn_modes(cat: Catalog, limits: dict[str, np.ndarray], options: MaxPodsOpt
     trunking = trunking_warning(cat.columns, config)
     if trunking is not None:
         _warn(trunking)
+    if options.show_max_allowed and options.max_pods_override is not None:
+        _warn("--show-max-allowed is ignored: --max-pods sets the answer")
 
 
 _MAXPODS_COLUMNS = (
@@ -849,6 +851,10 @@ def maxpods(
     options = _max_pods_options(**_mode_flags(locals()))
     limits = compute_limits(cat.columns, options)
     _warn_modes(cat, limits, options)
+    if options.prefix_delegation_rule == "cni" and not (options.prefix_delegation or options.ipv6):
+        _warn(
+            "--prefix-delegation-rule cni changes nothing without --cni-prefix-delegation-enabled"
+        )
     profile = options.pod_cpu_millicores is not None or options.pod_memory_mib is not None
     rows = _maxpods_rows(cat, limits, profile)
     # A bare number answers one type; a pod profile's fit needs the table to be seen.
@@ -1275,9 +1281,8 @@ def warmpool(
             | {"pods_needing_ip": min(int(row["pods"]), n_admitted)}
             for row in states
         ]
-        if output is not RowFormat.json:
-            for row in rows:
-                row["ips_per_eni"] = "/".join(map(str, row["ips_per_eni"]))
+        for row in rows:  # one flat value in every format, e.g. "11/11/3"
+            row["ips_per_eni"] = "/".join(map(str, row["ips_per_eni"]))
     typer.echo(_render(rows, OutputFormat(output or RowFormat.table), "ips_held"))
 
 

@@ -912,11 +912,19 @@ def compute_limits(
     >>> compute_limits(m5_large, MaxPodsOptions(prefix_delegation=True))["max_pods"].tolist()
     [110]
     """
+    if not isinstance(options, MaxPodsOptions):
+        raise UsageError(f"options must be a MaxPodsOptions, not {type(options).__name__}")
     vcpus = np.asarray(columns["vcpus"])
     memory_mib = np.asarray(columns["memory_mib"])
     enis_default_card = np.asarray(columns["max_enis_default_card"])
     ipv4_per_eni = np.asarray(columns["ipv4_per_eni"])
     n_rows = len(vcpus)
+    lengths = {name: np.shape(values) for name, values in columns.items()}
+    if any(shape != (n_rows,) for shape in lengths.values()):
+        raise UsageError(
+            "compute_limits needs 1-D columns of one length (one row per type), got "
+            + ", ".join(f"{name} {shape}" for name, shape in lengths.items())
+        )
 
     enis = enis_for_pods(
         enis_default_card,

@@ -434,3 +434,16 @@ def test_numbers_out_of_range_are_one_usage_line(args: list[str]) -> None:
     code, stdout, stderr = run(*args)
     assert code == 2 and stdout == ""
     assert_one_line_error(stderr)
+
+
+def test_options_that_change_nothing_say_so() -> None:
+    code, stdout, stderr = run("maxpods", "m5.large", "--max-pods", "50", "--show-max-allowed")
+    assert (code, stdout) == (0, "50\n") and "--show-max-allowed is ignored" in stderr
+    code, stdout, stderr = run("maxpods", "m5.metal", "--prefix-delegation-rule", "cni")
+    assert code == 0 and "nothing without --cni-prefix-delegation-enabled" in stderr
+
+
+def test_warmpool_json_is_flat() -> None:
+    rows = json.loads(run("warmpool", "t3.large", "--pods", "0,15", "-o", "json")[1])
+    assert all(isinstance(v, int | str) for row in rows for v in row.values())
+    assert rows[1]["ips_per_eni"] == "11/11/11"

@@ -40,8 +40,8 @@ def old_snapshot(directory: Path) -> dict[str, bytes]:
 
 
 def every_file(directory: Path) -> dict[str, bytes]:
-    """Every file in ``directory``, hidden temp files included."""
-    return {path.name: path.read_bytes() for path in sorted(directory.iterdir())}
+    """Every file in ``directory``, hidden temp files included (not subdirectories)."""
+    return {path.name: path.read_bytes() for path in sorted(directory.iterdir()) if path.is_file()}
 
 
 class TinyServer:
