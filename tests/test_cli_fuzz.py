@@ -216,7 +216,7 @@ def value_strategy(
     if getattr(kind, "choices", None):
         choices = st.sampled_from(list(kind.choices))
         return choices if tame else st.one_of(choices, ODD_TEXT)
-    if type_name in ("directory", "path", "file"):
+    if type_name in ("directory", "path", "file") or param.metavar == "DIR":
         return st.just(CATALOG_DIR) if tame else catalog_dirs(tmp)
     if type_name == "integer":
         return st.integers(0, 64).map(str) if tame else INTEGER_TEXT
