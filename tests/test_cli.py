@@ -447,3 +447,42 @@ def test_warmpool_json_is_flat() -> None:
     rows = json.loads(run("warmpool", "t3.large", "--pods", "0,15", "-o", "json")[1])
     assert all(isinstance(v, int | str) for row in rows for v in row.values())
     assert rows[1]["ips_per_eni"] == "11/11/11"
+
+
+def stderr_on_a_terminal(*args: str) -> tuple[int, str, str]:
+    """Run the installed cnisim with stderr on a pseudo-terminal and stdout on a pipe."""
+    import os
+    import pty
+
+    from clihelp import CNISIM
+
+    master, slave = pty.openpty()
+    done = subprocess.run(
+        [str(CNISIM), *args], stdout=subprocess.PIPE, stderr=slave, text=True, timeout=120
+    )
+    os.close(slave)
+    seen = b""
+    try:
+        while chunk := os.read(master, 65536):
+            seen += chunk
+    except OSError:  # EIO once the terminal's last writer is gone
+        pass
+    os.close(master)
+    return done.returncode, done.stdout, seen.decode(errors="replace")
+
+
+def test_progress_and_legend_on_a_terminal_only() -> None:
+    code, stdout, terminal = stderr_on_a_terminal("warmpool", "t3.large", "--pods", "5")
+    assert code == 0 and "simulating" in terminal
+    assert stdout.splitlines()[0].split()[0] == "pods_needing_ip"  # stdout stays clean
+    code, stdout, terminal = stderr_on_a_terminal("maxpods", "t3.large", "m5.large")
+    assert code == 0 and "rsv_m = kube-reserved CPU [millicores]" in terminal
+    # Piped (CliRunner): neither.
+    assert run("warmpool", "t3.large", "--pods", "5")[2] == ""
+    assert run("maxpods", "t3.large", "m5.large")[2] == ""
+
+
+def test_warmpool_help_offers_only_what_it_has() -> None:
+    text = " ".join(run("warmpool", "--help")[1].split())
+    assert "--reservation-basis" not in text and "plain" not in text
+    assert "table (default), json (a list of objects) or csv" in text
