@@ -211,3 +211,19 @@ def test_any_integer_setting_parses_to_a_valid_value(raw: str, number: int) -> N
         if value == str(number) and number >= 0:
             assert config.warm_ip_target == number
             assert config.warnings == ()
+
+
+@pytest.mark.parametrize(
+    "changes",
+    [
+        {"warm_ip_target": -1},
+        {"warm_eni_target": 1.5},
+        {"minimum_ip_target": True},
+        {"max_eni": 0},
+        {"ip_cooldown_period_s": float("nan")},
+        {"enable_pod_eni": "yes"},
+    ],
+)
+def test_python_callers_get_a_usage_error_for_bad_fields(changes: dict[str, object]) -> None:
+    with pytest.raises(UsageError):
+        IpamdConfig(**changes)  # type: ignore[arg-type]
