@@ -510,8 +510,24 @@ class Catalog:
         )
 
     def take(self, indices: Sequence[int] | np.ndarray) -> Catalog:
-        """A catalog of the given rows, in the given order."""
-        indices = np.asarray(indices, dtype=np.intp)
+        """A catalog of the given rows, in the given order.
+
+        Raises
+        ------
+        UsageError
+            An index that is not a whole number in ``[-len, len)``.
+        """
+        try:
+            indices = np.asarray(indices, dtype=np.intp)
+        except (TypeError, ValueError, OverflowError):
+            raise UsageError(
+                "take needs whole-number row indices, e.g. catalog.locate([...])"
+            ) from None
+        if indices.ndim != 1 or ((indices < -len(self)) | (indices >= len(self))).any():
+            raise UsageError(
+                f"take needs a 1-D list of row indices in [-{len(self)}, {len(self)}): use "
+                "catalog.locate(names) to find rows"
+            )
         return Catalog(
             {name: values[indices] for name, values in self.columns.items()}, self.provenance
         )
@@ -520,7 +536,7 @@ class Catalog:
         """A catalog of the rows where ``mask`` is True (order kept)."""
         mask = np.asarray(mask, dtype=np.bool_)
         if mask.shape != (len(self),):
-            raise ValueError(f"mask has shape {mask.shape}, expected ({len(self)},)")
+            raise UsageError(f"filter's mask has shape {mask.shape}, expected ({len(self)},)")
         return Catalog(
             {name: values[mask] for name, values in self.columns.items()}, self.provenance
         )
@@ -552,6 +568,7 @@ def load_catalog(path: Path | None = None) -> Catalog:
     ----------
     EC2 API Reference, DescribeInstanceTypes (the records the table is derived from).
     """
+    path = None if path is None else Path(path)
     snapshot_dir = _data_dir() if path is None else path
     hint = _PACKAGED_HINT if path is None else _refresh_hint(snapshot_dir)
     if path is not None and snapshot_dir.exists() and not snapshot_dir.is_dir():
@@ -927,6 +944,7 @@ def refresh_snapshot(
         isinstance(deadline_s, int | float) and math.isfinite(deadline_s) and deadline_s > 0
     ):
         raise UsageError(f"deadline_s {deadline_s!r} is not a time: give seconds > 0, e.g. 60")
+    output_dir = Path(output_dir)
     packaged = _data_dir().resolve()
     target = output_dir.resolve()
     if target == packaged or packaged in target.parents:
