@@ -5,16 +5,21 @@ BIN := $(VENV)/bin
 
 .PHONY: run test lint bench clean
 
+# Set-up is quiet unless it fails: pip's output goes to a log that is shown only then.
+SETUP_LOG := $(VENV)/setup.log
+PIP := $(BIN)/python -m pip --disable-pip-version-check --no-input -q -q
+
 $(BIN)/cnisim: pyproject.toml
-	$(PYTHON) -c 'import sys; assert sys.version_info >= (3, 11), "cnisim needs Python 3.11+"'
-	$(PYTHON) -m venv $(VENV)
-	$(BIN)/python -m pip install --quiet --upgrade pip
-	$(BIN)/python -m pip install --quiet -e '.[dev]'
-	touch $@
+	@$(PYTHON) -c 'import sys; assert sys.version_info >= (3, 11), "cnisim needs Python 3.11+"'
+	@echo "setting up $(VENV) (about a minute, once)..." >&2
+	@$(PYTHON) -m venv $(VENV)
+	@$(PIP) install --upgrade pip > $(SETUP_LOG) 2>&1 || { cat $(SETUP_LOG) >&2; exit 1; }
+	@$(PIP) install -e '.[dev]' >> $(SETUP_LOG) 2>&1 || { cat $(SETUP_LOG) >&2; exit 1; }
+	@touch $@
 
 ## run: set up, then answer the first question every EKS user asks
 run: $(BIN)/cnisim
-	$(BIN)/cnisim maxpods t3.large
+	@$(BIN)/cnisim maxpods t3.large
 
 ## test: set up, then lint, type-check, run the tests and run every benchmark once
 test: $(BIN)/cnisim lint

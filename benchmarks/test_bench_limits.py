@@ -75,6 +75,7 @@ def row_limits(row: dict[str, Any], options: MaxPodsOptions) -> tuple[Any, ...]:
         security_groups_for_pods=options.security_groups_for_pods,
         all_network_cards=options.all_network_cards,
         max_enis_total=row["max_enis"],
+        trunking_compatible=row["trunking_compatible"],
     )
     uncapped = max_pods_secondary(enis, ipv4_per_eni, host_network_pods=host_pods)
     if options.ipv6:

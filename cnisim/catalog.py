@@ -91,14 +91,16 @@ _COLUMN_BOUNDS: dict[str, tuple[int, int]] = {
 
 # Retries: botocore standard mode (exponential backoff with jitter, 1 s base for throttling,
 # 50 ms otherwise). Four attempts and a 2 s connect timeout make an unreachable endpoint fail
-# in under ~10 s; a refused connection fails in well under a second.
+# in under ~10 s; a refused connection fails in well under a second. A page (~100 kB) takes
+# well under a second from AWS: 5 s per read makes an endpoint that accepts and never answers
+# fail in ~20 s (four reads), not 41 s; the total deadline caps every other case.
 _MAX_ATTEMPTS = 4
 _CONNECT_TIMEOUT_S = 2.0
-_READ_TIMEOUT_S = 10.0
+_READ_TIMEOUT_S = 5.0
 _PAGE_SIZE = 100  # the API maximum for DescribeInstanceTypes
 #: Default total time a refresh may take [s]: per-read timeouts alone never end an endpoint
 #: that sends a byte every few seconds. A real region answers in ~2-5 s (about 10 pages).
-DEFAULT_REFRESH_DEADLINE_S = 60.0
+DEFAULT_REFRESH_DEADLINE_S = 30.0
 # botocore's own region check (botocore/utils.py validate_region_name).
 _REGION_RE = re.compile(r"^[a-zA-Z0-9](?:[a-zA-Z0-9\-]{0,61}[a-zA-Z0-9])?$")
 _THROTTLING_CODES = frozenset({"RequestLimitExceeded", "Throttling", "ThrottlingException"})
@@ -508,8 +510,24 @@ class Catalog:
         )
 
     def take(self, indices: Sequence[int] | np.ndarray) -> Catalog:
-        """A catalog of the given rows, in the given order."""
-        indices = np.asarray(indices, dtype=np.intp)
+        """A catalog of the given rows, in the given order.
+
+        Raises
+        ------
+        UsageError
+            An index that is not a whole number in ``[-len, len)``.
+        """
+        try:
+            indices = np.asarray(indices, dtype=np.intp)
+        except (TypeError, ValueError, OverflowError):
+            raise UsageError(
+                "take needs whole-number row indices, e.g. catalog.locate([...])"
+            ) from None
+        if indices.ndim != 1 or ((indices < -len(self)) | (indices >= len(self))).any():
+            raise UsageError(
+                f"take needs a 1-D list of row indices in [-{len(self)}, {len(self)}): use "
+                "catalog.locate(names) to find rows"
+            )
         return Catalog(
             {name: values[indices] for name, values in self.columns.items()}, self.provenance
         )
@@ -518,7 +536,7 @@ class Catalog:
         """A catalog of the rows where ``mask`` is True (order kept)."""
         mask = np.asarray(mask, dtype=np.bool_)
         if mask.shape != (len(self),):
-            raise ValueError(f"mask has shape {mask.shape}, expected ({len(self)},)")
+            raise UsageError(f"filter's mask has shape {mask.shape}, expected ({len(self)},)")
         return Catalog(
             {name: values[mask] for name, values in self.columns.items()}, self.provenance
         )
@@ -550,8 +568,14 @@ def load_catalog(path: Path | None = None) -> Catalog:
     ----------
     EC2 API Reference, DescribeInstanceTypes (the records the table is derived from).
     """
+    path = None if path is None else Path(path)
     snapshot_dir = _data_dir() if path is None else path
     hint = _PACKAGED_HINT if path is None else _refresh_hint(snapshot_dir)
+    if path is not None and snapshot_dir.exists() and not snapshot_dir.is_dir():
+        raise UsageError(
+            f"{snapshot_dir} is a file, not a snapshot directory: give the directory that "
+            "`cnisim catalog refresh --output DIR` wrote"
+        )
     if path is not None and not snapshot_dir.is_dir():
         raise SnapshotError(f"{snapshot_dir} is not a snapshot directory; {hint}")
     provenance_path = snapshot_dir / PROVENANCE_FILE
@@ -920,6 +944,7 @@ def refresh_snapshot(
         isinstance(deadline_s, int | float) and math.isfinite(deadline_s) and deadline_s > 0
     ):
         raise UsageError(f"deadline_s {deadline_s!r} is not a time: give seconds > 0, e.g. 60")
+    output_dir = Path(output_dir)
     packaged = _data_dir().resolve()
     target = output_dir.resolve()
     if target == packaged or packaged in target.parents:

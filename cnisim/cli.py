@@ -208,6 +208,13 @@ def _number(
     return number
 
 
+def _snapshot_dir(value: Any) -> Path:
+    """``--catalog``: a directory name; empty is refused (Path("") would mean the cwd)."""
+    if not str(value).strip():
+        raise UsageError("--catalog is empty: name a snapshot directory, e.g. --catalog ./data")
+    return Path(value)
+
+
 #: ``--catalog DIR``: read a snapshot written by ``cnisim catalog refresh`` instead of the
 #: packaged one. Reuse it on every command that reads instance data.
 CatalogDirOption = Annotated[
@@ -216,7 +223,8 @@ CatalogDirOption = Annotated[
         "--catalog",
         help="Snapshot directory written by `cnisim catalog refresh --output DIR` "
         "(default: the snapshot shipped with cnisim).",
-        file_okay=False,
+        parser=_snapshot_dir,
+        metavar="DIR",
     ),
 ]
 
@@ -285,7 +293,7 @@ def refresh(
         float,
         typer.Option(
             "--timeout",
-            help="Seconds the whole fetch may take, retries included (default 60).",
+            help="Seconds the whole fetch may take, retries included (default 30).",
             parser=_number("--timeout", 0.001, 3600.0),
         ),
     ] = DEFAULT_REFRESH_DEADLINE_S,
@@ -633,6 +641,8 @@ def _warn_modes(cat: Catalog, limits: dict[str, np.ndarray], options: MaxPodsOpt
     trunking = trunking_warning(cat.columns, config)
     if trunking is not None:
         _warn(trunking)
+    if options.show_max_allowed and options.max_pods_override is not None:
+        _warn("--show-max-allowed is ignored: --max-pods sets the answer")
 
 
 _MAXPODS_COLUMNS = (
@@ -762,7 +772,7 @@ def _cell(value: Any) -> str:
     return str(value)
 
 
-@app.command("maxpods")
+@app.command("maxpods", epilog="Table columns: " + _legend_text(list(_LEGEND)) + ".")
 def maxpods(
     instance_types: Annotated[
         list[str] | None, typer.Argument(help="Instance types, e.g. t3.large m5.xlarge.")
@@ -845,6 +855,10 @@ def maxpods(
     options = _max_pods_options(**_mode_flags(locals()))
     limits = compute_limits(cat.columns, options)
     _warn_modes(cat, limits, options)
+    if options.prefix_delegation_rule == "cni" and not (options.prefix_delegation or options.ipv6):
+        _warn(
+            "--prefix-delegation-rule cni changes nothing without --cni-prefix-delegation-enabled"
+        )
     profile = options.pod_cpu_millicores is not None or options.pod_memory_mib is not None
     rows = _maxpods_rows(cat, limits, profile)
     # A bare number answers one type; a pod profile's fit needs the table to be seen.
@@ -1072,6 +1086,11 @@ def _parse_pod_counts(text: str) -> list[int]:
     return [parse_int(part, name="--pods", minimum=0, maximum=INT32_MAX) for part in parts]
 
 
+#: The largest kubelet maxPods warmpool simulates: 2,000 pods take ~5 s (EKS sets at most 250,
+#: the secondary-IP table tops out at 737).
+_WARMPOOL_MAX_PODS = 2_000
+
+
 class Placement(StrEnum):
     """``--placement``: how ipamd picks a pod's address."""
 
@@ -1151,9 +1170,10 @@ def warmpool(
         int | None,
         typer.Option(
             "--max-pods",
-            help="Your kubelet maxPods (eksctl maxPodsPerNode), 1 to 2^31-1; default what "
-            "`cnisim maxpods` gives for the same settings.",
-            parser=_integer("--max-pods", 1, INT32_MAX),
+            help="Your kubelet maxPods (eksctl maxPodsPerNode), 1 to 2,000 (the simulated "
+            "node's cost grows with its pods); default what `cnisim maxpods` gives for the same "
+            "settings.",
+            parser=_integer("--max-pods", 1, _WARMPOOL_MAX_PODS),
         ),
     ] = None,
     churn: Annotated[
@@ -1265,9 +1285,8 @@ def warmpool(
             | {"pods_needing_ip": min(int(row["pods"]), n_admitted)}
             for row in states
         ]
-        if output is not RowFormat.json:
-            for row in rows:
-                row["ips_per_eni"] = "/".join(map(str, row["ips_per_eni"]))
+        for row in rows:  # one flat value in every format, e.g. "11/11/3"
+            row["ips_per_eni"] = "/".join(map(str, row["ips_per_eni"]))
     typer.echo(_render(rows, OutputFormat(output or RowFormat.table), "ips_held"))
 
 

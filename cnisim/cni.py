@@ -21,13 +21,13 @@ warmIPTargetsDefined, datastoreTargetState), ``pkg/ipamd/datastore/data_store.go
 
 from __future__ import annotations
 
-import difflib
 import re
 from collections.abc import Mapping
 from dataclasses import dataclass, field, replace
 from typing import Literal
 
 from cnisim.errors import UsageError
+from cnisim.units import check_finite, check_whole
 
 PoolMode = Literal["warm_eni", "warm_ip", "warm_prefix", "ipv6"]
 
@@ -142,6 +142,30 @@ class IpamdConfig:
     ip_cooldown_period_s: float = 30.0
     enable_subnet_discovery: bool = True
     warnings: tuple[str, ...] = field(default=(), compare=False)
+
+    def __post_init__(self) -> None:
+        # Types and ranges for Python callers (from_env already gives valid values); the
+        # combinations ipamd refuses are :meth:`validate`'s, as at node init.
+        for name in (
+            "warm_eni_target",
+            "warm_ip_target",
+            "minimum_ip_target",
+            "warm_prefix_target",
+        ):
+            check_whole(getattr(self, name), name=name, minimum=0)
+        if self.max_eni is not None:
+            check_whole(self.max_eni, name="max_eni", minimum=1)
+        check_finite(self.ip_cooldown_period_s, name="ip_cooldown_period_s")
+        for name in (
+            "enable_prefix_delegation",
+            "custom_network_cfg",
+            "enable_pod_eni",
+            "enable_ipv4",
+            "enable_ipv6",
+            "enable_subnet_discovery",
+        ):
+            if not isinstance(getattr(self, name), bool):
+                raise UsageError(f"{name} must be True or False, not {getattr(self, name)!r:.40}")
 
     @classmethod
     def from_env(cls, env: Mapping[str, str]) -> IpamdConfig:
@@ -342,5 +366,7 @@ class IpamdConfig:
 
 
 def _close_name(name: str, known: set[str]) -> str | None:
+    import difflib  # only for a misspelt name: kept off the quick path
+
     matches = difflib.get_close_matches(name.upper(), sorted(known), n=1, cutoff=0.75)
     return matches[0] if matches else None

@@ -40,6 +40,7 @@ import numpy as np
 from numpy.typing import ArrayLike
 
 from cnisim.errors import UsageError
+from cnisim.units import INT32_MAX, INT64_MAX, check_finite, check_whole
 
 ArrayOrScalar: TypeAlias = Any
 """A scalar, ``numpy.ndarray`` or ``pandas.Series``; formulas return the same type."""
@@ -760,7 +761,24 @@ class MaxPodsOptions:
     prefix_delegation_rule: Literal["calculator", "cni"] = "calculator"
 
     def __post_init__(self) -> None:
+        if not isinstance(self.cni_version, str):
+            raise InvalidOptionError(
+                f"cni_version must be a string such as {DEFAULT_CNI_VERSION!r}"
+            )
         version = parse_cni_version(self.cni_version)
+        # Types first (NaN compares false with every bound; a huge int overflows int64 later).
+        for name, maximum in (
+            ("max_eni", INT64_MAX),
+            ("max_pods_override", INT32_MAX),
+            ("host_network_pods", INT32_MAX),
+        ):
+            value = getattr(self, name)
+            if value is not None:
+                check_whole(value, name=name, maximum=maximum)
+        check_finite(self.vm_overhead_frac, name="vm_overhead_frac")
+        for name in ("pod_cpu_millicores", "pod_memory_mib"):
+            if getattr(self, name) is not None:
+                check_finite(getattr(self, name), name=name, maximum=float(INT64_MAX))
         if self.max_eni is not None and self.max_eni < 1:
             raise InvalidOptionError(
                 f"max_eni {self.max_eni} is invalid: MAX_ENI must be 1 or more (leave it unset "
@@ -894,11 +912,19 @@ def compute_limits(
     >>> compute_limits(m5_large, MaxPodsOptions(prefix_delegation=True))["max_pods"].tolist()
     [110]
     """
+    if not isinstance(options, MaxPodsOptions):
+        raise UsageError(f"options must be a MaxPodsOptions, not {type(options).__name__}")
     vcpus = np.asarray(columns["vcpus"])
     memory_mib = np.asarray(columns["memory_mib"])
     enis_default_card = np.asarray(columns["max_enis_default_card"])
     ipv4_per_eni = np.asarray(columns["ipv4_per_eni"])
     n_rows = len(vcpus)
+    lengths = {name: np.shape(values) for name, values in columns.items()}
+    if any(shape != (n_rows,) for shape in lengths.values()):
+        raise UsageError(
+            "compute_limits needs 1-D columns of one length (one row per type), got "
+            + ", ".join(f"{name} {shape}" for name, shape in lengths.items())
+        )
 
     enis = enis_for_pods(
         enis_default_card,

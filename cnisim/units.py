@@ -17,6 +17,8 @@ from __future__ import annotations
 import math
 import re
 
+import numpy as np
+
 from cnisim.errors import UsageError
 
 INT64_MAX = 2**63 - 1
@@ -153,6 +155,63 @@ _MIB_BYTES = 2**20
 
 class QuantityError(UsageError):
     """A CPU or memory quantity that Kubernetes would not accept."""
+
+
+def check_whole(
+    value: object, *, name: str, minimum: int | None = None, maximum: int | None = INT64_MAX
+) -> int:
+    """Check an API argument is a whole number (an int, not a bool or float) in range.
+
+    Raises
+    ------
+    UsageError
+        Not an int, or out of range; the message names ``name``.
+
+    Examples
+    --------
+    >>> check_whole(3, name="n_pods", minimum=0)
+    3
+    """
+    if isinstance(value, bool) or not isinstance(value, int | np.integer):
+        raise UsageError(f"{name} must be a whole number, not {value!r:.40}")
+    number = int(value)
+    if (minimum is not None and number < minimum) or (maximum is not None and number > maximum):
+        raise UsageError(f"{name} is {number}: use {_range_text(minimum, maximum)}")
+    return number
+
+
+def check_finite(
+    value: object,
+    *,
+    name: str,
+    minimum: float | None = None,
+    maximum: float | None = None,
+    above_minimum: bool = False,
+    below_maximum: bool = False,
+) -> float:
+    """Check an API argument is a finite real number in range (NaN and infinity refused).
+
+    Raises
+    ------
+    UsageError
+        Not a real number, not finite, or out of range; the message names ``name``.
+
+    Examples
+    --------
+    >>> check_finite(90, name="settle_s", minimum=0, above_minimum=True)
+    90.0
+    """
+    if isinstance(value, bool) or not isinstance(value, int | float | np.integer | np.floating):
+        raise UsageError(f"{name} must be a number, not {value!r:.40}")
+    number = float(value)
+    low = minimum is not None and (number <= minimum if above_minimum else number < minimum)
+    high = maximum is not None and (number >= maximum if below_maximum else number > maximum)
+    if not math.isfinite(number) or low or high:
+        bounds = _range_text(minimum, maximum)
+        if above_minimum or below_maximum:
+            bounds += " (ends excluded)" if above_minimum and below_maximum else " (end excluded)"
+        raise UsageError(f"{name} is {value!r:.40}: use a finite number {bounds}")
+    return number
 
 
 # resource.Quantity holds at most int64 of the base unit (bytes, or millicores for CPU).

@@ -285,7 +285,7 @@ def test_take_filter_and_frame(packaged: Catalog) -> None:
     picked = packaged.take(packaged.locate(["p5.48xlarge", "m5.large"]))
     assert picked.instance_types.tolist() == ["p5.48xlarge", "m5.large"]
     assert picked["max_enis_default_card"].tolist() == [2, 3]
-    with pytest.raises(ValueError, match="mask has shape"):
+    with pytest.raises(UsageError, match="mask has shape"):
         packaged.filter(np.ones(3, dtype=bool))
     frame = picked.to_frame()
     assert list(frame.columns) == list(SCHEMA)
@@ -477,6 +477,19 @@ def test_packaged_snapshot_checks_say_reinstall(
     monkeypatch.setattr(cnisim.catalog, "_data_dir", lambda: tmp_path)
     with pytest.raises(SnapshotError, match="reinstall cnisim"):
         load_catalog()
+
+
+def test_take_refuses_rows_that_are_not_there() -> None:
+    catalog = load_catalog()
+    for bad in ([len(catalog)], [[0, 1]], ["a"], [2**70]):
+        with pytest.raises(UsageError, match="take needs"):
+            catalog.take(bad)  # type: ignore[arg-type]
+    assert catalog.take([-1]).instance_types.tolist() == [catalog.instance_types[-1]]
+
+
+def test_paths_may_be_strings(tmp_path: Path) -> None:
+    old_snapshot(tmp_path)
+    assert len(load_catalog(str(tmp_path))) == 1395  # type: ignore[arg-type]
 
 
 def test_corrupt_raw_records_name_the_file(tmp_path: Path) -> None:

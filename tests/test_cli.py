@@ -364,3 +364,125 @@ def test_quick_answer_imports_no_pandas_boto3_or_matplotlib(tmp_path: Path) -> N
         [sys.executable, "-c", code], cwd=tmp_path, capture_output=True, text=True, timeout=60
     )
     assert done.stdout.splitlines() == ["35", "heavy []"], done.stderr
+
+
+def test_all_sorts_by_family_then_size() -> None:
+    # Issue 7: c7g.12xlarge sorted before c7g.2xlarge by name.
+    code, stdout, _ = run("maxpods", "--all", "--family", "c7g", "-o", "json")
+    names = [r["instance_type"] for r in json.loads(stdout)]
+    assert code == 0
+    assert names.index("c7g.2xlarge") < names.index("c7g.12xlarge") < names.index("c7g.16xlarge")
+    assert names[0] == "c7g.medium"
+    families = [r["instance_type"] for r in json.loads(run("maxpods", "--all", "-o", "json")[1])]
+    assert [n.split(".")[0] for n in families] == sorted(n.split(".")[0] for n in families)
+
+
+def test_a_pod_profile_for_one_type_prints_the_table() -> None:
+    # Issue 7: the profile was dropped and the bare integer printed.
+    code, stdout, _ = run("maxpods", "m5.large", "--pod-cpu", "250m", "--pod-memory", "512Mi")
+    header, row = stdout.splitlines()
+    assert code == 0 and "fit" in header.split() and "binds" in header.split()
+    assert row.split()[header.split().index("fit")] == "7"  # README example: cpu binds at 7
+    code, stdout, stderr = run("maxpods", "m5.large", "--pod-cpu", "250m", "-o", "plain")
+    assert (code, stdout) == (0, "29\n") and "pod profile" in stderr
+
+
+def test_table_headers_are_explained_in_help() -> None:
+    text = run("maxpods", "--help")[1]
+    for header in ("rsv_m", "alloc_m", "fit", "binds", "cap", "pd"):
+        assert f"{header} =" in " ".join(text.split())
+
+
+@pytest.mark.parametrize(
+    ("args", "fragment"),
+    [
+        # Nitro type, CNI older than 1.9.0: the version is the reason, not the hypervisor.
+        (["m5.large", "--cni-prefix-delegation-enabled", "--cni-version", "1.8.0"], "1.8.0"),
+        (["m4.large", "--cni-prefix-delegation-enabled"], "needs a Nitro instance"),
+    ],
+)
+def test_prefix_delegation_fallback_names_the_real_cause(args: list[str], fragment: str) -> None:
+    code, stdout, stderr = run("maxpods", *args)
+    assert code == 0 and stdout in ("29\n", "20\n")
+    (line,) = stderr.splitlines()
+    assert fragment in line
+    if "1.8.0" in args:
+        assert "Nitro instance" not in line
+
+
+@pytest.mark.parametrize(
+    "args",
+    [
+        ["maxpods", "t3.large", "--max-pods", str(2**63)],
+        ["maxpods", "t3.large", "--cni-max-eni", "9" * 30],
+        ["maxpods", "t3.large", "--cni-max-eni", "0"],
+        ["maxpods", "t3.large", "--vm-overhead", "nan"],
+        ["maxpods", "t3.large", "--vm-overhead", "inf"],
+        ["maxpods", "t3.large", "--pod-memory", "9" * 30 + "Ei"],
+        ["maxpods", "--all", "--min-vcpus", str(2**64)],
+        ["maxpods", "--all", "--max-memory-gib", "-inf"],
+        ["describe", "m5.large", "--max-pods", "-1"],
+        ["warmpool", "t3.small", "--seed", "-1"],
+        ["warmpool", "t3.small", "--pods", f"1,{2**63}"],
+        ["warmpool", "t3.small", "--churn", "0"],
+        ["warmpool", "t3.small", "--max-pods", "2001"],
+        ["maxpods", "t3.large", "--catalog", ""],
+        ["maxpods", "t3.large", "--bogus"],
+    ],
+)
+def test_numbers_out_of_range_are_one_usage_line(args: list[str]) -> None:
+    code, stdout, stderr = run(*args)
+    assert code == 2 and stdout == ""
+    assert_one_line_error(stderr)
+
+
+def test_options_that_change_nothing_say_so() -> None:
+    code, stdout, stderr = run("maxpods", "m5.large", "--max-pods", "50", "--show-max-allowed")
+    assert (code, stdout) == (0, "50\n") and "--show-max-allowed is ignored" in stderr
+    code, stdout, stderr = run("maxpods", "m5.metal", "--prefix-delegation-rule", "cni")
+    assert code == 0 and "nothing without --cni-prefix-delegation-enabled" in stderr
+
+
+def test_warmpool_json_is_flat() -> None:
+    rows = json.loads(run("warmpool", "t3.large", "--pods", "0,15", "-o", "json")[1])
+    assert all(isinstance(v, int | str) for row in rows for v in row.values())
+    assert rows[1]["ips_per_eni"] == "11/11/11"
+
+
+def stderr_on_a_terminal(*args: str) -> tuple[int, str, str]:
+    """Run the installed cnisim with stderr on a pseudo-terminal and stdout on a pipe."""
+    import os
+    import pty
+
+    from clihelp import CNISIM
+
+    master, slave = pty.openpty()
+    done = subprocess.run(
+        [str(CNISIM), *args], stdout=subprocess.PIPE, stderr=slave, text=True, timeout=120
+    )
+    os.close(slave)
+    seen = b""
+    try:
+        while chunk := os.read(master, 65536):
+            seen += chunk
+    except OSError:  # EIO once the terminal's last writer is gone
+        pass
+    os.close(master)
+    return done.returncode, done.stdout, seen.decode(errors="replace")
+
+
+def test_progress_and_legend_on_a_terminal_only() -> None:
+    code, stdout, terminal = stderr_on_a_terminal("warmpool", "t3.large", "--pods", "5")
+    assert code == 0 and "simulating" in terminal
+    assert stdout.splitlines()[0].split()[0] == "pods_needing_ip"  # stdout stays clean
+    code, stdout, terminal = stderr_on_a_terminal("maxpods", "t3.large", "m5.large")
+    assert code == 0 and "rsv_m = kube-reserved CPU [millicores]" in terminal
+    # Piped (CliRunner): neither.
+    assert run("warmpool", "t3.large", "--pods", "5")[2] == ""
+    assert run("maxpods", "t3.large", "m5.large")[2] == ""
+
+
+def test_warmpool_help_offers_only_what_it_has() -> None:
+    text = " ".join(run("warmpool", "--help")[1].split())
+    assert "--reservation-basis" not in text and "plain" not in text
+    assert "table (default), json (a list of objects) or csv" in text

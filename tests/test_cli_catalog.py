@@ -192,3 +192,15 @@ def test_cli_runner_usage_errors_are_one_line(
     assert result.exit_code == exit_code
     assert_one_line_error(result.stderr, fragment)
     assert list(tmp_path.iterdir()) == []
+
+
+def test_info_refuses_a_snapshot_whose_raw_file_is_truncated(tmp_path: Path) -> None:
+    # Issue 7: info printed the recorded checksum instead of checking it.
+    copy_packaged_snapshot(tmp_path)
+    raw = tmp_path / RAW_FILE
+    raw.write_bytes(raw.read_bytes()[:1000])
+    result = runner.invoke(app, ["catalog", "info", "--catalog", str(tmp_path)])
+    assert result.exit_code == 1 and result.stdout == ""
+    assert_one_line_error(result.stderr, RAW_FILE, "sha256", "cnisim catalog refresh --output")
+    ok = runner.invoke(app, ["catalog", "info"])
+    assert "(verified)" in ok.stdout

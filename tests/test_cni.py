@@ -79,6 +79,12 @@ def test_every_modeled_name_is_read() -> None:
         ("ENABLE_SUBNET_DISCOVERY", "on", "enable_subnet_discovery", True),
         # getCooldownPeriod: Atoi error -> 30 s
         ("IP_COOLDOWN_PERIOD", "30s", "ip_cooldown_period_s", 30.0),
+        # strconv.Atoi returns ErrRange past int64 (Go's int on 64-bit hosts): the default
+        ("WARM_IP_TARGET", str(2**63), "warm_ip_target", 0),
+        ("WARM_ENI_TARGET", "9" * 40, "warm_eni_target", 1),
+        ("MAX_ENI", str(2**63), "max_eni", None),
+        ("IP_COOLDOWN_PERIOD", str(-(2**63) - 1), "ip_cooldown_period_s", 30.0),
+        ("MINIMUM_IP_TARGET", "3 ", "minimum_ip_target", 0),
     ],
 )
 def test_coerced_values_give_the_cni_value_and_a_warning(
@@ -100,6 +106,15 @@ def test_go_true_spellings(raw: str) -> None:
 def test_go_integer_syntax_accepts_sign_and_leading_zeros() -> None:
     # strconv.Atoi("+007") == 7
     assert IpamdConfig.from_env({"WARM_IP_TARGET": "+007"}).warm_ip_target == 7
+    # The largest int64 is in range for Atoi: taken as it is.
+    assert IpamdConfig.from_env({"WARM_IP_TARGET": str(2**63 - 1)}).warm_ip_target == 2**63 - 1
+
+
+def test_atoi_warnings_say_why_and_stay_short() -> None:
+    (space,) = IpamdConfig.from_env({"WARM_IP_TARGET": " 3"}).warnings
+    assert "strconv.Atoi" in space and "no spaces" in space and "ipamd uses 0" in space
+    (huge,) = IpamdConfig.from_env({"WARM_IP_TARGET": "9" * 400}).warnings
+    assert "out of range" in huge and "int64" in huge and len(huge) < 200
 
 
 def test_unknown_variable_is_a_usage_error_with_a_hint() -> None:
@@ -196,3 +211,19 @@ def test_any_integer_setting_parses_to_a_valid_value(raw: str, number: int) -> N
         if value == str(number) and number >= 0:
             assert config.warm_ip_target == number
             assert config.warnings == ()
+
+
+@pytest.mark.parametrize(
+    "changes",
+    [
+        {"warm_ip_target": -1},
+        {"warm_eni_target": 1.5},
+        {"minimum_ip_target": True},
+        {"max_eni": 0},
+        {"ip_cooldown_period_s": float("nan")},
+        {"enable_pod_eni": "yes"},
+    ],
+)
+def test_python_callers_get_a_usage_error_for_bad_fields(changes: dict[str, object]) -> None:
+    with pytest.raises(UsageError):
+        IpamdConfig(**changes)  # type: ignore[arg-type]

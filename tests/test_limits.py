@@ -633,3 +633,28 @@ def test_ipv6_never_exceeds_policy_or_runs_refused(catalog, cni_version):
     assert (limits["max_pods"][~limits["cni_refused"]] > 0).all()
     small = columns["vcpus"] <= 30
     assert (limits["max_pods"][small] <= KUBELET_DEFAULT_MAX_PODS).all()
+
+
+def test_compute_limits_refuses_columns_of_different_lengths():
+    columns = published("m5.large", "c5.4xlarge")
+    columns["vcpus"] = columns["vcpus"][:1]
+    with pytest.raises(UsageError, match="one length"):
+        compute_limits(columns, MaxPodsOptions())
+
+
+@pytest.mark.parametrize(
+    "changes",
+    [
+        {"max_eni": float("nan")},
+        {"max_eni": True},
+        {"max_pods_override": 2**40},
+        {"max_pods_override": 1.5},
+        {"vm_overhead_frac": float("nan")},
+        {"pod_cpu_millicores": float("inf")},
+        {"pod_memory_mib": float("nan")},
+        {"cni_version": 1.9},
+    ],
+)
+def test_options_refuse_nan_floats_and_overflow(changes):
+    with pytest.raises(UsageError):
+        MaxPodsOptions(**changes)

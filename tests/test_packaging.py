@@ -14,16 +14,42 @@ ROOT = Path(__file__).parent.parent
 
 
 @pytest.fixture(scope="module")
-def wheel(tmp_path_factory: pytest.TempPathFactory) -> Path:
+def built(tmp_path_factory: pytest.TempPathFactory) -> tuple[Path, str]:
+    """The wheel pip builds from the checkout, and what the build printed (verbose)."""
     out = tmp_path_factory.mktemp("wheel")
-    subprocess.run(
-        [sys.executable, "-m", "pip", "wheel", "--no-deps", "--quiet", "-w", str(out), str(ROOT)],
+    done = subprocess.run(
+        [sys.executable, "-m", "pip", "wheel", "--no-deps", "-v", "-w", str(out), str(ROOT)],
         check=True,
         capture_output=True,
+        text=True,
         timeout=600,
     )
-    (built,) = out.glob("cnisim-*.whl")
-    return built
+    (wheel_file,) = out.glob("cnisim-*.whl")
+    return wheel_file, done.stdout + done.stderr
+
+
+@pytest.fixture(scope="module")
+def wheel(built: tuple[Path, str]) -> Path:
+    return built[0]
+
+
+def test_build_prints_no_deprecation_and_declares_the_license(built: tuple[Path, str]) -> None:
+    # Issue 7: the license table gave a SetuptoolsDeprecationWarning among make run's output;
+    # an SPDX string (PEP 639, setuptools >= 77) becomes the License-Expression field.
+    wheel_file, log = built
+    assert "Deprecat" not in log, log[-2000:]
+    with zipfile.ZipFile(wheel_file) as archive:
+        (metadata,) = [n for n in archive.namelist() if n.endswith(".dist-info/METADATA")]
+        assert "License-Expression: Apache-2.0" in archive.read(metadata).decode()
+
+
+def test_make_setup_is_quiet_unless_it_fails() -> None:
+    # Issue 7: make run printed ~170 lines of pip output before the answer.
+    makefile = (ROOT / "Makefile").read_text()
+    recipe = makefile.split("$(BIN)/cnisim: pyproject.toml", 1)[1].split("\n\n", 1)[0]
+    installs = [line for line in recipe.splitlines() if "install" in line]
+    assert installs and all("> $(SETUP_LOG)" in line for line in installs)
+    assert all("|| { cat $(SETUP_LOG)" in line for line in installs)
 
 
 def test_wheel_carries_the_snapshot(wheel: Path) -> None:

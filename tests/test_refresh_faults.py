@@ -40,8 +40,8 @@ def old_snapshot(directory: Path) -> dict[str, bytes]:
 
 
 def every_file(directory: Path) -> dict[str, bytes]:
-    """Every file in ``directory``, hidden temp files included."""
-    return {path.name: path.read_bytes() for path in sorted(directory.iterdir())}
+    """Every file in ``directory``, hidden temp files included (not subdirectories)."""
+    return {path.name: path.read_bytes() for path in sorted(directory.iterdir()) if path.is_file()}
 
 
 class TinyServer:
@@ -285,3 +285,22 @@ def test_closed_stdout_fails_in_one_line() -> None:
     )
     assert done.returncode == 1
     assert_one_line_error(done.stderr, "stdout is closed")
+
+
+def test_a_reader_that_stops_early_ends_cnisim_quietly() -> None:
+    # `cnisim maxpods --all -o json | head -c 10`: the pipe closes; exit 1 without a word, as
+    # click does (no traceback, no "Exception ignored" at exit).
+    reader = subprocess.Popen(
+        ["head", "-c", "10"], stdin=subprocess.PIPE, stdout=subprocess.DEVNULL
+    )
+    assert reader.stdin is not None
+    done = subprocess.run(
+        [str(CNISIM), "maxpods", "--all", "-o", "json"],
+        stdout=reader.stdin,
+        stderr=subprocess.PIPE,
+        text=True,
+        timeout=60,
+    )
+    reader.stdin.close()
+    reader.wait(timeout=60)
+    assert (done.returncode, done.stderr) == (1, "")

@@ -16,7 +16,7 @@ aws/amazon-vpc-resource-controller-k8s ``pkg/aws/vpc/limits.go`` (``BranchInterf
 from __future__ import annotations
 
 from collections.abc import Mapping
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import numpy as np
 from numpy.typing import ArrayLike
@@ -30,7 +30,9 @@ from cnisim.limits import (
     compute_limits,
     prefix_delegation_supported,
 )
-from cnisim.sim.contract import NodeSpec
+
+if TYPE_CHECKING:
+    from cnisim.sim.contract import NodeSpec
 
 __all__ = [
     "is_trunking_compatible",
@@ -245,6 +247,9 @@ def node_spec(
     >>> spec.max_enis, spec.ipv4_per_eni, spec.max_pods
     (3, 10, 29)
     """
+    # Here, not at the top: maxpods and describe use this module and never build a node.
+    from cnisim.sim.contract import NodeSpec
+
     n_rows = len(np.asarray(columns["instance_type"]))
     if n_rows != 1:
         raise UsageError(f"node_spec takes the columns of one instance type, not {n_rows}")

@@ -12,7 +12,6 @@ tables these functions reproduce); ``pkg/ipamd/ipamd.go``.
 
 from __future__ import annotations
 
-import math
 from collections.abc import Mapping, Sequence
 
 from cnisim.cni import IpamdConfig
@@ -22,6 +21,7 @@ from cnisim.sim.ec2 import Ec2Params
 from cnisim.sim.ipamd import NodeSpec, Placement, run_reference
 from cnisim.sim.spec import node_spec  # re-exported: users' notebooks import it from here
 from cnisim.sim.workload import PodEvents
+from cnisim.units import check_finite, check_whole
 
 __all__ = [
     "DEFAULT_SETTLE_S",
@@ -67,21 +67,6 @@ def _address_bound(spec: NodeSpec, config: IpamdConfig) -> int:
         else 1
     )
     return max(spec.max_enis, 1) * spec.n_slots_per_eni * per_slot
-
-
-def _check_whole(name: str, value: object, minimum: int) -> None:
-    if isinstance(value, bool) or not isinstance(value, int) or value < minimum:
-        raise UsageError(f"{name} must be a whole number >= {minimum}, not {value!r}")
-
-
-def _check_seconds(name: str, value: object, *, positive: bool) -> float:
-    number = (
-        float(value) if isinstance(value, int | float) and not isinstance(value, bool) else None
-    )
-    if number is None or not math.isfinite(number) or number < 0 or (positive and number == 0):
-        bound = "> 0" if positive else ">= 0"
-        raise UsageError(f"{name} must be a finite number of seconds {bound}, not {value!r}")
-    return number
 
 
 def _subnets(spec: NodeSpec, subnet_cidrs: Mapping[str, str] | None) -> dict[str, str]:
@@ -164,9 +149,9 @@ def steady_state(
     (2, 22, 17)
     """
     for count in pod_counts:
-        _check_whole("steady_state: a pod count", count, 0)
-    _check_whole("steady_state: seed", seed, 0)
-    settle_s = _check_seconds("steady_state: settle_s", settle_s, positive=True)
+        check_whole(count, name="steady_state: a pod count", minimum=0)
+    check_whole(seed, name="steady_state: seed", minimum=0)
+    settle_s = check_finite(settle_s, name="steady_state: settle_s", minimum=0, above_minimum=True)
     n_admitted = max_pods_with_ip(spec)
     n_simulated = min(_address_bound(spec, config) + 1, n_admitted)
     n_placed_max = min(max(pod_counts, default=0), n_simulated)
@@ -266,10 +251,10 @@ def churn_timeline(
         If the times are not finite and ordered ``0 <= arrive_s < leave_s <= return_s <=
         duration_s``, or ``n_pods`` or ``seed`` is not a whole number >= 0.
     """
-    _check_whole("churn_timeline: n_pods", n_pods, 0)
-    _check_whole("churn_timeline: seed", seed, 0)
+    check_whole(n_pods, name="churn_timeline: n_pods", minimum=0)
+    check_whole(seed, name="churn_timeline: seed", minimum=0)
     times_s = [
-        _check_seconds(f"churn_timeline: {name}", value, positive=False)
+        check_finite(value, name=f"churn_timeline: {name}", minimum=0)
         for name, value in (
             ("arrive_s", arrive_s),
             ("leave_s", leave_s),
@@ -277,7 +262,12 @@ def churn_timeline(
             ("duration_s", duration_s),
         )
     ]
-    _check_seconds("churn_timeline: pod_retry_interval_s", pod_retry_interval_s, positive=True)
+    check_finite(
+        pod_retry_interval_s,
+        name="churn_timeline: pod_retry_interval_s",
+        minimum=0,
+        above_minimum=True,
+    )
     if not times_s[0] < times_s[1] <= times_s[2] <= times_s[3]:
         raise UsageError("churn_timeline needs 0 <= arrive_s < leave_s <= return_s <= duration_s")
     n = min(n_pods, max_pods_with_ip(spec))
