@@ -23,7 +23,7 @@ from cnisim.catalog import load_catalog
 from cnisim.io import load_plan
 from cnisim.sim.fastengine import Engine
 from cnisim.sim.fastworld import FastWorld
-from cnisim.sim.records import SimResult
+from cnisim.sim.records import POD_OUTCOMES, SimResult
 from cnisim.sim.scenario import _Run, simulate
 from cnisim.sim.scenario_result import SimulationResult
 from cnisim.sim.workload import PodEvents
@@ -65,25 +65,31 @@ def plan_of(tmp_path: Path, n_nodes: int, duration: str) -> Any:
 
 
 def check(result: SimulationResult) -> None:
-    """Invariants a healthy run of the plan keeps: every node Ready, pods bound and placed."""
+    """Invariants a healthy run of the plan keeps: every node Ready, no subnet short, nearly
+    every pod bound and given an address by the end (1,000 nodes booting together are
+    throttled by EC2's CreateNetworkInterface bucket for a while: those waits are real)."""
     sim = result.ipamd
     assert np.isfinite(sim.node_ready_s).all()
     assert np.isnan(sim.subnet_exhausted_at_s).all()
-    bound = result.pod_node >= 0
-    assert bound.mean() > 0.99
-    assert sim.n_failed_by_reason.sum() < sim.n_adds.sum() * 0.05
+    assert (result.pod_node >= 0).mean() > 0.99
+    assert (sim.pod_outcome == POD_OUTCOMES.index("waiting")).mean() < 0.01
 
 
 def test_bench_1000_nodes_one_day(benchmark: Any, tmp_path: Path) -> None:
-    """Figure: wall time of the 1,000-node day, end to end (plan in, result out)."""
-    plan = plan_of(tmp_path, 1000, "24h")
+    """Figure: wall time of the 1,000-node day, end to end (plan in, result out).
+
+    With ``--benchmark-disable`` (CI) the same plan runs for one hour: the check, not the
+    figure.
+    """
+    plan = plan_of(tmp_path, 1000, "1h" if benchmark.disabled else "24h")
     simulate(plan_of(tmp_path, 3, "10m"), CATALOG, engine="fast")  # compile outside the timing
     rss_before = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss
     result = benchmark.pedantic(simulate, (plan, CATALOG), {"engine": "fast"}, rounds=1)
     check(result)
     peak_mib = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
     print(
-        f"\n1,000 nodes x 24 h: {result.n_pods:,} pods, peak RSS {peak_mib:,.0f} MiB "
+        f"\n1,000 nodes x {plan.run.duration_s / 3600:g} h: {result.n_pods:,} pods, "
+        f"peak RSS {peak_mib:,.0f} MiB "
         f"(before {rss_before / 1024:,.0f} MiB); target <= {ONE_DAY_1000_NODES_TARGET_S} s"
     )
 
