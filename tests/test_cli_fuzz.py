@@ -18,6 +18,7 @@ at the end: only cnisim's own errors may escape.
 
 from __future__ import annotations
 
+import contextlib
 import math
 import signal
 import socket
@@ -253,14 +254,21 @@ def alarm(signum: int, frame: Any) -> None:
     raise CallTooSlow(f"a CLI call took more than {CALL_LIMIT_S} s")
 
 
-def check_call(args: list[str]) -> None:
+@contextlib.contextmanager
+def time_limit() -> Iterator[None]:
+    """Fail the example (CallTooSlow) if the body runs past CALL_LIMIT_S."""
     previous = signal.signal(signal.SIGALRM, alarm)
     signal.alarm(CALL_LIMIT_S)
     try:
-        result = runner.invoke(app, args)
+        yield
     finally:
         signal.alarm(0)
         signal.signal(signal.SIGALRM, previous)
+
+
+def check_call(args: list[str]) -> None:
+    with time_limit():
+        result = runner.invoke(app, args)
     assert result.exception is None or isinstance(result.exception, SystemExit), (
         args,
         repr(result.exception),
@@ -378,7 +386,8 @@ def test_max_pods_options_raise_only_cnisim_errors(
 def test_steady_state_raises_only_cnisim_errors(counts: Any, seed: Any, settle_s: Any) -> None:
     spec = NodeSpec("t3.small", 3, 4, 11, "node", "node", True)
     try:
-        rows = steady_state(spec, IpamdConfig(), counts, seed=seed, settle_s=settle_s)
+        with time_limit():
+            rows = steady_state(spec, IpamdConfig(), counts, seed=seed, settle_s=settle_s)
     except CnisimError:
         return
     assert len(rows) == len(counts)
@@ -390,16 +399,17 @@ def test_churn_timeline_raises_only_cnisim_errors(n_pods: Any, times: Any, seed:
     spec = NodeSpec("t3.small", 3, 4, 11, "node", "node", True)
     arrive_s, leave_s, return_s, duration_s = times
     try:
-        churn_timeline(
-            spec,
-            IpamdConfig(),
-            n_pods,
-            arrive_s=arrive_s,
-            leave_s=leave_s,
-            return_s=return_s,
-            duration_s=min(duration_s, 400) if isinstance(duration_s, int | float) else duration_s,
-            seed=seed,
-        )
+        with time_limit():
+            churn_timeline(
+                spec,
+                IpamdConfig(),
+                n_pods,
+                arrive_s=arrive_s,
+                leave_s=leave_s,
+                return_s=return_s,
+                duration_s=duration_s,
+                seed=seed,
+            )
     except CnisimError:
         return
 

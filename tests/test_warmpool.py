@@ -327,3 +327,11 @@ def test_node_spec_takes_branch_enis_only_from_trunking_types() -> None:
     # max pods with SGP: one ENI fewer for pods, (3 - 1) x (10 - 1) + 2 = 20
     assert (m5.max_branch_enis, m5.max_enis, m5.max_pods) == (9, 3, 20)
     assert node_spec(catalog_row("t3.large", 9, False), sgp).max_branch_enis == 0
+
+
+def test_absurd_times_are_refused_not_simulated_for_ever() -> None:
+    # Found by tests/test_cli_fuzz.py: settle_s 1e300 ticked for ever.
+    with pytest.raises(UsageError, match="settle_s"):
+        steady_state(T3_SMALL, IpamdConfig(), [1], settle_s=1e300)
+    with pytest.raises(UsageError, match="duration_s"):
+        churn_timeline(T3_SMALL, IpamdConfig(), 1, duration_s=float("inf"))

@@ -31,6 +31,13 @@ __all__ = [
     "steady_state",
 ]
 
+#: Longest ``settle_s`` :func:`steady_state` takes: the run ticks every second, so its cost is
+#: settle_s x pods; 10 minutes is far past any pool step or ENI attach [s].
+MAX_SETTLE_S = 600.0
+
+#: Longest :func:`churn_timeline` (a day of one-second ticks, ~1-2 s to run) [s].
+MAX_TIMELINE_S = 86_400.0
+
 #: Time between pod arrivals in :func:`steady_state`: longer than a pool step plus an ENI
 #: attach (5 s + up to ~10 s) and the 60 s minimum ENI life, so ipamd settles between pods [s].
 DEFAULT_SETTLE_S = 90.0
@@ -117,7 +124,7 @@ def steady_state(
     seed : int
         Run seed (addresses, EC2 latencies, random placement).
     settle_s : float
-        Time between pod arrivals [s].
+        Time between pod arrivals, at most :data:`MAX_SETTLE_S` [s].
     subnet_cidrs : mapping of str to str, optional
         Subnet id -> CIDR; default a /16 per subnet, so the subnet never binds.
     ec2_params : Ec2Params, optional
@@ -151,7 +158,13 @@ def steady_state(
     for count in pod_counts:
         check_whole(count, name="steady_state: a pod count", minimum=0)
     check_whole(seed, name="steady_state: seed", minimum=0)
-    settle_s = check_finite(settle_s, name="steady_state: settle_s", minimum=0, above_minimum=True)
+    settle_s = check_finite(
+        settle_s,
+        name="steady_state: settle_s",
+        minimum=0,
+        maximum=MAX_SETTLE_S,
+        above_minimum=True,
+    )
     n_admitted = max_pods_with_ip(spec)
     n_simulated = min(_address_bound(spec, config) + 1, n_admitted)
     n_placed_max = min(max(pod_counts, default=0), n_simulated)
@@ -224,7 +237,7 @@ def churn_timeline(
     arrive_s, leave_s, return_s : float
         First wave ADD time, its DEL time, second wave ADD time [s].
     duration_s : float
-        End of the timeline [s].
+        End of the timeline, at most :data:`MAX_TIMELINE_S` [s].
     placement : {"first_fit", "random"}
         Pod placement.
     seed : int
@@ -254,7 +267,7 @@ def churn_timeline(
     check_whole(n_pods, name="churn_timeline: n_pods", minimum=0)
     check_whole(seed, name="churn_timeline: seed", minimum=0)
     times_s = [
-        check_finite(value, name=f"churn_timeline: {name}", minimum=0)
+        check_finite(value, name=f"churn_timeline: {name}", minimum=0, maximum=MAX_TIMELINE_S)
         for name, value in (
             ("arrive_s", arrive_s),
             ("leave_s", leave_s),
