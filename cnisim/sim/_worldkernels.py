@@ -524,8 +524,9 @@ def assign(
     """AssignPrivateIpAddresses of ``n`` IPs or prefixes; ``ea.out[:n]`` the addresses."""
     s = ea.eni_subnet[eni]
     t_s, ok, n_throttled = call(ea, erng, A_ASSIGN, now_s, ea.eni_instance[eni])
-    if not ok:
-        return _failed(ea, t_s, E_THROTTLED, n_throttled, s)
+    if not ok:  # the answer still names the ENI, as Ec2Api's does
+        ea.n_errors[E_THROTTLED] += 1
+        return t_s, E_THROTTLED, eni, -1, 0, n_throttled, s
     if prefixes:
         error = allocate_prefixes(sa, srng, s, n, eni, t_s)
     else:
