@@ -836,6 +836,24 @@ def test_steady_churn_branch_fraction_keeps_the_events_of_a_seed() -> None:
         steady_churn(1, 1.0, 1.0, 1.0, np.random.default_rng(0), branch_frac=1.5)
 
 
+@pytest.mark.parametrize(
+    ("args", "kwargs", "match"),
+    [
+        ((-1, 1.0, 60.0, 10.0), {}, "n_nodes"),
+        ((2, 1.0, float("nan"), 10.0), {}, "finite"),
+        ((2, float("inf"), 60.0, 10.0), {}, "finite"),
+        ((2, 1.0, 60.0, [10.0, 20.0, 30.0]), {}, "one per node"),
+        ((2, 1.0, 60.0, 10.0), {"start_s": -5.0}, "start_s"),
+        ((2, 1.0, 0.0, 10.0), {}, "mean_lifetime_s > 0"),
+    ],
+)
+def test_steady_churn_refuses_impossible_numbers_with_its_own_error(
+    args: tuple, kwargs: dict, match: str
+) -> None:
+    with pytest.raises(WorkloadError, match=match):
+        steady_churn(*args, np.random.default_rng(0), **kwargs)
+
+
 def test_custom_networking_puts_trunk_and_branch_enis_in_the_eniconfig_subnet() -> None:
     # vpc-resource-controller pkg/aws/ec2/instance.go: SubnetID() is the ENIConfig subnet when
     # the node uses one; the trunk and every branch ENI are created there.

@@ -209,19 +209,36 @@ def steady_churn(
     Raises
     ------
     WorkloadError
-        If a count, rate or duration is negative, the lifetime is not positive or
-        ``branch_frac`` is outside [0, 1].
+        If a count, rate, start or duration is negative or not finite, the lifetime is not
+        positive, the per-node arrays have the wrong length or ``branch_frac`` is outside
+        [0, 1].
 
     References
     ----------
     Kleinrock, Queueing Systems vol. 1, M/M/inf: the number in system is Poisson with mean
     arrival rate x mean service time.
     """
-    node_start_s = np.broadcast_to(np.asarray(start_s, dtype=np.float64), (n_nodes,))
-    node_duration_s = np.broadcast_to(np.asarray(duration_s, dtype=np.float64), (n_nodes,))
-    if n_nodes < 0 or mean_pods_per_node < 0 or np.any(node_duration_s < 0) or mean_lifetime_s <= 0:
+    if n_nodes < 0:
+        raise WorkloadError(f"steady_churn n_nodes is {n_nodes}; give 0 or more")
+    try:
+        node_start_s = np.broadcast_to(np.asarray(start_s, dtype=np.float64), (n_nodes,))
+        node_duration_s = np.broadcast_to(np.asarray(duration_s, dtype=np.float64), (n_nodes,))
+    except ValueError:
         raise WorkloadError(
-            "steady_churn needs n_nodes, mean_pods_per_node, duration_s >= 0 and "
+            "steady_churn start_s and duration_s need one value, or one per node"
+        ) from None
+    finite = np.isfinite([mean_pods_per_node, mean_lifetime_s]).all() and (
+        np.isfinite(node_start_s).all() and np.isfinite(node_duration_s).all()
+    )
+    if (
+        not finite
+        or mean_pods_per_node < 0
+        or np.any(node_duration_s < 0)
+        or np.any(node_start_s < 0)
+        or mean_lifetime_s <= 0
+    ):
+        raise WorkloadError(
+            "steady_churn needs finite values: mean_pods_per_node, start_s and duration_s >= 0, "
             "mean_lifetime_s > 0"
         )
     if not 0.0 <= branch_frac <= 1.0:
