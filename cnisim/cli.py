@@ -48,6 +48,7 @@ from cnisim.sim.spec import max_pods_options, name_list, trunking_warning
 from cnisim.units import (
     INT32_MAX,
     INT64_MAX,
+    parse_assignments,
     parse_cpu_millicores,
     parse_float,
     parse_int,
@@ -1063,20 +1064,8 @@ def describe(
 
 
 def _parse_settings(items: list[str]) -> dict[str, str]:
-    """``--set NAME=VALUE`` pairs as an aws-node environment (values kept byte for byte).
-
-    The value is not stripped: ipamd reads ``' 3'`` with strconv.Atoi, which refuses it, and
-    :meth:`IpamdConfig.from_env` mirrors that (the default, with a warning).
-    """
-    env: dict[str, str] = {}
-    for item in items:
-        name, sep, value = item.partition("=")
-        if not sep or not name.strip():
-            raise UsageError(
-                f"--set {item[:60]!r} is not NAME=VALUE: write e.g. --set WARM_IP_TARGET=5"
-            )
-        env[name.strip()] = value
-    return env
+    """``--set NAME=VALUE`` pairs as an aws-node environment (values kept byte for byte)."""
+    return parse_assignments(items, option="--set", example="WARM_IP_TARGET=5")
 
 
 def _parse_pod_counts(text: str) -> list[int]:
@@ -1314,15 +1303,7 @@ class OutputWriteError(CnisimError):
 
 def _desired(items: list[str]) -> dict[str, str]:
     """``--desired GROUP=N`` pairs (the sizes are checked with the plan)."""
-    sizes: dict[str, str] = {}
-    for item in items:
-        name, sep, value = item.partition("=")
-        if not sep or not name.strip():
-            raise UsageError(
-                f"--desired {item[:60]!r} is not GROUP=N: write e.g. --desired general=6"
-            )
-        sizes[name.strip()] = value.strip()
-    return sizes
+    return parse_assignments(items, option="--desired", example="general=6")
 
 
 def _figures(result: SimulationResult) -> dict[str, bytes]:

@@ -16,6 +16,7 @@ from __future__ import annotations
 
 import math
 import re
+from collections.abc import Sequence
 
 import numpy as np
 
@@ -290,3 +291,39 @@ def parse_memory_mib(text: str) -> float:
             f"memory {text[:40]!r} has unit {suffix!r}: use Ki, Mi, Gi, Ti (binary) or k, M, G, T"
         )
     return _bounded(value * factor, _MAX_MEMORY_BYTES, "memory", text) / _MIB_BYTES
+
+
+def parse_assignments(items: Sequence[str], *, option: str, example: str) -> dict[str, str]:
+    """``NAME=VALUE`` items of a repeated command-line option (``--set``, ``--desired``).
+
+    Names are stripped; values are kept byte for byte (ipamd reads ``' 3'`` with Go's
+    strconv.Atoi, which refuses it, and :meth:`cnisim.cni.IpamdConfig.from_env` mirrors that).
+
+    Parameters
+    ----------
+    items : sequence of str
+        The option's values, in order; a later name wins.
+    option : str
+        The option's name, for messages (``"--set"``).
+    example : str
+        A correct item, for messages (``"WARM_IP_TARGET=5"``).
+
+    Raises
+    ------
+    UsageError
+        An item without ``=`` or with an empty name.
+
+    Examples
+    --------
+    >>> parse_assignments(["WARM_IP_TARGET=5"], option="--set", example="WARM_IP_TARGET=5")
+    {'WARM_IP_TARGET': '5'}
+    """
+    pairs: dict[str, str] = {}
+    for item in items:
+        name, sep, value = item.partition("=")
+        if not sep or not name.strip():
+            raise UsageError(
+                f"{option} {item[:60]!r} is not NAME=VALUE: write e.g. {option} {example}"
+            )
+        pairs[name.strip()] = value
+    return pairs

@@ -156,7 +156,7 @@ def test_a_full_disk_on_stdout_is_one_line(tmp_path: Path) -> None:
     ("args", "fragments"),
     [
         (["missing.yaml"], ["missing.yaml"]),
-        ([str(EXAMPLES / "t3-large.yaml"), "--desired", "nogroup"], ["--desired", "GROUP=N"]),
+        ([str(EXAMPLES / "t3-large.yaml"), "--desired", "nogroup"], ["--desired", "NAME=VALUE"]),
         ([str(EXAMPLES / "t3-large.yaml"), "--desired", "nope=3"], ["nope"]),
         ([str(EXAMPLES / "t3-large.yaml"), "--desired", "ng-t3-large=x"], ["ng-t3-large"]),
         ([str(EXAMPLES / "t3-large.yaml"), "--duration", "soon"], ["soon"]),

@@ -491,8 +491,10 @@ def test_overrides(tmp_path: Path) -> None:
     plan = load_plan(write(tmp_path, text))
     changed = apply_overrides(
         plan,
-        env=parse_assignments(["WARM_ENI_TARGET=x", "WARM_IP_TARGET=5"], "--set"),
-        desired=parse_assignments(["general=2"], "--desired"),
+        env=parse_assignments(
+            ["WARM_ENI_TARGET=x", "WARM_IP_TARGET=5"], option="--set", example="WARM_IP_TARGET=5"
+        ),
+        desired=parse_assignments(["general=2"], option="--desired", example="general=6"),
         duration_s=600.0,
         seed=7,
     )
@@ -538,8 +540,8 @@ def test_bad_overrides_name_the_option(
 
 
 def test_parse_assignments_refuses_a_missing_equals_sign() -> None:
-    with pytest.raises(PlanError, match="--set 'WARM_IP_TARGET': write NAME=VALUE"):
-        parse_assignments(["WARM_IP_TARGET"], "--set")
+    with pytest.raises(UsageError, match=r"--set 'WARM_IP_TARGET' is not NAME=VALUE: write"):
+        parse_assignments(["WARM_IP_TARGET"], option="--set", example="WARM_IP_TARGET=5")
 
 
 def test_bad_workload_file(tmp_path: Path) -> None:

@@ -24,6 +24,7 @@ from cnisim.io.planfile import (
     workloads_from_yaml,
 )
 from cnisim.plan import Plan, Run, Workload, check_instance_types
+from cnisim.units import parse_assignments
 
 if TYPE_CHECKING:
     from cnisim.catalog import Catalog
@@ -109,28 +110,6 @@ def load_workloads(path: Path | str) -> tuple[Workload, ...]:
     if "workloads" not in mapping:
         raise root.error("needs a top-level 'workloads:' list")
     return workloads_from_yaml(mapping["workloads"], root.key(mapping, "workloads"), Registry(root))
-
-
-def parse_assignments(items: Sequence[str], option: str) -> dict[str, str]:
-    """``["NAME=VALUE", ...]`` from a repeated command-line option, as a mapping.
-
-    Raises
-    ------
-    PlanError
-        An item without ``=`` or with an empty name.
-
-    Examples
-    --------
-    >>> parse_assignments(["WARM_IP_TARGET=5", "MINIMUM_IP_TARGET=10"], "--set")
-    {'WARM_IP_TARGET': '5', 'MINIMUM_IP_TARGET': '10'}
-    """
-    result: dict[str, str] = {}
-    for item in items:
-        name, sep, value = item.partition("=")
-        if not sep or not name.strip():
-            raise PlanError(f"{option} {item!r}: write NAME=VALUE, e.g. {option} WARM_IP_TARGET=5")
-        result[name.strip()] = value
-    return result
 
 
 def apply_overrides(
