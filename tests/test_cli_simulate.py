@@ -170,3 +170,22 @@ def test_bad_input_is_one_line(args: list[str], fragments: list[str], tmp_path: 
     assert proc.returncode in (1, 2), proc.stderr
     assert_one_line_error(proc.stderr, *fragments)
     assert proc.stdout == ""
+
+
+def test_workload_files_add_to_the_plan(tmp_path: Path) -> None:
+    """An eksctl ClusterConfig has no workloads: --workload brings them (repeatable)."""
+    web = tmp_path / "web.yaml"
+    web.write_text("workloads:\n  - {kind: Deployment, name: web, replicas: 20}\n")
+    jobs = tmp_path / "jobs.yaml"
+    jobs.write_text(
+        "workloads:\n  - kind: JobStream\n    name: batch\n    arrivalsPerMinute: 6\n"
+        "    lifetime: {distribution: fixed, mean: 60s}\n"
+    )
+    base = summary(str(EXAMPLES / "eksctl-t3-large.yaml"), "--duration", "10m")
+    more = summary(
+        str(EXAMPLES / "eksctl-t3-large.yaml"), "--duration", "10m",
+        "--workload", str(web), "--workload", str(jobs),
+    )  # fmt: skip
+    # 20 web pods and about 6 x 10 Jobs more than CoreDNS and the DaemonSets alone
+    assert more["pods"]["n_created"] - base["pods"]["n_created"] > 20 + 40
+    assert more["pods"]["n_started"] > base["pods"]["n_started"] + 20
