@@ -9,7 +9,11 @@ Layout
 ``nodes``: int64, one row per node, columns :data:`READY` .. :data:`NONZERO_REQUESTED_MEM`
 (memory in bytes, CPU in millicores, readiness 0 or 1). ``host_pods``: int64, (nodes,
 workloads), each workload's pods on each node. ``zone_pods``: int64, (zones, workloads), the
-same summed per zone. The tie-break draws come from a PCG64 state array (:mod:`._rng`).
+same summed per zone. ``score_cache`` / ``score_stale``: int64 / bool, (pod shapes, nodes),
+each node's NodeResourcesFit plus BalancedAllocation score for a pod of each shape (CPU,
+memory, scoring), valid where not stale: a node's score changes only when a pod is bound to
+it or leaves it, which marks its column stale. The tie-break draws come from a PCG64 state
+array (:mod:`._rng`).
 """
 
 from __future__ import annotations
@@ -55,6 +59,30 @@ _ZONE_MAX_SKEW = 5
 _SPREAD_WEIGHT = 2
 
 
+@njit(cache=True, inline="always")
+def _assume(
+    nodes: NDArray[np.int64],
+    host_pods: NDArray[np.int64],
+    zone_pods: NDArray[np.int64],
+    j: int,
+    cpu: int,
+    mem: int,
+    pod_eni: bool,
+    w: int,
+    sign: int,
+) -> None:
+    """Account one pod on node ``j`` (``sign`` 1), or take it off (-1)."""
+    row = nodes[j]
+    row[REQUESTED_CPU] += sign * cpu
+    row[REQUESTED_MEM] += sign * mem
+    row[REQUESTED_PODS] += sign
+    row[REQUESTED_POD_ENIS] += sign * pod_eni
+    row[NONZERO_REQUESTED_CPU] += sign * (cpu if cpu else DEFAULT_MILLI_CPU_REQUEST)
+    row[NONZERO_REQUESTED_MEM] += sign * (mem if mem else DEFAULT_MEMORY_REQUEST_BYTES)
+    host_pods[j, w] += sign
+    zone_pods[row[ZONE], w] += sign
+
+
 @njit(cache=True)
 def shift(
     nodes: NDArray[np.int64],
@@ -66,23 +94,15 @@ def shift(
     pod_eni: NDArray[np.bool_],
     workload: NDArray[np.int64],
     sign: int,
+    score_stale: NDArray[np.bool_],
 ) -> bool:
     """Add (``sign`` 1) or remove (-1) pods on their nodes; False if a count went negative."""
     ok = True
     for i in range(node_index.size):
         j = node_index[i]
-        w = workload[i]
-        c = cpu[i]
-        m = mem[i]
-        nodes[j, REQUESTED_CPU] += sign * c
-        nodes[j, REQUESTED_MEM] += sign * m
-        nodes[j, REQUESTED_PODS] += sign
-        nodes[j, REQUESTED_POD_ENIS] += sign * pod_eni[i]
-        nodes[j, NONZERO_REQUESTED_CPU] += sign * (c if c else DEFAULT_MILLI_CPU_REQUEST)
-        nodes[j, NONZERO_REQUESTED_MEM] += sign * (m if m else DEFAULT_MEMORY_REQUEST_BYTES)
-        host_pods[j, w] += sign
-        zone_pods[nodes[j, ZONE], w] += sign
-        if nodes[j, REQUESTED_PODS] < 0 or host_pods[j, w] < 0:
+        score_stale[:, j] = True
+        _assume(nodes, host_pods, zone_pods, j, cpu[i], mem[i], pod_eni[i], workload[i], sign)
+        if nodes[j, REQUESTED_PODS] < 0 or host_pods[j, workload[i]] < 0:
             ok = False
     return ok
 
@@ -146,6 +166,9 @@ def schedule_pods(
     pod_eni: NDArray[np.bool_],
     pod_workload: NDArray[np.int64],
     pod_spread: NDArray[np.bool_],
+    pod_shape: NDArray[np.int64],
+    score_cache: NDArray[np.int64],
+    score_stale: NDArray[np.bool_],
     n_to_find: int,
     start: int,
     least: bool,
@@ -153,10 +176,12 @@ def schedule_pods(
     out_node: NDArray[np.int64],
     out_failures: NDArray[np.int64],
 ) -> int:
-    """Decide every pod in turn, assuming each onto its node in the arrays; the next start.
+    """Decide every pod in turn, each seeing the ones before it on their nodes; the next start.
 
     ``out_node`` gets each pod's node or -1, ``out_failures`` (pods x :data:`N_FAILURES`)
-    the nodes rejecting each unplaced pod, by reason.
+    the nodes rejecting each unplaced pod, by reason. The pods are assumed onto their nodes
+    in the arrays as the scheduler cache does, and taken off again before the return, so the
+    arrays come back as they were (the score cache only fills in).
     """
     n_nodes = nodes.shape[0]
     n_zones = zone_pods.shape[0]
@@ -165,6 +190,7 @@ def schedule_pods(
     scores = np.empty(n_nodes, dtype=np.int64)
     raw = np.empty(n_nodes, dtype=np.int64)
     zone_seen = np.zeros(n_zones, dtype=np.bool_)
+    assumed = np.zeros(n_nodes, dtype=np.bool_)  # nodes whose cached scores do not hold now
     for i in range(pod_cpu.size):
         cpu = pod_cpu[i]
         mem = pod_mem[i]
@@ -216,8 +242,16 @@ def schedule_pods(
         if n_found == 1:
             node = chosen[0]
         else:
+            shape = pod_shape[i]
             for k in range(n_found):
-                scores[k] = _resource_score(nodes, chosen[k], cpu, mem, least)
+                c = chosen[k]
+                if assumed[c]:
+                    scores[k] = _resource_score(nodes, c, cpu, mem, least)
+                else:
+                    if score_stale[shape, c]:
+                        score_cache[shape, c] = _resource_score(nodes, c, cpu, mem, least)
+                        score_stale[shape, c] = False
+                    scores[k] = score_cache[shape, c]
             if pod_spread[i]:
                 # PodTopologySpread's system defaults, normalized (scoring.go): weights
                 # log(domains + 2), the hostname domains the nodes scored, the zone domains
@@ -262,13 +296,19 @@ def schedule_pods(
                         break
                     pick -= 1
         out_node[i] = node
-        row = nodes[node]
-        row[REQUESTED_PODS] += 1
-        row[REQUESTED_CPU] += cpu
-        row[REQUESTED_MEM] += mem
-        row[NONZERO_REQUESTED_CPU] += cpu if cpu else DEFAULT_MILLI_CPU_REQUEST
-        row[NONZERO_REQUESTED_MEM] += mem if mem else DEFAULT_MEMORY_REQUEST_BYTES
-        row[REQUESTED_POD_ENIS] += eni
-        host_pods[node, w] += 1
-        zone_pods[row[ZONE], w] += 1
+        assumed[node] = True
+        _assume(nodes, host_pods, zone_pods, node, cpu, mem, eni, w, 1)
+    for i in range(pod_cpu.size):
+        if out_node[i] >= 0:
+            _assume(
+                nodes,
+                host_pods,
+                zone_pods,
+                out_node[i],
+                pod_cpu[i],
+                pod_mem[i],
+                pod_eni[i],
+                pod_workload[i],
+                -1,
+            )
     return start

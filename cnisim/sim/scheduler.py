@@ -437,6 +437,11 @@ class ClusterState:
         self.nodes = np.zeros((0, _k.N_COLUMNS), dtype=np.int64)
         self.workload_pods = np.zeros((0, n_workloads), dtype=np.int64)
         self.zone_pods = np.zeros((0, n_workloads), dtype=np.int64)
+        # Per pod shape (CPU [millicores], memory [bytes], LeastAllocated): its row of each
+        # node's resource scores, valid where not stale (see _schedulerkernels).
+        self._shape_row: dict[tuple[int, int, bool], int] = {}
+        self._score_cache = np.zeros((0, 0), dtype=np.int64)
+        self._score_stale = np.zeros((0, 0), dtype=np.bool_)
 
     @classmethod
     def from_view(cls, view: NodeView) -> ClusterState:
@@ -459,6 +464,7 @@ class ClusterState:
         ):
             nodes[:, column] = values
         state.nodes = nodes
+        state._grow_score_cache(0, len(view))
         state.workload_pods = np.array(view.workload_pods, dtype=np.int64)
         n_zones = int(view.zone.max()) + 1 if len(view) else 0
         state.zone_pods = np.zeros((n_zones, state.n_workloads), dtype=np.int64)
@@ -478,12 +484,33 @@ class ClusterState:
         """Append empty nodes (nodes that joined) after the existing ones."""
         joined = ClusterState.from_view(NodeView.empty(capacity, zone, ready, self.n_workloads))
         self.nodes = np.concatenate([self.nodes, joined.nodes])
+        self._grow_score_cache(0, len(joined))
         self.workload_pods = np.concatenate([self.workload_pods, joined.workload_pods])
         n_zones = max(self.zone_pods.shape[0], joined.zone_pods.shape[0])
         if n_zones > self.zone_pods.shape[0]:
             self.zone_pods = np.concatenate(
                 [self.zone_pods, np.zeros((n_zones - self.zone_pods.shape[0], self.n_workloads))]
             ).astype(np.int64)
+
+    def _grow_score_cache(self, n_shapes: int, n_nodes: int) -> None:
+        """Room for ``n_shapes`` more pod shapes and ``n_nodes`` more nodes, all stale."""
+        rows, columns = self._score_cache.shape
+        cache = np.zeros((rows + n_shapes, columns + n_nodes), dtype=np.int64)
+        stale = np.ones(cache.shape, dtype=np.bool_)
+        cache[:rows, :columns] = self._score_cache
+        stale[:rows, :columns] = self._score_stale
+        self._score_cache, self._score_stale = cache, stale
+
+    def _shape_rows(self, cpu: list[int], mem: list[int], least: bool) -> NDArray[np.int64]:
+        """Each pod's row of the score cache (new shapes get a new row)."""
+        rows = []
+        for key in zip(cpu, mem, [least] * len(cpu), strict=True):
+            row = self._shape_row.get(key)
+            if row is None:
+                row = self._shape_row[key] = len(self._shape_row)
+                self._grow_score_cache(1, 0)
+            rows.append(row)
+        return np.array(rows, dtype=np.int64)
 
     def set_ready(self, ready: ArrayLike) -> None:
         """New readiness of the nodes (one value per node, or one for all)."""
@@ -515,15 +542,29 @@ class ClusterState:
             raise InvalidSchedulerInputError(
                 f"a pod's workload index is outside the state's {self.n_workloads} workloads"
             )
-        columns = (
-            nodes,
-            pods.cpu_millicores.astype(np.int64, copy=False),
-            _bytes(pods.memory_mib),
-            pods.security_groups.astype(np.bool_, copy=False),
-            pods.workload.astype(np.int64, copy=False),
-        )
-        if not _k.shift(self.nodes, self.workload_pods, self.zone_pods, *columns, sign):
-            _k.shift(self.nodes, self.workload_pods, self.zone_pods, *columns, -sign)
+        cpu = pods.cpu_millicores.astype(np.int64, copy=False)
+        mem = _bytes(pods.memory_mib)
+        pod_eni = pods.security_groups.astype(np.bool_, copy=False)
+        workload = pods.workload.astype(np.int64, copy=False)
+
+        def shift(by: int) -> bool:
+            return bool(
+                _k.shift(
+                    self.nodes,
+                    self.workload_pods,
+                    self.zone_pods,
+                    nodes,
+                    cpu,
+                    mem,
+                    pod_eni,
+                    workload,
+                    by,
+                    self._score_stale,
+                )
+            )
+
+        if not shift(sign):
+            shift(-sign)  # leave the state as it was
             raise InvalidSchedulerInputError("unbind removes pods that are not bound there")
 
     def schedule(
@@ -554,20 +595,27 @@ class ClusterState:
             rng_state = _rng.state_of(rng)
         except TypeError as error:
             raise InvalidSchedulerInputError(str(error)) from None
+        least = scoring == "LeastAllocated"
+        cpu = pods.cpu_millicores.astype(np.int64, copy=False)
+        mem = _bytes(pods.memory_mib)
+        shapes = self._shape_rows(cpu.tolist(), mem.tolist(), least)
         bound_to = np.empty(n_pods, dtype=np.int64)
         failures = np.zeros((n_pods, _k.N_FAILURES), dtype=np.int64)
         start = _k.schedule_pods(
-            self.nodes.copy(),  # the kernel assumes each pod on its node as it goes
-            self.workload_pods.copy(),
-            self.zone_pods.copy(),
-            pods.cpu_millicores.astype(np.int64, copy=False),
-            _bytes(pods.memory_mib),
+            self.nodes,  # each pod is assumed on its node, and taken off before the return
+            self.workload_pods,
+            self.zone_pods,
+            cpu,
+            mem,
             pods.security_groups.astype(np.bool_, copy=False),
             pods.workload.astype(np.int64, copy=False),
             pods.kind == _DEPLOYMENT,
+            shapes,
+            self._score_cache,
+            self._score_stale,
             n_to_find,
             start_node_index % n_nodes,
-            scoring == "LeastAllocated",
+            least,
             rng_state,
             bound_to,
             failures,
