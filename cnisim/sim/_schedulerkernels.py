@@ -191,11 +191,23 @@ def schedule_pods(
     raw = np.empty(n_nodes, dtype=np.int64)
     zone_seen = np.zeros(n_zones, dtype=np.bool_)
     assumed = np.zeros(n_nodes, dtype=np.bool_)  # nodes whose cached scores do not hold now
+    n_assumed = 0
+    # Per pod shape and pod-ENI request: the last pod of it that fit nowhere, and how many
+    # pods had been assumed then; with none since, a pod of it fits nowhere either, for the
+    # same reasons (pending pods are often many copies of one pod).
+    n_keys = 2 * (score_cache.shape[0] + 1)
+    failed_pod = np.full(n_keys, -1, dtype=np.int64)
+    failed_at = np.full(n_keys, -1, dtype=np.int64)
     for i in range(pod_cpu.size):
         cpu = pod_cpu[i]
         mem = pod_mem[i]
         eni = pod_eni[i]
         w = pod_workload[i]
+        key = 2 * pod_shape[i] + eni
+        if failed_at[key] == n_assumed:
+            out_node[i] = -1
+            out_failures[i] = out_failures[failed_pod[key]]
+            continue
         # Filter from `start` round the node list up to n_to_find fits; one fit more means
         # the filter stopped early, and the next cycle starts after the last one taken.
         n_found = 0
@@ -226,6 +238,8 @@ def schedule_pods(
                     out_failures[i, FAIL_MEMORY] += 1
                 if eni and row[REQUESTED_POD_ENIS] >= row[ALLOCATABLE_POD_ENIS]:
                     out_failures[i, FAIL_POD_ENI] += 1
+            failed_pod[key] = i
+            failed_at[key] = n_assumed
             continue
         if more:
             start = walk[n_found - 1] + 1
@@ -297,6 +311,7 @@ def schedule_pods(
                     pick -= 1
         out_node[i] = node
         assumed[node] = True
+        n_assumed += 1
         _assume(nodes, host_pods, zone_pods, node, cpu, mem, eni, w, 1)
     for i in range(pod_cpu.size):
         if out_node[i] >= 0:
