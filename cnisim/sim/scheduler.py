@@ -788,6 +788,8 @@ class PendingPods:
         self._attempts = np.zeros(0, dtype=np.int64)
         self._waiting = np.zeros(0, dtype=bool)
         self._trying: dict[int, int] = {}  # pods taken out to be tried: attempts with this one
+        self._queued: set[int] = set()  # the pods in the arrays (to refuse a second add)
+        self._n_waiting = 0
 
     def __len__(self) -> int:
         """Return the number of pods in the queue (not counting pods being tried)."""
@@ -801,6 +803,10 @@ class PendingPods:
         attempts: ArrayLike,
         waiting: bool,
     ) -> None:
+        if not pods.size:
+            return
+        self._queued.update(pods.tolist())
+        self._n_waiting += pods.size if waiting else 0
         self._pod = np.concatenate([self._pod, pods])
         self._timestamp_s = np.concatenate([self._timestamp_s, np.full(pods.size, now_s)])
         self._due_s = np.concatenate([self._due_s, np.full(pods.size, due_s)])
@@ -812,8 +818,12 @@ class PendingPods:
     def add(self, pod_ids: ArrayLike, now_s: float) -> None:
         """New pending pods, due now (a pod's first attempt has no backoff)."""
         pods = np.asarray(pod_ids, dtype=np.int64).ravel()
-        known = np.concatenate([self._pod, np.fromiter(self._trying, np.int64)])
-        if np.unique(pods).size != pods.size or np.isin(pods, known).any():
+        ids = pods.tolist()
+        if (
+            len(set(ids)) != len(ids)
+            or not self._queued.isdisjoint(ids)
+            or not self._trying.keys().isdisjoint(ids)
+        ):
             raise InvalidSchedulerInputError("a pod added to the queue is already pending")
         self._push(pods, now_s, now_s, 0, waiting=False)
 
@@ -821,9 +831,14 @@ class PendingPods:
         """Take the pods due at ``now_s`` out of the queue, in queue order, to be tried."""
         due = self._due_s <= now_s
         rows = np.flatnonzero(due)
+        if not rows.size:
+            return self._pod[rows]
         rows = rows[np.lexsort((self._pod[rows], self._timestamp_s[rows]))]
         pods = self._pod[rows]
-        self._trying.update(zip(pods.tolist(), (self._attempts[rows] + 1).tolist(), strict=True))
+        popped = pods.tolist()
+        self._trying.update(zip(popped, (self._attempts[rows] + 1).tolist(), strict=True))
+        self._queued.difference_update(popped)
+        self._n_waiting -= int(np.count_nonzero(self._waiting[rows]))
         keep = ~due
         self._pod = self._pod[keep]
         self._timestamp_s = self._timestamp_s[keep]
@@ -856,6 +871,9 @@ class PendingPods:
 
         Each is due at the end of its backoff (from its last attempt), or now if that is past.
         """
+        if not self._n_waiting:
+            return
+        self._n_waiting = 0
         waiting = self._waiting
         backoff_s = self.backoff_s(self._attempts[waiting])
         self._due_s[waiting] = np.maximum(self._timestamp_s[waiting] + backoff_s, now_s)
