@@ -83,6 +83,12 @@ def _assume(
     zone_pods[row[ZONE], w] += sign
 
 
+SHIFTED = 0
+NODE_OUT_OF_RANGE = 1
+WORKLOAD_OUT_OF_RANGE = 2
+NOT_BOUND_THERE = 3
+
+
 @njit(cache=True)
 def shift(
     nodes: NDArray[np.int64],
@@ -95,16 +101,26 @@ def shift(
     workload: NDArray[np.int64],
     sign: int,
     score_stale: NDArray[np.bool_],
-) -> bool:
-    """Add (``sign`` 1) or remove (-1) pods on their nodes; False if a count went negative."""
-    ok = True
+) -> int:
+    """Add (``sign`` 1) or remove (-1) pods on their nodes: :data:`SHIFTED`, or why not
+    (the arrays then left as they were)."""
+    for i in range(node_index.size):
+        if not 0 <= node_index[i] < nodes.shape[0]:
+            return NODE_OUT_OF_RANGE
+        if not 0 <= workload[i] < host_pods.shape[1]:
+            return WORKLOAD_OUT_OF_RANGE
+    negative = False
     for i in range(node_index.size):
         j = node_index[i]
         score_stale[:, j] = True
         _assume(nodes, host_pods, zone_pods, j, cpu[i], mem[i], pod_eni[i], workload[i], sign)
-        if nodes[j, REQUESTED_PODS] < 0 or host_pods[j, workload[i]] < 0:
-            ok = False
-    return ok
+        negative |= nodes[j, REQUESTED_PODS] < 0 or host_pods[j, workload[i]] < 0
+    if not negative:
+        return SHIFTED
+    for i in range(node_index.size):
+        j = node_index[i]
+        _assume(nodes, host_pods, zone_pods, j, cpu[i], mem[i], pod_eni[i], workload[i], -sign)
+    return NOT_BOUND_THERE
 
 
 @njit(cache=True, inline="always")

@@ -81,7 +81,6 @@ ENGINES: Final = ("fast", "reference")
 CNI_SUBNET_TAG: Final = "kubernetes.io/role/cni"
 
 _DAEMONSET_KIND: Final = WORKLOAD_KINDS.index("DaemonSet")
-_ADD_DEL: Final = np.array([1, -1], dtype=np.int8)  # a pod's two events, as engine deltas
 
 _SERIES: Final = (
     "sample_s",
@@ -238,6 +237,9 @@ class _Run:
         self.ends: list[tuple[float, int]] = []  # (end of a pod's life [s], pod)
         self.pods_on: list[set[int]] = []  # per node: its pods still running
         self.next_start_node_index = 0
+        self.events: dict[str, list[Any]] = {
+            k: [] for k in ("time_s", "node", "delta", "pod", "branch")
+        }
         # nodes (ids = the engine's)
         self.cluster = ClusterState(len(self.workloads))  # the scheduler's cache
         self.node_group: list[int] = []
@@ -388,32 +390,42 @@ class _Run:
         table = pods.table(ids)
         self.cluster.bind(table, nodes)
         end_s = now_s + table.lifetime_s
-        for pod, node, end in zip(ids.tolist(), nodes.tolist(), end_s.tolist(), strict=True):
+        events = self.events
+        for pod, node, end, needs, branch in zip(
+            ids.tolist(),
+            nodes.tolist(),
+            end_s.tolist(),
+            table.needs_address.tolist(),
+            table.security_groups.tolist(),
+            strict=True,
+        ):
             self.pods_on[node].add(pod)
             if math.isfinite(end):
                 heapq.heappush(self.ends, (end, pod))
-        if self.ipv6:
-            return  # a pods slot, no IPv4 address
-        # per pod with an address (host-network pods have none) its ADD now, then its DEL at
-        # its end if it has one; stable-sorted by time
-        time_s = np.stack([np.full(ids.size, now_s), end_s], axis=1)
-        keep = np.isfinite(time_s) & table.needs_address[:, None]
-        if not keep.any():
-            return
-        order = np.argsort(time_s[keep], kind="stable")
-
-        def per_event(per_pod: NDArray[Any]) -> NDArray[Any]:
-            return np.repeat(per_pod[:, None], 2, axis=1)[keep][order]
-
-        self.engine.submit_pods(
-            PodEvents(
-                time_s=time_s[keep][order],
-                node=per_event(nodes),
-                delta=np.where(keep, _ADD_DEL, 0)[keep][order],
-                pod=per_event(ids),
-                branch=per_event(table.security_groups),
+            if not needs or self.ipv6:
+                continue  # host network (or IPv6): a pods slot, no IPv4 address
+            for time_s, delta in ((now_s, 1), (end, -1)):
+                if math.isfinite(time_s):
+                    events["time_s"].append(time_s)
+                    events["node"].append(node)
+                    events["delta"].append(delta)
+                    events["pod"].append(pod)
+                    events["branch"].append(branch)
+        if events["pod"]:
+            # built valid here (one ADD per pod, its DEL later on the same node): sort only
+            time_s = np.array(events["time_s"])
+            order = np.argsort(time_s, kind="stable")
+            self.engine.submit_pods(
+                PodEvents(
+                    time_s=time_s[order],
+                    node=np.array(events["node"], dtype=np.int64)[order],
+                    delta=np.array(events["delta"], dtype=np.int8)[order],
+                    pod=np.array(events["pod"], dtype=np.int64)[order],
+                    branch=np.array(events["branch"], dtype=bool)[order],
+                )
             )
-        )
+            for column in events.values():
+                column.clear()
 
     def _bind_daemonsets(self, nodes: NDArray[np.int64], now_s: float) -> None:
         """The DaemonSet controller's pods on nodes that just became Ready."""

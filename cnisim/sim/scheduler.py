@@ -534,37 +534,25 @@ class ClusterState:
         nodes = np.asarray(node_index, dtype=np.int64).ravel()
         if nodes.shape != (len(pods),):
             raise InvalidSchedulerInputError("bind/unbind needs one node index per pod")
-        if not nodes.size:
-            return
-        if nodes.min() < 0 or nodes.max() >= len(self):
+        outcome = _k.shift(
+            self.nodes,
+            self.workload_pods,
+            self.zone_pods,
+            nodes,
+            pods.cpu_millicores.astype(np.int64, copy=False),
+            _bytes(pods.memory_mib),
+            pods.security_groups.astype(np.bool_, copy=False),
+            pods.workload.astype(np.int64, copy=False),
+            sign,
+            self._score_stale,
+        )
+        if outcome == _k.NODE_OUT_OF_RANGE:
             raise InvalidSchedulerInputError(f"a node index is outside 0..{len(self) - 1}")
-        if pods.workload.max() >= self.n_workloads:
+        if outcome == _k.WORKLOAD_OUT_OF_RANGE:
             raise InvalidSchedulerInputError(
                 f"a pod's workload index is outside the state's {self.n_workloads} workloads"
             )
-        cpu = pods.cpu_millicores.astype(np.int64, copy=False)
-        mem = _bytes(pods.memory_mib)
-        pod_eni = pods.security_groups.astype(np.bool_, copy=False)
-        workload = pods.workload.astype(np.int64, copy=False)
-
-        def shift(by: int) -> bool:
-            return bool(
-                _k.shift(
-                    self.nodes,
-                    self.workload_pods,
-                    self.zone_pods,
-                    nodes,
-                    cpu,
-                    mem,
-                    pod_eni,
-                    workload,
-                    by,
-                    self._score_stale,
-                )
-            )
-
-        if not shift(sign):
-            shift(-sign)  # leave the state as it was
+        if outcome == _k.NOT_BOUND_THERE:
             raise InvalidSchedulerInputError("unbind removes pods that are not bound there")
 
     def schedule(
