@@ -56,6 +56,7 @@ and ``scoring.go``; ``pkg/scheduler/framework/types.go`` (``FitError``);
 from __future__ import annotations
 
 import dataclasses
+import functools
 import math
 from dataclasses import dataclass, field
 from typing import Any, Final, Literal
@@ -611,7 +612,7 @@ class ClusterState:
         _rng.set_state(rng, rng_state)
         reasons = [""] * n_pods
         for i in np.flatnonzero(bound_to < 0).tolist():
-            reasons[i] = _fit_error(n_nodes, failures[i])
+            reasons[i] = _fit_error(n_nodes, tuple(failures[i].tolist()))
         return ScheduleResult(bound_to, tuple(reasons), int(start))
 
 
@@ -624,9 +625,9 @@ _FAILURE_MESSAGES: Final = {
 }
 
 
-def _fit_error(n_nodes: int, failures: NDArray[np.int64]) -> str:
+@functools.lru_cache(maxsize=256)  # pending pods often fail alike, many times over
+def _fit_error(n_nodes: int, counts: tuple[int, ...]) -> str:
     """FitError.Error(): "0/N nodes are available: " + sorted "count reason" + "."."""
-    counts = failures.tolist()
     parts = sorted(
         f"{counts[column]} {message}"
         for column, message in _FAILURE_MESSAGES.items()
