@@ -236,6 +236,7 @@ class _Run:
         self.unschedulable: set[int] = set()  # pending pods the scheduler could not place
         self.ends: list[tuple[float, int]] = []  # (end of a pod's life [s], pod)
         self.pods_on: list[set[int]] = []  # per node: its pods still running
+        self.n_address_pods = np.zeros(0, dtype=np.int64)  # per node: those with an address
         self.next_start_node_index = 0
         self.events: dict[str, list[Any]] = {
             k: [] for k in ("time_s", "node", "delta", "pod", "branch")
@@ -287,6 +288,7 @@ class _Run:
             self.n_unsettled += 1
             heapq.heappush(self.boots, (request.kubelet_ready_s, node))
             self.pods_on.append(set())
+            self.n_address_pods = np.append(self.n_address_pods, 0)
             self.node_of_request[(g, request.instance_id)] = node
         return bool(requests)
 
@@ -369,6 +371,7 @@ class _Run:
             return
         pods = self.pods
         pods["deleted_s"][ids] = now_s
+        self.n_address_pods[node] = 0
         self.cluster.unbind(pods.table(ids), np.full(ids.size, node))
         owned = ids[pods["kind"][ids] != _DAEMONSET_KIND]
         if owned.size:
@@ -389,6 +392,7 @@ class _Run:
         pods["bound_s"][ids] = now_s
         table = pods.table(ids)
         self.cluster.bind(table, nodes)
+        np.add.at(self.n_address_pods, nodes[table.needs_address], 1)
         end_s = now_s + table.lifetime_s
         events = self.events
         for pod, node, end, needs, branch in zip(
@@ -446,7 +450,9 @@ class _Run:
             return False
         ids = np.array(done, dtype=np.int64)
         pods["deleted_s"][ids] = now_s
-        self.cluster.unbind(pods.table(ids), pods["node"][ids])
+        table = pods.table(ids)
+        self.cluster.unbind(table, pods["node"][ids])
+        np.add.at(self.n_address_pods, pods["node"][ids][table.needs_address], -1)
         return True
 
     def arrivals(self, now_s: float) -> None:
@@ -495,10 +501,8 @@ class _Run:
             if self.ipv6
             else metrics["ips_assigned"] + metrics["branch_pods"]
         )
-        pods = self.pods
-        running = np.isnan(pods["deleted_s"]) & (pods["node"] >= 0) & pods["needs_address"]
-        n_bound = np.bincount(pods["node"][running], minlength=group.size)
-        n_pods = np.array([len(on) for on in self.pods_on], dtype=np.int64)
+        n_bound = self.n_address_pods
+        n_pods = self.cluster.requested_pods
         s = self.series
         s["sample_s"].append(now_s)
         s["n_pending"].append(len(self.queue))

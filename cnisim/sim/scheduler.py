@@ -477,6 +477,11 @@ class ClusterState:
         return int(self.nodes.shape[0])
 
     @property
+    def requested_pods(self) -> NDArray[np.int64]:
+        """Pods bound to each node (a copy)."""
+        return self.nodes[:, _k.REQUESTED_PODS].copy()
+
+    @property
     def n_workloads(self) -> int:
         """Number of workloads pods may come from."""
         return int(self.workload_pods.shape[1])
