@@ -827,13 +827,14 @@ class PendingPods:
         rows = np.flatnonzero(due)
         if not rows.size:
             return self._pod[rows]
-        rows = rows[np.lexsort((self._pod[rows], self._timestamp_s[rows]))]
+        if rows.size > 1:
+            rows = rows[np.lexsort((self._pod[rows], self._timestamp_s[rows]))]
         pods = self._pod[rows]
         popped = pods.tolist()
         self._trying.update(zip(popped, (self._attempts[rows] + 1).tolist(), strict=True))
         self._queued.difference_update(popped)
         self._n_waiting -= int(np.count_nonzero(self._waiting[rows]))
-        keep = ~due
+        keep = slice(0, 0) if rows.size == due.size else ~due  # all due: the common case
         self._pod = self._pod[keep]
         self._timestamp_s = self._timestamp_s[keep]
         self._due_s = self._due_s[keep]
