@@ -616,8 +616,9 @@ class ClusterState:
         )
         _rng.set_state(rng, rng_state)
         reasons = [""] * n_pods
-        for i in np.flatnonzero(bound_to < 0).tolist():
-            reasons[i] = _fit_error(n_nodes, tuple(failures[i].tolist()))
+        for i, node in enumerate(bound_to.tolist()):
+            if node < 0:
+                reasons[i] = _fit_error(n_nodes, tuple(failures[i].tolist()))
         return ScheduleResult(bound_to, tuple(reasons), int(start))
 
 
