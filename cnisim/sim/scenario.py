@@ -439,20 +439,23 @@ class _Run:
     def pod_ends(self, now_s: float) -> bool:
         """Pods whose lifetime ended leave their node; True if any did."""
         pods = self.pods
+        node_of = pods["node"]
         done = []
-        while self.ends and self.ends[0][0] <= now_s:
-            _, pod = heapq.heappop(self.ends)
-            node = int(pods["node"][pod])
-            if pod in self.pods_on[node]:  # not gone with its node
-                self.pods_on[node].discard(pod)
+        ends = self.ends
+        while ends and ends[0][0] <= now_s:
+            _, pod = heapq.heappop(ends)
+            on = self.pods_on[int(node_of[pod])]
+            if pod in on:  # not gone with its node
+                on.discard(pod)
                 done.append(pod)
         if not done:
             return False
         ids = np.array(done, dtype=np.int64)
         pods["deleted_s"][ids] = now_s
         table = pods.table(ids)
-        self.cluster.unbind(table, pods["node"][ids])
-        np.add.at(self.n_address_pods, pods["node"][ids][table.needs_address], -1)
+        nodes = node_of[ids]
+        self.cluster.unbind(table, nodes)
+        np.add.at(self.n_address_pods, nodes[table.needs_address], -1)
         return True
 
     def arrivals(self, now_s: float) -> None:
