@@ -680,7 +680,8 @@ def schedule(
     ------
     InvalidSchedulerInputError
         If the scoring is unknown, the percentage is outside 0..100, the start index is
-        negative or a pod's workload index is outside ``nodes.workload_pods``.
+        negative, a pod's workload index is outside ``nodes.workload_pods``, or ``rng`` is
+        not a PCG64 Generator (the compiled tie-break continues its PCG64 stream).
 
     References
     ----------
