@@ -23,6 +23,7 @@ from cnisim.sim.scheduler import (
     POD_INITIAL_BACKOFF_S,
     POD_MAX_BACKOFF_S,
     POD_MAX_IN_UNSCHEDULABLE_PODS_S,
+    ClusterState,
     InvalidSchedulerInputError,
     NodeView,
     PendingPods,
@@ -558,3 +559,128 @@ def test_schedule_never_overcommits_and_mutates_nothing(
     for i in np.flatnonzero(~bound):
         assert result.reasons[i].startswith(("0/", "no nodes"))
     assert all(reason == "" for reason, b in zip(result.reasons, bound, strict=True) if b)
+
+
+# --- the incremental state -------------------------------------------------------------------
+
+
+def assert_same_state(state: ClusterState, view: NodeView) -> None:
+    rebuilt = ClusterState.from_view(view)
+    np.testing.assert_array_equal(state.nodes, rebuilt.nodes)
+    np.testing.assert_array_equal(state.workload_pods, rebuilt.workload_pods)
+    np.testing.assert_array_equal(state.zone_pods, rebuilt.zone_pods)
+
+
+@settings(max_examples=40, deadline=None)
+@given(data=st.data())
+def test_state_kept_in_place_equals_one_rebuilt_and_decides_the_same(data: st.DataObject) -> None:
+    # One ClusterState changed in place and one NodeView copied at each change, through the
+    # same random nodes joining, readiness changes, binds, unbinds and scheduling passes: the
+    # state always equals one rebuilt from the view, and its schedule() (score cache warm
+    # from the calls before) decides as schedule() on the view does, draw for draw.
+    requests = st.builds(
+        Resources, st.sampled_from([0.0, 100.0, 700.0]), st.sampled_from([0.0, 70.0, 1400.0])
+    )
+    workloads = [
+        Deployment("web", 60, data.draw(requests), security_groups=data.draw(st.booleans())),
+        JobStream("batch", 30.0, Lifetime("fixed", 10.0), data.draw(requests)),
+    ]
+    pods = generate_pods(workloads, 2.0, np.random.default_rng(data.draw(st.integers(0, 99))))
+    view = NodeView.empty(capacity([], [], []), np.zeros(0, np.int64), True, len(workloads))
+    state = ClusterState(len(workloads))
+    on_node = np.full(len(pods), -1)  # where each pod is bound, -1 if not
+    seed = data.draw(st.integers(0, 2**32 - 1))
+    view_rng, state_rng = np.random.default_rng(seed), np.random.default_rng(seed)
+    start = 0
+    ops = st.sampled_from(["add", "ready", "bind", "unbind", "schedule", "schedule"])
+    for op in data.draw(st.lists(ops, min_size=5, max_size=30)):
+        n = len(view)
+        if op == "add":
+            k = data.draw(st.integers(1, 4))
+            cap = capacity(
+                data.draw(st.lists(st.sampled_from([0, 1000, 4000]), min_size=k, max_size=k)),
+                data.draw(st.lists(st.sampled_from([0, 2000, 8000]), min_size=k, max_size=k)),
+                data.draw(st.lists(st.sampled_from([0, 2, 8]), min_size=k, max_size=k)),
+                data.draw(st.lists(st.sampled_from([0, 1]), min_size=k, max_size=k)),
+            )
+            zone = data.draw(st.lists(st.integers(0, 3), min_size=k, max_size=k))
+            ready = data.draw(st.lists(st.booleans(), min_size=k, max_size=k))
+            view = view.add_nodes(cap, zone, ready)
+            state.add_nodes(cap, zone, ready)
+        elif op == "ready" and n:
+            ready = data.draw(st.lists(st.booleans(), min_size=n, max_size=n))
+            view = view.with_ready(ready)
+            state.set_ready(ready)
+        elif op == "bind" and n:
+            free = np.flatnonzero(on_node < 0)
+            ids = free[: data.draw(st.integers(0, min(5, free.size)))]
+            nodes = np.array(
+                data.draw(st.lists(st.integers(0, n - 1), min_size=ids.size, max_size=ids.size)),
+                dtype=np.int64,
+            )
+            view = view.bind(pods.take(ids), nodes)
+            state.bind(pods.take(ids), nodes)
+            on_node[ids] = nodes
+        elif op == "unbind":
+            bound = np.flatnonzero(on_node >= 0)
+            ids = bound[: data.draw(st.integers(0, min(5, bound.size)))]
+            view = view.unbind(pods.take(ids), on_node[ids])
+            state.unbind(pods.take(ids), on_node[ids])
+            on_node[ids] = -1
+        elif op == "schedule":
+            unbound = np.flatnonzero(on_node < 0)  # Deployment pods first: mix them
+            shuffle = np.random.default_rng(data.draw(st.integers(0, 99)))
+            pending = shuffle.permutation(unbound)[: data.draw(st.integers(1, 8))]
+            scoring = data.draw(st.sampled_from(["LeastAllocated", "MostAllocated"]))
+            expected = schedule(
+                pods.take(pending), view, rng=view_rng, scoring=scoring, start_node_index=start
+            )
+            result = state.schedule(
+                pods.take(pending), rng=state_rng, scoring=scoring, start_node_index=start
+            )
+            assert result.node_index.tolist() == expected.node_index.tolist()
+            assert result.reasons == expected.reasons
+            assert result.next_start_node_index == expected.next_start_node_index
+            assert_same_state(state, view)  # schedule() changed nothing
+            start = result.next_start_node_index
+            placed = pending[result.bound]
+            view = view.bind(pods.take(placed), result.node_index[result.bound])
+            state.bind(pods.take(placed), result.node_index[result.bound])
+            on_node[placed] = result.node_index[result.bound]
+        assert_same_state(state, view)
+    assert view_rng.bit_generator.state == state_rng.bit_generator.state
+
+
+def test_state_unbind_of_a_pod_not_there_changes_nothing() -> None:
+    state = ClusterState.from_view(
+        NodeView.empty(capacity([2000] * 2, [8192] * 2, [29] * 2), [0, 1], True, 1)
+    )
+    pods = deployment_pods(2, 100, 100)
+    state.bind(pods.take([0]), [0])
+    before = state.nodes.copy(), state.workload_pods.copy(), state.zone_pods.copy()
+    with pytest.raises(InvalidSchedulerInputError, match="not bound"):
+        state.unbind(pods, [0, 1])  # the first is there, the second not
+    for array, old in zip((state.nodes, state.workload_pods, state.zone_pods), before, strict=True):
+        np.testing.assert_array_equal(array, old)
+
+
+def test_state_scores_follow_the_pods_bound_between_calls() -> None:
+    # Two equal nodes; a Job pod at a time, each bound before the next call. LeastAllocated
+    # sends each second pod to the emptier node, the one the pod before did not take (a
+    # score kept from before a node got its pod would see a tie and pick at random).
+    state = ClusterState.from_view(
+        NodeView.empty(capacity([4000] * 2, [16384] * 2, [50] * 2), [0, 0], True, 1)
+    )
+    jobs = generate_pods(
+        [JobStream("batch", 600.0, Lifetime("fixed", 1.0), Resources(100, 128))],
+        1.0,
+        np.random.default_rng(0),
+    )
+    rng = np.random.default_rng(0)
+    placed = []
+    for i in range(16):
+        pod = jobs.take([i])
+        result = state.schedule(pod, rng=rng)
+        state.bind(pod, result.node_index)
+        placed.append(int(result.node_index[0]))
+    assert all(a != b for a, b in zip(placed[0::2], placed[1::2], strict=True)), placed

@@ -58,7 +58,7 @@ from cnisim.sim.drive import EngineDriver
 from cnisim.sim.nodegroups import AutoScalingGroup, GroupNodeSpecs, LaunchRequest, node_ready_s
 from cnisim.sim.nodes import NodeCapacity, node_capacity
 from cnisim.sim.scenario_result import SimulationResult
-from cnisim.sim.scheduler import NodeView, PendingPods, schedule
+from cnisim.sim.scheduler import ClusterState, PendingPods
 from cnisim.sim.spec import max_pods_options
 from cnisim.sim.subnet import InsufficientAddressesError
 from cnisim.sim.workload import PodEvents
@@ -133,7 +133,7 @@ class _PodStore:
         return np.arange(first, self.n, dtype=np.int64)
 
     def table(self, ids: NDArray[np.int64]) -> PodTable:
-        """The pods ``ids`` as a PodTable (for the scheduler and the node view)."""
+        """The pods ``ids`` as a PodTable (for the scheduler and its cache)."""
         return PodTable(
             **{name: self.columns[name][ids] for name in self._TABLE_FIELDS},
             workload_names=self.workload_names,
@@ -236,14 +236,13 @@ class _Run:
         self.unschedulable: set[int] = set()  # pending pods the scheduler could not place
         self.ends: list[tuple[float, int]] = []  # (end of a pod's life [s], pod)
         self.pods_on: list[set[int]] = []  # per node: its pods still running
+        self.n_address_pods = np.zeros(0, dtype=np.int64)  # per node: those with an address
         self.next_start_node_index = 0
         self.events: dict[str, list[Any]] = {
             k: [] for k in ("time_s", "node", "delta", "pod", "branch")
         }
         # nodes (ids = the engine's)
-        self.view = NodeView.empty(
-            NodeCapacity(*(np.zeros(0, np.int64) for _ in range(4))), [], [], len(self.workloads)
-        )
+        self.cluster = ClusterState(len(self.workloads))  # the scheduler's cache
         self.node_group: list[int] = []
         self.node_request: list[LaunchRequest] = []
         self.node_kubelet_ready_s = np.zeros(0)
@@ -275,7 +274,7 @@ class _Run:
                     [spec], self.configs[g], request.kubelet_ready_s
                 ).tolist()
             capacity = self.capacity[g][request.instance_type]
-            self.view = self.view.add_nodes(capacity, [self.zones.index(request.az)], [False])
+            self.cluster.add_nodes(capacity, [self.zones.index(request.az)], [False])
             self.node_group.append(g)
             self.node_request.append(request)
             self.node_kubelet_ready_s = np.append(
@@ -289,6 +288,7 @@ class _Run:
             self.n_unsettled += 1
             heapq.heappush(self.boots, (request.kubelet_ready_s, node))
             self.pods_on.append(set())
+            self.n_address_pods = np.append(self.n_address_pods, 0)
             self.node_of_request[(g, request.instance_id)] = node
         return bool(requests)
 
@@ -332,7 +332,7 @@ class _Run:
             return False
         self.node_ready[new] = True
         self.n_unsettled -= new.size
-        self.view = self.view.with_ready(self.node_ready & ~self.node_gone)
+        self.cluster.set_ready(self.node_ready & ~self.node_gone)
         self._bind_daemonsets(new, now_s)
         return True
 
@@ -364,14 +364,15 @@ class _Run:
         if not self.node_ready[node] and not self.node_gone[node]:
             self.n_unsettled -= 1
         self.node_gone[node] = True
-        self.view = self.view.with_ready(self.node_ready & ~self.node_gone)
+        self.cluster.set_ready(self.node_ready & ~self.node_gone)
         ids = np.array(sorted(self.pods_on[node]), dtype=np.int64)
         self.pods_on[node] = set()
         if not ids.size:
             return
         pods = self.pods
         pods["deleted_s"][ids] = now_s
-        self.view = self.view.unbind(pods.table(ids), np.full(ids.size, node))
+        self.n_address_pods[node] = 0
+        self.cluster.unbind(pods.table(ids), np.full(ids.size, node))
         owned = ids[pods["kind"][ids] != _DAEMONSET_KIND]
         if owned.size:
             table = pods.table(owned)
@@ -390,7 +391,8 @@ class _Run:
         pods["node"][ids] = nodes
         pods["bound_s"][ids] = now_s
         table = pods.table(ids)
-        self.view = self.view.bind(table, nodes)
+        self.cluster.bind(table, nodes)
+        np.add.at(self.n_address_pods, nodes[table.needs_address], 1)
         end_s = now_s + table.lifetime_s
         events = self.events
         for pod, node, end, needs, branch in zip(
@@ -437,18 +439,23 @@ class _Run:
     def pod_ends(self, now_s: float) -> bool:
         """Pods whose lifetime ended leave their node; True if any did."""
         pods = self.pods
+        node_of = pods["node"]
         done = []
-        while self.ends and self.ends[0][0] <= now_s:
-            _, pod = heapq.heappop(self.ends)
-            node = int(pods["node"][pod])
-            if pod in self.pods_on[node]:  # not gone with its node
-                self.pods_on[node].discard(pod)
+        ends = self.ends
+        while ends and ends[0][0] <= now_s:
+            _, pod = heapq.heappop(ends)
+            on = self.pods_on[int(node_of[pod])]
+            if pod in on:  # not gone with its node
+                on.discard(pod)
                 done.append(pod)
         if not done:
             return False
         ids = np.array(done, dtype=np.int64)
         pods["deleted_s"][ids] = now_s
-        self.view = self.view.unbind(pods.table(ids), pods["node"][ids])
+        table = pods.table(ids)
+        nodes = node_of[ids]
+        self.cluster.unbind(table, nodes)
+        np.add.at(self.n_address_pods, nodes[table.needs_address], -1)
         return True
 
     def arrivals(self, now_s: float) -> None:
@@ -465,9 +472,8 @@ class _Run:
         due = self.queue.pop_due(now_s)
         if not due.size:
             return
-        decision = schedule(
+        decision = self.cluster.schedule(
             self.pods.table(due),
-            self.view,
             rng=self.rng_scheduler,
             scoring=self.plan.scheduler.scoring,
             start_node_index=self.next_start_node_index,
@@ -498,10 +504,8 @@ class _Run:
             if self.ipv6
             else metrics["ips_assigned"] + metrics["branch_pods"]
         )
-        pods = self.pods
-        running = np.isnan(pods["deleted_s"]) & (pods["node"] >= 0) & pods["needs_address"]
-        n_bound = np.bincount(pods["node"][running], minlength=group.size)
-        n_pods = np.array([len(on) for on in self.pods_on], dtype=np.int64)
+        n_bound = self.n_address_pods
+        n_pods = self.cluster.requested_pods
         s = self.series
         s["sample_s"].append(now_s)
         s["n_pending"].append(len(self.queue))

@@ -26,9 +26,11 @@ One scheduling cycle, as ``pkg/scheduler/schedule_one.go`` runs it:
    same distribution: here one ``integers(n_tied)`` draw per pod with more than one tie,
    over the tied nodes in node order).
 
-Vectorized over nodes, incremental over pods: the filter and the spread are array passes per
-pod; the NodeResourcesFit and BalancedAllocation scores of every node are kept per pod shape
-and refreshed only where a pod was bound since.
+:class:`ClusterState` is the scheduler's cache that a simulation keeps across calls: per-node
+arrays changed in place as pods are bound and unbound and nodes join or turn Ready, so that a
+call costs in proportion to the pods it decides and the nodes its filter walks, not to the
+whole cluster. The cycle itself, pod by pod, is compiled (:mod:`cnisim.sim._schedulerkernels`);
+:func:`schedule` runs it on a :class:`NodeView` snapshot.
 
 Simplifications: the other default plugins score all nodes alike here (no taints other than
 not-ready, no affinities, no images) and are left out; no preemption (all pods have one
@@ -54,6 +56,7 @@ and ``scoring.go``; ``pkg/scheduler/framework/types.go`` (``FitError``);
 from __future__ import annotations
 
 import dataclasses
+import functools
 import math
 from dataclasses import dataclass, field
 from typing import Any, Final, Literal
@@ -62,6 +65,8 @@ import numpy as np
 from numpy.typing import ArrayLike, NDArray
 
 from cnisim.errors import UsageError
+from cnisim.sim import _rng
+from cnisim.sim import _schedulerkernels as _k
 from cnisim.sim.nodes import NodeCapacity
 from cnisim.sim.workloads import WORKLOAD_KINDS, PodTable
 
@@ -70,6 +75,7 @@ __all__ = [
     "POD_INITIAL_BACKOFF_S",
     "POD_MAX_BACKOFF_S",
     "POD_MAX_IN_UNSCHEDULABLE_PODS_S",
+    "ClusterState",
     "InvalidSchedulerInputError",
     "NodeView",
     "PendingPods",
@@ -100,15 +106,7 @@ POD_MAX_BACKOFF_S: Final = 10.0
 POD_MAX_IN_UNSCHEDULABLE_PODS_S: Final = 300.0
 """``podMaxInUnschedulablePodsDuration`` (scheduling_queue.go, 5 min) [s]."""
 
-_MAX_NODE_SCORE: Final = 100
-_DEFAULT_MILLI_CPU_REQUEST: Final = 100  # util.DefaultMilliCPURequest
-_DEFAULT_MEMORY_REQUEST_BYTES: Final = 200 * 2**20  # util.DefaultMemoryRequest
 _MIB_BYTES: Final = 2**20
-# PodTopologySpread systemDefaultConstraints: maxSkew - 1 is added to each constraint's score.
-_HOSTNAME_MAX_SKEW: Final = 3
-_ZONE_MAX_SKEW: Final = 5
-# default_plugins.go score weights (NodeResourcesFit and BalancedAllocation weigh 1).
-_SPREAD_WEIGHT: Final = 2
 _DEPLOYMENT: Final = WORKLOAD_KINDS.index("Deployment")
 
 _NOT_READY: Final = "node(s) had untolerated taint {node.kubernetes.io/not-ready: }"
@@ -345,10 +343,10 @@ class NodeView:
         counts = np.array(self.workload_pods)
         np.add.at(counts, (nodes, pods.workload), sign)
         nonzero_cpu = np.where(
-            pods.cpu_millicores > 0, pods.cpu_millicores, _DEFAULT_MILLI_CPU_REQUEST
+            pods.cpu_millicores > 0, pods.cpu_millicores, _k.DEFAULT_MILLI_CPU_REQUEST
         )
         nonzero_mib = np.where(
-            pods.memory_mib > 0, pods.memory_mib, _DEFAULT_MEMORY_REQUEST_BYTES / _MIB_BYTES
+            pods.memory_mib > 0, pods.memory_mib, _k.DEFAULT_MEMORY_REQUEST_BYTES / _MIB_BYTES
         )
         view = self._derived(
             requested_cpu_millicores=added(self.requested_cpu_millicores, pods.cpu_millicores),
@@ -391,180 +389,257 @@ class ScheduleResult:
         return self.node_index >= 0
 
 
-class _Cluster:
-    """The working state of one :func:`schedule` call, in millicores and bytes."""
-
-    def __init__(self, nodes: NodeView) -> None:
-        self.n_nodes = len(nodes)
-        self.ready = nodes.ready
-        self.zone = nodes.zone
-        self.n_zones = int(nodes.zone.max()) + 1
-        alloc_cpu = nodes.allocatable_cpu_millicores
-        alloc_mem = _bytes(nodes.allocatable_memory_mib)
-        self.requested_cpu = nodes.requested_cpu_millicores.copy()
-        self.requested_mem = _bytes(nodes.requested_memory_mib)
-        self.free_cpu = alloc_cpu - self.requested_cpu
-        self.free_mem = alloc_mem - self.requested_mem
-        self.free_pods = nodes.allocatable_pods - nodes.requested_pods
-        self.free_pod_enis = nodes.allocatable_pod_enis - nodes.requested_pod_enis
-        # Allocatable minus the non-zero requests: what the NodeResourcesFit score sees.
-        self.nonzero_free_cpu = alloc_cpu - nodes.nonzero_requested_cpu_millicores
-        self.nonzero_free_mem = alloc_mem - _bytes(nodes.nonzero_requested_memory_mib)
-        self.open = nodes.ready & (self.free_pods > 0)  # Ready with a pod slot left
-        # One row per workload, so a workload's counts over the chosen nodes are one gather.
-        self.host_pods = np.array(nodes.workload_pods.T, order="C")
-        in_zone = (nodes.zone == np.arange(self.n_zones)[:, None]).astype(np.int64)
-        self.zone_pods = np.array((in_zone @ nodes.workload_pods).T, order="C")
-        # A resource with nothing allocatable is left out of a node's score
-        # (resource_allocation.go skips it; the scorers divide by the weights left).
-        self.cpu_scored = alloc_cpu > 0
-        self.mem_scored = alloc_mem > 0
-        self.all_scored = bool(np.all(self.cpu_scored & self.mem_scored))
-        self.n_scored = np.maximum(self.cpu_scored.astype(np.int64) + self.mem_scored, 1)
-        self.cpu_divisor = np.maximum(alloc_cpu, 1)
-        self.mem_divisor = np.maximum(alloc_mem, 1)
-        self.n_not_ready = int(np.count_nonzero(~nodes.ready))
-        # Per pod shape (CPU, memory): every node's resource scores, and the nodes that got
-        # a pod since they were computed.
-        self._resource_cache: dict[tuple[int, int], tuple[NDArray[np.int64], list[int]]] = {}
-
-    def fits(self, cpu: int, mem: int, pod_eni: bool) -> NDArray[np.bool_]:
-        """Nodes that pass TaintToleration (Ready) and NodeResourcesFit's filter."""
-        fits = self.open.copy()
-        if cpu:
-            fits &= self.free_cpu >= cpu
-        if mem:
-            fits &= self.free_mem >= mem
-        if pod_eni:
-            fits &= self.free_pod_enis > 0
-        return fits
-
-    def reason(self, cpu: int, mem: int, pod_eni: bool) -> str:
-        """FitError.Error(): "0/N nodes are available: " + sorted "count reason" + "."."""
-        ready = self.ready
-        counts = [(self.n_not_ready, _NOT_READY)]
-        counts.append((int(np.count_nonzero(ready & (self.free_pods <= 0))), _TOO_MANY_PODS))
-        # NodeResourcesFit lists every resource a node lacks; a zero request is not checked.
-        if cpu:
-            counts.append((int(np.count_nonzero(ready & (self.free_cpu < cpu))), _NO_CPU))
-        if mem:
-            counts.append((int(np.count_nonzero(ready & (self.free_mem < mem))), _NO_MEMORY))
-        if pod_eni:
-            counts.append((int(np.count_nonzero(ready & (self.free_pod_enis <= 0))), _NO_POD_ENI))
-        parts = sorted(f"{count} {reason}" for count, reason in counts if count > 0)
-        return f"0/{self.n_nodes} nodes are available: {', '.join(parts)}."
-
-    def scores(
-        self, chosen: NDArray[np.intp], cpu: int, mem: int, least: bool, spread_workload: int
-    ) -> NDArray[np.int64]:
-        """Total weighted score of each chosen node, as ``prioritizeNodes`` sums it."""
-        total = self._resource_scores(cpu, mem, least)[chosen]
-        if spread_workload >= 0:
-            total += self._spread_scores(chosen, spread_workload) * _SPREAD_WEIGHT
-        return total
-
-    def _resource_scores(self, cpu: int, mem: int, least: bool) -> NDArray[np.int64]:
-        """NodeResourcesFit plus BalancedAllocation of every node for a pod of this shape.
-
-        Kept per shape and brought up to date only on the nodes that got a pod since (a
-        node's resource scores change only when a pod is bound there).
-        """
-        entry = self._resource_cache.get((cpu, mem))
-        if entry is None:
-            scores = self._resource_scores_at(np.arange(self.n_nodes), cpu, mem, least)
-            self._resource_cache[cpu, mem] = (scores, [])
-            return scores
-        scores, changed = entry
-        if changed:
-            nodes = np.array(changed)
-            scores[nodes] = self._resource_scores_at(nodes, cpu, mem, least)
-            changed.clear()
-        return scores
-
-    def _resource_scores_at(
-        self, nodes: NDArray[np.intp], cpu: int, mem: int, least: bool
-    ) -> NDArray[np.int64]:
-        """NodeResourcesFit (weight 1) plus BalancedAllocation (weight 1) on ``nodes``."""
-        cpu_divisor = self.cpu_divisor[nodes]
-        mem_divisor = self.mem_divisor[nodes]
-        # NodeResourcesFit on the non-zero requests (100m / 200Mi for a pod without any):
-        # spare = capacity - requested with this pod, 0 if over.
-        cpu_spare = np.maximum(
-            self.nonzero_free_cpu[nodes] - (cpu or _DEFAULT_MILLI_CPU_REQUEST), 0
-        )
-        mem_spare = np.maximum(
-            self.nonzero_free_mem[nodes] - (mem or _DEFAULT_MEMORY_REQUEST_BYTES), 0
-        )
-        if least:  # leastRequestedScore: (capacity - requested) * 100 / capacity, 0 if over
-            cpu_score = cpu_spare * _MAX_NODE_SCORE // cpu_divisor
-            mem_score = mem_spare * _MAX_NODE_SCORE // mem_divisor
-        else:  # mostRequestedScore: min(requested, capacity) * 100 / capacity
-            cpu_score = (cpu_divisor - cpu_spare) * _MAX_NODE_SCORE // cpu_divisor
-            mem_score = (mem_divisor - mem_spare) * _MAX_NODE_SCORE // mem_divisor
-        if self.all_scored:
-            total = (cpu_score + mem_score) // 2
-        else:
-            total = (
-                cpu_score * self.cpu_scored[nodes] + mem_score * self.mem_scored[nodes]
-            ) // self.n_scored[nodes]
-        if cpu or mem:
-            # NodeResourcesBalancedAllocation, on the plain requests; skipped for a pod that
-            # requests nothing (balanced_allocation.go PreScore, kubernetes #129138).
-            cpu_frac = np.minimum((self.requested_cpu[nodes] + cpu) / cpu_divisor, 1.0)
-            mem_frac = np.minimum((self.requested_mem[nodes] + mem) / mem_divisor, 1.0)
-            std = np.abs((cpu_frac - mem_frac) / 2)
-            if not self.all_scored:
-                std *= self.cpu_scored[nodes] & self.mem_scored[nodes]
-            total += ((1 - std) * _MAX_NODE_SCORE).astype(np.int64)
-        return total
-
-    def _spread_scores(self, chosen: NDArray[np.intp], workload: int) -> NDArray[np.int64]:
-        """PodTopologySpread with the system default constraints, normalized (scoring.go)."""
-        zones = self.zone[chosen]
-        # topologyNormalizingWeight: log(domains + 2); the hostname domains are the nodes
-        # scored, the zone domains the zones among them.
-        n_zone_domains = int(np.count_nonzero(np.bincount(zones, minlength=self.n_zones)))
-        host_weight = math.log(chosen.size + 2)
-        zone_weight = math.log(n_zone_domains + 2)
-        # scoreForCount, hostname first then zone, each + (maxSkew - 1); Go's math.Round
-        # (half away from zero) on non-negative values is floor(x + 0.5).
-        raw = (self.host_pods[workload][chosen] * host_weight + (_HOSTNAME_MAX_SKEW - 1)) + (
-            self.zone_pods[workload][zones] * zone_weight + (_ZONE_MAX_SKEW - 1)
-        )
-        score = np.floor(raw + 0.5).astype(np.int64)
-        # NormalizeScore: fewer matching pods score higher; max > 0 (every raw score >= 6).
-        low, high = score.min(), score.max()
-        return _MAX_NODE_SCORE * (high + low - score) // high
-
-    def assume(self, node: int, cpu: int, mem: int, pod_eni: bool, workload: int) -> None:
-        """Account a pod on its node before the next cycle (the scheduler cache's assume)."""
-        self.free_pods[node] -= 1
-        if self.free_pods[node] <= 0:
-            self.open[node] = False
-        self.free_cpu[node] -= cpu
-        self.free_mem[node] -= mem
-        self.requested_cpu[node] += cpu
-        self.requested_mem[node] += mem
-        self.nonzero_free_cpu[node] -= cpu or _DEFAULT_MILLI_CPU_REQUEST
-        self.nonzero_free_mem[node] -= mem or _DEFAULT_MEMORY_REQUEST_BYTES
-        self.free_pod_enis[node] -= pod_eni
-        self.host_pods[workload, node] += 1
-        self.zone_pods[workload, self.zone[node]] += 1
-        for _, changed in self._resource_cache.values():
-            changed.append(node)
-
-
 def _bytes(mib: NDArray[np.float64]) -> NDArray[np.int64]:
     """MiB (whole bytes, as PodTable rounds them) to bytes, exactly (a power-of-2 scaling)."""
-    return (mib * _MIB_BYTES).astype(np.int64)
+    return (np.asarray(mib, dtype=np.float64) * _MIB_BYTES).astype(np.int64)
 
 
-def _select(scores: NDArray[np.int64], rng: np.random.Generator) -> int:
-    """Index of the best score; among ties a uniform pick (selectHost's reservoir sampling)."""
-    ties = (scores == scores.max()).nonzero()[0]
-    if ties.size == 1:
-        return int(ties[0])
-    return int(ties[rng.integers(ties.size)])
+def _check_scheduler_settings(
+    rng: np.random.Generator, scoring: str, start_node_index: int
+) -> None:
+    if not isinstance(rng, np.random.Generator):
+        raise InvalidSchedulerInputError("schedule needs rng=numpy.random.Generator")
+    if scoring not in ("LeastAllocated", "MostAllocated"):
+        raise InvalidSchedulerInputError(
+            f"scoring {scoring!r} is unknown: use LeastAllocated or MostAllocated"
+        )
+    if start_node_index < 0:
+        raise InvalidSchedulerInputError(f"start_node_index {start_node_index} is negative")
+
+
+class ClusterState:
+    """The scheduler's cache: what is requested on every node, kept up to date in place.
+
+    Where :class:`NodeView` is an immutable snapshot (each change copies it),
+    a ClusterState is changed in place by :meth:`add_nodes`, :meth:`set_ready`,
+    :meth:`bind` and :meth:`unbind`, so that a :meth:`schedule` call costs in proportion to
+    the pods it decides, not to the nodes. :meth:`schedule` itself changes nothing.
+
+    Parameters
+    ----------
+    n_workloads : int
+        Number of workloads pods may come from.
+
+    Attributes
+    ----------
+    nodes : ndarray of int64, shape (n_nodes, 12)
+        Per node its readiness (0 or 1), zone, allocatable CPU [millicores], memory [bytes],
+        pods and pod ENIs, the same requested, and the non-zero CPU and memory requests
+        (columns in :mod:`cnisim.sim._schedulerkernels` order).
+    workload_pods : ndarray of int64, shape (n_nodes, n_workloads)
+        Pods of each workload bound to each node.
+    zone_pods : ndarray of int64, shape (n_zones, n_workloads)
+        The same summed per zone (zones 0 .. the largest zone index of a node).
+    """
+
+    def __init__(self, n_workloads: int) -> None:
+        if n_workloads < 0:
+            raise InvalidSchedulerInputError(f"{n_workloads} workloads: give 0 or more")
+        self.nodes = np.zeros((0, _k.N_COLUMNS), dtype=np.int64)
+        self.workload_pods = np.zeros((0, n_workloads), dtype=np.int64)
+        self.zone_pods = np.zeros((0, n_workloads), dtype=np.int64)
+        # Per pod shape (CPU [millicores], memory [bytes], LeastAllocated): its row of each
+        # node's resource scores, valid where not stale (see _schedulerkernels).
+        self._shape_row: dict[tuple[int, int, bool], int] = {}
+        self._score_cache = np.zeros((0, 0), dtype=np.int64)
+        self._score_stale = np.zeros((0, 0), dtype=np.bool_)
+
+    @classmethod
+    def from_view(cls, view: NodeView) -> ClusterState:
+        """The state of the nodes a view holds."""
+        state = cls(view.workload_pods.shape[1])
+        nodes = np.empty((len(view), _k.N_COLUMNS), dtype=np.int64)
+        for column, values in (
+            (_k.READY, view.ready),
+            (_k.ZONE, view.zone),
+            (_k.ALLOCATABLE_CPU, view.allocatable_cpu_millicores),
+            (_k.ALLOCATABLE_MEM, _bytes(view.allocatable_memory_mib)),
+            (_k.ALLOCATABLE_PODS, view.allocatable_pods),
+            (_k.ALLOCATABLE_POD_ENIS, view.allocatable_pod_enis),
+            (_k.REQUESTED_CPU, view.requested_cpu_millicores),
+            (_k.REQUESTED_MEM, _bytes(view.requested_memory_mib)),
+            (_k.REQUESTED_PODS, view.requested_pods),
+            (_k.REQUESTED_POD_ENIS, view.requested_pod_enis),
+            (_k.NONZERO_REQUESTED_CPU, view.nonzero_requested_cpu_millicores),
+            (_k.NONZERO_REQUESTED_MEM, _bytes(view.nonzero_requested_memory_mib)),
+        ):
+            nodes[:, column] = values
+        state.nodes = nodes
+        state._grow_score_cache(0, len(view))
+        state.workload_pods = np.array(view.workload_pods, dtype=np.int64)
+        n_zones = int(view.zone.max()) + 1 if len(view) else 0
+        state.zone_pods = np.zeros((n_zones, state.n_workloads), dtype=np.int64)
+        np.add.at(state.zone_pods, view.zone, state.workload_pods)
+        return state
+
+    def __len__(self) -> int:
+        """Return the number of nodes."""
+        return int(self.nodes.shape[0])
+
+    @property
+    def requested_pods(self) -> NDArray[np.int64]:
+        """Pods bound to each node (a copy)."""
+        return self.nodes[:, _k.REQUESTED_PODS].copy()
+
+    @property
+    def n_workloads(self) -> int:
+        """Number of workloads pods may come from."""
+        return int(self.workload_pods.shape[1])
+
+    def add_nodes(self, capacity: NodeCapacity, zone: ArrayLike, ready: ArrayLike) -> None:
+        """Append empty nodes (nodes that joined) after the existing ones."""
+        joined = ClusterState.from_view(NodeView.empty(capacity, zone, ready, self.n_workloads))
+        self.nodes = np.concatenate([self.nodes, joined.nodes])
+        self._grow_score_cache(0, len(joined))
+        self.workload_pods = np.concatenate([self.workload_pods, joined.workload_pods])
+        n_zones = max(self.zone_pods.shape[0], joined.zone_pods.shape[0])
+        if n_zones > self.zone_pods.shape[0]:
+            self.zone_pods = np.concatenate(
+                [self.zone_pods, np.zeros((n_zones - self.zone_pods.shape[0], self.n_workloads))]
+            ).astype(np.int64)
+
+    def _grow_score_cache(self, n_shapes: int, n_nodes: int) -> None:
+        """Room for ``n_shapes`` more pod shapes and ``n_nodes`` more nodes, all stale."""
+        rows, columns = self._score_cache.shape
+        cache = np.zeros((rows + n_shapes, columns + n_nodes), dtype=np.int64)
+        stale = np.ones(cache.shape, dtype=np.bool_)
+        cache[:rows, :columns] = self._score_cache
+        stale[:rows, :columns] = self._score_stale
+        self._score_cache, self._score_stale = cache, stale
+
+    def _shape_rows(self, cpu: list[int], mem: list[int], least: bool) -> NDArray[np.int64]:
+        """Each pod's row of the score cache (new shapes get a new row)."""
+        rows = []
+        for key in zip(cpu, mem, [least] * len(cpu), strict=True):
+            row = self._shape_row.get(key)
+            if row is None:
+                row = self._shape_row[key] = len(self._shape_row)
+                self._grow_score_cache(1, 0)
+            rows.append(row)
+        return np.array(rows, dtype=np.int64)
+
+    def set_ready(self, ready: ArrayLike) -> None:
+        """New readiness of the nodes (one value per node, or one for all)."""
+        self.nodes[:, _k.READY] = np.broadcast_to(np.asarray(ready, dtype=bool), (len(self),))
+
+    def bind(self, pods: PodTable, node_index: ArrayLike) -> None:
+        """Add ``pods`` to the nodes ``node_index`` (one node per pod)."""
+        self._shift(pods, node_index, 1)
+
+    def unbind(self, pods: PodTable, node_index: ArrayLike) -> None:
+        """Remove ``pods`` (bound to ``node_index``): deleted or finished pods.
+
+        Raises
+        ------
+        InvalidSchedulerInputError
+            If a pod is not bound there (the state is then left as it was).
+        """
+        self._shift(pods, node_index, -1)
+
+    def _shift(self, pods: PodTable, node_index: ArrayLike, sign: int) -> None:
+        nodes = np.asarray(node_index, dtype=np.int64).ravel()
+        if nodes.shape != (len(pods),):
+            raise InvalidSchedulerInputError("bind/unbind needs one node index per pod")
+        outcome = _k.shift(
+            self.nodes,
+            self.workload_pods,
+            self.zone_pods,
+            nodes,
+            pods.cpu_millicores.astype(np.int64, copy=False),
+            _bytes(pods.memory_mib),
+            pods.security_groups.astype(np.bool_, copy=False),
+            pods.workload.astype(np.int64, copy=False),
+            sign,
+            self._score_stale,
+        )
+        if outcome == _k.NODE_OUT_OF_RANGE:
+            raise InvalidSchedulerInputError(f"a node index is outside 0..{len(self) - 1}")
+        if outcome == _k.WORKLOAD_OUT_OF_RANGE:
+            raise InvalidSchedulerInputError(
+                f"a pod's workload index is outside the state's {self.n_workloads} workloads"
+            )
+        if outcome == _k.NOT_BOUND_THERE:
+            raise InvalidSchedulerInputError("unbind removes pods that are not bound there")
+
+    def schedule(
+        self,
+        pods: PodTable,
+        *,
+        rng: np.random.Generator,
+        scoring: Scoring = "LeastAllocated",
+        percentage_of_nodes_to_score: int = DEFAULT_PERCENTAGE_OF_NODES_TO_SCORE,
+        start_node_index: int = 0,
+    ) -> ScheduleResult:
+        """Bind pending pods to these nodes one at a time; changes nothing but ``rng``.
+
+        Parameters and result as :func:`schedule`'s; the caller applies the bindings
+        (:meth:`bind`).
+        """
+        _check_scheduler_settings(rng, scoring, start_node_index)
+        n_nodes = len(self)
+        n_to_find = num_feasible_nodes_to_find(n_nodes, percentage_of_nodes_to_score)
+        n_pods = len(pods)
+        if n_pods and pods.workload.max() >= self.n_workloads:
+            raise InvalidSchedulerInputError(
+                f"a pod's workload index is outside the node view's {self.n_workloads} workloads"
+            )
+        if n_nodes == 0:
+            return ScheduleResult(np.full(n_pods, -1, dtype=np.int64), (_NO_NODES,) * n_pods, 0)
+        try:
+            rng_state = _rng.state_of(rng)
+        except TypeError as error:
+            raise InvalidSchedulerInputError(str(error)) from None
+        least = scoring == "LeastAllocated"
+        cpu = pods.cpu_millicores.astype(np.int64, copy=False)
+        mem = _bytes(pods.memory_mib)
+        shapes = self._shape_rows(cpu.tolist(), mem.tolist(), least)
+        bound_to = np.empty(n_pods, dtype=np.int64)
+        failures = np.zeros((n_pods, _k.N_FAILURES), dtype=np.int64)
+        start = _k.schedule_pods(
+            self.nodes,  # each pod is assumed on its node, and taken off before the return
+            self.workload_pods,
+            self.zone_pods,
+            cpu,
+            mem,
+            pods.security_groups.astype(np.bool_, copy=False),
+            pods.workload.astype(np.int64, copy=False),
+            pods.kind == _DEPLOYMENT,
+            shapes,
+            self._score_cache,
+            self._score_stale,
+            n_to_find,
+            start_node_index % n_nodes,
+            least,
+            rng_state,
+            bound_to,
+            failures,
+        )
+        _rng.set_state(rng, rng_state)
+        reasons = [""] * n_pods
+        for i, node in enumerate(bound_to.tolist()):
+            if node < 0:
+                reasons[i] = _fit_error(n_nodes, tuple(failures[i].tolist()))
+        return ScheduleResult(bound_to, tuple(reasons), int(start))
+
+
+_FAILURE_MESSAGES: Final = {
+    _k.FAIL_NOT_READY: _NOT_READY,
+    _k.FAIL_TOO_MANY_PODS: _TOO_MANY_PODS,
+    _k.FAIL_CPU: _NO_CPU,
+    _k.FAIL_MEMORY: _NO_MEMORY,
+    _k.FAIL_POD_ENI: _NO_POD_ENI,
+}
+
+
+@functools.lru_cache(maxsize=256)  # pending pods often fail alike, many times over
+def _fit_error(n_nodes: int, counts: tuple[int, ...]) -> str:
+    """FitError.Error(): "0/N nodes are available: " + sorted "count reason" + "."."""
+    parts = sorted(
+        f"{counts[column]} {message}"
+        for column, message in _FAILURE_MESSAGES.items()
+        if counts[column] > 0
+    )
+    return f"0/{n_nodes} nodes are available: {', '.join(parts)}."
 
 
 def schedule(
@@ -605,7 +680,8 @@ def schedule(
     ------
     InvalidSchedulerInputError
         If the scoring is unknown, the percentage is outside 0..100, the start index is
-        negative or a pod's workload index is outside ``nodes.workload_pods``.
+        negative, a pod's workload index is outside ``nodes.workload_pods``, or ``rng`` is
+        not a PCG64 Generator (the compiled tie-break continues its PCG64 stream).
 
     References
     ----------
@@ -629,62 +705,13 @@ def schedule(
     >>> result.reasons[1]
     '0/2 nodes are available: 1 Insufficient cpu, 1 Too many pods.'
     """
-    if not isinstance(rng, np.random.Generator):
-        raise InvalidSchedulerInputError("schedule needs rng=numpy.random.Generator")
-    if scoring not in ("LeastAllocated", "MostAllocated"):
-        raise InvalidSchedulerInputError(
-            f"scoring {scoring!r} is unknown: use LeastAllocated or MostAllocated"
-        )
-    if start_node_index < 0:
-        raise InvalidSchedulerInputError(f"start_node_index {start_node_index} is negative")
-    n_nodes = len(nodes)
-    n_to_find = num_feasible_nodes_to_find(n_nodes, percentage_of_nodes_to_score)
-    n_workloads = nodes.workload_pods.shape[1]
-    if len(pods) and pods.workload.max() >= n_workloads:
-        raise InvalidSchedulerInputError(
-            f"a pod's workload index is outside the node view's {n_workloads} workloads"
-        )
-    n_pods = len(pods)
-    if n_nodes == 0:
-        return ScheduleResult(np.full(n_pods, -1, dtype=np.int64), (_NO_NODES,) * n_pods, 0)
-    least = scoring == "LeastAllocated"
-    cluster = _Cluster(nodes)
-    bound_to = np.full(n_pods, -1, dtype=np.int64)
-    reasons = [""] * n_pods
-    pod_cpu = pods.cpu_millicores.tolist()
-    pod_mem = _bytes(pods.memory_mib).tolist()
-    pod_eni = pods.security_groups.tolist()
-    pod_workload = pods.workload.tolist()
-    spread = (pods.kind == _DEPLOYMENT).tolist()
-    start = start_node_index % n_nodes
-    for i in range(n_pods):
-        cpu, mem, eni, workload = pod_cpu[i], pod_mem[i], pod_eni[i], pod_workload[i]
-        feasible = cluster.fits(cpu, mem, eni).nonzero()[0]
-        n_feasible = feasible.size
-        if n_feasible == 0:
-            reasons[i] = cluster.reason(cpu, mem, eni)
-            continue
-        if n_feasible > n_to_find:
-            # Walk from `start` round the node list and stop at the n_to_find-th fit; the
-            # next cycle starts after the last node examined.
-            split = int(np.searchsorted(feasible, start))
-            n_after = n_feasible - split
-            if n_after >= n_to_find:
-                chosen = feasible[split : split + n_to_find]
-                start = (int(chosen[-1]) + 1) % n_nodes
-            else:  # wrapped round: kept in node order, so ties are always in node order
-                start = int(feasible[n_to_find - n_after - 1]) + 1
-                chosen = np.concatenate((feasible[: n_to_find - n_after], feasible[split:]))
-        else:
-            chosen = feasible  # every node examined: the start comes back round to itself
-        if n_feasible == 1:
-            node = int(chosen[0])
-        else:
-            scores = cluster.scores(chosen, cpu, mem, least, workload if spread[i] else -1)
-            node = int(chosen[_select(scores, rng)])
-        bound_to[i] = node
-        cluster.assume(node, cpu, mem, eni, workload)
-    return ScheduleResult(bound_to, tuple(reasons), start)
+    return ClusterState.from_view(nodes).schedule(
+        pods,
+        rng=rng,
+        scoring=scoring,
+        percentage_of_nodes_to_score=percentage_of_nodes_to_score,
+        start_node_index=start_node_index,
+    )
 
 
 class PendingPods:
@@ -757,6 +784,8 @@ class PendingPods:
         self._attempts = np.zeros(0, dtype=np.int64)
         self._waiting = np.zeros(0, dtype=bool)
         self._trying: dict[int, int] = {}  # pods taken out to be tried: attempts with this one
+        self._queued: set[int] = set()  # the pods in the arrays (to refuse a second add)
+        self._n_waiting = 0
 
     def __len__(self) -> int:
         """Return the number of pods in the queue (not counting pods being tried)."""
@@ -770,6 +799,10 @@ class PendingPods:
         attempts: ArrayLike,
         waiting: bool,
     ) -> None:
+        if not pods.size:
+            return
+        self._queued.update(pods.tolist())
+        self._n_waiting += pods.size if waiting else 0
         self._pod = np.concatenate([self._pod, pods])
         self._timestamp_s = np.concatenate([self._timestamp_s, np.full(pods.size, now_s)])
         self._due_s = np.concatenate([self._due_s, np.full(pods.size, due_s)])
@@ -781,8 +814,12 @@ class PendingPods:
     def add(self, pod_ids: ArrayLike, now_s: float) -> None:
         """New pending pods, due now (a pod's first attempt has no backoff)."""
         pods = np.asarray(pod_ids, dtype=np.int64).ravel()
-        known = np.concatenate([self._pod, np.fromiter(self._trying, np.int64)])
-        if np.unique(pods).size != pods.size or np.isin(pods, known).any():
+        ids = pods.tolist()
+        if (
+            len(set(ids)) != len(ids)
+            or not self._queued.isdisjoint(ids)
+            or not self._trying.keys().isdisjoint(ids)
+        ):
             raise InvalidSchedulerInputError("a pod added to the queue is already pending")
         self._push(pods, now_s, now_s, 0, waiting=False)
 
@@ -790,10 +827,16 @@ class PendingPods:
         """Take the pods due at ``now_s`` out of the queue, in queue order, to be tried."""
         due = self._due_s <= now_s
         rows = np.flatnonzero(due)
-        rows = rows[np.lexsort((self._pod[rows], self._timestamp_s[rows]))]
+        if not rows.size:
+            return self._pod[rows]
+        if rows.size > 1:
+            rows = rows[np.lexsort((self._pod[rows], self._timestamp_s[rows]))]
         pods = self._pod[rows]
-        self._trying.update(zip(pods.tolist(), (self._attempts[rows] + 1).tolist(), strict=True))
-        keep = ~due
+        popped = pods.tolist()
+        self._trying.update(zip(popped, (self._attempts[rows] + 1).tolist(), strict=True))
+        self._queued.difference_update(popped)
+        self._n_waiting -= int(np.count_nonzero(self._waiting[rows]))
+        keep = slice(0, 0) if rows.size == due.size else ~due  # all due: the common case
         self._pod = self._pod[keep]
         self._timestamp_s = self._timestamp_s[keep]
         self._due_s = self._due_s[keep]
@@ -825,6 +868,9 @@ class PendingPods:
 
         Each is due at the end of its backoff (from its last attempt), or now if that is past.
         """
+        if not self._n_waiting:
+            return
+        self._n_waiting = 0
         waiting = self._waiting
         backoff_s = self.backoff_s(self._attempts[waiting])
         self._due_s[waiting] = np.maximum(self._timestamp_s[waiting] + backoff_s, now_s)
