@@ -320,12 +320,12 @@ def _grid_last_before(A: Any, anchor: int, k_end: int) -> int:
 
 
 # ====================================================================== heaps
-@njit(cache=True)
+@njit(cache=True, inline="always")
 def _ev_less(ht: Any, hs: Any, a: int, b: int) -> bool:
     return ht[a] < ht[b] or (ht[a] == ht[b] and hs[a] < hs[b])
 
 
-@njit(cache=True)
+@njit(cache=True, inline="always")
 def _ev_swap(ht: Any, hs: Any, hp: Any, a: int, b: int) -> None:
     ht[a], ht[b] = ht[b], ht[a]
     hs[a], hs[b] = hs[b], hs[a]
@@ -367,7 +367,7 @@ def ev_pop(ht: Any, hs: Any, hp: Any, size: int) -> int:
     return size
 
 
-@njit(cache=True)
+@njit(cache=True, inline="always")
 def _nh_less(nd: Any, col: int, a: int, b: int) -> bool:
     return nd[a, col] < nd[b, col] or (nd[a, col] == nd[b, col] and a < b)
 
@@ -432,18 +432,18 @@ def _nh_top_key(A: Any, heap: Any, col: int, c_size: int) -> int:
 
 
 # ====================================================================== datastore stats
-@njit(cache=True)
+@njit(cache=True, inline="always")
 def _div_ceil(x: int, y: int) -> int:
     return (x + y - 1) // y
 
 
-@njit(cache=True)
+@njit(cache=True, inline="always")
 def _eni_slot(A: Any, i: int, k: int) -> int:
     """Physical slot of the k-th ENI of node i."""
     return A.ni[i, CF_ENI_BASE] + A.ei[A.ni[i, CF_ENI_BASE] + k, EI_ORDER]
 
 
-@njit(cache=True)
+@njit(cache=True, inline="always")
 def _cidr_slot(A: Any, i: int, g: int, c: int) -> int:
     """Physical slot of the c-th CIDR of the ENI in slot ``g`` of node i."""
     s = A.ni[i, CF_S]
@@ -451,7 +451,7 @@ def _cidr_slot(A: Any, i: int, g: int, c: int) -> int:
     return row + A.ci[row + c, CI_ORDER]
 
 
-@njit(cache=True)
+@njit(cache=True, inline="always")
 def _addr_of(A: Any, i: int, gc: int) -> int:
     """First address slot of the CIDR in slot ``gc`` of node i."""
     return A.ni[i, CF_ADDR_BASE] + (gc - A.ni[i, CF_CIDR_BASE]) * A.ni[i, CF_Z]
