@@ -254,8 +254,8 @@ class EngineArrays(NamedTuple):
     pod_index: NDArray[np.int64]  # pod id -> internal index, -1: never submitted
     pi: NDArray[np.int64]  # (pods, N_PI)
     pf: NDArray[np.float64]  # (pods, N_PF)
-    qf: NDArray[np.float64]  # (pods, N_QF)
-    qi: NDArray[np.int64]  # (pods, N_QI)
+    qf: NDArray[np.float64]  # (N_QF, pods): each queue contiguous
+    qi: NDArray[np.int64]  # (N_QI, pods)
     smp: NDArray[np.int64]  # (capacity, len(METRICS) + 1)
     smp_s: NDArray[np.float64]
     ssm: NDArray[np.int64]  # (capacity, n_subnets, len(SUBNET_METRICS))
@@ -1029,9 +1029,9 @@ def _del(A: Any, p: int, now_s: float, k: int) -> None:
             A.ni[i, ND_N_BRANCH] -= 1
             A.ni[i, ND_N_COOLING] += 1
             t = A.ctr[C_COOL_TAIL]
-            A.qf[t, QF_COOL] = now_s + A.par[P_BRANCH_CD]
-            A.qi[t, QI_COOL_NODE] = i
-            A.qi[t, QI_COOL_ENI] = A.pi[p, PI_WHERE]
+            A.qf[QF_COOL, t] = now_s + A.par[P_BRANCH_CD]
+            A.qi[QI_COOL_NODE, t] = i
+            A.qi[QI_COOL_ENI, t] = A.pi[p, PI_WHERE]
             A.ctr[C_COOL_TAIL] = t + 1
         else:
             a = A.pi[p, PI_WHERE]
@@ -1150,9 +1150,9 @@ def _add(A: Any, W: Any, prng: Any, p: int, seq: int, now_s: float, k: int, rnd:
     A.pi[p, PI_NFAIL] += 1
     A.pi[p, PI_REASON] = reason
     A.ctr[C_ADD_SIZE] = ev_push(
-        A.qf[:, QF_ADD],
-        A.qi[:, QI_ADD_SEQ],
-        A.qi[:, QI_ADD_POD],
+        A.qf[QF_ADD],
+        A.qi[QI_ADD_SEQ],
+        A.qi[QI_ADD_POD],
         A.ctr[C_ADD_SIZE],
         now_s + A.par[P_RETRY],
         seq,
@@ -1215,7 +1215,7 @@ def _cool_due_k(A: Any) -> int:
     """Tick of the first branch ENI deletion (now_s > deadline)."""
     if A.ctr[C_COOL_HEAD] == A.ctr[C_COOL_TAIL]:
         return NEVER_K
-    t = A.qf[A.ctr[C_COOL_HEAD], QF_COOL]
+    t = A.qf[QF_COOL, A.ctr[C_COOL_HEAD]]
     tick = A.par[P_TICK]
     k = first_tick(t, tick)
     return k + 1 if k < NEVER_K and k * tick <= t else k
@@ -1229,9 +1229,9 @@ def _due_k(A: Any) -> int:
     k = min(k, _nh_top_key(A, A.ni[:, NI_DONE_HEAP], ND_DONE_K, C_DONE_SIZE))
     k = min(k, _nh_top_key(A, A.ni[:, NI_STEP_HEAP], ND_STEP_K, C_STEP_SIZE))
     if A.ctr[C_ADD_SIZE] > 0:
-        k = min(k, first_tick(A.qf[0, QF_ADD], tick))
+        k = min(k, first_tick(A.qf[QF_ADD, 0], tick))
     if A.ctr[C_DEL_SIZE] > 0:
-        k = min(k, first_tick(A.qf[0, QF_DEL], tick))
+        k = min(k, first_tick(A.qf[QF_DEL, 0], tick))
     return max(min(k, _cool_due_k(A)), A.ctr[C_K_NEXT])
 
 
@@ -1270,26 +1270,26 @@ def _tick(A: Any, W: Any, prng: Any, k: int, rnd: bool, sti: Any, std: Any) -> N
         _schedule_after_step(A, i, k, k)
     # 3. cooled-down branch ENIs, then DELs
     sa, ea, _, erng = W
-    while A.ctr[C_COOL_HEAD] < A.ctr[C_COOL_TAIL] and now_s > A.qf[A.ctr[C_COOL_HEAD], QF_COOL]:
+    while A.ctr[C_COOL_HEAD] < A.ctr[C_COOL_TAIL] and now_s > A.qf[QF_COOL, A.ctr[C_COOL_HEAD]]:
         h = A.ctr[C_COOL_HEAD]
         A.ctr[C_COOL_HEAD] = h + 1
-        i = A.qi[h, QI_COOL_NODE]
+        i = A.qi[QI_COOL_NODE, h]
         if not A.ni[i, ND_LEFT]:
             A.ni[i, ND_N_COOLING] -= 1
-            raw = wk.delete_branch_eni(sa, ea, erng, now_s, A.qi[h, QI_COOL_ENI])
+            raw = wk.delete_branch_eni(sa, ea, erng, now_s, A.qi[QI_COOL_ENI, h])
             _count_op(A, i, OP_DELETE_BRANCH, raw[1])
-    while A.ctr[C_DEL_SIZE] > 0 and A.qf[0, QF_DEL] <= now_s:
-        p = A.qi[0, QI_DEL_POD]
+    while A.ctr[C_DEL_SIZE] > 0 and A.qf[QF_DEL, 0] <= now_s:
+        p = A.qi[QI_DEL_POD, 0]
         A.ctr[C_DEL_SIZE] = ev_pop(
-            A.qf[:, QF_DEL], A.qi[:, QI_DEL_SEQ], A.qi[:, QI_DEL_POD], A.ctr[C_DEL_SIZE]
+            A.qf[QF_DEL], A.qi[QI_DEL_SEQ], A.qi[QI_DEL_POD], A.ctr[C_DEL_SIZE]
         )
         _del(A, p, now_s, k)
     # 4. ADDs in (due, sequence) order
-    while A.ctr[C_ADD_SIZE] > 0 and A.qf[0, QF_ADD] <= now_s:
-        p = A.qi[0, QI_ADD_POD]
-        seq = A.qi[0, QI_ADD_SEQ]
+    while A.ctr[C_ADD_SIZE] > 0 and A.qf[QF_ADD, 0] <= now_s:
+        p = A.qi[QI_ADD_POD, 0]
+        seq = A.qi[QI_ADD_SEQ, 0]
         A.ctr[C_ADD_SIZE] = ev_pop(
-            A.qf[:, QF_ADD], A.qi[:, QI_ADD_SEQ], A.qi[:, QI_ADD_POD], A.ctr[C_ADD_SIZE]
+            A.qf[QF_ADD], A.qi[QI_ADD_SEQ], A.qi[QI_ADD_POD], A.ctr[C_ADD_SIZE]
         )
         state = A.pi[p, PI_STATE]
         if state == DONE or _drop_if_gone(A, p):
@@ -1384,18 +1384,18 @@ def peek(A: Any) -> float:
                 t = min(t, next_s)
     # first ADDs and retries; drop entries of pods no longer waiting
     while A.ctr[C_ADD_SIZE] > 0:
-        p = A.qi[0, QI_ADD_POD]
+        p = A.qi[QI_ADD_POD, 0]
         if A.pi[p, PI_STATE] == DONE or (A.pi[p, PI_STATE] == WAITING and _drop_if_gone(A, p)):
             A.ctr[C_ADD_SIZE] = ev_pop(
-                A.qf[:, QF_ADD], A.qi[:, QI_ADD_SEQ], A.qi[:, QI_ADD_POD], A.ctr[C_ADD_SIZE]
+                A.qf[QF_ADD], A.qi[QI_ADD_SEQ], A.qi[QI_ADD_POD], A.ctr[C_ADD_SIZE]
             )
             continue
-        t = min(t, A.qf[0, QF_ADD])
+        t = min(t, A.qf[QF_ADD, 0])
         break
     if A.ctr[C_DEL_SIZE] > 0:
-        t = min(t, A.qf[0, QF_DEL])
+        t = min(t, A.qf[QF_DEL, 0])
     if A.ctr[C_COOL_HEAD] < A.ctr[C_COOL_TAIL]:
-        t = min(t, A.qf[A.ctr[C_COOL_HEAD], QF_COOL])
+        t = min(t, A.qf[QF_COOL, A.ctr[C_COOL_HEAD]])
     return max(t, k_next * tick)
 
 
@@ -1431,9 +1431,9 @@ def queue_pods(
             seq = A.ctr[C_SEQ]
             A.ctr[C_SEQ] = seq + 1
             A.ctr[C_ADD_SIZE] = ev_push(
-                A.qf[:, QF_ADD],
-                A.qi[:, QI_ADD_SEQ],
-                A.qi[:, QI_ADD_POD],
+                A.qf[QF_ADD],
+                A.qi[QI_ADD_SEQ],
+                A.qi[QI_ADD_POD],
                 A.ctr[C_ADD_SIZE],
                 t_s[r],
                 seq,
@@ -1460,7 +1460,7 @@ def queue_del(A: Any, t_s: float, pid: int) -> int:
     seq = A.ctr[C_SEQ]
     A.ctr[C_SEQ] = seq + 1
     A.ctr[C_DEL_SIZE] = ev_push(
-        A.qf[:, QF_DEL], A.qi[:, QI_DEL_SEQ], A.qi[:, QI_DEL_POD], A.ctr[C_DEL_SIZE], t_s, seq, p
+        A.qf[QF_DEL], A.qi[QI_DEL_SEQ], A.qi[QI_DEL_POD], A.ctr[C_DEL_SIZE], t_s, seq, p
     )
     return Q_OK
 

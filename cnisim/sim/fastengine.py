@@ -169,8 +169,8 @@ class Engine:
             pod_index=np.full(cap, -1, dtype=np.int64),
             pi=np.zeros((cap, ek.N_PI), dtype=np.int64),
             pf=np.zeros((cap, ek.N_PF)),
-            qf=np.zeros((cap, ek.N_QF)),
-            qi=np.zeros((cap, ek.N_QI), dtype=np.int64),
+            qf=np.zeros((ek.N_QF, cap)),
+            qi=np.zeros((ek.N_QI, cap), dtype=np.int64),
             smp=np.zeros((cap, len(METRICS) + 1), dtype=np.int64),
             smp_s=np.zeros(cap),
             ssm=np.zeros((cap, n_subnets, len(SUBNET_METRICS)), dtype=np.int64),
@@ -315,8 +315,9 @@ class Engine:
             return
         world = self.world
         world.ec2.ensure_minutes(k_last * self.tick_s + 3600.0)
-        not_joined = self.n_nodes - int(np.count_nonzero(self.arrays.ni[:, ek.ND_ENGINE_JOINED]))
-        world.ec2.ensure_instances(not_joined)
+        if self.arrays.ctr[ek.C_JL_K] <= k_last:  # joins may launch instances
+            joined = np.count_nonzero(self.arrays.ni[: self.n_nodes, ek.ND_ENGINE_JOINED])
+            world.ec2.ensure_instances(self.n_nodes - int(joined))
         while True:
             A = self.arrays
             status = ek.run_ticks(
@@ -510,8 +511,8 @@ class Engine:
             self._replace(
                 pi=_grown(A.pi, cap, 0),
                 pf=_grown(A.pf, cap, 0.0),
-                qf=_grown(A.qf, cap, 0.0),
-                qi=_grown(A.qi, cap, 0),
+                qf=np.ascontiguousarray(_grown(A.qf.T, cap, 0.0).T),
+                qi=np.ascontiguousarray(_grown(A.qi.T, cap, 0).T),
             )
             A = self.arrays
         if max_id >= A.pod_index.size:
