@@ -334,7 +334,7 @@ class Engine:
             if status == ek.RUN_DONE:
                 return
             if status == ek.RUN_NEED_SAMPLES:
-                self._grow_samples()
+                self._grow_samples(k_last * self.tick_s)
             else:
                 n_more = self.n_nodes * (2 + int(A.ctr[ek.C_MAX_CAND]))
                 world.space.ensure_owners(n_more + int(A.ctr[ek.C_BRANCH_UNPLACED]) + 1)
@@ -519,10 +519,14 @@ class Engine:
             size = max(max_id + 1, 2 * A.pod_index.size)
             self._replace(pod_index=_grown(A.pod_index, size, -1))
 
-    def _grow_samples(self) -> None:
+    def _grow_samples(self, until_s: float) -> None:
+        """Room for every sample up to ``until_s`` (at least 1.5x, for runs in small steps)."""
         A = self.arrays
-        cap = max(2 * A.smp_s.size, int(A.ctr[ek.C_N_SAMPLES]) + self.n_nodes)
-        sub_cap = 2 * A.ssm_s.size
+        every_s = float(A.par[ek.P_SAMPLE_EVERY])
+        n_times = math.floor((until_s - A.par[ek.P_NEXT_SAMPLE]) / every_s) + 2
+        n_rows = int(A.ctr[ek.C_N_SAMPLES]) + self.n_nodes * n_times
+        cap = max(n_rows, int(1.5 * A.smp_s.size))
+        sub_cap = max(int(A.ctr[ek.C_N_SUBNET_SAMPLES]) + n_times, int(1.5 * A.ssm_s.size))
         self._replace(
             smp=_grown(A.smp, cap, 0),
             smp_s=_grown(A.smp_s, cap, 0.0),
