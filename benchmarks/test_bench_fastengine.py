@@ -173,7 +173,10 @@ def check_day(engine: Engine, events: PodEvents) -> None:
 
 @pytest.mark.parametrize(
     ("n_nodes", "target_s"),
-    [(1000, ONE_DAY_1000_NODES_TARGET_S), (5000, ONE_DAY_5000_NODES_TARGET_S)],
+    [
+        (1000, ONE_DAY_1000_NODES_TARGET_S),
+        pytest.param(5000, ONE_DAY_5000_NODES_TARGET_S, marks=pytest.mark.slow),
+    ],
 )
 def test_bench_cluster_day(benchmark: Any, n_nodes: int, target_s: float) -> None:
     """Figure: wall time of ``run_until(24 h)`` for 1,000 nodes (about 200,000 pod starts,

@@ -403,3 +403,34 @@ def test_bad_input_is_refused_as_by_the_reference() -> None:
         Engine(PlainWorld({"subnet-a": "10.0.0.0/24"}))  # type: ignore[arg-type]
     with pytest.raises(UsageError, match="tick_s"):
         Engine(tick_s=0.0)
+
+
+@pytest.mark.parametrize("pd", [False, True])
+def test_decreases_keep_their_30_s_interval_on_a_fine_grid(pd: bool) -> None:
+    """Pods leave one by one, so the pool is too high again and again; with a 0.25 s tick
+    and a 1 s pool interval a step lands in every second, so a decrease one second early or
+    late shows in the EC2 calls and the samples."""
+    config = IpamdConfig(warm_ip_target=1, minimum_ip_target=0, enable_prefix_delegation=pd)
+    spec = NodeSpec("m5.4xlarge", 8, 30, 234, "subnet-node", "subnet-node")
+    n_pods = 60
+    time_s = [0.0] * n_pods + [100.0 + 7.0 * k for k in range(n_pods)]
+    pods = PodEvents.from_arrays(
+        time_s, [0] * (2 * n_pods), [1] * n_pods + [-1] * n_pods, [*range(n_pods)] * 2
+    )
+    scenario = {
+        "subnets": {"subnet-node": "10.0.0.0/22"},
+        "ec2_params": None,
+        "groups": [(config, [spec])],
+        "join_s": [0.0],
+        "leave_s": [None],
+        "pods": pods,
+        "duration_s": 600.0,
+        "seed": 9,
+        "options": {"tick_s": 0.25, "pool_interval_s": 1.0, "sample_every_s": 0.25},
+    }
+    _, reference = run_at_once(scenario, "reference")
+    _, engine = run_at_once(scenario, "fast")
+    result = engine.result()
+    assert_same_result(reference.result(), result)
+    # unassign calls: the interval was tested several times (prefixes go 16 IPs at a time)
+    assert result.n_calls[0, 1] >= (3 if pd else 10)

@@ -266,10 +266,10 @@ class Engine:
         if not len(events):
             return
         pods = np.asarray(events.pod, dtype=np.int64)
-        if pods.min() < 0 or pods.max() > MAX_POD_ID:
+        max_id = int(pods.max())
+        if max_id > MAX_POD_ID or pods.min() < 0:
             raise UsageError(f"pod ids must be in 0 .. {MAX_POD_ID}: number pods from 0")
-        adds = events.delta == 1
-        self._ensure_pods(int(np.count_nonzero(adds)), int(pods[adds].max(initial=-1)))
+        self._ensure_pods(len(events), max_id)  # room for every row as an ADD
         code, row = ek.queue_pods(
             self.arrays,
             np.asarray(events.time_s, dtype=np.float64),
