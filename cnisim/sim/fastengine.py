@@ -175,7 +175,7 @@ class Engine:
             smp_s=np.zeros(cap),
             ssm=np.zeros((cap, n_subnets, len(SUBNET_METRICS)), dtype=np.int64),
             ssm_s=np.zeros(cap),
-            scratch=np.zeros(ek.SCRATCH_METRICS + len(METRICS), dtype=np.int64),
+            scratch=np.zeros(ek.N_SCRATCH, dtype=np.int64),
         )
         # used lengths of the ragged node stores
         self._n_eni_slots = 0
