@@ -434,3 +434,28 @@ def test_decreases_keep_their_30_s_interval_on_a_fine_grid(pd: bool) -> None:
     assert_same_result(reference.result(), result)
     # unassign calls: the interval was tested several times (prefixes go 16 IPs at a time)
     assert result.n_calls[0, 1] >= (3 if pd else 10)
+
+
+def test_an_address_is_reused_only_after_its_cooldown() -> None:
+    """One pool IP: pod 0 frees it at 20 s, so it cools until 50 s (data_store.go
+    inCoolingPeriod: ``time.Since(unassigned) <= period``); pod 1 asks at 50 s, fails with
+    ``ips_cooling`` and gets it at its retry, 10 s later."""
+    spec = NodeSpec("tiny.test", 1, 2, 110, "subnet-node", "subnet-node")
+    pods = PodEvents.from_arrays([10.0, 20.0, 50.0], [0, 0, 0], [1, -1, 1], [0, 0, 1])
+    scenario = {
+        "subnets": {"subnet-node": "10.0.0.0/26"},
+        "ec2_params": None,
+        "groups": [(IpamdConfig(), [spec])],
+        "join_s": [0.0],
+        "leave_s": [None],
+        "pods": pods,
+        "duration_s": 100.0,
+        "seed": 1,
+        "options": {},
+    }
+    _, reference = run_at_once(scenario, "reference")
+    _, engine = run_at_once(scenario, "fast")
+    result = engine.result()
+    assert_same_result(reference.result(), result)
+    assert result.wait_s.tolist() == [0.0, 10.0]
+    assert FAIL_REASONS[result.pod_last_reason[1]] == "ips_cooling"
