@@ -403,3 +403,116 @@ def test_bad_input_is_refused_as_by_the_reference() -> None:
         Engine(PlainWorld({"subnet-a": "10.0.0.0/24"}))  # type: ignore[arg-type]
     with pytest.raises(UsageError, match="tick_s"):
         Engine(tick_s=0.0)
+
+
+@pytest.mark.parametrize("pd", [False, True])
+def test_decreases_keep_their_30_s_interval_on_a_fine_grid(pd: bool) -> None:
+    """Pods leave one by one, so the pool is too high again and again; with a 0.25 s tick
+    and a 1 s pool interval a step lands in every second, so a decrease one second early or
+    late shows in the EC2 calls and the samples."""
+    config = IpamdConfig(warm_ip_target=1, minimum_ip_target=0, enable_prefix_delegation=pd)
+    spec = NodeSpec("m5.4xlarge", 8, 30, 234, "subnet-node", "subnet-node")
+    n_pods = 60
+    time_s = [0.0] * n_pods + [100.0 + 7.0 * k for k in range(n_pods)]
+    pods = PodEvents.from_arrays(
+        time_s, [0] * (2 * n_pods), [1] * n_pods + [-1] * n_pods, [*range(n_pods)] * 2
+    )
+    scenario = {
+        "subnets": {"subnet-node": "10.0.0.0/22"},
+        "ec2_params": None,
+        "groups": [(config, [spec])],
+        "join_s": [0.0],
+        "leave_s": [None],
+        "pods": pods,
+        "duration_s": 600.0,
+        "seed": 9,
+        "options": {"tick_s": 0.25, "pool_interval_s": 1.0, "sample_every_s": 0.25},
+    }
+    _, reference = run_at_once(scenario, "reference")
+    _, engine = run_at_once(scenario, "fast")
+    result = engine.result()
+    assert_same_result(reference.result(), result)
+    # unassign calls: the interval was tested several times (prefixes go 16 IPs at a time)
+    assert result.n_calls[0, 1] >= (3 if pd else 10)
+
+
+def test_an_address_is_reused_only_after_its_cooldown() -> None:
+    """One pool IP: pod 0 frees it at 20 s, so it cools until 50 s (data_store.go
+    inCoolingPeriod: ``time.Since(unassigned) <= period``); pod 1 asks at 50 s, fails with
+    ``ips_cooling`` and gets it at its retry, 10 s later."""
+    spec = NodeSpec("tiny.test", 1, 2, 110, "subnet-node", "subnet-node")
+    pods = PodEvents.from_arrays([10.0, 20.0, 50.0], [0, 0, 0], [1, -1, 1], [0, 0, 1])
+    scenario = {
+        "subnets": {"subnet-node": "10.0.0.0/26"},
+        "ec2_params": None,
+        "groups": [(IpamdConfig(), [spec])],
+        "join_s": [0.0],
+        "leave_s": [None],
+        "pods": pods,
+        "duration_s": 100.0,
+        "seed": 1,
+        "options": {},
+    }
+    _, reference = run_at_once(scenario, "reference")
+    _, engine = run_at_once(scenario, "fast")
+    result = engine.result()
+    assert_same_result(reference.result(), result)
+    assert result.wait_s.tolist() == [0.0, 10.0]
+    assert FAIL_REASONS[result.pod_last_reason[1]] == "ips_cooling"
+
+
+def fine_grid_scenario(config: IpamdConfig, spec: NodeSpec, pods: PodEvents) -> dict[str, Any]:
+    """One node on a 0.25 s tick with a 1 s pool interval: a step lands in every second, so
+    a timer one second off changes what the node does."""
+    return {
+        "subnets": {"subnet-node": "10.0.0.0/24", "subnet-pod": "10.0.4.0/28"},
+        "ec2_params": None,
+        "groups": [(config, [spec])],
+        "join_s": [0.0],
+        "leave_s": [None],
+        "pods": pods,
+        "duration_s": 400.0,
+        "seed": 4,
+        "options": {"tick_s": 0.25, "pool_interval_s": 1.0, "sample_every_s": 0.25},
+    }
+
+
+def test_an_eni_is_freed_at_60_s_of_age() -> None:
+    """A burst grows the pool to 3 ENIs, then every pod leaves at once: the extra ENIs may go
+    once 60 s old (data_store.go minENILifeTime), not a step earlier."""
+    spec = NodeSpec("m5.large", 3, 10, 29, "subnet-node", "subnet-node")
+    n_pods = 20
+    pods = PodEvents.from_arrays(
+        [2.0] * n_pods + [20.0] * n_pods,
+        [0] * 2 * n_pods,
+        [1] * n_pods + [-1] * n_pods,
+        [*range(n_pods)] * 2,
+    )
+    scenario = fine_grid_scenario(IpamdConfig(ip_cooldown_period_s=5.0), spec, pods)
+    _, reference = run_at_once(scenario, "reference")
+    _, engine = run_at_once(scenario, "fast")
+    result = engine.result()
+    assert_same_result(reference.result(), result)
+    assert result.n_calls[0, 3] >= 1  # free_eni
+    assert result.samples["enis"].max() == 3
+
+
+def test_the_trunk_slot_stays_reserved_while_the_trunk_is_missing() -> None:
+    """ENABLE_POD_ENI under custom networking, the ENIConfig subnet held full by another
+    holder at the join: the trunk cannot attach, and ipamd keeps its slot (hasRoomForEni), so
+    pods fail with ``no_ip_max_enis``, not with a subnet error."""
+    spec = NodeSpec("m5.large", 2, 10, 29, "subnet-node", "subnet-pod", max_branch_enis=9)
+    config = IpamdConfig(enable_pod_eni=True, custom_network_cfg=True)
+    pods = PodEvents.from_arrays([5.0, 6.0], [0, 0], [1, 1], [0, 1])
+    scenario = fine_grid_scenario(config, spec, pods)
+    outcomes = []
+    for kind in ("reference", "fast"):
+        world, engine = build(scenario, kind)
+        world.allocate_fixed("subnet-pod", world.new_owner_id(), n_ips=11)
+        add_nodes(engine, scenario)
+        engine.submit_pods(scenario["pods"])
+        engine.run_until(scenario["duration_s"])
+        outcomes.append(engine.result())
+    assert_same_result(*outcomes)
+    reasons = {FAIL_REASONS[r] for r in outcomes[1].pod_last_reason}
+    assert reasons == {"no_ip_max_enis"}

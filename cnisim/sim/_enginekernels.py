@@ -40,6 +40,13 @@ from numpy.typing import NDArray
 from cnisim.sim import _rng
 from cnisim.sim import _worldkernels as wk
 
+#: The kernels allocate nothing (scratch lives in the arrays, copies are loops), so most run
+#: without numba's runtime: no array is reference-counted at each call and attribute access,
+#: which otherwise took about half of a run's time. The few on the path to
+#: ``wk.create_and_attach_eni`` (which allocates) keep it: a callee compiled first from a
+#: caller without the runtime would be compiled without it too.
+NO_NRT: dict[str, Any] = {"_nrt": False}
+
 # cfg columns (static per node)
 CF_MAX_ENIS = 0
 CF_S = 1
@@ -138,7 +145,9 @@ QI_COOL_NODE = 4
 QI_COOL_ENI = 5
 N_QI = 6
 SMP_NODE = 8  # smp columns: METRICS, then the node
-SCRATCH_METRICS = 64  # scratch: addresses of an unassign call, then a metrics row
+SCRATCH_METRICS = 64  # scratch: addresses of an unassign call, a metrics row, a step's
+SCRATCH_STEP = 72  # calls, pause flag and last error
+N_SCRATCH = 75
 # nf columns (float state per node)
 NF_COOLDOWN = 0  # IP_COOLDOWN_PERIOD [s]
 NF_JOIN_DUE = 1
@@ -200,7 +209,8 @@ P_SAMPLE_EVERY = 3
 P_BRANCH_CD = 4
 P_NEXT_SAMPLE = 5
 P_GRID_D = 6  # pool-step grid in ticks when it is exact, 0: walk it
-N_PAR = 7
+P_STEP_DUR = 7  # scratch of a pool step: the sum of its calls' durations [s]
+N_PAR = 8
 # ctr indices
 C_N_NODES = 0
 C_N_PODS = 1
@@ -254,8 +264,8 @@ class EngineArrays(NamedTuple):
     pod_index: NDArray[np.int64]  # pod id -> internal index, -1: never submitted
     pi: NDArray[np.int64]  # (pods, N_PI)
     pf: NDArray[np.float64]  # (pods, N_PF)
-    qf: NDArray[np.float64]  # (pods, N_QF)
-    qi: NDArray[np.int64]  # (pods, N_QI)
+    qf: NDArray[np.float64]  # (N_QF, pods): each queue contiguous
+    qi: NDArray[np.int64]  # (N_QI, pods)
     smp: NDArray[np.int64]  # (capacity, len(METRICS) + 1)
     smp_s: NDArray[np.float64]
     ssm: NDArray[np.int64]  # (capacity, n_subnets, len(SUBNET_METRICS))
@@ -264,7 +274,7 @@ class EngineArrays(NamedTuple):
 
 
 # ====================================================================== time
-@njit(cache=True)
+@njit(cache=True, **NO_NRT)
 def first_tick(t_s: float, tick_s: float) -> int:
     """contract.first_tick_at, compiled: the first ``k`` with ``k * tick_s >= t_s``."""
     if not math.isfinite(t_s):
@@ -277,7 +287,7 @@ def first_tick(t_s: float, tick_s: float) -> int:
     return k
 
 
-@njit(cache=True)
+@njit(cache=True, **NO_NRT)
 def next_sample(now_s: float, every_s: float) -> float:
     """contract.next_sample_s, compiled."""
     n = math.floor(now_s / every_s) + 1
@@ -286,14 +296,14 @@ def next_sample(now_s: float, every_s: float) -> float:
     return n * every_s
 
 
-@njit(cache=True)
+@njit(cache=True, **NO_NRT)
 def _grid_next(A: Any, k: int) -> int:
     """Tick of the step after a no-call step at tick ``k`` (next_step_s = now_s + pool)."""
     tick = A.par[P_TICK]
     return max(first_tick(k * tick + A.par[P_POOL], tick), k + 1)
 
 
-@njit(cache=True)
+@njit(cache=True, **NO_NRT)
 def _grid_at_or_after(A: Any, anchor: int, target: int) -> int:
     """The first tick after ``anchor`` on its pool-step grid that is at or after ``target``."""
     d = int(A.par[P_GRID_D])
@@ -305,7 +315,7 @@ def _grid_at_or_after(A: Any, anchor: int, target: int) -> int:
     return k
 
 
-@njit(cache=True)
+@njit(cache=True, **NO_NRT)
 def _grid_last_before(A: Any, anchor: int, k_end: int) -> int:
     """The last tick on the grid of ``anchor`` (anchor included) that is below ``k_end``."""
     d = int(A.par[P_GRID_D])
@@ -320,19 +330,19 @@ def _grid_last_before(A: Any, anchor: int, k_end: int) -> int:
 
 
 # ====================================================================== heaps
-@njit(cache=True)
+@njit(cache=True, inline="always", **NO_NRT)
 def _ev_less(ht: Any, hs: Any, a: int, b: int) -> bool:
     return ht[a] < ht[b] or (ht[a] == ht[b] and hs[a] < hs[b])
 
 
-@njit(cache=True)
+@njit(cache=True, inline="always", **NO_NRT)
 def _ev_swap(ht: Any, hs: Any, hp: Any, a: int, b: int) -> None:
     ht[a], ht[b] = ht[b], ht[a]
     hs[a], hs[b] = hs[b], hs[a]
     hp[a], hp[b] = hp[b], hp[a]
 
 
-@njit(cache=True)
+@njit(cache=True, **NO_NRT)
 def ev_push(ht: Any, hs: Any, hp: Any, size: int, t_s: float, seq: int, pod: int) -> int:
     """Push (t_s, seq, pod) on a heap of ``size`` entries; the new size."""
     j = size
@@ -348,7 +358,7 @@ def ev_push(ht: Any, hs: Any, hp: Any, size: int, t_s: float, seq: int, pod: int
     return size + 1
 
 
-@njit(cache=True)
+@njit(cache=True, **NO_NRT)
 def ev_pop(ht: Any, hs: Any, hp: Any, size: int) -> int:
     """Remove the top of a heap of ``size`` entries (read it first); the new size."""
     size -= 1
@@ -367,12 +377,12 @@ def ev_pop(ht: Any, hs: Any, hp: Any, size: int) -> int:
     return size
 
 
-@njit(cache=True)
+@njit(cache=True, inline="always", **NO_NRT)
 def _nh_less(nd: Any, col: int, a: int, b: int) -> bool:
     return nd[a, col] < nd[b, col] or (nd[a, col] == nd[b, col] and a < b)
 
 
-@njit(cache=True)
+@njit(cache=True, **NO_NRT)
 def _nh_sift(heap: Any, pos: Any, nd: Any, col: int, size: int, j: int) -> None:
     while j > 0:
         parent = (j - 1) >> 1
@@ -396,7 +406,7 @@ def _nh_sift(heap: Any, pos: Any, nd: Any, col: int, size: int, j: int) -> None:
         j = child
 
 
-@njit(cache=True)
+@njit(cache=True, **NO_NRT)
 def nh_set(A: Any, heap: Any, pos: Any, col: int, c_size: int, node: int, key: int) -> None:
     """Schedule ``node`` at tick ``key`` in a node heap (insert or move)."""
     A.ni[node, col] = key
@@ -410,7 +420,7 @@ def nh_set(A: Any, heap: Any, pos: Any, col: int, c_size: int, node: int, key: i
         _nh_sift(heap, pos, A.ni, col, size, pos[node])
 
 
-@njit(cache=True)
+@njit(cache=True, **NO_NRT)
 def nh_remove(A: Any, heap: Any, pos: Any, col: int, c_size: int, node: int) -> None:
     """Take ``node`` out of a node heap (nothing if it is not in it)."""
     j = pos[node]
@@ -426,24 +436,24 @@ def nh_remove(A: Any, heap: Any, pos: Any, col: int, c_size: int, node: int) -> 
     _nh_sift(heap, pos, A.ni, col, size, j)
 
 
-@njit(cache=True)
+@njit(cache=True, **NO_NRT)
 def _nh_top_key(A: Any, heap: Any, col: int, c_size: int) -> int:
     return A.ni[heap[0], col] if A.ctr[c_size] > 0 else NEVER_K
 
 
 # ====================================================================== datastore stats
-@njit(cache=True)
+@njit(cache=True, inline="always", **NO_NRT)
 def _div_ceil(x: int, y: int) -> int:
     return (x + y - 1) // y
 
 
-@njit(cache=True)
+@njit(cache=True, inline="always", **NO_NRT)
 def _eni_slot(A: Any, i: int, k: int) -> int:
     """Physical slot of the k-th ENI of node i."""
     return A.ni[i, CF_ENI_BASE] + A.ei[A.ni[i, CF_ENI_BASE] + k, EI_ORDER]
 
 
-@njit(cache=True)
+@njit(cache=True, inline="always", **NO_NRT)
 def _cidr_slot(A: Any, i: int, g: int, c: int) -> int:
     """Physical slot of the c-th CIDR of the ENI in slot ``g`` of node i."""
     s = A.ni[i, CF_S]
@@ -451,13 +461,13 @@ def _cidr_slot(A: Any, i: int, g: int, c: int) -> int:
     return row + A.ci[row + c, CI_ORDER]
 
 
-@njit(cache=True)
+@njit(cache=True, inline="always", **NO_NRT)
 def _addr_of(A: Any, i: int, gc: int) -> int:
     """First address slot of the CIDR in slot ``gc`` of node i."""
     return A.ni[i, CF_ADDR_BASE] + (gc - A.ni[i, CF_CIDR_BASE]) * A.ni[i, CF_Z]
 
 
-@njit(cache=True)
+@njit(cache=True, **NO_NRT)
 def _n_cidrs(A: Any, i: int) -> int:
     n = 0
     for k in range(A.ni[i, ND_N_ENIS]):
@@ -465,7 +475,7 @@ def _n_cidrs(A: Any, i: int) -> int:
     return n
 
 
-@njit(cache=True)
+@njit(cache=True, **NO_NRT)
 def _free_prefixes(A: Any, i: int) -> int:
     """GetFreePrefixes: prefixes with no assigned IP (0 outside prefix mode)."""
     if not A.ni[i, CF_PD]:
@@ -479,7 +489,7 @@ def _free_prefixes(A: Any, i: int) -> int:
     return n
 
 
-@njit(cache=True)
+@njit(cache=True, **NO_NRT)
 def _target_state(A: Any, i: int) -> tuple[int, int]:
     """datastoreTargetState: (short, over) in IPs, or in prefixes in prefix mode."""
     warm_ip = A.ni[i, CF_WARM_IP]
@@ -499,7 +509,7 @@ def _target_state(A: Any, i: int) -> tuple[int, int]:
     return _div_ceil(short, IPS_PER_PREFIX), over_p
 
 
-@njit(cache=True)
+@njit(cache=True, **NO_NRT)
 def _is_low(A: Any, i: int) -> bool:
     """isDatastorePoolTooLow (False at max pods)."""
     if A.ni[i, ND_TOTAL] >= A.ni[i, CF_MAX_PODS]:
@@ -513,7 +523,7 @@ def _is_low(A: Any, i: int) -> bool:
     return avail < unit * warm or (warm == 0 and avail == 0)
 
 
-@njit(cache=True)
+@njit(cache=True, **NO_NRT)
 def _pool_low(A: Any, i: int) -> bool:
     """isDatastorePoolTooLow, recording the pool outcome when the pool is not low."""
     if A.ni[i, ND_TOTAL] >= A.ni[i, CF_MAX_PODS]:
@@ -525,7 +535,7 @@ def _pool_low(A: Any, i: int) -> bool:
     return True
 
 
-@njit(cache=True)
+@njit(cache=True, **NO_NRT)
 def _wanted(A: Any, i: int) -> int:
     """IPs (or prefixes) one increase asks for, before the per-ENI cap (getPrefixesNeeded)."""
     if A.ni[i, CF_PD]:
@@ -537,7 +547,7 @@ def _wanted(A: Any, i: int) -> int:
     return A.ni[i, CF_S]
 
 
-@njit(cache=True)
+@njit(cache=True, **NO_NRT)
 def _is_high(A: Any, i: int) -> bool:
     """isDatastorePoolTooHigh (never in warm-ENI mode)."""
     if A.ni[i, CF_WARM_IP_MODE]:
@@ -547,7 +557,7 @@ def _is_high(A: Any, i: int) -> bool:
     return False
 
 
-@njit(cache=True)
+@njit(cache=True, **NO_NRT)
 def _should_remove(A: Any, i: int, stats_avail: int) -> bool:
     """shouldRemoveExtraENIs on the stats of the start of the step."""
     if A.ni[i, CF_WARM_IP_MODE]:
@@ -564,7 +574,7 @@ def _should_remove(A: Any, i: int, stats_avail: int) -> bool:
     return False
 
 
-@njit(cache=True)
+@njit(cache=True, **NO_NRT)
 def _max_cool(A: Any, i: int, g: int) -> float:
     """The latest cooldown end of an unassigned address on the ENI in slot g [s]."""
     latest = -math.inf
@@ -577,7 +587,7 @@ def _max_cool(A: Any, i: int, g: int) -> float:
     return latest
 
 
-@njit(cache=True)
+@njit(cache=True, **NO_NRT)
 def _not_required(A: Any, i: int, g: int) -> bool:
     """getDeletableENI's isRequiredFor* checks, false: the others keep the targets."""
     pd = A.ni[i, CF_PD]
@@ -596,7 +606,7 @@ def _not_required(A: Any, i: int, g: int) -> bool:
     return not (pd and warm_prefix != 0 and _free_prefixes(A, i) - A.ei[g, EI_NCIDR] < warm_prefix)
 
 
-@njit(cache=True)
+@njit(cache=True, **NO_NRT)
 def _deletable(A: Any, i: int, now_s: float) -> int:
     """getDeletableENI: position (in ENI order) of the first freeable ENI, or -1."""
     for k in range(A.ni[i, ND_N_ENIS]):
@@ -612,7 +622,7 @@ def _deletable(A: Any, i: int, now_s: float) -> int:
     return -1
 
 
-@njit(cache=True)
+@njit(cache=True, **NO_NRT)
 def _free_candidate_s(A: Any, i: int) -> float:
     """When an ENI that only its age or cooldown keeps from being freed may be freed [s]."""
     earliest = math.inf
@@ -629,7 +639,7 @@ def _free_candidate_s(A: Any, i: int) -> float:
 
 
 # ====================================================================== datastore changes
-@njit(cache=True)
+@njit(cache=True, **NO_NRT)
 def _append_cidrs(A: Any, i: int, g: int, src: int, n: int) -> None:
     """Append ``n`` CIDRs (bases at ``cidr_addr[src:src+n]``) to the ENI in slot g."""
     s = A.ni[i, CF_S]
@@ -651,7 +661,7 @@ def _append_cidrs(A: Any, i: int, g: int, src: int, n: int) -> None:
     A.ni[i, ND_TOTAL] += n * z
 
 
-@njit(cache=True)
+@njit(cache=True, **NO_NRT)
 def _new_eni(A: Any, i: int, eni_id: int, primary: int, kind: int, now_s: float) -> int:
     """Append an ENI to node i's list; its slot."""
     base = A.ni[i, CF_ENI_BASE]
@@ -675,7 +685,7 @@ def _new_eni(A: Any, i: int, eni_id: int, primary: int, kind: int, now_s: float)
     return g
 
 
-@njit(cache=True)
+@njit(cache=True, **NO_NRT)
 def _drop_eni_at(A: Any, i: int, k: int) -> None:
     """Take the k-th ENI out of node i's list (its CIDRs leave the datastore)."""
     base = A.ni[i, CF_ENI_BASE]
@@ -689,14 +699,14 @@ def _drop_eni_at(A: Any, i: int, k: int) -> None:
 
 
 # ====================================================================== EC2 calls of a step
-@njit(cache=True)
+@njit(cache=True, **NO_NRT)
 def _count_op(A: Any, i: int, op: int, error: int) -> None:
     A.ni[i, NI_OPS + op] += 1
     if error >= 0:
         A.ni[i, NI_ERRS + error] += 1
 
 
-@njit(cache=True)
+@njit(cache=True, **NO_NRT)
 def _try_assign(A: Any, W: Any, i: int, now_s: float, sti: Any, std: Any) -> int:
     """tryAssignIPs / tryAssignPrefixes: 1 added, 0 nothing, else 10 + the error code."""
     wanted = _wanted(A, i)
@@ -726,7 +736,7 @@ def _try_assign(A: Any, W: Any, i: int, now_s: float, sti: Any, std: Any) -> int
     return 0
 
 
-@njit(cache=True)
+@njit(cache=True, **NO_NRT)
 def _step_call(
     A: Any, i: int, op: int, done_s: float, error: int, now_s: float, sti: Any, std: Any
 ) -> None:
@@ -738,7 +748,7 @@ def _step_call(
     _count_op(A, i, op, error)
 
 
-@njit(cache=True)
+@njit(cache=True, **NO_NRT)
 def _pend(A: Any, i: int, kind: int, eni_id: int, primary: int, n: int) -> None:
     """The in-flight addition: ``n`` addresses of ``ea.out`` (copied in the pending area)."""
     A.ni[i, ND_PEND] = kind
@@ -747,20 +757,21 @@ def _pend(A: Any, i: int, kind: int, eni_id: int, primary: int, n: int) -> None:
     A.ni[i, ND_PEND_N] = n
 
 
-@njit(cache=True)
+@njit(cache=True, **NO_NRT)
 def _copy_out(A: Any, ea: Any, i: int, n: int) -> None:
     src = A.ni[i, CF_CIDR_BASE] + A.ni[i, CF_MAX_ENIS] * A.ni[i, CF_S]
-    A.ci[src : src + n, CI_ADDR] = ea.out[:n]
+    for j in range(n):  # a loop: slice copies allocate (no NRT here)
+        A.ci[src + j, CI_ADDR] = ea.out[j]
 
 
-@njit(cache=True)
+@njit(cache=True, **NO_NRT)
 def _has_room(A: Any, i: int) -> bool:
     """hasRoomForEni: an ENI slot left (one kept for the trunk until it is there)."""
     reserve = 1 if A.ni[i, CF_TRUNKING] and A.ni[i, ND_TRUNK] < 0 else 0
     return A.ni[i, ND_N_ENIS] < A.ni[i, CF_MAX_ENIS] - reserve
 
 
-@njit(cache=True)
+@njit(cache=True)  # NRT: wk.create_and_attach_eni allocates
 def _increase(A: Any, W: Any, i: int, now_s: float, sti: Any, std: Any) -> None:
     """increaseDatastorePool, recording the pool outcome."""
     if now_s <= A.nf[i, NF_INSUFF_UNTIL]:
@@ -804,7 +815,7 @@ def _increase(A: Any, W: Any, i: int, now_s: float, sti: Any, std: Any) -> None:
         A.ni[i, ND_OUTCOME] = O_MAX_ENIS
 
 
-@njit(cache=True)
+@njit(cache=True, **NO_NRT)
 def _decrease(A: Any, W: Any, i: int, now_s: float, sti: Any, std: Any) -> None:
     """tryUnassignCidrsFromAll: up to ``over`` unused CIDRs, one call per ENI that gives any."""
     sa, ea, _, erng = W
@@ -840,7 +851,7 @@ def _decrease(A: Any, W: Any, i: int, now_s: float, sti: Any, std: Any) -> None:
         over -= n_freed
 
 
-@njit(cache=True)
+@njit(cache=True, **NO_NRT)
 def _try_free(A: Any, W: Any, i: int, now_s: float, sti: Any, std: Any) -> None:
     """tryFreeENI: free at most one ENI."""
     k = _deletable(A, i, now_s)
@@ -853,7 +864,7 @@ def _try_free(A: Any, W: Any, i: int, now_s: float, sti: Any, std: Any) -> None:
     _step_call(A, i, OP_FREE_ENI, raw[0], raw[1], now_s, sti, std)
 
 
-@njit(cache=True)
+@njit(cache=True, **NO_NRT)
 def _end_step(A: Any, i: int, now_s: float, sti: Any, std: Any, decreased: bool) -> None:
     end_s = now_s + std[0]
     if sti[0] > 0:
@@ -866,7 +877,7 @@ def _end_step(A: Any, i: int, now_s: float, sti: Any, std: Any, decreased: bool)
     A.nf[i, NF_NEXT_STEP] = end_s + A.par[P_POOL]
 
 
-@njit(cache=True)
+@njit(cache=True)  # NRT: wk.create_and_attach_eni allocates
 def _pool_step(A: Any, W: Any, i: int, now_s: float, sti: Any, std: Any) -> float:
     """updateIPPoolIfRequired; returns the earliest time the same step could decide
     otherwise if it made no call (inf: only a pod event can change it)."""
@@ -896,7 +907,7 @@ def _pool_step(A: Any, W: Any, i: int, now_s: float, sti: Any, std: Any) -> floa
 
 
 # ====================================================================== phases
-@njit(cache=True)
+@njit(cache=True)  # NRT: wk.create_and_attach_eni allocates
 def _join(A: Any, W: Any, i: int, now_s: float, k: int, sti: Any, std: Any) -> None:
     """Phase 1: launch, trunk, node-init pre-scaling."""
     sa, ea, srng, _ = W
@@ -923,7 +934,7 @@ def _join(A: Any, W: Any, i: int, now_s: float, k: int, sti: Any, std: Any) -> N
     _schedule_after_step(A, i, k, k)
 
 
-@njit(cache=True)
+@njit(cache=True, **NO_NRT)
 def _schedule_after_step(A: Any, i: int, k: int, k_min: int) -> None:
     """After a step (or node init) at tick k: its completion, or its next step."""
     tick = A.par[P_TICK]
@@ -935,7 +946,7 @@ def _schedule_after_step(A: Any, i: int, k: int, k_min: int) -> None:
         nh_set(A, A.ni[:, NI_STEP_HEAP], A.ni[:, NI_STEP_POS], ND_STEP_K, C_STEP_SIZE, i, key)
 
 
-@njit(cache=True)
+@njit(cache=True, **NO_NRT)
 def _leave(A: Any, W: Any, i: int, now_s: float) -> None:
     """Phase 1: terminate; every address returns, pods go (waiting ones dropped lazily)."""
     sa, ea, _, _ = W
@@ -960,7 +971,7 @@ def _leave(A: Any, W: Any, i: int, now_s: float) -> None:
     nh_remove(A, A.ni[:, NI_DONE_HEAP], A.ni[:, NI_DONE_POS], ND_DONE_K, C_DONE_SIZE, i)
 
 
-@njit(cache=True)
+@njit(cache=True, **NO_NRT)
 def _complete(A: Any, i: int, now_s: float) -> None:
     """Phase 2: the step's addition enters the datastore; the node is idle."""
     kind = A.ni[i, ND_PEND]
@@ -980,7 +991,7 @@ def _complete(A: Any, i: int, now_s: float) -> None:
         A.nf[i, NF_READY_S] = now_s
 
 
-@njit(cache=True)
+@njit(cache=True, **NO_NRT)
 def _wake(A: Any, i: int, k: int) -> None:
     """The datastore of node i changed at tick k: a sleeping node steps at its next grid tick."""
     if not A.ni[i, ND_ASLEEP]:
@@ -990,14 +1001,14 @@ def _wake(A: Any, i: int, k: int) -> None:
         nh_set(A, A.ni[:, NI_STEP_HEAP], A.ni[:, NI_STEP_POS], ND_STEP_K, C_STEP_SIZE, i, g)
 
 
-@njit(cache=True)
+@njit(cache=True, **NO_NRT)
 def _finish(A: Any, p: int, outcome: int, wait_s: float) -> None:
     A.pi[p, PI_STATE] = DONE
     A.pi[p, PI_OUTCOME] = outcome
     A.pf[p, PF_WAIT] = wait_s
 
 
-@njit(cache=True)
+@njit(cache=True, **NO_NRT)
 def _drop_if_gone(A: Any, p: int) -> bool:
     """A waiting pod whose node left was dropped at the leave (recorded now)."""
     i = A.pi[p, PI_NODE]
@@ -1008,7 +1019,7 @@ def _drop_if_gone(A: Any, p: int) -> bool:
     return True
 
 
-@njit(cache=True)
+@njit(cache=True, **NO_NRT)
 def _del(A: Any, p: int, now_s: float, k: int) -> None:
     """Phase 3: one pod DEL."""
     if _drop_if_gone(A, p):
@@ -1029,9 +1040,9 @@ def _del(A: Any, p: int, now_s: float, k: int) -> None:
             A.ni[i, ND_N_BRANCH] -= 1
             A.ni[i, ND_N_COOLING] += 1
             t = A.ctr[C_COOL_TAIL]
-            A.qf[t, QF_COOL] = now_s + A.par[P_BRANCH_CD]
-            A.qi[t, QI_COOL_NODE] = i
-            A.qi[t, QI_COOL_ENI] = A.pi[p, PI_WHERE]
+            A.qf[QF_COOL, t] = now_s + A.par[P_BRANCH_CD]
+            A.qi[QI_COOL_NODE, t] = i
+            A.qi[QI_COOL_ENI, t] = A.pi[p, PI_WHERE]
             A.ctr[C_COOL_TAIL] = t + 1
         else:
             a = A.pi[p, PI_WHERE]
@@ -1045,7 +1056,7 @@ def _del(A: Any, p: int, now_s: float, k: int) -> None:
             _wake(A, i, k)
 
 
-@njit(cache=True)
+@njit(cache=True, **NO_NRT)
 def _place(A: Any, prng: Any, i: int, p: int, now_s: float, random: bool) -> bool:
     """AssignPodIPv4Address: the pod gets an eligible address (first fit or random)."""
     z = A.ni[i, CF_Z]
@@ -1081,7 +1092,7 @@ def _place(A: Any, prng: Any, i: int, p: int, now_s: float, random: bool) -> boo
     return False
 
 
-@njit(cache=True)
+@njit(cache=True, **NO_NRT)
 def _eligible_cidrs(A: Any, i: int, g: int, now_s: float, nth: int) -> int:
     """With nth < 0: how many CIDRs of the ENI in slot g have an eligible address;
     else the slot of the nth such CIDR."""
@@ -1101,7 +1112,7 @@ def _eligible_cidrs(A: Any, i: int, g: int, now_s: float, nth: int) -> int:
     return n
 
 
-@njit(cache=True)
+@njit(cache=True, **NO_NRT)
 def _add_branch(A: Any, W: Any, i: int, p: int, now_s: float) -> int:
     """An SGP pod's branch ENI: -1 if it got one, else the FAIL_REASONS index."""
     if not A.ni[i, ND_JOINED]:
@@ -1122,7 +1133,7 @@ def _add_branch(A: Any, W: Any, i: int, p: int, now_s: float) -> int:
     return -1
 
 
-@njit(cache=True)
+@njit(cache=True, **NO_NRT)
 def _add(A: Any, W: Any, prng: Any, p: int, seq: int, now_s: float, k: int, rnd: bool) -> None:
     """Phase 4: one ADD attempt."""
     i = A.pi[p, PI_NODE]
@@ -1150,9 +1161,9 @@ def _add(A: Any, W: Any, prng: Any, p: int, seq: int, now_s: float, k: int, rnd:
     A.pi[p, PI_NFAIL] += 1
     A.pi[p, PI_REASON] = reason
     A.ctr[C_ADD_SIZE] = ev_push(
-        A.qf[:, QF_ADD],
-        A.qi[:, QI_ADD_SEQ],
-        A.qi[:, QI_ADD_POD],
+        A.qf[QF_ADD],
+        A.qi[QI_ADD_SEQ],
+        A.qi[QI_ADD_POD],
         A.ctr[C_ADD_SIZE],
         now_s + A.par[P_RETRY],
         seq,
@@ -1160,7 +1171,7 @@ def _add(A: Any, W: Any, prng: Any, p: int, seq: int, now_s: float, k: int, rnd:
     )
 
 
-@njit(cache=True)
+@njit(cache=True, **NO_NRT)
 def node_metrics(A: Any, i: int, now_s: float, out: Any) -> None:
     """The contract's METRICS of node i at now_s into ``out`` (zeros if not joined)."""
     out[:] = 0
@@ -1188,7 +1199,7 @@ def node_metrics(A: Any, i: int, now_s: float, out: Any) -> None:
     out[7] = A.ni[i, ND_N_BRANCH]
 
 
-@njit(cache=True)
+@njit(cache=True, **NO_NRT)
 def _sample(A: Any, sa: Any, now_s: float) -> None:
     """Phase 6: every joined node's metrics and every subnet's counts."""
     n = A.ctr[C_N_SAMPLES]
@@ -1196,7 +1207,8 @@ def _sample(A: Any, sa: Any, now_s: float) -> None:
         if A.ni[i, ND_JOINED]:
             row = A.scratch[SCRATCH_METRICS : SCRATCH_METRICS + SMP_NODE]
             node_metrics(A, i, now_s, row)
-            A.smp[n, :SMP_NODE] = row
+            for j in range(SMP_NODE):
+                A.smp[n, j] = row[j]
             A.smp_s[n] = now_s
             A.smp[n, SMP_NODE] = i
             n += 1
@@ -1210,18 +1222,18 @@ def _sample(A: Any, sa: Any, now_s: float) -> None:
     A.par[P_NEXT_SAMPLE] = next_sample(now_s, A.par[P_SAMPLE_EVERY])
 
 
-@njit(cache=True)
+@njit(cache=True, **NO_NRT)
 def _cool_due_k(A: Any) -> int:
     """Tick of the first branch ENI deletion (now_s > deadline)."""
     if A.ctr[C_COOL_HEAD] == A.ctr[C_COOL_TAIL]:
         return NEVER_K
-    t = A.qf[A.ctr[C_COOL_HEAD], QF_COOL]
+    t = A.qf[QF_COOL, A.ctr[C_COOL_HEAD]]
     tick = A.par[P_TICK]
     k = first_tick(t, tick)
     return k + 1 if k < NEVER_K and k * tick <= t else k
 
 
-@njit(cache=True)
+@njit(cache=True, **NO_NRT)
 def _due_k(A: Any) -> int:
     """The next tick at which anything is due."""
     tick = A.par[P_TICK]
@@ -1229,13 +1241,13 @@ def _due_k(A: Any) -> int:
     k = min(k, _nh_top_key(A, A.ni[:, NI_DONE_HEAP], ND_DONE_K, C_DONE_SIZE))
     k = min(k, _nh_top_key(A, A.ni[:, NI_STEP_HEAP], ND_STEP_K, C_STEP_SIZE))
     if A.ctr[C_ADD_SIZE] > 0:
-        k = min(k, first_tick(A.qf[0, QF_ADD], tick))
+        k = min(k, first_tick(A.qf[QF_ADD, 0], tick))
     if A.ctr[C_DEL_SIZE] > 0:
-        k = min(k, first_tick(A.qf[0, QF_DEL], tick))
+        k = min(k, first_tick(A.qf[QF_DEL, 0], tick))
     return max(min(k, _cool_due_k(A)), A.ctr[C_K_NEXT])
 
 
-@njit(cache=True)
+@njit(cache=True, **NO_NRT)
 def refresh_join_leave(A: Any) -> None:
     """The tick of the next join or leave (after nodes are added or removed)."""
     tick = A.par[P_TICK]
@@ -1248,7 +1260,7 @@ def refresh_join_leave(A: Any) -> None:
     A.ctr[C_JL_K] = k
 
 
-@njit(cache=True)
+@njit(cache=True)  # NRT: wk.create_and_attach_eni allocates
 def _tick(A: Any, W: Any, prng: Any, k: int, rnd: bool, sti: Any, std: Any) -> None:
     """One tick, the six phases of the contract in order."""
     now_s = k * A.par[P_TICK]
@@ -1270,26 +1282,26 @@ def _tick(A: Any, W: Any, prng: Any, k: int, rnd: bool, sti: Any, std: Any) -> N
         _schedule_after_step(A, i, k, k)
     # 3. cooled-down branch ENIs, then DELs
     sa, ea, _, erng = W
-    while A.ctr[C_COOL_HEAD] < A.ctr[C_COOL_TAIL] and now_s > A.qf[A.ctr[C_COOL_HEAD], QF_COOL]:
+    while A.ctr[C_COOL_HEAD] < A.ctr[C_COOL_TAIL] and now_s > A.qf[QF_COOL, A.ctr[C_COOL_HEAD]]:
         h = A.ctr[C_COOL_HEAD]
         A.ctr[C_COOL_HEAD] = h + 1
-        i = A.qi[h, QI_COOL_NODE]
+        i = A.qi[QI_COOL_NODE, h]
         if not A.ni[i, ND_LEFT]:
             A.ni[i, ND_N_COOLING] -= 1
-            raw = wk.delete_branch_eni(sa, ea, erng, now_s, A.qi[h, QI_COOL_ENI])
+            raw = wk.delete_branch_eni(sa, ea, erng, now_s, A.qi[QI_COOL_ENI, h])
             _count_op(A, i, OP_DELETE_BRANCH, raw[1])
-    while A.ctr[C_DEL_SIZE] > 0 and A.qf[0, QF_DEL] <= now_s:
-        p = A.qi[0, QI_DEL_POD]
+    while A.ctr[C_DEL_SIZE] > 0 and A.qf[QF_DEL, 0] <= now_s:
+        p = A.qi[QI_DEL_POD, 0]
         A.ctr[C_DEL_SIZE] = ev_pop(
-            A.qf[:, QF_DEL], A.qi[:, QI_DEL_SEQ], A.qi[:, QI_DEL_POD], A.ctr[C_DEL_SIZE]
+            A.qf[QF_DEL], A.qi[QI_DEL_SEQ], A.qi[QI_DEL_POD], A.ctr[C_DEL_SIZE]
         )
         _del(A, p, now_s, k)
     # 4. ADDs in (due, sequence) order
-    while A.ctr[C_ADD_SIZE] > 0 and A.qf[0, QF_ADD] <= now_s:
-        p = A.qi[0, QI_ADD_POD]
-        seq = A.qi[0, QI_ADD_SEQ]
+    while A.ctr[C_ADD_SIZE] > 0 and A.qf[QF_ADD, 0] <= now_s:
+        p = A.qi[QI_ADD_POD, 0]
+        seq = A.qi[QI_ADD_SEQ, 0]
         A.ctr[C_ADD_SIZE] = ev_pop(
-            A.qf[:, QF_ADD], A.qi[:, QI_ADD_SEQ], A.qi[:, QI_ADD_POD], A.ctr[C_ADD_SIZE]
+            A.qf[QF_ADD], A.qi[QI_ADD_SEQ], A.qi[QI_ADD_POD], A.ctr[C_ADD_SIZE]
         )
         state = A.pi[p, PI_STATE]
         if state == DONE or _drop_if_gone(A, p):
@@ -1327,7 +1339,7 @@ def _tick(A: Any, W: Any, prng: Any, k: int, rnd: bool, sti: Any, std: Any) -> N
         _sample(A, sa, now_s)
 
 
-@njit(cache=True)
+@njit(cache=True)  # NRT: wk.create_and_attach_eni allocates
 def run_ticks(
     A: Any,
     sa: Any,
@@ -1342,8 +1354,8 @@ def run_ticks(
     """Run every due tick up to ``k_last``; RUN_DONE, or RUN_NEED_* to be called again
     once the arrays have room (``owner_room``: owner ids left in the World)."""
     W = (sa, ea, srng, erng)
-    sti = np.zeros(3, dtype=np.int64)
-    std = np.zeros(1, dtype=np.float64)
+    sti = A.scratch[SCRATCH_STEP : SCRATCH_STEP + 3]
+    std = A.par[P_STEP_DUR : P_STEP_DUR + 1]
     n_nodes = A.ctr[C_N_NODES]
     per_tick_owners = n_nodes * (2 + A.ctr[C_MAX_CAND])
     while True:
@@ -1363,7 +1375,7 @@ def run_ticks(
         A.ctr[C_K_NEXT] = k + 1
 
 
-@njit(cache=True)
+@njit(cache=True, **NO_NRT)
 def peek(A: Any) -> float:
     """When anything is next due, as the reference model counts it [s]."""
     tick = A.par[P_TICK]
@@ -1384,22 +1396,22 @@ def peek(A: Any) -> float:
                 t = min(t, next_s)
     # first ADDs and retries; drop entries of pods no longer waiting
     while A.ctr[C_ADD_SIZE] > 0:
-        p = A.qi[0, QI_ADD_POD]
+        p = A.qi[QI_ADD_POD, 0]
         if A.pi[p, PI_STATE] == DONE or (A.pi[p, PI_STATE] == WAITING and _drop_if_gone(A, p)):
             A.ctr[C_ADD_SIZE] = ev_pop(
-                A.qf[:, QF_ADD], A.qi[:, QI_ADD_SEQ], A.qi[:, QI_ADD_POD], A.ctr[C_ADD_SIZE]
+                A.qf[QF_ADD], A.qi[QI_ADD_SEQ], A.qi[QI_ADD_POD], A.ctr[C_ADD_SIZE]
             )
             continue
-        t = min(t, A.qf[0, QF_ADD])
+        t = min(t, A.qf[QF_ADD, 0])
         break
     if A.ctr[C_DEL_SIZE] > 0:
-        t = min(t, A.qf[0, QF_DEL])
+        t = min(t, A.qf[QF_DEL, 0])
     if A.ctr[C_COOL_HEAD] < A.ctr[C_COOL_TAIL]:
-        t = min(t, A.qf[A.ctr[C_COOL_HEAD], QF_COOL])
+        t = min(t, A.qf[QF_COOL, A.ctr[C_COOL_HEAD]])
     return max(t, k_next * tick)
 
 
-@njit(cache=True)
+@njit(cache=True, **NO_NRT)
 def queue_pods(
     A: Any,
     t_s: Any,
@@ -1431,9 +1443,9 @@ def queue_pods(
             seq = A.ctr[C_SEQ]
             A.ctr[C_SEQ] = seq + 1
             A.ctr[C_ADD_SIZE] = ev_push(
-                A.qf[:, QF_ADD],
-                A.qi[:, QI_ADD_SEQ],
-                A.qi[:, QI_ADD_POD],
+                A.qf[QF_ADD],
+                A.qi[QI_ADD_SEQ],
+                A.qi[QI_ADD_POD],
                 A.ctr[C_ADD_SIZE],
                 t_s[r],
                 seq,
@@ -1446,7 +1458,7 @@ def queue_pods(
     return Q_OK, 0
 
 
-@njit(cache=True)
+@njit(cache=True, **NO_NRT)
 def queue_del(A: Any, t_s: float, pid: int) -> int:
     """Queue one DEL; Q_OK or the error."""
     p = A.pod_index[pid] if 0 <= pid < A.pod_index.size else -1
@@ -1460,12 +1472,12 @@ def queue_del(A: Any, t_s: float, pid: int) -> int:
     seq = A.ctr[C_SEQ]
     A.ctr[C_SEQ] = seq + 1
     A.ctr[C_DEL_SIZE] = ev_push(
-        A.qf[:, QF_DEL], A.qi[:, QI_DEL_SEQ], A.qi[:, QI_DEL_POD], A.ctr[C_DEL_SIZE], t_s, seq, p
+        A.qf[QF_DEL], A.qi[QI_DEL_SEQ], A.qi[QI_DEL_POD], A.ctr[C_DEL_SIZE], t_s, seq, p
     )
     return Q_OK
 
 
-@njit(cache=True)
+@njit(cache=True, **NO_NRT)
 def queue_dels(A: Any, t_s: Any, pod: Any) -> tuple[int, int]:
     """Queue DELs in the order given; (Q_OK, 0) or (error, index)."""
     for r in range(t_s.size):
@@ -1475,7 +1487,7 @@ def queue_dels(A: Any, t_s: Any, pod: Any) -> tuple[int, int]:
     return Q_OK, 0
 
 
-@njit(cache=True)
+@njit(cache=True, **NO_NRT)
 def all_metrics(A: Any, now_s: float, out: Any) -> None:
     """METRICS of every node at now_s into ``out`` (n_nodes, len(METRICS))."""
     for i in range(A.ctr[C_N_NODES]):

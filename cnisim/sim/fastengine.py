@@ -169,13 +169,13 @@ class Engine:
             pod_index=np.full(cap, -1, dtype=np.int64),
             pi=np.zeros((cap, ek.N_PI), dtype=np.int64),
             pf=np.zeros((cap, ek.N_PF)),
-            qf=np.zeros((cap, ek.N_QF)),
-            qi=np.zeros((cap, ek.N_QI), dtype=np.int64),
+            qf=np.zeros((ek.N_QF, cap)),
+            qi=np.zeros((ek.N_QI, cap), dtype=np.int64),
             smp=np.zeros((cap, len(METRICS) + 1), dtype=np.int64),
             smp_s=np.zeros(cap),
             ssm=np.zeros((cap, n_subnets, len(SUBNET_METRICS)), dtype=np.int64),
             ssm_s=np.zeros(cap),
-            scratch=np.zeros(ek.SCRATCH_METRICS + len(METRICS), dtype=np.int64),
+            scratch=np.zeros(ek.N_SCRATCH, dtype=np.int64),
         )
         # used lengths of the ragged node stores
         self._n_eni_slots = 0
@@ -266,10 +266,10 @@ class Engine:
         if not len(events):
             return
         pods = np.asarray(events.pod, dtype=np.int64)
-        if pods.min() < 0 or pods.max() > MAX_POD_ID:
+        max_id = int(pods.max())
+        if max_id > MAX_POD_ID or pods.min() < 0:
             raise UsageError(f"pod ids must be in 0 .. {MAX_POD_ID}: number pods from 0")
-        adds = events.delta == 1
-        self._ensure_pods(int(np.count_nonzero(adds)), int(pods[adds].max(initial=-1)))
+        self._ensure_pods(len(events), max_id)  # room for every row as an ADD
         code, row = ek.queue_pods(
             self.arrays,
             np.asarray(events.time_s, dtype=np.float64),
@@ -315,8 +315,9 @@ class Engine:
             return
         world = self.world
         world.ec2.ensure_minutes(k_last * self.tick_s + 3600.0)
-        not_joined = self.n_nodes - int(np.count_nonzero(self.arrays.ni[:, ek.ND_ENGINE_JOINED]))
-        world.ec2.ensure_instances(not_joined)
+        if self.arrays.ctr[ek.C_JL_K] <= k_last:  # joins may launch instances
+            joined = np.count_nonzero(self.arrays.ni[: self.n_nodes, ek.ND_ENGINE_JOINED])
+            world.ec2.ensure_instances(self.n_nodes - int(joined))
         while True:
             A = self.arrays
             status = ek.run_ticks(
@@ -333,7 +334,7 @@ class Engine:
             if status == ek.RUN_DONE:
                 return
             if status == ek.RUN_NEED_SAMPLES:
-                self._grow_samples()
+                self._grow_samples(k_last * self.tick_s)
             else:
                 n_more = self.n_nodes * (2 + int(A.ctr[ek.C_MAX_CAND]))
                 world.space.ensure_owners(n_more + int(A.ctr[ek.C_BRANCH_UNPLACED]) + 1)
@@ -510,18 +511,22 @@ class Engine:
             self._replace(
                 pi=_grown(A.pi, cap, 0),
                 pf=_grown(A.pf, cap, 0.0),
-                qf=_grown(A.qf, cap, 0.0),
-                qi=_grown(A.qi, cap, 0),
+                qf=np.ascontiguousarray(_grown(A.qf.T, cap, 0.0).T),
+                qi=np.ascontiguousarray(_grown(A.qi.T, cap, 0).T),
             )
             A = self.arrays
         if max_id >= A.pod_index.size:
             size = max(max_id + 1, 2 * A.pod_index.size)
             self._replace(pod_index=_grown(A.pod_index, size, -1))
 
-    def _grow_samples(self) -> None:
+    def _grow_samples(self, until_s: float) -> None:
+        """Room for every sample up to ``until_s`` (at least 1.5x, for runs in small steps)."""
         A = self.arrays
-        cap = max(2 * A.smp_s.size, int(A.ctr[ek.C_N_SAMPLES]) + self.n_nodes)
-        sub_cap = 2 * A.ssm_s.size
+        every_s = float(A.par[ek.P_SAMPLE_EVERY])
+        n_times = math.floor((until_s - A.par[ek.P_NEXT_SAMPLE]) / every_s) + 2
+        n_rows = int(A.ctr[ek.C_N_SAMPLES]) + self.n_nodes * n_times
+        cap = max(n_rows, int(1.5 * A.smp_s.size))
+        sub_cap = max(int(A.ctr[ek.C_N_SUBNET_SAMPLES]) + n_times, int(1.5 * A.ssm_s.size))
         self._replace(
             smp=_grown(A.smp, cap, 0),
             smp_s=_grown(A.smp_s, cap, 0.0),
