@@ -97,10 +97,11 @@ def test_bench_1000_nodes_one_day(benchmark: Any, tmp_path: Path) -> None:
 def _bound_pods(result: SimulationResult) -> PodEvents:
     """The pod ADDs and DELs the scenario gave the engine (pods with an address, bound)."""
     pods = np.flatnonzero(result.pod_needs_address & (result.pod_node >= 0))
-    ends = result.pod_deleted_s[pods]
+    add_s = result.pod_bound_s[pods] + result.plan.run.tick_s  # the kubelet's ADD
+    ends = np.maximum(result.pod_deleted_s[pods], add_s)
     has_del = np.isfinite(ends)
     return PodEvents.from_arrays(
-        np.concatenate([result.pod_bound_s[pods], ends[has_del]]),
+        np.concatenate([add_s, ends[has_del]]),
         np.concatenate([result.pod_node[pods], result.pod_node[pods][has_del]]),
         np.concatenate([np.ones(pods.size), -np.ones(int(has_del.sum()))]),
         np.concatenate([pods, pods[has_del]]),

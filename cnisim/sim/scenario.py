@@ -384,7 +384,8 @@ class _Run:
 
     # ------------------------------------------------------------------ pods
     def _bind(self, ids: NDArray[np.int64], nodes: NDArray[np.int64], now_s: float) -> None:
-        """Apply bindings: the nodes' requests, each pod's ADD now and its DEL at its end."""
+        """Apply bindings: the nodes' requests, each pod's ADD at the next tick and its DEL at
+        its end."""
         if not ids.size:
             return
         pods = self.pods
@@ -408,7 +409,9 @@ class _Run:
                 heapq.heappush(self.ends, (end, pod))
             if not needs or self.ipv6:
                 continue  # host network (or IPv6): a pods slot, no IPv4 address
-            for time_s, delta in ((now_s, 1), (end, -1)):
+            # the kubelet sees the binding at the next tick; a DEL never precedes its ADD
+            add_s = now_s + self.tick_s
+            for time_s, delta in ((add_s, 1), (max(end, add_s), -1)):
                 if math.isfinite(time_s):
                     events["time_s"].append(time_s)
                     events["node"].append(node)
@@ -525,7 +528,11 @@ class _Run:
         next_sample_at = 0.0
         t_s = 0.0
         while t_s <= duration_s:
-            self.engine.run_until(t_s)
+            if self.n_unsettled or t_s >= next_sample_at:
+                # The scenario reads the engine only for launches and readiness, and to
+                # sample; otherwise the engine catches up later on the same events: what it
+                # is given (ADDs from the next tick, DELs, leaves) is never in its past.
+                self.engine.run_until(t_s)
             changed = self.node_updates(t_s)
             changed = self.pod_ends(t_s) or changed
             if changed:
