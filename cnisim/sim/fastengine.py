@@ -52,7 +52,7 @@ from cnisim.sim.drive import (
 )
 from cnisim.sim.ec2 import Ec2Params
 from cnisim.sim.fastworld import FastWorld, _grown
-from cnisim.sim.records import SimResult
+from cnisim.sim.records import SimResult, first_failures
 from cnisim.sim.workload import PodEvents
 
 __all__ = ["MAX_POD_ID", "Engine"]
@@ -393,8 +393,8 @@ class Engine:
             subnet_samples={
                 name: A.ssm[:n_ssm, :, j].copy() for j, name in enumerate(SUBNET_METRICS)
             },
-            subnet_exhausted_at_s=_first_failures(world, subnet_ids, ERROR_CODES[0]),
-            subnet_prefix_exhausted_at_s=_first_failures(world, subnet_ids, ERROR_CODES[1]),
+            subnet_exhausted_at_s=first_failures(world, subnet_ids, ERROR_CODES[0]),
+            subnet_prefix_exhausted_at_s=first_failures(world, subnet_ids, ERROR_CODES[1]),
             node_join_s=nf[:, ek.NF_JOIN_S].copy(),
             node_ready_s=nf[:, ek.NF_READY_S].copy(),
             node_leave_s=nf[:, ek.NF_LEAVE_S].copy(),
@@ -545,8 +545,3 @@ class Engine:
             raise UsageError(f"pod {pod} is deleted twice: give each pod at most one DEL")
         first_s = float(self.arrays.pf[self.arrays.pod_index[pod], ek.PF_FIRST])
         raise UsageError(f"pod {pod} is deleted at {t_s} s, before its ADD at {first_s} s")
-
-
-def _first_failures(world: FastWorld, subnet_ids: Sequence[str], code: Any) -> NDArray[np.float64]:
-    times = [world.first_failure_s(s, code) for s in subnet_ids]
-    return np.array([math.nan if t is None else t for t in times], dtype=np.float64)

@@ -72,9 +72,14 @@ from cnisim.sim.contract import (
     Placement,
     next_sample_s,
 )
-from cnisim.sim.drive import check_engine_options, check_node_specs, check_pod_batch
+from cnisim.sim.drive import (
+    check_engine_options,
+    check_node_ids,
+    check_node_specs,
+    check_pod_batch,
+)
 from cnisim.sim.ec2 import REQUEST_LIMIT_EXCEEDED, Ec2Api, Ec2Params, Ec2Result
-from cnisim.sim.records import POD_OUTCOMES, SimResult
+from cnisim.sim.records import POD_OUTCOMES, SimResult, first_failures
 from cnisim.sim.workload import PodEvents
 from cnisim.sim.world import PlainWorld
 
@@ -879,7 +884,7 @@ class ReferenceEngine:
         UsageError
             An unknown node id, or a leave before the node's join.
         """
-        for i in _node_ids(ids, len(self.nodes)):
+        for i in check_node_ids(ids, len(self.nodes)):
             if self._left[i]:
                 continue
             if not self._joined[i] and now_s < self._join_due_s[i]:
@@ -993,8 +998,8 @@ class ReferenceEngine:
             subnet_samples={
                 name: subnet_matrix[:, :, j].copy() for j, name in enumerate(SUBNET_METRICS)
             },
-            subnet_exhausted_at_s=_first_failures(self.world, subnet_ids, ERROR_CODES[0]),
-            subnet_prefix_exhausted_at_s=_first_failures(self.world, subnet_ids, ERROR_CODES[1]),
+            subnet_exhausted_at_s=first_failures(self.world, subnet_ids, ERROR_CODES[0]),
+            subnet_prefix_exhausted_at_s=first_failures(self.world, subnet_ids, ERROR_CODES[1]),
             node_join_s=np.array(self._join_s, dtype=np.float64),
             node_ready_s=np.array(
                 [math.nan if node.ready_s is None else node.ready_s for node in self.nodes],
@@ -1190,20 +1195,6 @@ def _metric_row(node: ReferenceNode, now_s: float) -> list[int]:
         return [0] * len(METRICS)
     values = node.metrics(now_s)
     return [int(values[name]) for name in METRICS]
-
-
-def _first_failures(world: PlainWorld, subnet_ids: Sequence[str], code: Any) -> np.ndarray:
-    times = [world.first_failure_s(s, code) for s in subnet_ids]
-    return np.array([math.nan if t is None else t for t in times], dtype=np.float64)
-
-
-def _node_ids(ids: ArrayLike, n_nodes: int) -> list[int]:
-    node_ids = np.atleast_1d(np.asarray(ids)).ravel()
-    if node_ids.size and not np.issubdtype(node_ids.dtype, np.integer):
-        raise UsageError("node ids must be integers")
-    if node_ids.size and (node_ids.min() < 0 or node_ids.max() >= n_nodes):
-        raise UsageError("remove_nodes got a node id that was never added")
-    return [int(i) for i in node_ids]
 
 
 @dataclass

@@ -13,6 +13,8 @@ The tick contract and the names of metrics, operations, error codes and failure 
 
 from __future__ import annotations
 
+import math
+from collections.abc import Sequence
 from dataclasses import dataclass, fields
 from typing import TYPE_CHECKING, Final
 
@@ -24,7 +26,9 @@ from cnisim.sim.contract import ACTIONS, ERROR_CODES, FAIL_REASONS, METRICS, OPS
 if TYPE_CHECKING:
     import pandas as pd
 
-__all__ = ["POD_OUTCOMES", "SimResult"]
+    from cnisim.sim.world import World
+
+__all__ = ["POD_OUTCOMES", "SimResult", "first_failures"]
 
 #: What became of a pod in the waits table.
 POD_OUTCOMES: Final = (
@@ -214,3 +218,9 @@ class SimResult:
 def empty_metrics() -> dict[str, IntArray]:
     """A samples dict with every metric column empty."""
     return {name: np.empty(0, dtype=np.int64) for name in METRICS}
+
+
+def first_failures(world: World, subnet_ids: Sequence[str], code: str) -> FloatArray:
+    """Per subnet, the time of the first request refused with ``code`` [s]; NaN if never."""
+    times = [world.first_failure_s(s, code) for s in subnet_ids]  # type: ignore[arg-type]
+    return np.array([math.nan if t is None else t for t in times], dtype=np.float64)
