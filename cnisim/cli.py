@@ -216,6 +216,19 @@ def _snapshot_dir(value: Any) -> Path:
     return Path(value)
 
 
+def _path(what: str) -> Callable[[Any], Path]:
+    """A parser for a path argument: empty names and NUL bytes refused in one line (typer's
+    own Path type stats the name first and fails on a NUL byte with a traceback)."""
+
+    def parse(value: Any) -> Path:
+        text = str(value)
+        if not text.strip() or "\x00" in text:
+            raise UsageError(f"{what} {text[:60]!r} is not a file name: give a path")
+        return Path(text)
+
+    return parse
+
+
 #: ``--catalog DIR``: read a snapshot written by ``cnisim catalog refresh`` instead of the
 #: packaged one. Reuse it on every command that reads instance data.
 CatalogDirOption = Annotated[
@@ -1372,9 +1385,10 @@ def write_outputs(out_dir: Path, result: SimulationResult, summary: dict[str, An
         out_dir.mkdir(exist_ok=True)
         for name in files:
             os.replace(staging / name, out_dir / name)
-    except OSError as exc:
+    except (OSError, ValueError) as exc:  # ValueError: a NUL byte in the path
         raise OutputWriteError(
-            f"cannot write the report into {out_dir} ({exc.strerror or exc}); "
+            f"cannot write the report into {out_dir} "
+            f"({getattr(exc, 'strerror', None) or exc}); "
             "check the path is a writable directory with free space"
         ) from None
     finally:
@@ -1390,7 +1404,8 @@ def simulate(
         typer.Argument(
             help="A cnisim plan (apiVersion: cnisim/v1, kind: Plan) or an eksctl "
             "ClusterConfig (eksctl.io/v1alpha5).",
-            dir_okay=False,
+            parser=_path("the plan"),
+            metavar="PLAN",
         ),
     ],
     workload: Annotated[
@@ -1398,7 +1413,8 @@ def simulate(
         typer.Option(
             "--workload",
             help="A YAML file with a top-level `workloads:` list; repeat it.",
-            dir_okay=False,
+            parser=_path("--workload"),
+            metavar="FILE",
         ),
     ] = None,
     duration: Annotated[
@@ -1423,7 +1439,8 @@ def simulate(
         typer.Option(
             "--out",
             help="Directory for the time series (CSV), plots (PNG) and report.html.",
-            file_okay=False,
+            parser=_path("--out"),
+            metavar="DIR",
         ),
     ] = None,
     fail_on_exhaustion: Annotated[

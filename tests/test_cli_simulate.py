@@ -189,3 +189,16 @@ def test_workload_files_add_to_the_plan(tmp_path: Path) -> None:
     # 20 web pods and about 6 x 10 Jobs more than CoreDNS and the DaemonSets alone
     assert more["pods"]["n_created"] - base["pods"]["n_created"] > 20 + 40
     assert more["pods"]["n_started"] > base["pods"]["n_started"] + 20
+
+
+@pytest.mark.parametrize("where", ["plan", "--workload", "--out"])
+def test_a_nul_byte_in_a_path_is_one_line(where: str) -> None:
+    """(A NUL cannot reach a real process's argv; typer's own Path type tracebacks on it.)"""
+    args = {
+        "plan": ["\x00"],
+        "--workload": [str(EXAMPLES / "t3-large.yaml"), "--workload", "\x00"],
+        "--out": [str(EXAMPLES / "t3-large.yaml"), "--out", "\x00"],
+    }[where]
+    code, out, err = run(*args, *ENGINE)
+    assert code == 2 and out == ""
+    assert_one_line_error(err, "is not a file name")

@@ -123,6 +123,8 @@ def read_source(path: Path | str) -> tuple[str, str]:
         raise PlanError(f"{path}: no such file: check the path") from None
     except OSError as exc:
         raise PlanError(f"{path}: cannot read it ({exc.strerror})") from None
+    except ValueError:  # a NUL byte in the path
+        raise PlanError(f"{str(path)!r}: not a file name (it holds a NUL byte)") from None
     try:
         text = data.decode("utf-8")
     except UnicodeDecodeError:

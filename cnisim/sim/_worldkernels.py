@@ -230,9 +230,22 @@ def allocate_ips(sa: Any, rng: Any, s: int, n: int, owner: int, state: int, now_
                     chosen += 1
         for j in range(n):
             _take_one(sa, s, sa.pick[j], owner, state)
-    sa.pick[:n].sort()
+    _sort_in_place(sa.pick, n)
     _mark_owner(sa, owner, s)
     return NO_ERROR
+
+
+@njit(cache=True)
+def _sort_in_place(values: Any, n: int) -> None:
+    """Sort ``values[:n]`` ascending (insertion sort: n is a few addresses; unlike
+    ``ndarray.sort`` it needs no numba runtime, so kernels compiled without it can call it)."""
+    for j in range(1, n):
+        v = values[j]
+        i = j - 1
+        while i >= 0 and values[i] > v:
+            values[i + 1] = values[i]
+            i -= 1
+        values[i + 1] = v
 
 
 @njit(cache=True)
@@ -257,7 +270,7 @@ def allocate_prefixes(sa: Any, rng: Any, s: int, n: int, owner: int, now_s: floa
         for a in range(b << 4, (b << 4) + 16):
             _take_one(sa, s, a, owner, PREFIX)
         sa.pick[j] = b << 4
-    sa.pick[:n].sort()
+    _sort_in_place(sa.pick, n)
     if n:
         _mark_owner(sa, owner, s)
     return NO_ERROR
