@@ -175,17 +175,75 @@ def _ec2(result: SimulationResult) -> dict[str, Any]:
     }
 
 
+#: A node that joined this long before the end and never got an address is reported [s].
+NEVER_READY_AFTER_S: Final = 300.0
+
+
+def _findings(
+    result: SimulationResult, subnets: list[dict[str, Any]], pods: Mapping[str, Any]
+) -> list[str]:
+    """What went wrong, in words: subnets that ran out, nodes that never became Ready, and why
+    pods waited or stayed Pending."""
+    out = []
+    sim = result.ipamd
+    if sim.node_join_s.size:  # IPv6 runs have no ipamd nodes
+        stuck = (
+            (sim.node_join_s <= sim.end_s - NEVER_READY_AFTER_S)
+            & np.isnan(sim.node_ready_s)
+            & ~sim.node_launch_failed
+        )
+        for g, group in enumerate(result.plan.node_groups):
+            n = int(np.count_nonzero(stuck & (result.node_group == g)))
+            if n:
+                out.append(
+                    f"{n:,} nodes of group {group.name} never became Ready: ipamd got no "
+                    "address for them"
+                )
+    for row in subnets:
+        if row["exhausted_at_s"] is not None:
+            out.append(
+                f"subnet {row['id']} ran out of addresses at {_when(row['exhausted_at_s'])} "
+                "(InsufficientFreeAddressesInSubnet)"
+            )
+        if row["prefix_exhausted_at_s"] is not None:
+            out.append(
+                f"subnet {row['id']} had no aligned /28 left at "
+                f"{_when(row['prefix_exhausted_at_s'])} with {row['n_min_free_ips']:,} "
+                "addresses still free at its lowest (InsufficientCidrBlocks: fragmented)"
+            )
+    failed = pods["failed_ip_adds_by_reason"]
+    if failed.get("no_ip_throttled"):
+        out.append(
+            f"{failed['no_ip_throttled']:,} pod ADDs found no address while EC2 throttled "
+            "ipamd's calls (RequestLimitExceeded): many nodes grew their pools at once"
+        )
+    if failed.get("no_ip_subnet_full") or failed.get("no_ip_no_free_prefix"):
+        n = failed.get("no_ip_subnet_full", 0) + failed.get("no_ip_no_free_prefix", 0)
+        out.append(f"{n:,} pod ADDs found no address because the node's subnet was short")
+    if pods["n_waiting_for_ip_at_end"]:
+        out.append(
+            f"{pods['n_waiting_for_ip_at_end']:,} pods were bound but still had no address at "
+            "the end (not Pending: no autoscaler sees them)"
+        )
+    for reason, n in list(pods["pending_at_end_by_reason"].items())[:3]:
+        out.append(f"{n:,} pods were still Pending at the end: {reason}")
+    return out
+
+
 def summarize(result: SimulationResult) -> dict[str, Any]:
     """The run's summary as one JSON-ready object (``cnisim simulate -o json``).
 
     Returns
     -------
     dict
-        ``meta``, ``subnets``, ``node_groups``, ``pods``, ``ec2`` and ``notes``; times in
-        seconds of simulated time, null where something never happened.
+        ``meta``, ``subnets``, ``node_groups``, ``pods``, ``ec2``, ``findings`` (what went
+        wrong, in words) and ``notes``; times in seconds of simulated time, null where
+        something never happened.
     """
     plan = result.plan
-    exhausted = [row for row in _subnets(result) if row["exhausted_at_s"] is not None]
+    subnets = _subnets(result)
+    pods = _pods(result)
+    exhausted = [row for row in subnets if row["exhausted_at_s"] is not None]
     return {
         "meta": {
             "cnisim_version": __version__,
@@ -196,11 +254,12 @@ def summarize(result: SimulationResult) -> dict[str, Any]:
             "duration_s": plan.run.duration_s,
             "engine": result.engine_name,
         },
-        "subnets": _subnets(result),
+        "subnets": subnets,
         "node_groups": _node_groups(result),
-        "pods": _pods(result),
+        "pods": pods,
         "ec2": _ec2(result),
         "any_subnet_exhausted": bool(exhausted),
+        "findings": _findings(result, subnets, pods),
         "notes": list(plan.notes) + list(result.notes),
     }
 
@@ -298,8 +357,6 @@ def format_summary(summary: Mapping[str, Any]) -> str:
         f"failed ADDs: {pods['n_failed_ip_adds']:,}"
         + "".join(f"; {r} {n:,}" for r, n in pods["failed_ip_adds_by_reason"].items()),
     ]
-    for reason, n in list(pods["pending_at_end_by_reason"].items())[:3]:
-        lines.append(f"pending at the end ({n:,} pods): {reason}")
     ec2 = summary["ec2"]
     lines += ["", f"EC2 calls (throttled: {ec2['n_throttled']:,})"]
     lines += _table(
@@ -309,6 +366,7 @@ def format_summary(summary: Mapping[str, Any]) -> str:
         ],
         [("action", "action"), ("peak", "peak_per_min"), ("refill", "bucket_refill_per_min")],
     )
+    lines += [f"finding: {finding}" for finding in summary["findings"]]
     lines += [f"note: {note}" for note in summary["notes"]]
     return "\n".join(lines)
 

@@ -202,3 +202,24 @@ def test_a_nul_byte_in_a_path_is_one_line(where: str) -> None:
     code, out, err = run(*args, *ENGINE)
     assert code == 2 and out == ""
     assert_one_line_error(err, "is not a file name")
+
+
+def test_findings_say_in_words_what_went_wrong() -> None:
+    dry = summary(str(EXAMPLES / "three-az-24.yaml"))
+    assert [f for f in dry["findings"] if "ran out of addresses at 0h05m14s" in f] == [
+        f"subnet subnet-{z} ran out of addresses at 0h05m14s (InsufficientFreeAddressesInSubnet)"
+        for z in "abc"
+    ]
+    fragmented = summary(str(EXAMPLES / "prefix-fragmented.yaml"))
+    assert (
+        "3 nodes of group pd never became Ready: ipamd got no address for them"
+        in (fragmented["findings"])
+    )
+    assert any("no aligned /28 left" in f for f in fragmented["findings"])
+    assert summary(str(EXAMPLES / "prefix-reserved.yaml"))["findings"] == []
+    cpu_bound = summary(str(EXAMPLES / "t3-large.yaml"))
+    assert cpu_bound["findings"] == [
+        "11 pods were still Pending at the end: 0/3 nodes are available: 3 Insufficient cpu."
+    ]
+    code, out, _ = run(str(EXAMPLES / "t3-large.yaml"), *ENGINE)
+    assert code == 0 and "finding: 11 pods were still Pending at the end" in out
