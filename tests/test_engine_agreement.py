@@ -16,6 +16,7 @@ import numpy as np
 import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
+from simstrategies import ipamd_configs
 
 from cnisim.cni import IpamdConfig
 from cnisim.sim.engine import METRICS, OPS, Engine, EngineResult, run_engine
@@ -26,30 +27,8 @@ SUBNETS = {"subnet-node": "10.0.0.0/25", "subnet-pod": "10.0.1.0/26"}
 
 
 @st.composite
-def configs(draw: st.DrawFn) -> IpamdConfig:
-    mode = draw(st.sampled_from(["warm_eni", "warm_ip", "prefix", "prefix_warm_ip"]))
-    warm_ip = draw(st.integers(0, 6))
-    minimum_ip = draw(st.integers(0, 12))
-    if mode in ("warm_ip", "prefix_warm_ip") and warm_ip == 0 and minimum_ip == 0:
-        warm_ip = 1
-    if mode in ("warm_eni", "prefix"):
-        warm_ip = minimum_ip = 0
-    return IpamdConfig(
-        warm_eni_target=draw(st.integers(0, 2)),
-        warm_ip_target=warm_ip,
-        minimum_ip_target=minimum_ip,
-        warm_prefix_target=draw(st.integers(0, 2)),
-        enable_prefix_delegation=mode.startswith("prefix"),
-        custom_network_cfg=draw(st.booleans()),
-        enable_pod_eni=draw(st.booleans()),
-        ip_cooldown_period_s=float(draw(st.sampled_from([0, 5, 30]))),
-        enable_subnet_discovery=draw(st.booleans()),
-    )
-
-
-@st.composite
 def scenarios(draw: st.DrawFn) -> dict[str, Any]:
-    config = draw(configs())
+    config = draw(ipamd_configs())
     n_nodes = draw(st.integers(1, 3))
     specs = []
     for _ in range(n_nodes):

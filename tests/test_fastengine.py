@@ -23,6 +23,7 @@ import numpy as np
 import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
+from simstrategies import ipamd_configs
 
 from cnisim.cni import IpamdConfig
 from cnisim.errors import UsageError
@@ -83,28 +84,6 @@ def small_buckets(capacity: int, refill_per_s: float) -> Ec2Params:
 
 
 @st.composite
-def configs(draw: st.DrawFn) -> IpamdConfig:
-    mode = draw(st.sampled_from(["warm_eni", "warm_ip", "prefix", "prefix_warm_ip"]))
-    warm_ip = draw(st.integers(0, 6))
-    minimum_ip = draw(st.integers(0, 20))
-    if mode in ("warm_ip", "prefix_warm_ip") and warm_ip == 0 and minimum_ip == 0:
-        warm_ip = 1
-    if mode in ("warm_eni", "prefix"):
-        warm_ip = minimum_ip = 0
-    return IpamdConfig(
-        warm_eni_target=draw(st.integers(0, 2)),
-        warm_ip_target=warm_ip,
-        minimum_ip_target=minimum_ip,
-        warm_prefix_target=draw(st.integers(0, 2)),
-        enable_prefix_delegation=mode.startswith("prefix"),
-        custom_network_cfg=draw(st.booleans()),
-        enable_pod_eni=draw(st.booleans()),
-        ip_cooldown_period_s=float(draw(st.sampled_from([0, 5, 30]))),
-        enable_subnet_discovery=draw(st.booleans()),
-    )
-
-
-@st.composite
 def node_groups(draw: st.DrawFn, config: IpamdConfig, n_nodes: int) -> list[NodeSpec]:
     max_enis = draw(st.integers(1, 4))  # after MAX_ENI
     ipv4_per_eni = draw(st.integers(2, 8))
@@ -128,7 +107,7 @@ def node_groups(draw: st.DrawFn, config: IpamdConfig, n_nodes: int) -> list[Node
 def scenarios(draw: st.DrawFn) -> dict[str, Any]:
     groups = []
     for _ in range(draw(st.integers(1, 2))):
-        config = draw(configs())
+        config = draw(ipamd_configs(max_minimum_ip=20))
         n_nodes = draw(st.integers(1, 20))
         groups.append((config, draw(node_groups(config, n_nodes))))
     n_nodes = sum(len(specs) for _, specs in groups)
