@@ -11,6 +11,9 @@ cooldown.go`` (branch ENI cool-down 60 s), ``pkg/provider/branch/trunk/trunk.go`
 branch ENIs count against the limit; deletion once ``time.Now().After(deleted + 60 s)``).
 Expected times below are derived by hand from those rules and the contract in
 ``cnisim/sim/ipamd.py``.
+
+Every run here is also run through the compiled engine (:func:`run_reference` below), whose
+result must equal the reference's field by field: each trace is a test of both engines.
 """
 
 from __future__ import annotations
@@ -18,22 +21,53 @@ from __future__ import annotations
 import ipaddress
 from collections.abc import Sequence
 from dataclasses import replace
+from typing import Any
 
 import numpy as np
 import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
+from simchecks import assert_same_result
 
 from cnisim.cni import IpamdConfig
 from cnisim.errors import UsageError
+from cnisim.sim import ipamd
 from cnisim.sim.ec2 import DEFAULT_LATENCIES, Bucket, Ec2Params, Latency
-from cnisim.sim.ipamd import NodeSpec, ReferenceRun, run_reference
+from cnisim.sim.fastengine import Engine
+from cnisim.sim.ipamd import NodeSpec, ReferenceRun
 from cnisim.sim.subnet import AddressSpace
 from cnisim.sim.workload import PodEvents, WorkloadError, steady_churn
 
 T3_SMALL = NodeSpec("t3.small", 3, 4, 11, "node", "node", True)
 M5_LARGE = NodeSpec("m5.large", 3, 10, 29, "node", "node", True)
 BIG = {"node": "10.0.0.0/16", "pods": "10.1.0.0/16"}
+
+
+_TRACE_ONLY = ("record_ticks", "snapshot_s")  # the compiled engine keeps no trace
+
+
+def run_reference(
+    nodes: Sequence[NodeSpec], config: IpamdConfig, pods: PodEvents, **options: Any
+) -> ReferenceRun:
+    """The reference run, after checking that the compiled engine gives the same result."""
+    run = ipamd.run_reference(nodes, config, pods, **options)
+    engine_options = {k: v for k, v in options.items() if k not in _TRACE_ONLY}
+    prepare_space = engine_options.pop("prepare_space", None)
+    duration_s = engine_options.pop("duration_s")
+    join_s = engine_options.pop("join_s", None) or [0.0] * len(nodes)
+    leave_s = engine_options.pop("leave_s", None) or [None] * len(nodes)
+    engine = Engine(**engine_options)
+    if prepare_space is not None:
+        prepare_space(engine.world.space)
+    for spec, t_s in zip(nodes, join_s, strict=True):
+        engine.add_nodes([spec], config, t_s)
+    for i, t_s in enumerate(leave_s):
+        if t_s is not None:
+            engine.remove_nodes([i], t_s)
+    engine.submit_pods(pods)
+    engine.run_until(duration_s)
+    assert_same_result(run.result, engine.result())
+    return run
 
 
 def fixed_latency(call_s: float) -> Ec2Params:
