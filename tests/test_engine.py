@@ -1,4 +1,5 @@
-"""Exact traces of tiny scenarios and invariants of the fast engine (cnisim.sim.engine)."""
+"""Exact traces of tiny scenarios and invariants of the fast engine, through the names
+``cnisim.sim.engine`` has always exported (now the compiled engine's)."""
 
 from __future__ import annotations
 
@@ -43,7 +44,7 @@ def metrics_at(engine: Engine, t_s: float, node: int) -> dict[str, int]:
 def test_t3_small_defaults_follow_the_eni_and_ip_target_doc_table() -> None:
     # aws/amazon-vpc-cni-k8s docs/eni-and-ip-target.md, t3.small with WARM_ENI_TARGET=1:
     # 0 pods -> 1 ENI, 3 IPs; 5 pods -> 3 ENIs, 9 IPs; 9 pods -> 3 ENIs, 9 IPs.
-    engine = Engine(BIG_SUBNET, seed=1)
+    engine = Engine(subnet_cidrs=BIG_SUBNET, seed=1)
     engine.add_nodes([T3_SMALL], IpamdConfig(), 0.0)
     rows = {0: metrics_at(engine, 50.0, 0)}
     engine.submit_pods(
@@ -55,14 +56,14 @@ def test_t3_small_defaults_follow_the_eni_and_ip_target_doc_table() -> None:
     assert [rows[p]["ips_assigned"] for p in (0, 5, 9)] == [0, 5, 9]
     # The subnet gives each ENI its primary IP plus the secondaries (docs/ipamd-model.md s. 6).
     assert rows[9]["subnet_ips"] == 3 + 9
-    assert engine.space.available_ip_address_count("subnet-a") == 4096 - 5 - 12
+    assert engine.world.space.available_ip_address_count("subnet-a") == 4096 - 5 - 12
 
 
 def test_two_node_groups_in_one_run_each_follow_their_table() -> None:
     # Group A: defaults (eni-and-ip-target.md). Group B: prefix delegation, WARM_PREFIX_TARGET=1
     # (aws/amazon-vpc-cni-k8s docs/prefix-and-ip-target.md, t3.small: 0 pods -> 1 prefix and
     # 16 free; 5 pods -> 2 prefixes and 27 free).
-    engine = Engine(BIG_SUBNET, seed=2, placement="random")
+    engine = Engine(subnet_cidrs=BIG_SUBNET, seed=2, placement="random")
     a = engine.add_nodes([T3_SMALL], IpamdConfig(), 0.0)
     b = engine.add_nodes([T3_SMALL_PD], IpamdConfig(enable_prefix_delegation=True), 0.0)
     assert a.tolist() == [0] and b.tolist() == [1]
@@ -90,7 +91,7 @@ def test_two_node_groups_in_one_run_each_follow_their_table() -> None:
 def test_released_ip_is_in_cooldown_and_counts_as_free() -> None:
     # data_store.go: an unassigned IP is not reused for IP_COOLDOWN_PERIOD (30 s) but counts
     # as available in ipamd's stats.
-    engine = Engine(BIG_SUBNET, seed=3, sample_every_s=1.0)
+    engine = Engine(subnet_cidrs=BIG_SUBNET, seed=3, sample_every_s=1.0)
     engine.add_nodes([T3_SMALL], IpamdConfig(), 0.0)
     engine.submit_pods(PodEvents.from_arrays([10.0, 20.0, 21.0], [0, 0, 0], [1, -1, 1], [0, 0, 1]))
     engine.run_until(10.0)
@@ -104,8 +105,8 @@ def test_released_ip_is_in_cooldown_and_counts_as_free() -> None:
 
 
 def test_nodes_joining_and_leaving_return_addresses_to_the_subnet() -> None:
-    engine = Engine({"subnet-a": "10.0.0.0/24"}, seed=4)
-    free_before = engine.space.available_ip_address_count("subnet-a")
+    engine = Engine(subnet_cidrs={"subnet-a": "10.0.0.0/24"}, seed=4)
+    free_before = engine.world.space.available_ip_address_count("subnet-a")
     assert free_before == 256 - 5
     ids = engine.add_nodes([T3_SMALL] * 3, IpamdConfig(), 0.0)
     engine.add_nodes([T3_SMALL_PD], IpamdConfig(enable_prefix_delegation=True), 30.0)
@@ -113,17 +114,17 @@ def test_nodes_joining_and_leaving_return_addresses_to_the_subnet() -> None:
     engine.run_until(300.0)
     taken = int(engine.metrics()["subnet_ips"].sum())
     assert taken > 4 * 4
-    assert engine.space.available_ip_address_count("subnet-a") == free_before - taken
+    assert engine.world.space.available_ip_address_count("subnet-a") == free_before - taken
     engine.remove_nodes(ids[:2], 301.0)
     engine.run_until(301.0)
     m = engine.metrics()
     assert m["enis"][:2].tolist() == [0, 0]
-    assert engine.space.available_ip_address_count("subnet-a") == free_before - int(
+    assert engine.world.space.available_ip_address_count("subnet-a") == free_before - int(
         m["subnet_ips"].sum()
     )
     engine.remove_nodes([2, 3], 400.0)
     engine.run_until(600.0)
-    assert engine.space.available_ip_address_count("subnet-a") == free_before
+    assert engine.world.space.available_ip_address_count("subnet-a") == free_before
     # Pods of a node that left never run again: no ADD attempt is counted after the leave.
     result = engine.result()
     assert (result.sample_node[result.sample_s > 400.0]).size == 0
@@ -135,7 +136,7 @@ def test_two_nodes_sharing_a_small_subnet_hit_insufficient_free_addresses() -> N
     # each node tries a new ENI with 3 IPs (4 addresses) while 3 are left: the call fails with
     # InsufficientFreeAddressesInSubnet and growth pauses for 120 s (ipamd.go
     # insufficientCidrErrorCooldown).
-    engine = Engine({"subnet-a": "10.0.0.0/28"}, seed=5)
+    engine = Engine(subnet_cidrs={"subnet-a": "10.0.0.0/28"}, seed=5)
     engine.add_nodes([T3_SMALL, T3_SMALL], IpamdConfig(), 0.0)
     engine.submit_pods(PodEvents.from_arrays([1.0, 1.0], [0, 1], [1, 1], [0, 1]))
     create = OPS.index("create_eni")
@@ -143,18 +144,18 @@ def test_two_nodes_sharing_a_small_subnet_hit_insufficient_free_addresses() -> N
     result = engine.result()
     assert result.n_calls[:, create].tolist() == [1, 1]
     assert result.n_errors[:, 0].tolist() == [1, 1]  # column 0: InsufficientFreeAddressesInSubnet
-    assert engine.ec2.n_errors_by_code["InsufficientFreeAddressesInSubnet"] == 2
-    assert engine.space.available_ip_address_count("subnet-a") == 3
+    assert engine.world.ec2.n_errors_by_code["InsufficientFreeAddressesInSubnet"] == 2
+    assert engine.world.space.available_ip_address_count("subnet-a") == 3
     m = engine.metrics()
     assert m["enis"].tolist() == [1, 1] and m["ips_held"].tolist() == [3, 3]
     engine.run_until(200.0)  # the pause is over: both try again, and fail again
     assert engine.result().n_calls[:, create].tolist() == [2, 2]
-    assert engine.space.available_ip_address_count("subnet-a") == 3
+    assert engine.world.space.available_ip_address_count("subnet-a") == 3
 
 
 def test_adding_a_prefix_group_later_keeps_running_pods_and_addresses() -> None:
     # The address arrays grow (16 addresses per CIDR slot, 8 ENIs, more nodes) mid-run.
-    engine = Engine({"subnet-a": "10.0.0.0/20", "subnet-b": "10.1.0.0/16"}, seed=6)
+    engine = Engine(subnet_cidrs={"subnet-a": "10.0.0.0/20", "subnet-b": "10.1.0.0/16"}, seed=6)
     engine.add_nodes([T3_SMALL] * 2, IpamdConfig(), 0.0)
     engine.submit_pods(PodEvents.from_arrays([5.0] * 6, [0, 0, 0, 1, 1, 1], [1] * 6, range(6)))
     engine.run_until(100.0)
@@ -168,14 +169,14 @@ def test_adding_a_prefix_group_later_keeps_running_pods_and_addresses() -> None:
     assert [engine.node_addresses(i).tolist() for i in range(2)] == held
     # 300 simultaneous AssignPrivateIpAddresses drain the 100-token bucket (5 per s): some
     # are throttled, retried by the SDK or by the next pool step, and all nodes get there.
-    assert engine.ec2.n_throttled_by_action["AssignPrivateIpAddresses"] > 0
+    assert engine.world.ec2.n_throttled_by_action["AssignPrivateIpAddresses"] > 0
     assert engine.metrics()["prefixes"][2:].tolist() == [1] * 300
 
 
 def test_running_branch_pods_survive_the_arrays_growing() -> None:
     # Branch pods hold no datastore position, so a reshape (8 ENIs, 16 addresses per slot)
     # must leave them alone while it moves the pool pods' positions.
-    engine = Engine({"subnet-a": "10.0.0.0/20", "subnet-b": "10.1.0.0/16"}, seed=6)
+    engine = Engine(subnet_cidrs={"subnet-a": "10.0.0.0/20", "subnet-b": "10.1.0.0/16"}, seed=6)
     m5 = NodeSpec("m5.large", 3, 10, 20, "subnet-a", "subnet-a", True, max_branch_enis=9)
     engine.add_nodes([m5], IpamdConfig(enable_pod_eni=True), 0.0)
     flags = [True, False, True, False]
@@ -191,7 +192,7 @@ def test_running_branch_pods_survive_the_arrays_growing() -> None:
 
 
 def test_result_frames_and_waits() -> None:
-    engine = Engine(BIG_SUBNET, seed=7, sample_every_s=10.0)
+    engine = Engine(subnet_cidrs=BIG_SUBNET, seed=7, sample_every_s=10.0)
     engine.add_nodes([T3_SMALL], IpamdConfig(), 0.0)
     # 6 pods at once: 3 get the primary ENI's IPs; 3 wait for the 2nd ENI and retry at +10 s.
     engine.submit_pods(PodEvents.from_arrays([1.0] * 6, [0] * 6, [1] * 6, range(6)))
@@ -210,7 +211,7 @@ def test_result_frames_and_waits() -> None:
 
 
 def test_user_errors_are_usage_errors() -> None:
-    engine = Engine(BIG_SUBNET)
+    engine = Engine(subnet_cidrs=BIG_SUBNET)
     with pytest.raises(UsageError, match="ENABLE_IPv6"):
         engine.add_nodes([T3_SMALL], IpamdConfig(enable_ipv6=True, enable_ipv4=False), 0.0)
     with pytest.raises(UsageError, match="subnet"):
@@ -220,9 +221,9 @@ def test_user_errors_are_usage_errors() -> None:
     with pytest.raises(UsageError, match="never added"):
         engine.remove_nodes([7], 1.0)
     with pytest.raises(UsageError, match="placement"):
-        Engine(BIG_SUBNET, placement="best")  # type: ignore[arg-type]
+        Engine(subnet_cidrs=BIG_SUBNET, placement="best")  # type: ignore[arg-type]
     with pytest.raises(UsageError, match="branch_eni_cooldown_s"):
-        Engine(BIG_SUBNET, branch_eni_cooldown_s=-1.0)
+        Engine(subnet_cidrs=BIG_SUBNET, branch_eni_cooldown_s=-1.0)
     with pytest.raises(WorkloadError, match="before its ADD"):
         PodEvents.from_arrays([5.0, 1.0], [0, 0], [1, -1], [0, 0])
     with pytest.raises(WorkloadError, match="added twice"):
@@ -269,7 +270,10 @@ def runs(draw: st.DrawFn) -> dict[str, Any]:
 
 def simulate(run: dict[str, Any], checks: bool) -> Engine:
     engine = Engine(
-        {"subnet-a": run["subnet"]}, seed=run["seed"], placement=run["placement"], sample_every_s=5
+        subnet_cidrs={"subnet-a": run["subnet"]},
+        seed=run["seed"],
+        placement=run["placement"],
+        sample_every_s=5,
     )
     engine.add_nodes(run["specs"], run["config"], 0.0)
     rng = np.random.default_rng(run["seed"])
@@ -294,7 +298,7 @@ def check_invariants(engine: Engine, specs: list[NodeSpec], n_pods: int) -> None
         cidr = 16 if m["prefixes"][i] else 1
         assert all(n <= (spec.ipv4_per_eni - 1) * cidr for n in per_eni)
         assert sum(per_eni) == m["ips_held"][i] == all_held[i].size
-    owners = engine.space.owner_of("subnet-a", held)
+    owners = engine.world.space.owner_of("subnet-a", held)
     assert np.all(owners >= 0)  # the subnet agrees that each held address is taken
     running = [engine.pod_address(p) for p in range(n_pods)]
     placed = [a for a in running if a is not None]
@@ -317,28 +321,12 @@ def test_same_seed_same_result(run: dict[str, Any]) -> None:
     assert np.array_equal(a.wait_s, b.wait_s) and a.n_calls_by_action == b.n_calls_by_action
 
 
-def test_pre_drawn_words_reproduce_numpy_bounded_integers_with_rejections() -> None:
-    # Random placement replays placement_rng.integers(n) from pre-drawn 32-bit words. Bounds
-    # near 2**31 make numpy's Lemire method reject about half the words, which exercises the
-    # redraw path that real placements (n <= 50) hit about once in 10**8 draws.
-    bounds = np.array([1, 2, 3, 2**31 + 1, 7, 2**31 + 5, 2**31 + 1, 1, 50] * 20)
-    engine = Engine(BIG_SUBNET, seed=9)
-    expected_rng = np.random.default_rng(9).spawn(3)[2]  # the placement_rng of seed 9
-    expected = [int(expected_rng.integers(int(b))) for b in bounds]
-    got = []
-    for b in bounds:
-        value, used = engine._bounded(np.array([engine._word_pos]), np.array([b]))
-        engine._word_pos += int(used[0])
-        got.append(int(value[0]))
-    assert got == expected
-
-
 def test_branch_pods_at_scale_keep_the_limit_and_the_subnet_accounting() -> None:
     # 60 m5.large nodes with security groups for pods (9 branch ENIs each, vpc-resource-
     # controller limits.go; max pods (3 - 1) x 9 + 2 = 20 with the trunk), 14 pods each on
     # average, 40 % of them SGP pods: nodes hit the branch limit, pods wait for cooled-down
     # ENIs, and every address the nodes hold is accounted for in the subnet.
-    engine = Engine(BIG_SUBNET, seed=3, placement="random", sample_every_s=30.0)
+    engine = Engine(subnet_cidrs=BIG_SUBNET, seed=3, placement="random", sample_every_s=30.0)
     spec = NodeSpec("m5.large", 3, 10, 20, "subnet-a", "subnet-a", True, max_branch_enis=9)
     engine.add_nodes([spec] * 60, IpamdConfig(enable_pod_eni=True), 0.0)
     events = steady_churn(60, 14.0, 300.0, 1800.0, np.random.default_rng(8), branch_frac=0.4)
@@ -348,7 +336,10 @@ def test_branch_pods_at_scale_keep_the_limit_and_the_subnet_accounting() -> None
     assert 0 < result.samples["branch_pods"].max() <= 9
     final = engine.metrics()
     # a /20 has 4096 - 5 usable addresses (AWS reserves 5 per subnet)
-    assert engine.space.available_ip_address_count("subnet-a") == 4091 - final["subnet_ips"].sum()
+    assert (
+        engine.world.space.available_ip_address_count("subnet-a")
+        == 4091 - final["subnet_ips"].sum()
+    )
     # branch ENIs held per node (running pods' and cooling ones): at least the running
     # pods, at most the limit
     held_branch = final["subnet_ips"] - final["enis"] - final["ips_held"]

@@ -33,7 +33,7 @@ from cnisim.cni import IpamdConfig
 from cnisim.errors import UsageError
 from cnisim.sim import ipamd
 from cnisim.sim.ec2 import DEFAULT_LATENCIES, Bucket, Ec2Params, Latency
-from cnisim.sim.fastengine import Engine
+from cnisim.sim.fastengine import run_engine
 from cnisim.sim.ipamd import NodeSpec, ReferenceRun
 from cnisim.sim.subnet import AddressSpace
 from cnisim.sim.workload import PodEvents, WorkloadError, steady_churn
@@ -51,22 +51,18 @@ def run_reference(
 ) -> ReferenceRun:
     """The reference run, after checking that the compiled engine gives the same result."""
     run = ipamd.run_reference(nodes, config, pods, **options)
-    engine_options = {k: v for k, v in options.items() if k not in _TRACE_ONLY}
-    prepare_space = engine_options.pop("prepare_space", None)
-    duration_s = engine_options.pop("duration_s")
-    join_s = engine_options.pop("join_s", None) or [0.0] * len(nodes)
-    leave_s = engine_options.pop("leave_s", None) or [None] * len(nodes)
-    engine = Engine(**engine_options)
-    if prepare_space is not None:
-        prepare_space(engine.world.space)
-    for spec, t_s in zip(nodes, join_s, strict=True):
-        engine.add_nodes([spec], config, t_s)
-    for i, t_s in enumerate(leave_s):
-        if t_s is not None:
-            engine.remove_nodes([i], t_s)
-    engine.submit_pods(pods)
-    engine.run_until(duration_s)
-    assert_same_result(run.result, engine.result())
+    engine, result = run_engine(
+        nodes, config, pods, **{k: v for k, v in options.items() if k not in _TRACE_ONLY}
+    )
+    assert_same_result(run.result, result)
+    for i, node in enumerate(run.reference_nodes):  # the datastores, address by address
+        held = sorted(c.base + k for e in node.enis for c in e.cidrs for k in range(c.size))
+        assert engine.node_addresses(i).tolist() == held
+        assert engine.ips_per_eni(i) == node.ips_per_eni()
+        for pod, (cidr, offset) in node.pod_cidr.items():
+            assert engine.pod_address(pod) == cidr.base + offset
+        for pod, (_, address) in node.branch_pods.items():
+            assert engine.pod_address(pod) == address
     return run
 
 

@@ -1,9 +1,10 @@
 """The tick contract both ipamd engines follow: its types, constants, phase order and names.
 
 The reference model (:mod:`cnisim.sim.ipamd`, the oracle, written for clarity) and the fast
-engine (:mod:`cnisim.sim.engine`, compiled) each implement this contract on their own and must
+engine (:mod:`cnisim.sim.fastengine`, compiled) each implement this contract on their own and must
 give identical results for identical inputs, seeds and World; the agreement tests
-(``tests/test_engine_agreement.py``) hold them together. Neither imports the other.
+(``tests/test_fastengine.py`` and every trace test of ``tests/test_ipamd_reference.py``) hold
+them together. Neither imports the other.
 
 The World
 ---------

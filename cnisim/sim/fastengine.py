@@ -21,7 +21,7 @@ The tick contract, :mod:`cnisim.sim.contract`.
 from __future__ import annotations
 
 import math
-from collections.abc import Mapping, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from typing import Any, Final
 
 import numpy as np
@@ -55,7 +55,7 @@ from cnisim.sim.fastworld import FastWorld, _grown
 from cnisim.sim.records import SimResult, first_failures
 from cnisim.sim.workload import PodEvents
 
-__all__ = ["MAX_POD_ID", "Engine"]
+__all__ = ["MAX_POD_ID", "Engine", "run_engine"]
 
 #: Pod ids index an array directly; larger ids are refused.
 MAX_POD_ID: Final = 2**31 - 1
@@ -359,6 +359,52 @@ class Engine:
             "launch_failed": nd[:, ek.ND_LAUNCH_FAILED] == 1,
         }
 
+    # ================================================================== inspection
+    def _eni_slots(self, node: int) -> list[int]:
+        """Physical ENI slots of a node, in ipamd's ENI order (attach order)."""
+        (i,) = check_node_ids([node], self.n_nodes)
+        ni, ei = self.arrays.ni, self.arrays.ei
+        base = int(ni[i, ek.CF_ENI_BASE])
+        return [base + int(ei[base + k, ek.EI_ORDER]) for k in range(int(ni[i, ek.ND_N_ENIS]))]
+
+    def ips_per_eni(self, node: int) -> list[int]:
+        """IPs held on each ENI of a node, in ENI order (16 per prefix) [IPs]."""
+        slots = self._eni_slots(node)
+        z = int(self.arrays.ni[node, ek.CF_Z])
+        return [int(self.arrays.ei[g, ek.EI_NCIDR]) * z for g in slots]
+
+    def node_addresses(self, node: int) -> NDArray[np.uint32]:
+        """Every address the node holds in its datastore (pool addresses, sorted)."""
+        A = self.arrays
+        slots = self._eni_slots(node)
+        s, z = int(A.ni[node, ek.CF_S]), int(A.ni[node, ek.CF_Z])
+        cidr_base, eni_base = int(A.ni[node, ek.CF_CIDR_BASE]), int(A.ni[node, ek.CF_ENI_BASE])
+        bases = [
+            int(A.ci[row + int(A.ci[row + c, ek.CI_ORDER]), ek.CI_ADDR])
+            for g in slots
+            for row in [cidr_base + (g - eni_base) * s]
+            for c in range(int(A.ei[g, ek.EI_NCIDR]))
+        ]
+        held = (np.asarray(bases, dtype=np.int64)[:, None] + np.arange(z)).ravel()
+        return np.sort(held).astype(np.uint32)
+
+    def pod_address(self, pod: int) -> int | None:
+        """Address of a running pod (uint32 int), else None (unknown, waiting or gone)."""
+        A = self.arrays
+        if not 0 <= pod < A.pod_index.size or A.pod_index[pod] < 0:
+            return None
+        p = int(A.pod_index[pod])
+        if A.pi[p, ek.PI_STATE] != ek.RUNNING:
+            return None
+        where = int(A.pi[p, ek.PI_WHERE])
+        if A.pi[p, ek.PI_BRANCH]:
+            return self.world.ec2.primary_ip_of(where)  # its branch ENI's address
+        i = int(A.pi[p, ek.PI_NODE])
+        z = int(A.ni[i, ek.CF_Z])
+        offset = where - int(A.ni[i, ek.CF_ADDR_BASE])
+        gc = int(A.ni[i, ek.CF_CIDR_BASE]) + offset // z
+        return int(A.ci[gc, ek.CI_ADDR]) + offset % z
+
     def result(self) -> SimResult:
         """Everything recorded so far, in the shared schema."""
         A = self.arrays
@@ -545,3 +591,74 @@ class Engine:
             raise UsageError(f"pod {pod} is deleted twice: give each pod at most one DEL")
         first_s = float(self.arrays.pf[self.arrays.pod_index[pod], ek.PF_FIRST])
         raise UsageError(f"pod {pod} is deleted at {t_s} s, before its ADD at {first_s} s")
+
+
+def run_engine(
+    nodes: Sequence[NodeSpec],
+    config: IpamdConfig,
+    pods: PodEvents,
+    *,
+    subnet_cidrs: Mapping[str, str],
+    duration_s: float,
+    seed: int = 0,
+    tick_s: float = 1.0,
+    placement: Placement = "first_fit",
+    pod_retry_interval_s: float = POD_RETRY_INTERVAL_S,
+    pool_interval_s: float = POOL_INTERVAL_S,
+    join_s: Sequence[float] | None = None,
+    leave_s: Sequence[float | None] | None = None,
+    ec2_params: Ec2Params | None = None,
+    prepare_space: Callable[[Any], None] | None = None,
+    sample_every_s: float = 60.0,
+    branch_eni_cooldown_s: float = BRANCH_ENI_COOLDOWN_S,
+) -> tuple[Engine, SimResult]:
+    """Run the fast engine on one node group; arguments as :func:`cnisim.sim.ipamd.run_reference`.
+
+    Parameters
+    ----------
+    nodes, config, pods, subnet_cidrs, duration_s, seed, tick_s, placement,
+    pod_retry_interval_s, pool_interval_s, join_s, leave_s, ec2_params, prepare_space,
+    branch_eni_cooldown_s
+        As in :func:`cnisim.sim.ipamd.run_reference` (``prepare_space`` is called with the
+        World's address space before the run).
+    sample_every_s : float
+        Metrics sampling period [s]; ``tick_s`` records every tick.
+
+    Returns
+    -------
+    (Engine, SimResult)
+        The engine (final state) and its result.
+
+    Raises
+    ------
+    UsageError
+        A duration that is not a finite time >= 0, ``join_s`` or ``leave_s`` not one per node,
+        and what :class:`Engine` refuses.
+    """
+    if not math.isfinite(duration_s) or duration_s < 0:
+        raise UsageError(f"duration_s is {duration_s}: give a finite duration >= 0")
+    joins = list(join_s) if join_s is not None else [0.0] * len(nodes)
+    leaves = list(leave_s) if leave_s is not None else [None] * len(nodes)
+    if len(joins) != len(nodes) or len(leaves) != len(nodes):
+        raise UsageError("join_s and leave_s need one value per node")
+    engine = Engine(
+        subnet_cidrs=subnet_cidrs,
+        seed=seed,
+        ec2_params=ec2_params,
+        tick_s=tick_s,
+        placement=placement,
+        pod_retry_interval_s=pod_retry_interval_s,
+        pool_interval_s=pool_interval_s,
+        sample_every_s=sample_every_s,
+        branch_eni_cooldown_s=branch_eni_cooldown_s,
+    )
+    if prepare_space is not None:
+        prepare_space(engine.world.space)
+    for spec, t_s in zip(nodes, joins, strict=True):
+        engine.add_nodes([spec], config, t_s)
+    for i, t_leave in enumerate(leaves):
+        if t_leave is not None:
+            engine.remove_nodes([i], t_leave)
+    engine.submit_pods(pods)
+    engine.run_until(duration_s)
+    return engine, engine.result()

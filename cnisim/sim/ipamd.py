@@ -2,7 +2,7 @@
 
 Written for clarity, not speed: one ipamd decision per line, named after ipamd's functions,
 on the plain World (:class:`cnisim.sim.world.PlainWorld`). It follows the tick contract of
-:mod:`cnisim.sim.contract`, which the fast engine (:mod:`cnisim.sim.engine`) follows too; the
+:mod:`cnisim.sim.contract`, which the fast engine (:mod:`cnisim.sim.fastengine`) follows too; the
 two are written independently and held together by the agreement tests.
 
 :class:`ReferenceEngine` is the driver interface (add and remove nodes, submit pods at any

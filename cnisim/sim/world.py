@@ -9,7 +9,7 @@ implementations of the same interface exist:
   :class:`~cnisim.sim.ec2.Ec2Api`, plain Python and numpy, the oracle the reference model
   (:mod:`cnisim.sim.ipamd`) runs on;
 - :class:`cnisim.sim.fastworld.FastWorld`: the same state and rules in compiled code, which the
-  fast engine (:mod:`cnisim.sim.engine`) runs on.
+  fast engine (:mod:`cnisim.sim.fastengine`) runs on.
 
 Both draw the same numbers from the same streams in the same order, so the same calls give the
 same answers (``tests/test_world_agreement.py``). Streams: ``subnet``, ``ec2`` and
