@@ -240,6 +240,9 @@ Q_TWICE_ADDED = 1
 Q_NEVER_ADDED = 2
 Q_TWICE_DELETED = 3
 Q_DEL_BEFORE_ADD = 4
+Q_BAD_NODE = 5  # before anything is queued: a node not added
+Q_BAD_POD_ID = 6  # a pod id outside 0 .. max_pod_id
+Q_NEED_ROOM = 7  # the pod arrays need room: (Q_NEED_ROOM, largest pod id)
 NEVER_K = 2**62
 WAKE_EARLY_S = 1e-6  # a sleeping node wakes this much before a threshold (an exact re-check)
 DECREASE_INTERVAL_S = 30.0
@@ -1419,8 +1422,22 @@ def queue_pods(
     delta: Any,
     pod: Any,
     branch: Any,
+    max_pod_id: int,
 ) -> tuple[int, int]:
-    """Queue a batch of ADDs and DELs in row order; (Q_OK, 0) or (error, row)."""
+    """Queue a batch of ADDs and DELs in row order; (Q_OK, 0) or (error, row).
+
+    A node not added, a pod id outside ``0 .. max_pod_id`` or too little room in the pod
+    arrays (``(Q_NEED_ROOM, largest id)``: grow them and call again) is found before any row
+    is queued."""
+    largest = -1
+    for r in range(t_s.size):
+        if not 0 <= node[r] < A.ctr[C_N_NODES]:
+            return Q_BAD_NODE, r
+        if not 0 <= pod[r] <= max_pod_id:
+            return Q_BAD_POD_ID, r
+        largest = max(largest, pod[r])
+    if largest >= A.pod_index.size or A.ctr[C_N_PODS] + t_s.size > A.pi.shape[0]:
+        return Q_NEED_ROOM, largest
     for r in range(t_s.size):
         if delta[r] == 1:
             pid = pod[r]

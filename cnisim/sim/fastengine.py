@@ -48,7 +48,6 @@ from cnisim.sim.drive import (
     check_engine_options,
     check_node_ids,
     check_node_specs,
-    check_pod_batch,
 )
 from cnisim.sim.ec2 import Ec2Params
 from cnisim.sim.fastworld import FastWorld, _grown
@@ -60,6 +59,37 @@ __all__ = ["MAX_POD_ID", "Engine", "run_engine"]
 #: Pod ids index an array directly; larger ids are refused.
 MAX_POD_ID: Final = 2**31 - 1
 _FIRST_CAPACITY: Final = 64
+
+
+class _Direct:
+    """A compiled kernel called without numba's per-call dispatch.
+
+    numba's dispatcher types every argument on every call: for the engine's NamedTuples of
+    arrays that costs about 16 us, more than a quiet tick. The kernels here have one
+    signature (C-contiguous arrays of fixed dtypes, int and float scalars), so after the first
+    call, which compiles or loads the kernel and types its arguments, the one compiled
+    overload is called directly. Should a kernel ever gain a second overload, every call
+    goes through the dispatcher again.
+    """
+
+    def __init__(self, kernel: Any) -> None:
+        self._kernel = kernel
+        self._entry: Any = None
+
+    def __call__(self, *args: Any) -> Any:
+        if self._entry is not None:
+            return self._entry(*args)
+        out = self._kernel(*args)
+        overloads = list(self._kernel.overloads.values())
+        if len(overloads) == 1:
+            self._entry = overloads[0].entry_point
+        return out
+
+
+_run_ticks = _Direct(ek.run_ticks)
+_queue_pods = _Direct(ek.queue_pods)
+_queue_dels = _Direct(ek.queue_dels)
+_peek = _Direct(ek.peek)
 
 
 def _grid_ticks(tick_s: float, pool_interval_s: float) -> int:
@@ -262,22 +292,20 @@ class Engine:
             second DEL or a DEL before its ADD (the rows before the bad one are queued, as in
             the reference model), or a pod id outside ``0 .. MAX_POD_ID``.
         """
-        check_pod_batch(events.node, self.n_nodes)
         if not len(events):
             return
-        pods = np.asarray(events.pod, dtype=np.int64)
-        max_id = int(pods.max())
-        if max_id > MAX_POD_ID or pods.min() < 0:
-            raise UsageError(f"pod ids must be in 0 .. {MAX_POD_ID}: number pods from 0")
-        self._ensure_pods(len(events), max_id)  # room for every row as an ADD
-        code, row = ek.queue_pods(
-            self.arrays,
+        columns = (
             np.asarray(events.time_s, dtype=np.float64),
             np.asarray(events.node, dtype=np.int64),
             np.asarray(events.delta, dtype=np.int8),
-            pods,
+            np.asarray(events.pod, dtype=np.int64),
             np.asarray(events.branch, dtype=bool),
         )
+        pods = columns[3]
+        code, row = _queue_pods(self.arrays, *columns, MAX_POD_ID)
+        if code == ek.Q_NEED_ROOM:
+            self._ensure_pods(len(events), row)  # room for every row as an ADD
+            code, row = _queue_pods(self.arrays, *columns, MAX_POD_ID)
         self._raise_queue_error(code, int(pods[row]), float(events.time_s[row]))
 
     def delete_pods(self, time_s: ArrayLike, pods: ArrayLike) -> None:
@@ -291,14 +319,14 @@ class Engine:
         times = np.atleast_1d(np.asarray(time_s, dtype=np.float64))
         pod_ids = np.atleast_1d(np.asarray(pods, dtype=np.int64))
         times = np.ascontiguousarray(np.broadcast_to(times, pod_ids.shape))
-        code, row = ek.queue_dels(self.arrays, times, pod_ids)
+        code, row = _queue_dels(self.arrays, times, pod_ids)
         if code != ek.Q_OK:
             self._raise_queue_error(code, int(pod_ids[row]), float(times[row]))
 
     def peek_s(self) -> float:
         """The earliest time anything is due, as the reference model counts it (the next pool
         step of every joined idle node included) [s]."""
-        return float(ek.peek(self.arrays))
+        return float(_peek(self.arrays))
 
     def run_until(self, until_s: float) -> None:
         """Run every tick with ``now_s <= until_s``.
@@ -320,7 +348,7 @@ class Engine:
             world.ec2.ensure_instances(self.n_nodes - int(joined))
         while True:
             A = self.arrays
-            status = ek.run_ticks(
+            status = _run_ticks(
                 A,
                 world.space.arrays,
                 world.ec2.arrays,
@@ -583,6 +611,10 @@ class Engine:
     def _raise_queue_error(self, code: int, pod: int, t_s: float) -> None:
         if code == ek.Q_OK:
             return
+        if code == ek.Q_BAD_NODE:
+            raise UsageError("a pod is scheduled on a node id that is not added: add nodes first")
+        if code == ek.Q_BAD_POD_ID:
+            raise UsageError(f"pod ids must be in 0 .. {MAX_POD_ID}: number pods from 0")
         if code == ek.Q_TWICE_ADDED:
             raise UsageError(f"pod {pod} was already submitted: give every pod its own id")
         if code == ek.Q_NEVER_ADDED:
