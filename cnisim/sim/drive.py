@@ -15,8 +15,8 @@ engines refuse the same inputs with the same one-line messages.
 from __future__ import annotations
 
 import math
-from collections.abc import Sequence
-from typing import Protocol
+from collections.abc import Callable, Sequence
+from typing import Any, Protocol
 
 import numpy as np
 from numpy.typing import ArrayLike, NDArray
@@ -33,6 +33,7 @@ __all__ = [
     "check_node_ids",
     "check_node_specs",
     "check_pod_batch",
+    "drive_one_group",
 ]
 
 #: Larger values are refused as typos rather than simulated (a day is 86,400 s).
@@ -189,3 +190,39 @@ def check_node_ids(ids: ArrayLike, n_nodes: int) -> list[int]:
     if node_ids.size and (node_ids.min() < 0 or node_ids.max() >= n_nodes):
         raise UsageError("remove_nodes got a node id that was never added")
     return [int(i) for i in node_ids]
+
+
+def drive_one_group(
+    engine: EngineDriver,
+    nodes: Sequence[NodeSpec],
+    config: IpamdConfig,
+    pods: PodEvents,
+    *,
+    duration_s: float,
+    join_s: Sequence[float] | None,
+    leave_s: Sequence[float | None] | None,
+    prepare_space: Callable[[Any], None] | None,
+    space: Any,
+) -> None:
+    """One node group's whole run, as ``run_reference`` and ``run_engine`` give it: the
+    space prepared, the nodes joined (at 0 s unless ``join_s``) and left, the pods submitted,
+    every tick up to ``duration_s`` run.
+
+    Raises
+    ------
+    UsageError
+        ``join_s`` or ``leave_s`` not one per node, and what the engine refuses.
+    """
+    if prepare_space is not None:
+        prepare_space(space)
+    joins = list(join_s) if join_s is not None else [0.0] * len(nodes)
+    leaves = list(leave_s) if leave_s is not None else [None] * len(nodes)
+    if len(joins) != len(nodes) or len(leaves) != len(nodes):
+        raise UsageError("join_s and leave_s need one value per node")
+    for spec, t_s in zip(nodes, joins, strict=True):
+        engine.add_nodes([spec], config, t_s)
+    for i, t_leave in enumerate(leaves):
+        if t_leave is not None:
+            engine.remove_nodes([i], t_leave)
+    engine.submit_pods(pods)
+    engine.run_until(duration_s)

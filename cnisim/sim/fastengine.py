@@ -48,6 +48,7 @@ from cnisim.sim.drive import (
     check_engine_options,
     check_node_ids,
     check_node_specs,
+    drive_one_group,
 )
 from cnisim.sim.ec2 import Ec2Params
 from cnisim.sim.fastworld import FastWorld, _grown
@@ -669,10 +670,6 @@ def run_engine(
     """
     if not math.isfinite(duration_s) or duration_s < 0:
         raise UsageError(f"duration_s is {duration_s}: give a finite duration >= 0")
-    joins = list(join_s) if join_s is not None else [0.0] * len(nodes)
-    leaves = list(leave_s) if leave_s is not None else [None] * len(nodes)
-    if len(joins) != len(nodes) or len(leaves) != len(nodes):
-        raise UsageError("join_s and leave_s need one value per node")
     engine = Engine(
         subnet_cidrs=subnet_cidrs,
         seed=seed,
@@ -684,13 +681,15 @@ def run_engine(
         sample_every_s=sample_every_s,
         branch_eni_cooldown_s=branch_eni_cooldown_s,
     )
-    if prepare_space is not None:
-        prepare_space(engine.world.space)
-    for spec, t_s in zip(nodes, joins, strict=True):
-        engine.add_nodes([spec], config, t_s)
-    for i, t_leave in enumerate(leaves):
-        if t_leave is not None:
-            engine.remove_nodes([i], t_leave)
-    engine.submit_pods(pods)
-    engine.run_until(duration_s)
+    drive_one_group(
+        engine,
+        nodes,
+        config,
+        pods,
+        duration_s=duration_s,
+        join_s=join_s,
+        leave_s=leave_s,
+        prepare_space=prepare_space,
+        space=engine.world.space,
+    )
     return engine, engine.result()

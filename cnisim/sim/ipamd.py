@@ -77,6 +77,7 @@ from cnisim.sim.drive import (
     check_node_ids,
     check_node_specs,
     check_pod_batch,
+    drive_one_group,
 )
 from cnisim.sim.ec2 import REQUEST_LIMIT_EXCEEDED, Ec2Api, Ec2Params, Ec2Result
 from cnisim.sim.records import POD_OUTCOMES, SimResult, first_failures
@@ -1309,19 +1310,17 @@ def run_reference(
         record_ticks=record_ticks,
         snapshot_s=snapshot_s,
     )
-    if prepare_space is not None:
-        prepare_space(engine.world.space)
-    joins = list(join_s) if join_s is not None else [0.0] * len(nodes)
-    leaves = list(leave_s) if leave_s is not None else [None] * len(nodes)
-    if len(joins) != len(nodes) or len(leaves) != len(nodes):
-        raise UsageError("join_s and leave_s need one value per node")
-    for spec, t_s in zip(nodes, joins, strict=True):
-        engine.add_nodes([spec], config, t_s)
-    for i, t_leave in enumerate(leaves):
-        if t_leave is not None:
-            engine.remove_nodes([i], t_leave)
-    engine.submit_pods(pods)
-    engine.run_until(duration_s)
+    drive_one_group(
+        engine,
+        nodes,
+        config,
+        pods,
+        duration_s=duration_s,
+        join_s=join_s,
+        leave_s=leave_s,
+        prepare_space=prepare_space,
+        space=engine.world.space,
+    )
     final_s = engine.now_s
     summaries: list[dict[str, float]] = []
     for i, node in enumerate(engine.nodes):
