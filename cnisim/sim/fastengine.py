@@ -307,7 +307,8 @@ class Engine:
         if code == ek.Q_NEED_ROOM:
             self._ensure_pods(len(events), row)  # room for every row as an ADD
             code, row = _queue_pods(self.arrays, *columns, MAX_POD_ID)
-        self._raise_queue_error(code, int(pods[row]), float(events.time_s[row]))
+        if code != ek.Q_OK:
+            self._raise_queue_error(code, int(pods[row]), float(events.time_s[row]))
 
     def delete_pods(self, time_s: ArrayLike, pods: ArrayLike) -> None:
         """Queue DELs of pods submitted earlier (sequence = order given).
