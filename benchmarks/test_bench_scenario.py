@@ -25,7 +25,7 @@ from cnisim.io import load_plan
 from cnisim.sim.fastengine import Engine
 from cnisim.sim.fastworld import FastWorld
 from cnisim.sim.records import POD_OUTCOMES, SimResult
-from cnisim.sim.scenario import _Run, simulate
+from cnisim.sim.scenario import ClusterRun, simulate
 from cnisim.sim.scenario_result import SimulationResult
 from cnisim.sim.workload import PodEvents
 
@@ -119,14 +119,14 @@ def test_bench_scenario_over_bare_engine(benchmark: Any, tmp_path: Path) -> None
     plan = plan_of(tmp_path, 200, "4h")
     simulate(plan_of(tmp_path, 3, "10m"), CATALOG, engine="fast")  # compile outside the timing
 
-    def scenario() -> tuple[_Run, SimulationResult, float]:
+    def scenario() -> tuple[ClusterRun, SimulationResult, float]:
         t0 = time.perf_counter()
-        run = _Run(plan, CATALOG, "fast")
+        run = ClusterRun(plan, CATALOG, "fast")
         run.run(None)
         result = run.result()
         return run, result, time.perf_counter() - t0
 
-    def bare(run: _Run, events: PodEvents) -> tuple[SimResult, float]:
+    def bare(run: ClusterRun, events: PodEvents) -> tuple[SimResult, float]:
         t0 = time.perf_counter()
         world = FastWorld({s.id: s.cidr for s in plan.vpc.subnets}, seed=plan.run.seed)
         engine = Engine(world, tick_s=plan.run.tick_s, placement="random")

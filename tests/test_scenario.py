@@ -6,6 +6,7 @@ engine in ``test_scenario_engines.py``.
 
 from __future__ import annotations
 
+import math
 import textwrap
 from pathlib import Path
 
@@ -17,7 +18,8 @@ from hypothesis import strategies as st
 from cnisim.catalog import load_catalog
 from cnisim.io import apply_overrides, load_plan
 from cnisim.report import summarize
-from cnisim.sim.scenario import simulate
+from cnisim.sim import scenario
+from cnisim.sim.scenario import ClusterRun, simulate
 from cnisim.sim.scenario_result import SimulationResult
 
 CATALOG = load_catalog()
@@ -317,3 +319,91 @@ def test_an_ipv6_cluster_takes_only_node_addresses(tmp_path: Path) -> None:
     assert summary["pods"]["n_started"] == 2 + 3 * 2  # CoreDNS, aws-node and kube-proxy
     assert summary["pods"]["n_failed_ip_adds"] == 0
     assert any("IPv6" in note for note in summary["notes"])
+
+
+class _Scripted:
+    """A controller that runs one action on the run at ``at_s`` (the controller seam)."""
+
+    name = "scripted"
+
+    def __init__(self, at_s: float, action: object) -> None:
+        self.at_s, self.action, self.done = at_s, action, False
+
+    def next_due_s(self, now_s: float) -> float:
+        return math.inf if self.done else max(self.at_s, now_s)
+
+    def step(self, run: ClusterRun, now_s: float) -> bool:
+        self.done = True
+        self.action(run, now_s)  # type: ignore[operator]
+        return True
+
+    def summary(self) -> object:
+        return self.done
+
+
+SEAM_PLAN = """\
+    apiVersion: cnisim/v1
+    kind: Plan
+    vpc:
+      cidrs: [10.0.0.0/16]
+      subnets: [{id: subnet-a, az: us-east-1a, cidr: 10.0.0.0/24}]
+    nodeGroups:
+      - {name: ng, instanceTypes: [c5.large], minSize: 1, desiredCapacity: 1, maxSize: 3}
+    coreDNS: false
+    workloads:
+      - {kind: Deployment, name: web, replicas: 40}
+    run: {duration: 10m}
+"""
+
+
+@pytest.mark.parametrize("engine", ["reference", "fast"])
+def test_a_controller_deletes_bound_and_pending_pods(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, engine: str
+) -> None:
+    """One c5.large holds 29 pods, 27 of them web (aws-node and kube-proxy take two slots);
+    the other 13 stay Pending. A controller deletes all 40 at 5 min: the queue empties, the
+    node's requests are freed and every address goes back to the warm pool."""
+
+    def delete_web(run: ClusterRun, now_s: float) -> None:
+        web = run.pods.workload_names.index("web")
+        run.delete_pods(np.flatnonzero(run.pods["workload"] == web), now_s)
+
+    controller = _Scripted(300.0, delete_web)
+    monkeypatch.setattr(scenario, "make_controllers", lambda plan, run: [controller])
+    result = run(tmp_path, SEAM_PLAN, engine)
+    web = result.pod_workload == result.workload_names.index("web")
+    assert web.sum() == 40
+    assert (result.pod_deleted_s[web] == 300.0).all()
+    assert (result.pod_node[web] >= 0).sum() == 27
+    assert result.n_pending[(result.sample_s > 120) & (result.sample_s < 300)].max() == 13
+    assert result.n_pending[-1] == result.n_unschedulable[-1] == 0
+    sim = result.ipamd
+    assert sim.samples["ips_assigned"][sim.sample_s == sim.sample_s.max()].sum() == 0
+    assert result.controllers == {"scripted": True}
+
+
+@pytest.mark.parametrize("engine", ["reference", "fast"])
+def test_a_controller_resizes_a_group_and_terminates_a_node(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, engine: str
+) -> None:
+    """Desired 1 -> 3 at 1 min places the 13 Pending web pods; then terminating one node with
+    ShouldDecrementDesiredCapacity leaves two nodes, whose 50 slots hold the 40 web pods again
+    (the lost node's pods are recreated)."""
+
+    def grow_then_shrink(run: ClusterRun, now_s: float) -> None:
+        change = run.set_group_desired(0, 5, now_s)
+        assert (change.requested, change.desired) == (5, 3)  # clamped to maxSize
+
+    def terminate_first(run: ClusterRun, now_s: float) -> None:
+        run.terminate_node(0, now_s, decrement_desired=True)
+
+    controllers = [_Scripted(60.0, grow_then_shrink), _Scripted(480.0, terminate_first)]
+    monkeypatch.setattr(scenario, "make_controllers", lambda plan, run: controllers)
+    result = run(tmp_path, SEAM_PLAN, engine)
+    assert result.n_nodes_by_group.max() == 3
+    assert result.n_nodes_by_group[-1, 0] == 2
+    assert result.pod_deleted_s[result.pod_node == 0].min() == 480.0
+    web = result.pod_workload == result.workload_names.index("web")
+    alive = web & np.isnan(result.pod_deleted_s) & (result.pod_node >= 0)
+    assert alive.sum() == 40
+    assert result.n_pending[-1] == 0

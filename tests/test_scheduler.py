@@ -684,3 +684,19 @@ def test_state_scores_follow_the_pods_bound_between_calls() -> None:
         state.bind(pod, result.node_index)
         placed.append(int(result.node_index[0]))
     assert all(a != b for a, b in zip(placed[0::2], placed[1::2], strict=True)), placed
+
+
+def test_queue_removes_deleted_pods() -> None:
+    """Pods deleted while pending leave the queue, waiting or due; unknown ones are ignored."""
+    queue = PendingPods()
+    queue.add([1, 2, 3], now_s=0.0)
+    assert queue.pop_due(0.0).tolist() == [1, 2, 3]
+    queue.unschedulable([1, 2], now_s=0.0)
+    queue.bound([3])
+    queue.add([4], now_s=1.0)
+    queue.remove([2, 4, 99])
+    assert len(queue) == 1
+    queue.on_cluster_change(now_s=5.0)
+    assert queue.pop_due(5.0).tolist() == [1]
+    queue.add([2], now_s=6.0)  # a removed pod may come back (it is no longer queued)
+    assert len(queue) == 1

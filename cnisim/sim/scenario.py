@@ -48,14 +48,21 @@ from collections.abc import Callable
 from typing import Any, Final, Literal
 
 import numpy as np
-from numpy.typing import NDArray
+from numpy.typing import ArrayLike, NDArray
 
 from cnisim.catalog import Catalog
 from cnisim.errors import UsageError
 from cnisim.plan import Plan
 from cnisim.sim.contract import first_tick_at, next_sample_s
+from cnisim.sim.controllers import Controller
 from cnisim.sim.drive import EngineDriver
-from cnisim.sim.nodegroups import AutoScalingGroup, GroupNodeSpecs, LaunchRequest, node_ready_s
+from cnisim.sim.nodegroups import (
+    AutoScalingGroup,
+    DesiredChange,
+    GroupNodeSpecs,
+    LaunchRequest,
+    node_ready_s,
+)
 from cnisim.sim.nodes import NodeCapacity, node_capacity
 from cnisim.sim.scenario_result import SimulationResult
 from cnisim.sim.scheduler import ClusterState, PendingPods
@@ -72,7 +79,7 @@ from cnisim.sim.workloads import (
 )
 from cnisim.sim.world import World
 
-__all__ = ["CNI_SUBNET_TAG", "ENGINES", "EngineName", "simulate"]
+__all__ = ["CNI_SUBNET_TAG", "ENGINES", "ClusterRun", "EngineName", "make_controllers", "simulate"]
 
 EngineName = Literal["fast", "reference"]
 ENGINES: Final = ("fast", "reference")
@@ -187,8 +194,15 @@ def _make_engine(plan: Plan, engine: EngineName, world: World) -> EngineDriver:
     return ReferenceEngine(world, **options)  # type: ignore[arg-type]
 
 
-class _Run:
-    """One simulation's state and clock; :func:`simulate` is its only user."""
+class ClusterRun:
+    """One simulation's state and clock.
+
+    :func:`simulate` builds and runs it. Controllers (:mod:`cnisim.sim.controllers`) act on it
+    through its public methods only: :meth:`add_pods`, :meth:`delete_pods`,
+    :meth:`set_group_desired`, :meth:`terminate_node`, :meth:`note`, and read its state
+    (``cluster``, ``pods``, ``queue``, ``unschedulable``, ``node_group``, ``node_ready``,
+    ``node_gone``, ``asgs``, ``world``, ``engine``).
+    """
 
     def __init__(self, plan: Plan, catalog: Catalog, engine: EngineName) -> None:
         self.plan = plan
@@ -258,6 +272,71 @@ class _Run:
         self.asg_due_s = [0.0] * len(self.asgs)
         self.node_of_request: dict[tuple[int, int], int] = {}
         self.series: dict[str, list[Any]] = {name: [] for name in _SERIES}
+        self.controllers: list[Controller] = make_controllers(plan, self)
+
+    # ------------------------------------------------------------------ for controllers
+    def note(self, line: str) -> None:
+        """Add one line to the run's notes (shown with the summary), once."""
+        if line not in self.notes:
+            self.notes.append(line)
+
+    def add_pods(self, table: PodTable, now_s: float) -> NDArray[np.int64]:
+        """New pods (a controller's: a scale-up, a rollout's surge), pending from now; their ids."""
+        ids = self.pods.append(table)
+        self.queue.add(ids, now_s)
+        return ids
+
+    def delete_pods(self, pod_ids: ArrayLike, now_s: float) -> None:
+        """Delete pods now (a scale-down, a rollout): pending ones leave the queue, bound ones
+        their node (its requests and its pods slot are freed now, the address at the kubelet's
+        DEL, the next tick). Pods already deleted are ignored.
+
+        Raises
+        ------
+        ValueError
+            A bound pod with a finite lifetime: its DEL is queued for the end of its life
+            (controllers delete Deployment pods only).
+        """
+        pods = self.pods
+        given = np.asarray(pod_ids, dtype=np.int64).ravel()
+        ids = given[np.isnan(pods["deleted_s"][given])]
+        if not ids.size:
+            return
+        self.queue.remove(ids)
+        self.unschedulable.difference_update(ids.tolist())
+        pods["deleted_s"][ids] = now_s
+        bound = ids[pods["node"][ids] >= 0]
+        if not bound.size:
+            return
+        table = pods.table(bound)
+        if np.isfinite(table.lifetime_s).any():
+            raise ValueError("delete_pods: a bound pod with a finite lifetime")
+        nodes = pods["node"][bound]
+        for pod, node in zip(bound.tolist(), nodes.tolist(), strict=True):
+            self.pods_on[node].discard(pod)
+        self.cluster.unbind(table, nodes)
+        np.add.at(self.n_address_pods, nodes[table.needs_address], -1)
+        if not self.ipv6:
+            with_address = bound[table.needs_address]
+            if with_address.size:
+                self.engine.delete_pods(now_s + self.tick_s, with_address)
+
+    def set_group_desired(self, g: int, n_nodes: int, now_s: float) -> DesiredChange:
+        """Set node group ``g``'s desired size (clamped to min..max); its Auto Scaling group
+        launches or terminates at this tick."""
+        change = self.asgs[g].set_desired(now_s, n_nodes)
+        self.asg_due_s[g] = now_s
+        return change
+
+    def terminate_node(self, node: int, now_s: float, *, decrement_desired: bool) -> None:
+        """Terminate one node of a node group (the cluster autoscaler's scale-down, an
+        update's drain): its pods are recreated by their controllers, as on any node loss."""
+        g = self.node_group[node]
+        self.asgs[g].instance_terminated(
+            now_s, self.node_request[node], decrement_desired=decrement_desired
+        )
+        self._terminate(node, now_s)
+        self.asg_due_s[g] = now_s
 
     # ------------------------------------------------------------------ nodes
     def launch(self, g: int, now_s: float) -> bool:
@@ -535,6 +614,9 @@ class _Run:
                 self.engine.run_until(t_s)
             changed = self.node_updates(t_s)
             changed = self.pod_ends(t_s) or changed
+            for controller in self.controllers:
+                if controller.next_due_s(t_s) <= t_s:
+                    changed = controller.step(self, t_s) or changed
             if changed:
                 self.queue.on_cluster_change(t_s)
             self.arrivals(t_s)
@@ -569,6 +651,7 @@ class _Run:
         if self.boots:
             due.append(self.boots[0][0])
         due.extend(self.asg_due_s)
+        due.extend(controller.next_due_s(now_s) for controller in self.controllers)
         k_now = first_tick_at(now_s, self.tick_s)
         return max(first_tick_at(min(due), self.tick_s), k_now + 1) * self.tick_s
 
@@ -619,7 +702,14 @@ class _Run:
             n_pods_by_group=matrix("n_pods_by_group"),
             n_ip_waiting=np.asarray(s["n_ip_waiting"], dtype=np.int64),
             notes=tuple(self.notes),
+            controllers={c.name: c.summary() for c in self.controllers},
         )
+
+
+def make_controllers(plan: Plan, run: ClusterRun) -> list[Controller]:
+    """The controllers the plan asks for, in the order they step each tick."""
+    del plan, run  # none yet: the cluster autoscaler, workload controllers and holders come here
+    return []
 
 
 def simulate(
@@ -656,6 +746,6 @@ def simulate(
     """
     if engine not in ENGINES:
         raise UsageError(f"unknown engine {engine!r}: use 'fast' or 'reference'")
-    run = _Run(plan, catalog, engine)
+    run = ClusterRun(plan, catalog, engine)
     run.run(progress)
     return run.result()

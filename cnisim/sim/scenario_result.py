@@ -7,7 +7,7 @@ numpy arrays; DataFrames are built only when asked.
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import TYPE_CHECKING
 
 import numpy as np
@@ -78,6 +78,9 @@ class SimulationResult:
         Pods bound whose ADD had not yet got an address, at each sample.
     notes : tuple of str
         Simplifications and assumptions of this run, one line each (shown with the summary).
+    controllers : dict of str to object
+        Per controller that ran (the cluster autoscaler, workload controllers, address
+        holders), by name: its summary (see :mod:`cnisim.sim.controllers`).
     """
 
     plan: Plan
@@ -107,6 +110,7 @@ class SimulationResult:
     n_pods_by_group: IntArray
     n_ip_waiting: IntArray
     notes: tuple[str, ...]
+    controllers: dict[str, object] = field(default_factory=dict)
 
     @property
     def n_pods(self) -> int:

@@ -863,6 +863,25 @@ class PendingPods:
         """Forget pods just tried that were bound."""
         self._taken(pod_ids)
 
+    def remove(self, pod_ids: ArrayLike) -> None:
+        """Pods deleted while pending (a scale-down, a rollout) leave the queue.
+
+        Pods not in the queue are ignored (they were bound, or deleted already).
+        """
+        pods = np.asarray(pod_ids, dtype=np.int64).ravel()
+        gone = self._queued.intersection(pods.tolist())
+        if not gone:
+            return
+        self._queued.difference_update(gone)
+        drop = np.isin(self._pod, np.fromiter(gone, dtype=np.int64, count=len(gone)))
+        self._n_waiting -= int(np.count_nonzero(self._waiting[drop]))
+        keep = ~drop
+        self._pod = self._pod[keep]
+        self._timestamp_s = self._timestamp_s[keep]
+        self._due_s = self._due_s[keep]
+        self._attempts = self._attempts[keep]
+        self._waiting = self._waiting[keep]
+
     def on_cluster_change(self, now_s: float) -> None:
         """A node was added or became Ready, or a pod was deleted: retry unschedulable pods.
 
