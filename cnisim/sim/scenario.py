@@ -252,9 +252,6 @@ class ClusterRun:
         self.pods_on: list[set[int]] = []  # per node: its pods still running
         self.n_address_pods = np.zeros(0, dtype=np.int64)  # per node: those with an address
         self.next_start_node_index = 0
-        self.events: dict[str, list[Any]] = {
-            k: [] for k in ("time_s", "node", "delta", "pod", "branch")
-        }
         # nodes (ids = the engine's)
         self.cluster = ClusterState(len(self.workloads))  # the scheduler's cache
         self.node_group: list[int] = []
@@ -472,46 +469,39 @@ class ClusterRun:
         pods["bound_s"][ids] = now_s
         table = pods.table(ids)
         self.cluster.bind(table, nodes)
-        np.add.at(self.n_address_pods, nodes[table.needs_address], 1)
+        needs = table.needs_address
+        np.add.at(self.n_address_pods, nodes[needs], 1)
         end_s = now_s + table.lifetime_s
-        events = self.events
-        for pod, node, end, needs, branch in zip(
-            ids.tolist(),
-            nodes.tolist(),
-            end_s.tolist(),
-            table.needs_address.tolist(),
-            table.security_groups.tolist(),
-            strict=True,
-        ):
-            self.pods_on[node].add(pod)
-            if math.isfinite(end):
-                heapq.heappush(self.ends, (end, pod))
-            if not needs or self.ipv6:
-                continue  # host network (or IPv6): a pods slot, no IPv4 address
-            # the kubelet sees the binding at the next tick; a DEL never precedes its ADD
-            add_s = now_s + self.tick_s
-            for time_s, delta in ((add_s, 1), (max(end, add_s), -1)):
-                if math.isfinite(time_s):
-                    events["time_s"].append(time_s)
-                    events["node"].append(node)
-                    events["delta"].append(delta)
-                    events["pod"].append(pod)
-                    events["branch"].append(branch)
-        if events["pod"]:
-            # built valid here (one ADD per pod, its DEL later on the same node): sort only
-            time_s = np.array(events["time_s"])
-            order = np.argsort(time_s, kind="stable")
-            self.engine.submit_pods(
-                PodEvents(
-                    time_s=time_s[order],
-                    node=np.array(events["node"], dtype=np.int64)[order],
-                    delta=np.array(events["delta"], dtype=np.int8)[order],
-                    pod=np.array(events["pod"], dtype=np.int64)[order],
-                    branch=np.array(events["branch"], dtype=bool)[order],
-                )
+        pods_on = self.pods_on
+        for pod, node in zip(ids.tolist(), nodes.tolist(), strict=True):
+            pods_on[node].add(pod)
+        finite = np.isfinite(end_s)
+        if finite.any():
+            ends = self.ends
+            for end, pod in zip(end_s[finite].tolist(), ids[finite].tolist(), strict=True):
+                heapq.heappush(ends, (end, pod))
+        if self.ipv6 or not needs.any():
+            return  # host network (or IPv6): a pods slot, no IPv4 address
+        # the kubelet sees the binding at the next tick; a DEL never precedes its ADD. Built
+        # valid here (one ADD per pod, its DEL later on the same node): sort only.
+        add_s = now_s + self.tick_s
+        with_address = ids[needs]
+        on, branch, del_s = nodes[needs], table.security_groups[needs], end_s[needs]
+        has_del = np.isfinite(del_s)
+        time_s = np.concatenate([np.full(with_address.size, add_s), np.maximum(del_s, add_s)])
+        keep = np.concatenate([np.ones(with_address.size, dtype=bool), has_del])
+        order = np.flatnonzero(keep)[np.argsort(time_s[keep], kind="stable")]
+        self.engine.submit_pods(
+            PodEvents(
+                time_s=time_s[order],
+                node=np.concatenate([on, on])[order],
+                delta=np.concatenate(
+                    [np.ones(with_address.size, np.int8), -np.ones(with_address.size, np.int8)]
+                )[order],
+                pod=np.concatenate([with_address, with_address])[order],
+                branch=np.concatenate([branch, branch])[order],
             )
-            for column in events.values():
-                column.clear()
+        )
 
     def _bind_daemonsets(self, nodes: NDArray[np.int64], now_s: float) -> None:
         """The DaemonSet controller's pods on nodes that just became Ready."""
