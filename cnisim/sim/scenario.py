@@ -140,11 +140,18 @@ class _PodStore:
         return np.arange(first, self.n, dtype=np.int64)
 
     def table(self, ids: NDArray[np.int64]) -> PodTable:
-        """The pods ``ids`` as a PodTable (for the scheduler and its cache)."""
-        return PodTable(
-            **{name: self.columns[name][ids] for name in self._TABLE_FIELDS},
-            workload_names=self.workload_names,
-        )
+        """The pods ``ids`` as a PodTable (for the scheduler and its cache).
+
+        Built without PodTable's shape checks: rows of one store are consistent by
+        construction, and this runs several times per tick.
+        """
+        table = object.__new__(PodTable)
+        columns = self.columns
+        fields = table.__dict__
+        for name in self._TABLE_FIELDS:
+            fields[name] = columns[name][ids]
+        fields["workload_names"] = self.workload_names
+        return table
 
 
 def _capacity(
