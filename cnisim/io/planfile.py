@@ -37,13 +37,18 @@ from cnisim.io._yaml import (
 )
 from cnisim.limits import DEFAULT_CNI_VERSION
 from cnisim.plan import (
+    ALB_ADDRESSES_PER_SUBNET,
     COREDNS,
     PLAN_API_VERSION,
+    AddressHolder,
     AwsNode,
     BootTime,
     CidrReservation,
+    ControlPlane,
     DaemonSet,
     Deployment,
+    FargateProfile,
+    FargateSelector,
     JobStream,
     Lifetime,
     NodeGroup,
@@ -51,6 +56,7 @@ from cnisim.plan import (
     Resources,
     Run,
     Scheduler,
+    Service,
     Subnet,
     Vpc,
     Workload,
@@ -188,6 +194,17 @@ SECTIONS: dict[str, Section] = {
                     "CoreDNS, on every EKS cluster; `false` removes it. See `coreDNS`.",
                 ),
                 Field("run", "mapping", "{}", "", "See `run`."),
+                Field("fargateProfiles", "list", "[]", "", "See `fargateProfiles[]`."),
+                Field("loadBalancers", "list", "[]", "", "See `loadBalancers[]`."),
+                Field("vpcEndpoints", "list", "[]", "", "See `vpcEndpoints[]`."),
+                Field("natGateways", "list", "[]", "", "See `natGateways[]`."),
+                Field(
+                    "controlPlane",
+                    "mapping",
+                    "none (not modelled)",
+                    "",
+                    "The EKS control plane's ENIs: see `controlPlane`.",
+                ),
             ),
         ),
         Section(
@@ -492,6 +509,50 @@ SECTIONS: dict[str, Section] = {
                     "host_network",
                     as_bool,
                 ),
+                Field(
+                    "service",
+                    "mapping",
+                    "none",
+                    "",
+                    "A Service of type LoadBalancer: its NLB or ALB is created at `start`. See"
+                    " `workloads[].service`.",
+                ),
+            ),
+        ),
+        Section(
+            "workloads[].service",
+            "A Service of type LoadBalancer, served by the AWS Load Balancer Controller: its"
+            " load balancer takes one subnet per zone, found by the subnets'"
+            " `kubernetes.io/role/internal-elb` (or `kubernetes.io/role/elb`) tags, else the"
+            " private (or public) subnets, the first by id in each zone.",
+            (
+                Field(
+                    "type",
+                    "LoadBalancer",
+                    "required",
+                    "",
+                    "Only LoadBalancer Services take subnet addresses.",
+                    "type",
+                    _enum("LoadBalancer"),
+                ),
+                Field(
+                    "loadBalancerType",
+                    "nlb or alb",
+                    "nlb",
+                    "AWS Load Balancer Controller (a Service gets an NLB)",
+                    "An NLB, or an ALB (the Service behind an Ingress).",
+                    "load_balancer_type",
+                    _enum("nlb", "alb"),
+                ),
+                Field(
+                    "scheme",
+                    "internal or internet-facing",
+                    "internal",
+                    "AWS Load Balancer Controller (its default scheme)",
+                    "Private or public subnets.",
+                    "scheme",
+                    _enum("internal", "internet-facing"),
+                ),
             ),
         ),
         Section(
@@ -659,6 +720,193 @@ SECTIONS: dict[str, Section] = {
                 Field("seed", "integer", "0", "cnisim", "Run seed (`--seed`).", "seed", as_int),
             ),
         ),
+        Section(
+            "fargateProfiles[]",
+            "A Fargate profile: pods its selectors match run on Fargate, not on the node"
+            " groups: one address each in the profile's subnets, no warm pool.",
+            (
+                Field("name", "string", "required", "", "Unique name.", "name", as_str),
+                Field(
+                    "selectors",
+                    "list",
+                    "required",
+                    "EKS CreateFargateProfile (1 to 5 selectors)",
+                    "A pod matching any selector runs here. See `fargateProfiles[].selectors[]`.",
+                ),
+                Field(
+                    "subnets",
+                    "list of subnet ids",
+                    "the VPC's private subnets",
+                    "eksctl (a profile without subnets takes the cluster's private subnets)",
+                    "Private subnets only (EKS refuses public ones).",
+                ),
+                Field(
+                    "startDelay",
+                    "duration",
+                    "40s",
+                    f"{_CM} sec. 1 (30-45 s to create and register; no image pull)",
+                    "From a pod's creation to its start; its address is held from creation.",
+                    "start_delay_s",
+                    as_duration_s,
+                ),
+            ),
+        ),
+        Section(
+            "fargateProfiles[].selectors[]",
+            "Which pods a profile takes: all of `labels` in `namespace`.",
+            (
+                Field(
+                    "namespace",
+                    "string",
+                    "required",
+                    "",
+                    "Namespace; `*` and `?` are wildcards.",
+                    "namespace",
+                    as_str,
+                ),
+                Field(
+                    "labels",
+                    "mapping of strings",
+                    "{}",
+                    "EKS CreateFargateProfile (at most 5)",
+                    "Labels the pod must carry (values may use wildcards).",
+                    "labels",
+                    as_str_map,
+                ),
+            ),
+        ),
+        Section(
+            "loadBalancers[]",
+            "An ALB or NLB not made by a workload's Service (those come from"
+            " `workloads[].service`).",
+            (
+                Field("name", "string", "required", "", "Unique name.", "name", as_str),
+                Field(
+                    "type",
+                    "alb or nlb",
+                    "required",
+                    "",
+                    "ALB: 8 addresses per subnet at rest and more under load; NLB: one ENI per"
+                    " subnet.",
+                    "kind",
+                    _enum("alb", "nlb"),
+                ),
+                Field(
+                    "subnets",
+                    "list of subnet ids",
+                    "one private subnet per zone",
+                    "AWS Load Balancer Controller subnet discovery",
+                    "One per zone (an ALB needs two zones or more).",
+                ),
+                Field("start", "duration", "0s", "", "Creation time.", "start_s", as_duration_s),
+                Field(
+                    "stop",
+                    "duration",
+                    "never",
+                    "",
+                    "Deletion time (its addresses return).",
+                    "stop_s",
+                    as_duration_s,
+                ),
+                Field(
+                    "addressesPerSubnet",
+                    "integer [addresses]",
+                    f"{ALB_ADDRESSES_PER_SUBNET} (ALB), 1 (NLB)",
+                    f"{_CM} sec. 6 and 9 (ELB asks for 8 free per subnet)",
+                    "An ALB's addresses per subnet at rest; creating it needs this many free"
+                    " in each subnet (and at least 8).",
+                    "addresses_per_subnet",
+                    as_int,
+                ),
+                Field(
+                    "scaling",
+                    "list",
+                    "[]",
+                    f"{_CM} sec. 9 (AWS does not publish how an ALB grows)",
+                    "An ALB under load: `[{at: 30m, addressesPerSubnet: 20}, ...]`, in time"
+                    " order. See `loadBalancers[].scaling[]`.",
+                ),
+            ),
+        ),
+        Section(
+            "loadBalancers[].scaling[]",
+            "One step of an ALB's load: from `at` it holds `addressesPerSubnet` in each subnet.",
+            (
+                Field("at", "duration", "required", "", "When.", "at_s", as_duration_s),
+                Field(
+                    "addressesPerSubnet",
+                    "integer [addresses]",
+                    "required",
+                    "",
+                    "Addresses per subnet from then on.",
+                    "n",
+                    as_int,
+                ),
+            ),
+        ),
+        Section(
+            "vpcEndpoints[]",
+            "An interface VPC endpoint (PrivateLink): one ENI, one address, in each subnet.",
+            (
+                Field(
+                    "name",
+                    "string",
+                    "required",
+                    "",
+                    "Unique name, e.g. its service (com.amazonaws.us-east-1.ecr.api).",
+                    "name",
+                    as_str,
+                ),
+                Field(
+                    "subnets",
+                    "list of subnet ids",
+                    "one private subnet per zone",
+                    f"{_CM} sec. 6",
+                    "One per zone.",
+                ),
+                Field("start", "duration", "0s", "", "Creation time.", "start_s", as_duration_s),
+                Field("stop", "duration", "never", "", "Deletion time.", "stop_s", as_duration_s),
+            ),
+        ),
+        Section(
+            "natGateways[]",
+            "NAT gateways: one in each subnet named, one address each.",
+            (
+                Field("name", "string", "required", "", "Unique name.", "name", as_str),
+                Field(
+                    "subnets",
+                    "list of subnet ids",
+                    "required",
+                    f"{_CM} sec. 6 (eksctl: one NAT gateway, in a public subnet)",
+                    "Usually public subnets.",
+                ),
+                Field("start", "duration", "0s", "", "Creation time.", "start_s", as_duration_s),
+                Field("stop", "duration", "never", "", "Deletion time.", "stop_s", as_duration_s),
+            ),
+        ),
+        Section(
+            "controlPlane",
+            "The EKS control plane's cross-account ENIs in the cluster subnets, from the"
+            " start; a note when a cluster subnet has fewer free addresses than EKS requires.",
+            (
+                Field(
+                    "enis",
+                    "integer [ENIs]",
+                    "2",
+                    f"{_CM} sec. 6 and 9 (EKS creates 2-4)",
+                    "One address each, round-robin over the subnets.",
+                    "n_enis",
+                    as_int,
+                ),
+                Field(
+                    "subnets",
+                    "list of subnet ids",
+                    "the node groups' subnets",
+                    "",
+                    "The cluster subnets.",
+                ),
+            ),
+        ),
     )
 }
 
@@ -729,6 +977,10 @@ def _workload(value: Any, where: Where, registry: Registry) -> Workload:
         )
     reader = _Reader(mapping, where, f"workloads[] (kind: {kind})", registry)
     _with_requests(reader)
+    if reader.has("service"):
+        service = reader.child("service", "workloads[].service")
+        service.require("type")
+        reader.put("service", "service", service.build(Service))
     if kind == "Deployment" and "replicas" not in reader.kwargs:
         reader.kwargs["replicas"] = 1
     if kind == "JobStream":
@@ -737,6 +989,69 @@ def _workload(value: Any, where: Where, registry: Registry) -> Workload:
         lifetime.kwargs.setdefault("distribution", "exponential")
         reader.put("lifetime", "lifetime", lifetime.build(Lifetime))
     return cast(Workload, reader.build(kinds[kind]))
+
+
+def _subnet_list(reader: _Reader, default: tuple[str, ...] | None) -> None:
+    """``subnets`` as the holder's subnets (``default`` when left out; None: required)."""
+    if reader.has("subnets"):
+        subnets = as_str_list(reader.raw("subnets"), reader.at("subnets"))
+        reader.put("subnets", "subnets", subnets)
+    elif default is None:
+        raise reader.where.error("needs 'subnets'")
+    else:
+        reader.kwargs["subnets"] = default
+
+
+def _items(reader: _Reader, key: str) -> list[tuple[Any, Where]]:
+    where = reader.at(key)
+    items = as_list(reader.raw(key), where)
+    return [(item, where.item(items, i)) for i, item in enumerate(items)]
+
+
+def _fargate_profile(value: Any, where: Where, registry: Registry, vpc: Vpc) -> FargateProfile:
+    reader = _Reader(value, where, "fargateProfiles[]", registry)
+    reader.require("selectors")
+    section = "fargateProfiles[].selectors[]"
+    selectors = tuple(
+        _Reader(item, at, section, registry).build(FargateSelector)
+        for item, at in _items(reader, "selectors")
+    )
+    reader.put("selectors", "selectors", selectors)
+    _subnet_list(reader, tuple(s.id for s in vpc.subnets if not s.public))
+    return cast(FargateProfile, reader.build(FargateProfile))
+
+
+def _holder(
+    value: Any, where: Where, registry: Registry, vpc: Vpc, section: str, kind: str | None
+) -> AddressHolder:
+    reader = _Reader(value, where, section, registry)
+    if kind is not None:
+        reader.kwargs["kind"] = kind
+    elif "kind" not in reader.kwargs:
+        raise where.error("needs 'type': alb or nlb")
+    if reader.has("scaling"):
+        steps = tuple(
+            _Reader(item, at, "loadBalancers[].scaling[]", registry).build(dict)
+            for item, at in _items(reader, "scaling")
+        )
+        reader.put("scaling", "scaling", tuple((step["at_s"], step["n"]) for step in steps))
+    _subnet_list(reader, None if kind == "nat-gateway" else vpc.load_balancer_subnets())
+    return cast(AddressHolder, reader.build(AddressHolder))
+
+
+def _holders(reader: _Reader, vpc: Vpc) -> tuple[AddressHolder, ...]:
+    holders: list[AddressHolder] = []
+    for key, kind in (
+        ("loadBalancers", None),
+        ("vpcEndpoints", "vpc-endpoint"),
+        ("natGateways", "nat-gateway"),
+    ):
+        if reader.has(key):
+            holders.extend(
+                _holder(item, at, reader.registry, vpc, f"{key}[]", kind)
+                for item, at in _items(reader, key)
+            )
+    return tuple(holders)
 
 
 def workloads_from_yaml(items: Any, where: Where, registry: Registry) -> tuple[Workload, ...]:
@@ -916,5 +1231,19 @@ def plan_from_yaml(document: Any, source: str, sha256: str = "") -> tuple[Plan, 
         reader.put("coredns", "coreDNS", coredns)
     if reader.has("run"):
         reader.put("run", "run", reader.child("run", "run").build(Run))
+    if reader.has("fargateProfiles"):
+        profiles = tuple(
+            _fargate_profile(item, at, registry, vpc)
+            for item, at in _items(reader, "fargateProfiles")
+        )
+        reader.put("fargate_profiles", "fargateProfiles", profiles)
+    holders = _holders(reader, vpc)
+    if holders:
+        reader.kwargs["holders"] = holders
+    if reader.has("controlPlane"):
+        control = reader.child("controlPlane", "controlPlane")
+        if control.has("subnets"):
+            _subnet_list(control, None)
+        reader.put("control_plane", "controlPlane", control.build(ControlPlane))
     plan = cast(Plan, reader.build(Plan, source=source, sha256=sha256))
     return plan, registry

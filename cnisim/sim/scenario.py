@@ -54,8 +54,10 @@ from cnisim.catalog import Catalog
 from cnisim.errors import UsageError
 from cnisim.plan import Plan
 from cnisim.sim.contract import first_tick_at, next_sample_s
-from cnisim.sim.controllers import Controller
+from cnisim.sim.controllers import Controller, PodClaimer
 from cnisim.sim.drive import EngineDriver
+from cnisim.sim.fargate import FargateController
+from cnisim.sim.holders import HoldersController, holders_in
 from cnisim.sim.nodegroups import (
     AutoScalingGroup,
     DesiredChange,
@@ -276,6 +278,7 @@ class ClusterRun:
         self.asg_due_s = [0.0] * len(self.asgs)
         self.node_of_request: dict[tuple[int, int], int] = {}
         self.series: dict[str, list[Any]] = {name: [] for name in _SERIES}
+        self.claimers: list[PodClaimer] = []
         self.controllers: list[Controller] = make_controllers(plan, self)
 
     # ------------------------------------------------------------------ for controllers
@@ -287,7 +290,24 @@ class ClusterRun:
     def add_pods(self, table: PodTable, now_s: float) -> NDArray[np.int64]:
         """New pods (a controller's: a scale-up, a rollout's surge), pending from now; their ids."""
         ids = self.pods.append(table)
-        self.queue.add(ids, now_s)
+        self.queue.add(self._unclaimed(ids, now_s), now_s)
+        return ids
+
+    def claim_pods(self, claimer: PodClaimer) -> None:
+        """Let ``claimer`` take new pods before the scheduler sees them (Fargate): every pod
+        created from now on is offered to it first, and it hears of pods deleted."""
+        self.claimers.append(claimer)
+
+    def catch_up(self, now_s: float) -> None:
+        """Run ipamd through this tick before a controller takes or returns subnet addresses
+        now, so that none of ipamd's earlier ticks sees the change (the engine otherwise
+        catches up lazily, see :meth:`run`)."""
+        self.engine.run_until(now_s)
+
+    def _unclaimed(self, ids: NDArray[np.int64], now_s: float) -> NDArray[np.int64]:
+        for claimer in self.claimers:
+            if ids.size:
+                ids = ids[~claimer.claim(ids, now_s)]
         return ids
 
     def delete_pods(self, pod_ids: ArrayLike, now_s: float) -> None:
@@ -309,6 +329,8 @@ class ClusterRun:
         self.queue.remove(ids)
         self.unschedulable.difference_update(ids.tolist())
         pods["deleted_s"][ids] = now_s
+        for claimer in self.claimers:
+            claimer.deleted(ids, now_s)
         bound = ids[pods["node"][ids] >= 0]
         if not bound.size:
             return
@@ -543,7 +565,7 @@ class ClusterRun:
         start = self.i_arrival
         stop = int(np.searchsorted(created_s[: self.n_generated], now_s, side="right"))
         if stop > start:
-            self.queue.add(np.arange(start, stop, dtype=np.int64), now_s)
+            self.queue.add(self._unclaimed(np.arange(start, stop, dtype=np.int64), now_s), now_s)
             self.i_arrival = stop
 
     def schedule_pending(self, now_s: float) -> None:
@@ -705,8 +727,12 @@ class ClusterRun:
 
 def make_controllers(plan: Plan, run: ClusterRun) -> list[Controller]:
     """The controllers the plan asks for, in the order they step each tick."""
-    del plan, run  # none yet: the cluster autoscaler, workload controllers and holders come here
-    return []
+    controllers: list[Controller] = []
+    if plan.fargate_profiles:
+        controllers.append(FargateController(plan, run))
+    if holders_in(plan) or plan.control_plane is not None:
+        controllers.append(HoldersController(plan, run))
+    return controllers
 
 
 def simulate(
