@@ -50,7 +50,12 @@ from cnisim import __version__
 from cnisim.sim.contract import ACTIONS, FAIL_REASONS
 from cnisim.sim.ec2 import DEFAULT_BUCKETS
 from cnisim.sim.fargate import FargateSummary
-from cnisim.sim.holders import EKS_UPGRADE_FREE_IPS, HoldersSummary
+from cnisim.sim.holders import (
+    EKS_MIN_FREE_IPS,
+    EKS_RECOMMENDED_FREE_IPS,
+    EKS_UPGRADE_FREE_IPS,
+    HoldersSummary,
+)
 from cnisim.sim.records import POD_OUTCOMES
 from cnisim.sim.scenario_result import SimulationResult
 
@@ -281,14 +286,12 @@ def _holder_findings(
     summary = result.controllers.get("holders")
     if isinstance(summary, HoldersSummary):
         for row in subnets:
-            if (
-                row["id"] in summary.cluster_subnets
-                and row["n_min_free_ips"] < EKS_UPGRADE_FREE_IPS
-            ):
+            if row["id"] in summary.cluster_subnets and row["n_min_free_ips"] < EKS_MIN_FREE_IPS:
                 out.append(
                     f"cluster subnet {row['id']} had {row['n_min_free_ips']:,} free addresses at"
-                    f" its lowest: a cluster upgrade needs up to {EKS_UPGRADE_FREE_IPS} in each"
-                    " cluster subnet for the control plane's new ENIs"
+                    f" its lowest: EKS requires {EKS_MIN_FREE_IPS} in each cluster subnet"
+                    f" ({EKS_RECOMMENDED_FREE_IPS} recommended) and a cluster upgrade needs up to"
+                    f" {EKS_UPGRADE_FREE_IPS} for the control plane's new ENIs"
                 )
     return out
 

@@ -9,7 +9,8 @@ Each holder takes its addresses when it is created and returns them when it is d
 - an NLB: one ENI (one address) per subnet; an interface VPC endpoint: the same;
 - a NAT gateway: one address in each subnet named;
 - the EKS control plane: its ENIs (2 by default) round-robin over the cluster subnets, from
-  the start, with a note when a cluster subnet has fewer free addresses than EKS requires;
+  the start; the report says when a cluster subnet had fewer free addresses than EKS
+  requires (:data:`EKS_MIN_FREE_IPS`, from the subnet samples);
 - a Deployment with a Service of type LoadBalancer: an NLB or ALB at the workload's start, in
   the subnets the AWS Load Balancer Controller would find
   (:meth:`cnisim.plan.Vpc.load_balancer_subnets`).
@@ -209,8 +210,7 @@ class HoldersController:
             )
             for at_s, n_addresses in holder.scaling:
                 self._push(at_s, "scale", h, n_addresses)
-        self.checked_cluster_subnets = False
-        del run
+        del run  # nothing to read before the run starts
 
     def _add(
         self,
@@ -240,9 +240,6 @@ class HoldersController:
     def step(self, run: ClusterRun, now_s: float) -> bool:
         """Apply what is due; holders free no node capacity (False)."""
         run.catch_up(now_s)
-        if not self.checked_cluster_subnets:
-            self.checked_cluster_subnets = True
-            self._check_cluster_subnets(run)
         while self.events and self.events[0][0] <= now_s:
             _, _, action, h, n = heapq.heappop(self.events)
             holder = self.live[h]
@@ -279,17 +276,6 @@ class HoldersController:
         return HoldersSummary(records, tuple(self.failures), self.cluster_subnets)
 
     # ------------------------------------------------------------------ addresses
-    def _check_cluster_subnets(self, run: ClusterRun) -> None:
-        """EKS's free-address requirement on the cluster subnets, before its ENIs go there."""
-        for subnet_id in self.cluster_subnets:
-            n_free = run.world.available_ip_address_count(subnet_id)
-            if n_free < EKS_MIN_FREE_IPS:
-                run.note(
-                    f"cluster subnet {subnet_id} has {n_free} free addresses: EKS requires at"
-                    f" least {EKS_MIN_FREE_IPS} in each cluster subnet"
-                    f" ({EKS_RECOMMENDED_FREE_IPS} recommended)"
-                )
-
     def _fail(self, holder: _Live, subnet_id: str, now_s: float, error: str, what: str) -> None:
         self.failures.append(HolderFailure(holder.name, holder.kind, subnet_id, now_s, error, what))
 
@@ -310,20 +296,22 @@ class HoldersController:
                 else f"{holder.kind} {holder.name} found no subnet to go to",
             )
             return
-        need = max(holder.n_per_subnet, ELB_MIN_FREE_IPS) if is_elb else holder.n_per_subnet
-        short = [s for s in holder.subnets if run.world.available_ip_address_count(s) < need]
-        for subnet_id in short:
-            self._fail(
-                holder,
-                subnet_id,
-                now_s,
-                _ELB_SHORT if is_elb else _NO_ADDRESS,
-                f"{holder.kind} {holder.name} not created: subnet {subnet_id} has fewer than"
-                f" {need} free addresses",
-            )
-        if short:
-            holder.failed = True
-            return
+        if is_elb:
+            # ELB's own rule, before EC2 is asked for anything
+            need = max(holder.n_per_subnet, ELB_MIN_FREE_IPS)
+            short = [s for s in holder.subnets if run.world.available_ip_address_count(s) < need]
+            for subnet_id in short:
+                self._fail(
+                    holder,
+                    subnet_id,
+                    now_s,
+                    _ELB_SHORT,
+                    f"{holder.kind} {holder.name} not created: subnet {subnet_id} has fewer than"
+                    f" {need} free addresses",
+                )
+            if short:
+                holder.failed = True
+                return
         for subnet_id in holder.subnets:
             if not self._take(run, holder, subnet_id, holder.n_per_subnet, now_s):
                 holder.failed = True
@@ -333,10 +321,11 @@ class HoldersController:
                     now_s,
                     _NO_ADDRESS,
                     f"{holder.kind} {holder.name} not created: no {holder.n_per_subnet} free"
-                    f" addresses EC2 may pick in {subnet_id}",
+                    f" address{'es' if holder.n_per_subnet > 1 else ''} in {subnet_id}",
                 )
                 for taken in holder.subnets:
                     self._resize(run, holder, taken, 0, now_s)
+                holder.n_max.clear()  # it never held them
                 return
         holder.created_s = now_s
 
