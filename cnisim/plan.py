@@ -914,14 +914,24 @@ class ControlPlane:
         sec. 6 and 9), one address each, round-robin over the subnets.
     subnets : tuple of str
         The cluster subnets; empty: the node groups' subnets (see :meth:`Plan.cluster_subnets`).
+    upgrade_at_s : float or None
+        A cluster version upgrade at this time [s]: EKS creates new ENIs next to the old ones
+        (briefly double, sec. 6); None: no upgrade.
+    upgrade_overlap_s : float
+        How long old and new ENIs coexist [s] (an assumption: AWS publishes no figure).
     """
 
     n_enis: int = 2
     subnets: tuple[str, ...] = ()
+    upgrade_at_s: float | None = None
+    upgrade_overlap_s: float = 600.0
 
     def check(self) -> None:
         """Raise :class:`PlanError` naming this object and the attribute at fault."""
         _check_count(self, "n_enis", 1, 4)
+        if self.upgrade_at_s is not None:
+            _check_seconds(self, "upgrade_at_s")
+        _check_seconds(self, "upgrade_overlap_s")
 
 
 @dataclass(frozen=True)

@@ -157,6 +157,48 @@ def test_holders_fail_as_aws_does_when_the_subnet_is_short(tmp_path: Path) -> No
     ]
 
 
+def test_a_cluster_upgrade_briefly_doubles_the_control_planes_enis(tmp_path: Path) -> None:
+    """Two ENIs over [lb-a, lb-b] from 0 s; the upgrade at 2 min adds eni-3 (lb-a) and eni-4
+    (lb-b); the old two go 3 min later. So each subnet peaks at 2 and ends with 1."""
+    result = run(
+        tmp_path, "controlPlane: {subnets: [lb-a, lb-b], upgradeAt: 2m, upgradeOverlap: 3m}\n"
+    )
+    holders = result.controllers["holders"]
+    assert isinstance(holders, HoldersSummary)
+    assert [(r.name, r.subnet, r.created_s, r.deleted_s) for r in holders.records] == [
+        ("eks-eni-1", "lb-a", 0.0, 300.0),
+        ("eks-eni-2", "lb-b", 0.0, 300.0),
+        ("eks-eni-3", "lb-a", 120.0, pytest.approx(float("nan"), nan_ok=True)),
+        ("eks-eni-4", "lb-b", 120.0, pytest.approx(float("nan"), nan_ok=True)),
+    ]
+    rows = subnet_rows(result)
+    assert rows["lb-a"]["n_peak_used_ips"] == rows["lb-b"]["n_peak_used_ips"] == 2
+    assert used_at_end(result, "lb-a") == used_at_end(result, "lb-b") == 1
+
+
+def test_eks_refuses_an_upgrade_when_a_cluster_subnet_has_fewer_than_five_free(
+    tmp_path: Path,
+) -> None:
+    """lb-a: 11 usable - ENI 1 - the ALB's 8 = 2 free < 5 at the upgrade: refused
+    (InsufficientFreeAddresses); lb-b has room and is not listed; no new ENI anywhere."""
+    result = run(
+        tmp_path,
+        """\
+        controlPlane: {subnets: [lb-a, lb-b], upgradeAt: 2m}
+        loadBalancers: [{name: web, type: alb, subnets: [lb-a, lb-b]}]
+        """,
+    )
+    holders = result.controllers["holders"]
+    assert isinstance(holders, HoldersSummary)
+    assert [(f.name, f.subnet, f.at_s, f.error) for f in holders.failures] == [
+        ("cluster-upgrade", "lb-a", 120.0, "InsufficientFreeAddresses")
+    ]
+    assert [r.name for r in holders.records if r.kind == "eks-control-plane"] == [
+        "eks-eni-1",
+        "eks-eni-2",
+    ]
+
+
 def test_a_loadbalancer_service_creates_its_nlb_when_the_workload_starts(tmp_path: Path) -> None:
     """The AWS Load Balancer Controller takes the subnets tagged internal-elb, one per zone,
     the first by id: lb-a and lb-b here (subnet-a is not tagged)."""
@@ -245,6 +287,8 @@ GOOD_LB = "loadBalancers: [{name: web, type: alb, subnets: [lb-a, lb-b]}]\n"
         ("vpcEndpoints: [{name: s3, subnet: [lb-a]}]", ["did you mean subnets?"]),
         ("controlPlane: {enis: 9}", ["controlPlane.enis", "9 is out of range: use 1 to 4"]),
         ("controlPlane: {subnets: [nope]}", ["controlPlane.subnets", "names subnet nope"]),
+        ("controlPlane: {upgradeAt: soon}", ["controlPlane.upgradeAt", "is not a duration"]),
+        ("controlPlane: {upgradeOverlap: -1m}", ["controlPlane.upgradeOverlap"]),
     ],
 )
 def test_bad_holders_are_one_line_errors(

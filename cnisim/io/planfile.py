@@ -887,7 +887,8 @@ SECTIONS: dict[str, Section] = {
         Section(
             "controlPlane",
             "The EKS control plane's cross-account ENIs in the cluster subnets, from the"
-            " start; a note when a cluster subnet has fewer free addresses than EKS requires.",
+            " start; the report says when a cluster subnet had fewer free addresses than EKS"
+            " requires (6, 16 recommended) or an upgrade needs (5).",
             (
                 Field(
                     "enis",
@@ -904,6 +905,25 @@ SECTIONS: dict[str, Section] = {
                     "the node groups' subnets",
                     "",
                     "The cluster subnets.",
+                ),
+                Field(
+                    "upgradeAt",
+                    "duration",
+                    "none",
+                    "",
+                    "A cluster version upgrade: new ENIs next to the old ones (EKS refuses it,"
+                    " InsufficientFreeAddresses, when a cluster subnet has fewer than 5 free).",
+                    "upgrade_at_s",
+                    as_duration_s,
+                ),
+                Field(
+                    "upgradeOverlap",
+                    "duration",
+                    "10m",
+                    "cnisim (AWS publishes no figure)",
+                    "How long old and new ENIs coexist during an upgrade.",
+                    "upgrade_overlap_s",
+                    as_duration_s,
                 ),
             ),
         ),

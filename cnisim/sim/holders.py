@@ -9,8 +9,11 @@ Each holder takes its addresses when it is created and returns them when it is d
 - an NLB: one ENI (one address) per subnet; an interface VPC endpoint: the same;
 - a NAT gateway: one address in each subnet named;
 - the EKS control plane: its ENIs (2 by default) round-robin over the cluster subnets, from
-  the start; the report says when a cluster subnet had fewer free addresses than EKS
-  requires (:data:`EKS_MIN_FREE_IPS`, from the subnet samples);
+  the start; at a cluster upgrade as many new ones next to them (briefly double) and the old
+  ones deleted after the overlap; EKS refuses the upgrade (``InsufficientFreeAddresses``)
+  when a cluster subnet has fewer than :data:`EKS_UPGRADE_FREE_IPS` free. The report says
+  when a cluster subnet had fewer free addresses than EKS requires (:data:`EKS_MIN_FREE_IPS`,
+  from the subnet samples);
 - a Deployment with a Service of type LoadBalancer: an NLB or ALB at the workload's start, in
   the subnets the AWS Load Balancer Controller would find
   (:meth:`cnisim.plan.Vpc.load_balancer_subnets`).
@@ -25,9 +28,8 @@ Simplifications (each also in the README):
 
 - Creation and deletion are instantaneous; an ALB's growth follows its plan steps, not
   traffic; an ALB that shrinks returns its newest addresses first.
-- The control plane's ENIs are not recreated: cluster upgrades (which briefly double them)
-  are not simulated; the report says when a cluster subnet had fewer free addresses than an
-  upgrade needs (:data:`EKS_UPGRADE_FREE_IPS`).
+- An upgrade's new control-plane ENIs go round-robin from the subnet after the last old one;
+  how long both sets exist is a plan parameter (AWS publishes none).
 
 References
 ----------
@@ -194,11 +196,13 @@ class HoldersController:
         # (time [s], order, action, holder, addresses per subnet)
         self.events: list[tuple[float, int, str, int, int]] = []
         self.cluster_subnets: tuple[str, ...] = ()
+        self.control_plane = plan.control_plane
+        self.enis: list[int] = []  # the control plane's ENIs, oldest first
         if plan.control_plane is not None:
             self.cluster_subnets = plan.cluster_subnets()
-            for i in range(plan.control_plane.n_enis):
-                subnet_id = self.cluster_subnets[i % len(self.cluster_subnets)]
-                self._add(f"eks-eni-{i + 1}", "eks-control-plane", (subnet_id,), 1, 0.0, None)
+            self._add_enis(0.0)
+            if plan.control_plane.upgrade_at_s is not None:
+                self._push(plan.control_plane.upgrade_at_s, "upgrade", -1, 0)
         for holder in holders_in(plan):
             h = self._add(
                 holder.name,
@@ -228,6 +232,46 @@ class HoldersController:
             self._push(stop_s, "delete", h, 0)
         return h
 
+    def _add_enis(self, now_s: float) -> list[int]:
+        """The control plane's ENIs (new ones at an upgrade), round-robin over the subnets."""
+        assert self.control_plane is not None
+        added = []
+        for _ in range(self.control_plane.n_enis):
+            k = len(self.enis)
+            subnet_id = self.cluster_subnets[k % len(self.cluster_subnets)]
+            self.enis.append(
+                self._add(f"eks-eni-{k + 1}", "eks-control-plane", (subnet_id,), 1, now_s, None)
+            )
+            added.append(self.enis[-1])
+        return added
+
+    def _upgrade(self, run: ClusterRun, now_s: float) -> None:
+        """A cluster version upgrade: new ENIs now, the old ones deleted after the overlap."""
+        assert self.control_plane is not None
+        short = [
+            s
+            for s in self.cluster_subnets
+            if run.world.available_ip_address_count(s) < EKS_UPGRADE_FREE_IPS
+        ]
+        for subnet_id in short:
+            self.failures.append(
+                HolderFailure(
+                    "cluster-upgrade",
+                    "eks-control-plane",
+                    subnet_id,
+                    now_s,
+                    "InsufficientFreeAddresses",
+                    f"cluster upgrade refused: cluster subnet {subnet_id} has fewer than"
+                    f" {EKS_UPGRADE_FREE_IPS} free addresses",
+                )
+            )
+        if short:
+            return
+        old = [h for h in self.enis if not self.live[h].failed]
+        self._add_enis(now_s)
+        for h in old:
+            self._push(now_s + self.control_plane.upgrade_overlap_s, "delete", h, 0)
+
     def _push(self, at_s: float, action: str, h: int, n: int) -> None:
         heapq.heappush(self.events, (at_s, len(self.events), action, h, n))
 
@@ -242,6 +286,9 @@ class HoldersController:
         run.catch_up(now_s)
         while self.events and self.events[0][0] <= now_s:
             _, _, action, h, n = heapq.heappop(self.events)
+            if action == "upgrade":
+                self._upgrade(run, now_s)
+                continue
             holder = self.live[h]
             if holder.failed or not math.isnan(holder.deleted_s):
                 continue
