@@ -9,6 +9,8 @@ from pathlib import Path
 import numpy as np
 import pytest
 from clihelp import assert_one_line_error
+from hypothesis import HealthCheck, given, settings
+from hypothesis import strategies as st
 from typer.testing import CliRunner
 
 from cnisim.catalog import load_catalog
@@ -273,3 +275,48 @@ def test_bad_eksctl_fargate_profiles_are_one_line_errors(
     result = runner.invoke(app, ["simulate", str(write(tmp_path, text)), "--engine", "reference"])
     assert result.exit_code == 2
     assert_one_line_error(result.stderr, *fragments)
+
+
+@settings(
+    max_examples=12, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture]
+)
+@given(
+    prefix_a=st.integers(26, 28),
+    prefix_b=st.integers(26, 28),
+    n_pods=st.integers(0, 90),
+    n_alb=st.integers(1, 12),
+    seed=st.integers(0, 3),
+)
+def test_what_the_holders_hold_is_what_their_subnets_lose(
+    tmp_path: Path, prefix_a: int, prefix_b: int, n_pods: int, n_alb: int, seed: int
+) -> None:
+    """In subnets no node uses, the addresses in use at the end are exactly those Fargate pods
+    and the ALB hold; never more than the subnet has; each pod holds one address or none,
+    and every pod either started or is still Pending."""
+    text = textwrap.dedent(PLAN)
+    text = text.replace("10.0.1.0/24", f"10.0.1.0/{prefix_a}").replace(
+        "10.0.2.0/24", f"10.0.2.0/{prefix_b}"
+    )
+    text = text.replace("run: {duration: 10m}", f"run: {{duration: 5m, seed: {seed}}}")
+    text += (
+        f"workloads: [{{kind: Deployment, name: etl, namespace: batch, replicas: {n_pods}}}]\n"
+        "loadBalancers: [{name: web, type: alb, subnets: [f-a, f-b], start: 1m,"
+        f" addressesPerSubnet: {n_alb}}}]\n"
+    )
+    result = simulate(
+        load_plan(write(tmp_path, text), catalog=CATALOG), CATALOG, engine="reference"
+    )
+    summary = summarize(result)
+    for subnet_id in ("f-a", "f-b"):
+        held = sum(h["n_ips_at_end"] for h in summary["holders"] if h["subnet"] == subnet_id)
+        assert used_at_end(result, subnet_id) == held
+        row = next(r for r in summary["subnets"] if r["id"] == subnet_id)
+        assert row["n_min_free_ips"] >= 0 and row["n_peak_used_ips"] <= row["n_usable_ips"]
+    (profile,) = summary["fargate"]
+    fargate = result.controllers["fargate"]
+    assert isinstance(fargate, FargateSummary)
+    assert len(set(fargate.pod.tolist())) == fargate.pod.size == n_pods
+    n_with_address = int(np.count_nonzero(fargate.pod_subnet != ""))
+    fargate_held = sum(h["n_ips_at_end"] for h in summary["holders"] if h["kind"] == "fargate")
+    assert n_with_address == fargate_held
+    assert profile["n_started"] + profile["n_pending_at_end"] == n_pods
