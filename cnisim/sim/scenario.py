@@ -208,7 +208,9 @@ class ClusterRun:
 
     :func:`simulate` builds and runs it. Controllers (:mod:`cnisim.sim.controllers`) act on it
     through its public methods only: :meth:`add_pods`, :meth:`delete_pods`,
-    :meth:`set_group_desired`, :meth:`terminate_node`, :meth:`note`, and read its state
+    :meth:`set_group_desired`, :meth:`terminate_node`, :meth:`note`, :meth:`claim_pods`
+    (take new pods before the scheduler sees them), :meth:`catch_up` (before taking or
+    returning subnet addresses), and read its state
     (``cluster``, ``pods``, ``queue``, ``unschedulable``, ``node_group``, ``node_ready``,
     ``node_gone``, ``asgs``, ``world``, ``engine``).
     """
