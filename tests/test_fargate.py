@@ -183,6 +183,8 @@ def test_selectors_namespaces_labels_wildcards_and_the_profile_label() -> None:
     ("profile", "fragments"),
     [
         ("{name: p, subnets: [f-a]}", ["fargateProfiles[0]", "needs 'selectors'"]),
+        ("{selectors: [{namespace: a}]}", ["fargateProfiles[0]", "needs 'name'"]),
+        ("{name: p, selectors: [{namespace: a, labels: [x]}]}", ["labels", "mapping"]),
         ("{name: p, selectors: []}", ["has 0 selectors: give 1 to 5"]),
         (
             "{name: p, selectors: [" + ", ".join(["{namespace: a}"] * 6) + "]}",

@@ -282,6 +282,19 @@ GOOD_LB = "loadBalancers: [{name: web, type: alb, subnets: [lb-a, lb-b]}]\n"
             ["loadBalancers[0].stop", "is not after start"],
         ),
         (GOOD_LB + "natGateways: [{name: web, subnets: [lb-a]}]", ["web twice"]),
+        ("loadBalancers: [{name: w, type: nlb, start: later}]", ["start", "is not a duration"]),
+        (
+            "loadBalancers: [{name: w, type: alb, subnets: [lb-a, lb-b],"
+            " addressesPerSubnet: 5000}]",
+            ["addressesPerSubnet", "5000 is out of range: use 1 to 4,096"],
+        ),
+        ("loadBalancers: [{type: nlb}]", ["loadBalancers[0]", "needs 'name'"]),
+        ("vpcEndpoints: [{name: s3, start: 2m, stop: 1m}]", ["vpcEndpoints[0].stop"]),
+        (
+            "vpcEndpoints: [{name: s3, subnets: [lb-a, subnet-a]}]",
+            ["a vpc-endpoint takes one subnet per zone"],
+        ),
+        ("natGateways: [{name: nat, subnets: [lb-a], start: -1}]", ["natGateways[0].start"]),
         ("natGateways: [{name: nat}]", ["natGateways[0]", "needs 'subnets'"]),
         ("natGateways: [{name: nat, subnets: [lb-a, lb-a]}]", ["names a subnet twice"]),
         ("vpcEndpoints: [{name: s3, subnet: [lb-a]}]", ["did you mean subnets?"]),
