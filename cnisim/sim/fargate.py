@@ -16,6 +16,9 @@ Simplifications (each also in the README):
   label names, else on the first in plan order (EKS does not say which it picks).
 - CoreDNS stays on the node groups even when a profile selects ``kube-system``: the EKS add-on
   carries the ``eks.amazonaws.com/compute-type: ec2`` annotation.
+- In an IPv6 cluster a Fargate pod still takes one IPv4 address here, as every EKS node (a
+  Fargate micro-VM is one) has an IPv4 address next to its IPv6 one (community.aws, "IPv6
+  Fundamentals for EKS workloads").
 - The start delay is one fixed value per profile; image pulls take no time; a pod that found
   no address is tried again every :data:`RETRY_S` (an assumption: AWS publishes no interval).
 
