@@ -64,6 +64,7 @@ from cnisim.sim.nodegroups import (
     node_ready_s,
 )
 from cnisim.sim.nodes import NodeCapacity, node_capacity
+from cnisim.sim.rollouts import workload_controllers
 from cnisim.sim.scenario_result import SimulationResult
 from cnisim.sim.scheduler import ClusterState, PendingPods
 from cnisim.sim.spec import max_pods_options
@@ -208,7 +209,7 @@ class ClusterRun:
     through its public methods only: :meth:`add_pods`, :meth:`delete_pods`,
     :meth:`set_group_desired`, :meth:`terminate_node`, :meth:`note`, and read its state
     (``cluster``, ``pods``, ``queue``, ``unschedulable``, ``node_group``, ``node_ready``,
-    ``node_gone``, ``asgs``, ``world``, ``engine``).
+    ``node_gone``, ``asgs``, ``world``, ``engine``) and :meth:`pods_available`.
     """
 
     def __init__(self, plan: Plan, catalog: Catalog, engine: EngineName) -> None:
@@ -324,6 +325,24 @@ class ClusterRun:
             with_address = bound[table.needs_address]
             if with_address.size:
                 self.engine.delete_pods(now_s + self.tick_s, with_address)
+
+    def pods_available(self, pod_ids: ArrayLike, now_s: float) -> NDArray[np.bool_]:
+        """Per pod: bound and running, its ADD got its address (or branch ENI) by ``now_s``,
+        and not deleted. Host-network pods (and every pod of an IPv6 cluster, which takes no
+        IPv4 address) are available once bound. The engine runs up to ``now_s`` to answer.
+
+        This is the Deployment controller's "available" with ``minReadySeconds: 0`` and a
+        container that is Ready as soon as it has its network (no image pull, no probe).
+        """
+        pods = self.pods
+        ids = np.asarray(pod_ids, dtype=np.int64).ravel()
+        bound = (pods["node"][ids] >= 0) & np.isnan(pods["deleted_s"][ids])
+        needs = pods["needs_address"][ids] & ~self.ipv6
+        ask = bound & needs
+        if ask.any():
+            self.engine.run_until(now_s)
+            bound[ask] = self.engine.pods_running(ids[ask])
+        return bound
 
     def set_group_desired(self, g: int, n_nodes: int, now_s: float) -> DesiredChange:
         """Set node group ``g``'s desired size (clamped to min..max); its Auto Scaling group
@@ -543,7 +562,9 @@ class ClusterRun:
         start = self.i_arrival
         stop = int(np.searchsorted(created_s[: self.n_generated], now_s, side="right"))
         if stop > start:
-            self.queue.add(np.arange(start, stop, dtype=np.int64), now_s)
+            ids = np.arange(start, stop, dtype=np.int64)
+            # a controller may have deleted a pod before it was due (a scale-down at a start)
+            self.queue.add(ids[np.isnan(self.pods["deleted_s"][ids])], now_s)
             self.i_arrival = stop
 
     def schedule_pending(self, now_s: float) -> None:
@@ -705,8 +726,9 @@ class ClusterRun:
 
 def make_controllers(plan: Plan, run: ClusterRun) -> list[Controller]:
     """The controllers the plan asks for, in the order they step each tick."""
-    del plan, run  # none yet: the cluster autoscaler, workload controllers and holders come here
-    return []
+    controllers: list[Controller] = []
+    controllers += workload_controllers(run.workloads)
+    return controllers
 
 
 def simulate(
