@@ -67,6 +67,7 @@ __all__ = [
     "DeploymentSummary",
     "RolloutRecord",
     "deletion_order",
+    "fenceposts",
     "resolve_fenceposts",
     "workload_controllers",
 ]
@@ -85,8 +86,8 @@ def resolve_fenceposts(strategy: RollingUpdate, replicas: int) -> tuple[int, int
     """The pods a rollout may add above and take below ``replicas``: (surge, unavailable).
 
     A percent surge rounds up, a percent unavailable rounds down; if both come to 0 (a small
-    Deployment's rounding), unavailable is 1 so the rollout can proceed. Unavailable is at
-    most ``replicas`` (``MaxUnavailable``).
+    Deployment's rounding), unavailable is 1 so the rollout can proceed. (The controller then
+    takes at most ``replicas`` unavailable, as ``MaxUnavailable`` does: :func:`fenceposts`.)
 
     Parameters
     ----------
@@ -116,6 +117,19 @@ def resolve_fenceposts(strategy: RollingUpdate, replicas: int) -> tuple[int, int
     unavailable = _scaled(strategy.max_unavailable, replicas, round_up=False)
     if surge == 0 and unavailable == 0:
         unavailable = 1
+    return surge, unavailable
+
+
+def fenceposts(strategy: RollingUpdate, replicas: int) -> tuple[int, int]:
+    """What the controller uses: :func:`resolve_fenceposts` with unavailable at most
+    ``replicas`` (``MaxUnavailable``).
+
+    Examples
+    --------
+    >>> fenceposts(RollingUpdate(1, 2), 1), resolve_fenceposts(RollingUpdate(1, 2), 1)
+    ((1, 1), (1, 2))
+    """
+    surge, unavailable = resolve_fenceposts(strategy, replicas)
     return surge, min(unavailable, replicas)
 
 
@@ -165,7 +179,7 @@ class RolloutRecord:
     n_replicas : int
         The Deployment's replicas when it started [pods].
     n_max_surge, n_max_unavailable : int
-        Its fenceposts (:func:`resolve_fenceposts`) [pods].
+        Its fenceposts (:func:`fenceposts`) [pods].
     n_peak_pods : int
         Most pods of the Deployment at once, old and new, pending ones included [pods].
     n_peak_pods_with_address : int
@@ -275,7 +289,7 @@ class DeploymentController:
         if self.rollouts and self.rollouts[-1].outcome == "in progress":
             self.rollouts[-1].outcome = "superseded"
         self.revision += 1
-        surge, unavailable = resolve_fenceposts(self.spec.rolling_update, self.replicas)
+        surge, unavailable = fenceposts(self.spec.rolling_update, self.replicas)
         self.rollouts.append(_Rollout(self.revision, now_s, self.replicas, surge, unavailable))
 
     def _sync(self, run: ClusterRun, now_s: float) -> bool:
@@ -318,7 +332,7 @@ class DeploymentController:
         now_s: float,
     ) -> bool:
         """One ``rolloutRolling`` sync: scale the new revision up, else the old ones down."""
-        surge, unavailable = resolve_fenceposts(self.spec.rolling_update, self.replicas)
+        surge, unavailable = fenceposts(self.spec.rolling_update, self.replicas)
         n_new = int(np.count_nonzero(is_new))
         # reconcileNewReplicaSet
         if n_new > self.replicas:
