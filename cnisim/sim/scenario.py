@@ -337,9 +337,8 @@ class ClusterRun:
         pods = self.pods
         ids = np.asarray(pod_ids, dtype=np.int64).ravel()
         bound = (pods["node"][ids] >= 0) & np.isnan(pods["deleted_s"][ids])
-        needs = pods["needs_address"][ids] & ~self.ipv6
-        ask = bound & needs
-        if ask.any():
+        ask = bound & pods["needs_address"][ids]
+        if ask.any() and not self.ipv6:
             self.engine.run_until(now_s)
             bound[ask] = self.engine.pods_running(ids[ask])
         return bound
