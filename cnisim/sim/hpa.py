@@ -139,6 +139,10 @@ class HpaSummary:
         The metric's recommendation [pods].
     n_desired : ndarray of int64
         The replicas set, after stabilization and limits [pods].
+    change_s : ndarray of float64
+        When it changed the Deployment's replicas [s].
+    replicas : ndarray of int64
+        The replicas from each change on [pods].
     """
 
     workload: str
@@ -147,21 +151,8 @@ class HpaSummary:
     n_ready: NDArray[np.int64]
     n_recommended: NDArray[np.int64]
     n_desired: NDArray[np.int64]
-
-    @property
-    def change_s(self) -> NDArray[np.float64]:
-        """When the replicas changed [s]."""
-        return self.sync_s[self._changed]
-
-    @property
-    def replicas(self) -> NDArray[np.int64]:
-        """The replicas from each change on [pods]."""
-        return self.n_desired[self._changed]
-
-    @property
-    def _changed(self) -> NDArray[np.bool_]:
-        before = np.concatenate([[-1], self.n_desired[:-1]])
-        return np.asarray(self.n_desired != before)
+    change_s: NDArray[np.float64]
+    replicas: NDArray[np.int64]
 
 
 class HorizontalPodAutoscaler:
@@ -177,6 +168,7 @@ class HorizontalPodAutoscaler:
         self.next_sync_s = deployment.spec.start_s
         self.recommendations: list[tuple[float, int]] = []  # (sync [s], recommendation)
         self.rows: list[tuple[float, float, int, int, int]] = []
+        self.changes: list[tuple[float, int]] = []
 
     def next_due_s(self, now_s: float) -> float:
         """The next sync [s]."""
@@ -211,12 +203,14 @@ class HorizontalPodAutoscaler:
         # rate limits, then the bounds
         desired = min(desired, max(2 * current, current + _SCALE_UP_PODS))
         desired = min(max(desired, hpa.min_replicas), hpa.max_replicas)
-        deployment.scale(desired, now_s, "hpa")
+        if deployment.scale(desired, now_s, "hpa"):
+            self.changes.append((now_s, desired))
         self.rows.append((now_s, load, n_ready, recommended, desired))
         return False
 
     def summary(self) -> HpaSummary:
-        """Every sync: the load, the ready pods, the recommendation and the replicas set."""
+        """Every sync (the load, the ready pods, the recommendation, the replicas set) and
+        every change."""
         columns = list(zip(*self.rows, strict=True)) if self.rows else [()] * 5
         return HpaSummary(
             workload=self.deployment.spec.name,
@@ -225,4 +219,6 @@ class HorizontalPodAutoscaler:
             n_ready=np.asarray(columns[2], dtype=np.int64),
             n_recommended=np.asarray(columns[3], dtype=np.int64),
             n_desired=np.asarray(columns[4], dtype=np.int64),
+            change_s=np.asarray([t for t, _ in self.changes], dtype=np.float64),
+            replicas=np.asarray([n for _, n in self.changes], dtype=np.int64),
         )
