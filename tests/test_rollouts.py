@@ -3,18 +3,21 @@
 from __future__ import annotations
 
 import dataclasses
+import json
 import math
 import textwrap
 from pathlib import Path
 
 import numpy as np
 import pytest
+from clihelp import run_cnisim
 from hypothesis import given
 from hypothesis import strategies as st
 
 from cnisim.catalog import load_catalog
 from cnisim.io import load_plan
 from cnisim.plan import Plan, RollingUpdate
+from cnisim.report import summarize
 from cnisim.sim.rollouts import DeploymentSummary, fenceposts, resolve_fenceposts
 from cnisim.sim.scenario import simulate
 from cnisim.sim.scenario_result import SimulationResult
@@ -169,3 +172,46 @@ def test_a_second_rollout_before_the_first_ends_supersedes_it(tmp_path: Path) ->
     rollouts = deployment(simulate(load(tmp_path, text), CATALOG)).rollouts
     assert [r.outcome for r in rollouts] == ["superseded", "complete"]
     assert math.isnan(rollouts[0].end_s)
+
+
+def test_a_rollout_with_no_room_for_its_surge_stalls_and_says_so(tmp_path: Path) -> None:
+    """27 pods fill the m5.large (29 max pods, 2 of them aws-node and kube-proxy); with
+    maxSurge 1 and maxUnavailable 0 the new pod has no slot and no old pod may go: the
+    rollout never progresses, the old pods all stay, and the report says it had not finished."""
+    text = SMALL.replace("STRATEGY", "{maxSurge: 1, maxUnavailable: 0}")
+    text = text.replace("replicas: 4", "replicas: 27").replace(", {at: 10m}", "")
+    result = simulate(load(tmp_path, text), CATALOG)
+    (rollout,) = deployment(result).rollouts
+    assert rollout.outcome == "in progress" and math.isnan(rollout.end_s)
+    assert rollout.n_peak_pods == 28 and rollout.n_peak_pods_with_address == 27
+    web = result.pod_workload == result.workload_names.index("web")
+    assert np.count_nonzero(web & np.isnan(result.pod_deleted_s) & (result.pod_node >= 0)) == 27
+    findings = summarize(result)["findings"]
+    assert "the rollout of web at 0h05m00s had not finished at the end" in " ".join(findings)
+
+
+def test_the_cli_reports_the_example_rollout_in_a_line_and_in_json(tmp_path: Path) -> None:
+    example = str(EXAMPLES / "rolling-update.yaml")
+    proc = run_cnisim("simulate", example, "--engine", "reference", "-o", "json", cwd=tmp_path)
+    assert proc.returncode == 0, proc.stderr
+    (web,) = json.loads(proc.stdout)["deployments"]
+    assert web["name"] == "web" and web["replica_changes"] == []
+    assert web["rollouts"] == [
+        {
+            "revision": 1,
+            "start_s": 1200.0,
+            "end_s": web["rollouts"][0]["end_s"],
+            "outcome": "complete",
+            "n_replicas": 40,
+            "n_max_surge": 10,
+            "n_max_unavailable": 0,
+            "n_peak_pods": 50,
+            "n_peak_pods_with_address": 50,
+            "n_peak_extra_addresses": 10,
+        }
+    ]
+    proc = run_cnisim("simulate", example, "--engine", "reference", cwd=tmp_path)
+    assert proc.returncode == 0, proc.stderr
+    (line,) = [line for line in proc.stdout.splitlines() if line.startswith("rollout of web")]
+    assert line.startswith("rollout of web (revision 1): 0h20m00s to 0h20m")
+    assert line.endswith("peak 50 pods, 50 with an address (10 extra addresses)")
