@@ -26,7 +26,8 @@ Meanings (the plan reference, ``docs/plan-reference.md``, repeats them):
   ``rollouts[].n_peak_pods`` counts old and new pods (pending ones too),
   ``n_peak_pods_with_address`` those holding an address, ``n_peak_extra_addresses`` that minus
   the replicas (what the rollout needed beyond the Deployment's own addresses), all observed
-  at every tick of the rollout; ``end_s`` is null unless it completed (``outcome``).
+  at every tick of the rollout, and ``n_min_available`` the fewest pods available;
+  ``end_s`` is null unless it completed (``outcome``).
   ``replica_changes[]``: each change of replicas, with its source.
 
 References
@@ -212,6 +213,7 @@ def _deployments(result: SimulationResult) -> list[dict[str, Any]]:
                 "n_peak_pods": r.n_peak_pods,
                 "n_peak_pods_with_address": r.n_peak_pods_with_address,
                 "n_peak_extra_addresses": r.n_peak_extra_addresses,
+                "n_min_available": r.n_min_available,
             }
             for r in summary.rollouts
         ]

@@ -11,7 +11,7 @@ from pathlib import Path
 import numpy as np
 import pytest
 from clihelp import run_cnisim
-from hypothesis import given
+from hypothesis import HealthCheck, assume, given, settings
 from hypothesis import strategies as st
 
 from cnisim.catalog import load_catalog
@@ -97,6 +97,7 @@ def test_the_example_rollout_needs_a_quarter_more_addresses(engine: str) -> None
     assert 1200.0 < rollout.end_s < 1500.0
     assert rollout.n_peak_pods == rollout.n_peak_pods_with_address == 50
     assert rollout.n_peak_extra_addresses == 10
+    assert rollout.n_min_available == 40  # maxUnavailable 0
     # the cluster's view: addresses assigned to pods (all nodes) at every second
     sim = result.ipamd
     times = np.unique(sim.sample_s)
@@ -208,6 +209,7 @@ def test_the_cli_reports_the_example_rollout_in_a_line_and_in_json(tmp_path: Pat
             "n_peak_pods": 50,
             "n_peak_pods_with_address": 50,
             "n_peak_extra_addresses": 10,
+            "n_min_available": 40,
         }
     ]
     proc = run_cnisim("simulate", example, "--engine", "reference", cwd=tmp_path)
@@ -215,3 +217,36 @@ def test_the_cli_reports_the_example_rollout_in_a_line_and_in_json(tmp_path: Pat
     (line,) = [line for line in proc.stdout.splitlines() if line.startswith("rollout of web")]
     assert line.startswith("rollout of web (revision 1): 0h20m00s to 0h20m")
     assert line.endswith("peak 50 pods, 50 with an address (10 extra addresses)")
+
+
+@settings(
+    max_examples=12, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture]
+)
+@given(
+    replicas=st.integers(1, 12),
+    surge=st.sampled_from(["0%", "25%", "50%", "100%", 0, 1, 3]),
+    unavailable=st.sampled_from(["0%", "25%", "50%", "100%", 0, 1, 3]),
+)
+def test_every_rollout_keeps_its_fenceposts_and_completes(
+    tmp_path: Path, replicas: int, surge: int | str, unavailable: int | str
+) -> None:
+    """On a node with room for all: never more than replicas + surge pods, never fewer than
+    replicas - unavailable available, and the rollout completes with only new pods."""
+    strategy = RollingUpdate(surge, unavailable)
+    assume(not both_written_zero(strategy))  # the plan refuses it, as Kubernetes does
+    n_surge, n_unavailable = fenceposts(strategy, replicas)
+    text = SMALL.replace("replicas: 4", f"replicas: {replicas}").replace(", {at: 10m}", "")
+    text = text.replace("STRATEGY", f"{{maxSurge: {surge!r}, maxUnavailable: {unavailable!r}}}")
+    result = simulate(load(tmp_path, text), CATALOG)
+    (rollout,) = deployment(result).rollouts
+    assert rollout.outcome == "complete"
+    assert rollout.n_peak_pods <= replicas + n_surge
+    assert rollout.n_min_available >= replicas - n_unavailable
+    web = result.pod_workload == result.workload_names.index("web")
+    alive = web & np.isnan(result.pod_deleted_s)
+    assert alive.sum() == replicas and (result.pod_created_s[alive] >= 300.0).all()
+
+
+def both_written_zero(strategy: RollingUpdate) -> bool:
+    """Both fields written as 0 (or 0%): Kubernetes' validation and the plan refuse it."""
+    return all(str(v).rstrip("%") == "0" for v in (strategy.max_surge, strategy.max_unavailable))

@@ -185,6 +185,9 @@ class RolloutRecord:
     n_peak_pods_with_address : int
         Most of its pods holding an address at once (running: bound and its ADD answered)
         [pods].
+    n_min_available : int
+        Fewest of its pods available at once (at least ``n_replicas - n_max_unavailable``
+        when it started with all available and no node left) [pods].
     n_peak_extra_addresses : int
         ``n_peak_pods_with_address - n_replicas``, at least 0: the addresses the rollout
         needed beyond the Deployment's own [addresses].
@@ -199,6 +202,7 @@ class RolloutRecord:
     n_max_unavailable: int
     n_peak_pods: int
     n_peak_pods_with_address: int
+    n_min_available: int
 
     @property
     def n_peak_extra_addresses(self) -> int:
@@ -226,6 +230,7 @@ class _Rollout:
     outcome: str = "in progress"
     n_peak_pods: int = 0
     n_peak_pods_with_address: int = 0
+    n_min_available: int = -1  # not observed yet
 
 
 class DeploymentController:
@@ -303,6 +308,9 @@ class DeploymentController:
             current.n_peak_pods_with_address = max(
                 current.n_peak_pods_with_address, int(np.count_nonzero(with_address))
             )
+            n_available = int(np.count_nonzero(available))
+            if current.n_min_available < 0 or n_available < current.n_min_available:
+                current.n_min_available = n_available
         is_new = pods["revision"][live] == self.revision
         n_new = int(np.count_nonzero(is_new))
         deleted = False
@@ -407,6 +415,7 @@ class DeploymentController:
                     n_max_unavailable=r.n_max_unavailable,
                     n_peak_pods=r.n_peak_pods,
                     n_peak_pods_with_address=r.n_peak_pods_with_address,
+                    n_min_available=max(r.n_min_available, 0),
                 )
                 for r in self.rollouts
             ),
