@@ -258,6 +258,8 @@ class DeploymentController:
         self.i_rollout = 0
         self.sync_due_s = math.inf
         self.rollouts: list[_Rollout] = []
+        self._ids = np.zeros(0, dtype=np.int64)  # its pods, deleted ones pruned at each call
+        self._n_searched = 0  # pods of the run searched for its own so far
 
     # ------------------------------------------------------------------ for replica sources
     def scale(self, replicas: int, now_s: float, source: str) -> bool:
@@ -270,9 +272,18 @@ class DeploymentController:
         return True
 
     def live_pods(self, run: ClusterRun) -> NDArray[np.int64]:
-        """The Deployment's pods not deleted (pending ones included), by id."""
+        """The Deployment's pods not deleted (pending ones included), by id.
+
+        Only the pods added to the run since the last call are searched (a node's loss
+        recreates pods under new ids), so a call costs its own pods, not the run's.
+        """
         pods = run.pods
-        return np.flatnonzero((pods["workload"] == self.index) & np.isnan(pods["deleted_s"]))
+        if pods.n > self._n_searched:
+            new = pods["workload"][self._n_searched :] == self.index
+            self._ids = np.concatenate([self._ids, self._n_searched + np.flatnonzero(new)])
+            self._n_searched = pods.n
+        self._ids = self._ids[np.isnan(pods["deleted_s"][self._ids])]
+        return self._ids
 
     # ------------------------------------------------------------------ the controller
     def next_due_s(self, now_s: float) -> float:
