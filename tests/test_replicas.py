@@ -140,3 +140,51 @@ def test_a_scheduled_deployment_scales_up_and_down_end_to_end(tmp_path: Path) ->
     # the run's pods: 12 web pods at most, 9 of them deleted at 20 min
     web = result.pod_workload == result.workload_names.index("web")
     assert web.sum() == 12 and np.count_nonzero(result.pod_deleted_s[web] == 1200.0) == 9
+
+
+def test_a_scale_down_counts_the_pods_recreated_after_a_node_loss(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """12 web pods from 3 min, spread over two nodes; at 5 min the node with the most is
+    terminated and its pods are recreated under new ids (the ReplicaSet's replacements); at
+    10 min the schedule asks for 3: the controller finds the replacements too, so exactly 3
+    pods are left."""
+    from cnisim.sim import scenario
+    from cnisim.sim.scenario import ClusterRun
+
+    class Terminate:
+        name = "terminate"
+        done = False
+
+        def next_due_s(self, now_s: float) -> float:
+            return float("inf") if self.done else 300.0
+
+        def step(self, run: ClusterRun, now_s: float) -> bool:
+            self.done = True
+            busiest = max(range(len(run.pods_on)), key=lambda node: len(run.pods_on[node]))
+            self.node = busiest
+            run.terminate_node(busiest, now_s, decrement_desired=False)
+            return True
+
+        def summary(self) -> object:
+            return self.done
+
+    make, terminate = scenario.make_controllers, Terminate()
+    monkeypatch.setattr(
+        scenario, "make_controllers", lambda plan, run: [terminate, *make(plan, run)]
+    )
+    text = PLAN.replace("desiredCapacity: 1", "desiredCapacity: 2").replace(
+        "maxSize: 1", "maxSize: 2"
+    )
+    path = tmp_path / "plan.yaml"
+    path.write_text(
+        textwrap.dedent(text).replace(
+            "SOURCE", "start: 3m\n    schedule: [{at: 0s, replicas: 12}, {at: 10m, replicas: 3}]"
+        )
+    )
+    result = simulate(load_plan(path, catalog=CATALOG), CATALOG)
+    web = result.pod_workload == result.workload_names.index("web")
+    lost = web & (result.pod_deleted_s == 300.0) & (result.pod_node == terminate.node)
+    assert 0 < lost.sum() < 12  # some pods were on the lost node and were recreated
+    assert np.count_nonzero(web & (result.pod_created_s == 300.0)) == lost.sum()
+    assert alive_at(result, 599.0) == 12 and alive_at(result, 600.0) == 3
