@@ -126,6 +126,8 @@ BAD = [
     ("schedule: [{at: 1h, replicas: 2.5}]\n", "schedule[0].replicas: is 2.5: write a whole number"),
     ("schedule: [{at: 1h}]\n", "workloads[0].schedule[0]: needs 'replicas'"),
     ("schedule: [{at: 1h, replicas: -4}]\n", "value -4 is out of range"),
+    ("schedule: [{at: noon, replicas: 4}]\n", "schedule[0].at: duration 'noon'"),
+    ("schedule: {at: 1h, replicas: 4}\n", "workloads[0].schedule: is a mapping: write a list"),
     # diurnal
     ("diurnal: {minReplicas: 10, peakAt: 2h}\n", "workloads[0].diurnal: needs 'maxReplicas'"),
     (
@@ -144,6 +146,14 @@ BAD = [
         "schedule: [{at: 0s, replicas: 1}]\n"
         "diurnal: {minReplicas: 1, maxReplicas: 5, peakAt: 2h}\n",
         "schedule and diurnal both set the replicas: keep one",
+    ),
+    (
+        "diurnal: {minReplicas: 1, maxReplicas: 5, peakAt: noon}\n",
+        "workloads[0].diurnal.peakAt: duration 'noon'",
+    ),
+    (
+        "diurnal: {minReplicas: 1, maxReplicas: 5, peakAt: 2h, phase: 1h}\n",
+        "diurnal.phase: unknown field in diurnal",
     ),
     # hpa
     ("hpa: {maxReplicas: 5}\n", "workloads[0].hpa: needs a load"),
@@ -173,11 +183,37 @@ BAD = [
         "hpa.load.diurnal: needs 'max'",
     ),
     (
+        "hpa: {maxReplicas: 5, load: {schedule: [{at: 1 h, cpu: 1}]}}\n",
+        "hpa.load.schedule[0].at: duration '1 h'",
+    ),
+    (
+        "hpa: {maxReplicas: 5, load: {diurnal: {min: 2, max: 1, peakAt: 1h}}}\n",
+        "hpa.load.diurnal.max: the least value 2000 is above the greatest 1000",
+    ),
+    (
+        "hpa: {maxReplicas: 5, load: {diurnal: {min: -1, max: 1, peakAt: 1h}}}\n",
+        "hpa.load.diurnal.min: CPU '-1'",
+    ),
+    (
+        "hpa: {maxReplicas: 5, load: {diurnal: {min: 1, max: 2, peakAt: 1h, period: 0s}}}\n",
+        "hpa.load.diurnal.period: 0 s is not positive",
+    ),
+    (
+        "hpa: {maxReplicas: 5, load: {steps: []}}\n",
+        "hpa.load.steps: unknown field in hpa.load",
+    ),
+    (
         "hpa: {maxReplicas: 5, load: {schedule: [{at: 0s, cpu: 1}]}}\n"
         "schedule: [{at: 0s, replicas: 1}]\n",
         "schedule and hpa both set the replicas: keep one",
     ),
 ]
+
+
+def bad(fragment: str) -> tuple[str, str]:
+    """The one case of BAD whose message has ``fragment``."""
+    (case,) = [case for case in BAD if fragment in case[1]]
+    return case
 
 
 @pytest.mark.parametrize(("extra", "fragment"), BAD, ids=[b[1][:40] for b in BAD])
@@ -204,7 +240,14 @@ def test_an_hpa_needs_a_cpu_request(tmp_path: Path) -> None:
 
 @pytest.mark.parametrize(
     ("extra", "fragment"),
-    [BAD[0], BAD[1], BAD[8], BAD[12], BAD[17], BAD[21]],
+    [
+        bad("'Recreate' is not simulated"),
+        bad("are both 0"),
+        bad("rollouts[0]: needs 'at'"),
+        bad("is not after the one"),
+        bad("least value 10"),
+        bad("hpa: needs a load"),
+    ],
     ids=["strategy", "fenceposts", "rollouts", "schedule", "diurnal", "hpa"],
 )
 def test_the_cli_exits_2_with_one_line(tmp_path: Path, extra: str, fragment: str) -> None:
