@@ -52,20 +52,25 @@ __all__ = [
     "ControlPlane",
     "DaemonSet",
     "Deployment",
+    "Diurnal",
     "FargateProfile",
     "FargateSelector",
+    "Hpa",
     "JobStream",
     "Lifetime",
     "NodeGroup",
     "Plan",
     "Resources",
+    "RollingUpdate",
     "Run",
     "Scheduler",
     "Service",
+    "Steps",
     "Subnet",
     "Vpc",
     "Workload",
     "check_instance_types",
+    "parse_int_or_percent",
     "region_of_zone",
     "resolve_sizes",
 ]
@@ -584,6 +589,206 @@ class Service:
         )
 
 
+_PERCENT_RE = re.compile(r"[0-9]+%")
+
+
+def parse_int_or_percent(value: int | str) -> tuple[int, bool]:
+    """A Kubernetes IntOrString of a rolling update: ``(number, is_percent)``.
+
+    Raises
+    ------
+    ValueError
+        Not a whole number >= 0 nor a percent such as ``25%`` (Kubernetes ``IsValidPercent``).
+
+    Examples
+    --------
+    >>> parse_int_or_percent("25%"), parse_int_or_percent(1)
+    ((25, True), (1, False))
+    """
+    if isinstance(value, int) and not isinstance(value, bool) and value >= 0:
+        return value, False
+    if isinstance(value, str) and _PERCENT_RE.fullmatch(value):
+        return int(value[:-1]), True
+    raise ValueError(f"{value!r} is not a whole number >= 0 or a percent such as 25%")
+
+
+@dataclass(frozen=True)
+class RollingUpdate:
+    """A Deployment's ``strategy.rollingUpdate``: pods above and below ``replicas`` in a rollout.
+
+    Attributes
+    ----------
+    max_surge, max_unavailable : int or str
+        A number of pods or a percent of ``replicas`` (``"25%"``, Kubernetes' default for
+        both); a percent surge rounds up, a percent unavailable rounds down
+        (:func:`cnisim.sim.rollouts.resolve_fenceposts`).
+
+    References
+    ----------
+    kubernetes ``pkg/apis/apps/v1/defaults.go`` (25 % / 25 %) and
+    ``pkg/apis/apps/validation/validation.go`` ValidateRollingUpdateDeployment (maxUnavailable
+    at most 100 %; not both 0).
+    """
+
+    max_surge: int | str = "25%"
+    max_unavailable: int | str = "25%"
+
+    def check(self) -> None:
+        """Raise :class:`PlanError` naming this object and the attribute at fault."""
+        parsed = {}
+        for attr in ("max_surge", "max_unavailable"):
+            try:
+                parsed[attr] = parse_int_or_percent(getattr(self, attr))
+            except ValueError as exc:
+                raise PlanError(str(exc), obj=self, attr=attr) from None
+        number, percent = parsed["max_unavailable"]
+        _check(
+            not percent or number <= 100,
+            f"maxUnavailable {number}% is above 100%: give at most 100%",
+            self,
+            "max_unavailable",
+        )
+        _check(
+            parsed["max_surge"][0] > 0 or number > 0,
+            "maxSurge and maxUnavailable are both 0: a rollout could never start; give one of"
+            " them above 0 (Kubernetes refuses it too)",
+            self,
+            "max_unavailable",
+        )
+
+
+@dataclass(frozen=True)
+class Steps:
+    """A value that steps at given times: ``values[i]`` from ``at_s[i]`` on.
+
+    Attributes
+    ----------
+    at_s : tuple of float
+        When each value starts [s], increasing.
+    values : tuple of float
+        The values (replicas [pods], or a load [millicores]).
+    """
+
+    at_s: tuple[float, ...]
+    values: tuple[float, ...]
+
+    def check(self) -> None:
+        """Raise :class:`PlanError` naming this object and the attribute at fault."""
+        _check(bool(self.at_s), "a schedule needs at least one entry", self, "at_s")
+        _check(len(self.at_s) == len(self.values), "one value per time", self, "values")
+        for t_s in self.at_s:
+            _check(
+                math.isfinite(t_s) and t_s >= 0,
+                f"time {t_s:g} s is negative: use 0s or more",
+                self,
+                "at_s",
+            )
+        for earlier, later in zip(self.at_s, self.at_s[1:], strict=False):
+            _check(
+                later > earlier,
+                f"entry at {later:g} s is not after the one at {earlier:g} s: list the"
+                " entries in time order, each time once",
+                self,
+                "at_s",
+            )
+        for value in self.values:
+            _check(
+                math.isfinite(value) and 0 <= value <= _MAX_COUNT,
+                f"value {value:g} is out of range: use 0 to {_MAX_COUNT:,}",
+                self,
+                "values",
+            )
+
+
+@dataclass(frozen=True)
+class Diurnal:
+    """A daily (or other period) cosine between ``low`` and ``high``, highest at ``peak_at_s``.
+
+    ``value(t) = low + (high - low) * (1 + cos(2 pi (t - peak_at_s) / period_s)) / 2``,
+    evaluated every ``every_s`` (:func:`cnisim.sim.replicas.curve_value`).
+
+    Attributes
+    ----------
+    low, high : float
+        Least and greatest value (replicas [pods], or a load [millicores]).
+    peak_at_s : float
+        Time of the peak within the period [s] (``14h``: 2 pm, if the run starts at midnight).
+    period_s : float
+        Length of one cycle [s] (default a day).
+    every_s : float
+        How often the value is re-evaluated [s] (default 5 min).
+    """
+
+    low: float
+    high: float
+    peak_at_s: float
+    period_s: float = 86_400.0
+    every_s: float = 300.0
+
+    def check(self) -> None:
+        """Raise :class:`PlanError` naming this object and the attribute at fault."""
+        for attr in ("low", "high"):
+            value = getattr(self, attr)
+            _check(
+                math.isfinite(value) and 0 <= value <= _MAX_COUNT,
+                f"{value:g} is out of range: use 0 to {_MAX_COUNT:,}",
+                self,
+                attr,
+            )
+        _check(
+            self.low <= self.high,
+            f"the least value {self.low:g} is above the greatest {self.high:g}: swap them",
+            self,
+            "high",
+        )
+        _check_seconds(self, "peak_at_s")
+        _check_seconds(self, "period_s", positive=True)
+        _check_seconds(self, "every_s", positive=True)
+
+
+Curve: TypeAlias = Steps | Diurnal
+
+
+@dataclass(frozen=True)
+class Hpa:
+    """A HorizontalPodAutoscaler on CPU utilization, driven by a load curve.
+
+    Attributes
+    ----------
+    min_replicas, max_replicas : int
+        Bounds of the replicas it sets [pods].
+    target_cpu_utilization_percent : int
+        Target mean CPU use over the pods' CPU requests [%] (default 80; an integer, as
+        Kubernetes' ``targetCPUUtilizationPercentage``).
+    load : Steps or Diurnal
+        The Deployment's total CPU demand over time [millicores], shared evenly by its
+        available pods.
+
+    References
+    ----------
+    kubernetes ``pkg/apis/autoscaling/v1/defaults.go`` (minReplicas 1, target 80 %);
+    ``docs/cluster-model.md`` sec. 5.
+    """
+
+    max_replicas: int
+    load: Curve
+    min_replicas: int = 1
+    target_cpu_utilization_percent: int = 80
+
+    def check(self) -> None:
+        """Raise :class:`PlanError` naming this object and the attribute at fault."""
+        _check_count(self, "min_replicas", 1, _MAX_COUNT)
+        _check_count(self, "max_replicas", 1, _MAX_COUNT)
+        _check(
+            self.min_replicas <= self.max_replicas,
+            f"minReplicas {self.min_replicas} is above maxReplicas {self.max_replicas}",
+            self,
+            "min_replicas",
+        )
+        _check_count(self, "target_cpu_utilization_percent", 1, 1000)
+        self.load.check()
+
+
 @dataclass(frozen=True)
 class Deployment:
     """A Deployment: ``replicas`` pods from ``start_s`` until the run ends.
@@ -607,6 +812,17 @@ class Deployment:
     service : Service or None
         A Service of type LoadBalancer in front of the pods: its load balancer is created at
         ``start_s``.
+    rolling_update : RollingUpdate
+        ``strategy.rollingUpdate`` (25 % / 25 %).
+    rollouts_s : tuple of float
+        When a new pod template is rolled out [s] (a new ReplicaSet revision each).
+    schedule : Steps or None
+        Replicas from given times on (``replicas`` until the first).
+    diurnal : Diurnal or None
+        Replicas following a cosine (rounded to the nearest pod).
+    hpa : Hpa or None
+        A HorizontalPodAutoscaler sets the replicas. At most one of ``schedule``,
+        ``diurnal`` and ``hpa``.
     """
 
     name: str
@@ -618,9 +834,21 @@ class Deployment:
     security_groups: bool = False
     host_network: bool = False
     service: Service | None = None
+    rolling_update: RollingUpdate = RollingUpdate()
+    rollouts_s: tuple[float, ...] = ()
+    schedule: Steps | None = None
+    diurnal: Diurnal | None = None
+    hpa: Hpa | None = None
 
     def __post_init__(self) -> None:
         _freeze(self, "labels")
+
+    @property
+    def moves(self) -> bool:
+        """Whether anything changes the Deployment after its start (a controller runs it)."""
+        return bool(self.rollouts_s) or any(
+            source is not None for source in (self.schedule, self.diurnal, self.hpa)
+        )
 
     def check(self) -> None:
         """Raise :class:`PlanError` naming this object and the attribute at fault."""
@@ -630,6 +858,41 @@ class Deployment:
         _check_seconds(self, "start_s")
         if self.service is not None:
             self.service.check()
+        self.rolling_update.check()
+        for at_s in self.rollouts_s:
+            _check(
+                math.isfinite(at_s) and at_s >= self.start_s,
+                f"a rollout at {at_s:g} s is before the Deployment starts ({self.start_s:g} s):"
+                " roll out after its start",
+                self,
+                "rollouts_s",
+            )
+        sources = [
+            key
+            for key, source in (
+                ("schedule", self.schedule),
+                ("diurnal", self.diurnal),
+                ("hpa", self.hpa),
+            )
+            if source is not None
+        ]
+        _check(
+            len(sources) <= 1,
+            f"{' and '.join(sources)} both set the replicas: keep one",
+            self,
+            sources[-1] if sources else "hpa",
+        )
+        for source in (self.schedule, self.diurnal, self.hpa):
+            if source is not None:
+                source.check()
+        if self.hpa is not None:
+            _check(
+                self.requests.cpu_millicores > 0,
+                "an HPA on CPU utilization needs a CPU request (utilization is use over"
+                " request): give requests.cpu",
+                self,
+                "hpa",
+            )
 
 
 @dataclass(frozen=True)

@@ -27,6 +27,13 @@ Meanings (the plan reference, ``docs/plan-reference.md``, repeats them):
   once, ``n_ips_at_end`` what it held at the end; these addresses are in the subnets' own
   figures above. ``holder_failures[]``: holders that could not get addresses, with the AWS
   error. ``fargate[]``: per profile, its pods, those started and those still Pending.
+- ``deployments[]``: the Deployments that move (rollouts, a replica schedule or curve, an HPA).
+  ``rollouts[].n_peak_pods`` counts old and new pods (pending ones too),
+  ``n_peak_pods_with_address`` those holding an address, ``n_peak_extra_addresses`` that minus
+  the replicas (what the rollout needed beyond the Deployment's own addresses), all observed
+  at every tick of the rollout, and ``n_min_available`` the fewest pods available;
+  ``end_s`` is null unless it completed (``outcome``).
+  ``replica_changes[]``: each change of replicas, with its source.
 
 References
 ----------
@@ -56,7 +63,10 @@ from cnisim.sim.holders import (
     EKS_UPGRADE_FREE_IPS,
     HoldersSummary,
 )
+from cnisim.sim.hpa import HpaSummary
 from cnisim.sim.records import POD_OUTCOMES
+from cnisim.sim.replicas import ReplicaScheduleSummary
+from cnisim.sim.rollouts import DeploymentSummary
 from cnisim.sim.scenario_result import SimulationResult
 
 __all__ = ["AWS_RESERVED_IPS_PER_SUBNET", "format_summary", "report_html", "summarize"]
@@ -265,6 +275,49 @@ def _holders(result: SimulationResult) -> dict[str, list[dict[str, Any]]]:
     return {"holders": rows, "holder_failures": failures, "fargate": profiles}
 
 
+def _deployments(result: SimulationResult) -> list[dict[str, Any]]:
+    """The Deployments that move: their rollouts and replica changes (see the module doc)."""
+    changes: dict[str, list[dict[str, Any]]] = {}
+    for summary in result.controllers.values():
+        if isinstance(summary, ReplicaScheduleSummary | HpaSummary):
+            source = summary.source if isinstance(summary, ReplicaScheduleSummary) else "hpa"
+            changes.setdefault(summary.workload, []).extend(
+                {"at_s": _num(at_s), "replicas": n, "source": source}
+                for at_s, n in zip(
+                    summary.change_s.tolist(), summary.replicas.tolist(), strict=True
+                )
+            )
+    rows = []
+    for summary in result.controllers.values():
+        if not isinstance(summary, DeploymentSummary):
+            continue
+        rollouts = [
+            {
+                "revision": r.revision,
+                "start_s": _num(r.start_s),
+                "end_s": _num(r.end_s),
+                "outcome": r.outcome,
+                "n_replicas": r.n_replicas,
+                "n_max_surge": r.n_max_surge,
+                "n_max_unavailable": r.n_max_unavailable,
+                "n_peak_pods": r.n_peak_pods,
+                "n_peak_pods_with_address": r.n_peak_pods_with_address,
+                "n_peak_extra_addresses": r.n_peak_extra_addresses,
+                "n_min_available": r.n_min_available,
+            }
+            for r in summary.rollouts
+        ]
+        rows.append(
+            {
+                "name": summary.workload,
+                "n_replicas_at_end": summary.n_replicas_at_end,
+                "rollouts": rollouts,
+                "replica_changes": changes.get(summary.workload, []),
+            }
+        )
+    return rows
+
+
 #: A node that joined this long before the end and never got an address is reported [s].
 NEVER_READY_AFTER_S: Final = 300.0
 
@@ -297,7 +350,10 @@ def _holder_findings(
 
 
 def _findings(
-    result: SimulationResult, subnets: list[dict[str, Any]], pods: Mapping[str, Any]
+    result: SimulationResult,
+    subnets: list[dict[str, Any]],
+    pods: Mapping[str, Any],
+    deployments: Sequence[Mapping[str, Any]],
 ) -> list[str]:
     """What went wrong, in words: subnets that ran out, nodes that never became Ready, and why
     pods waited or stayed Pending."""
@@ -344,6 +400,13 @@ def _findings(
         )
     for reason, n in list(pods["pending_at_end_by_reason"].items())[:3]:
         out.append(f"{n:,} pods were still Pending at the end: {reason}")
+    for deployment in deployments:
+        for rollout in deployment["rollouts"]:
+            if rollout["outcome"] == "in progress":
+                out.append(
+                    f"the rollout of {deployment['name']} at {_when(rollout['start_s'])} had "
+                    "not finished at the end: its new pods were Pending or had no address"
+                )
     return out
 
 
@@ -357,11 +420,15 @@ def summarize(result: SimulationResult) -> dict[str, Any]:
         ``holder_failures``, ``fargate``, ``findings`` (what went wrong, in words) and
         ``notes``; times in seconds of simulated time, null where
         something never happened.
+        ``meta``, ``subnets``, ``node_groups``, ``pods``, ``ec2``, ``deployments`` (rollouts
+        and replica changes), ``findings`` (what went wrong, in words) and ``notes``; times in
+        seconds of simulated time, null where something never happened.
     """
     plan = result.plan
     subnets = _subnets(result)
     pods = _pods(result)
     holders = _holders(result)
+    deployments = _deployments(result)
     exhausted = [row for row in subnets if row["exhausted_at_s"] is not None]
     return {
         "meta": {
@@ -378,8 +445,10 @@ def summarize(result: SimulationResult) -> dict[str, Any]:
         "pods": pods,
         "ec2": _ec2(result),
         **holders,
+        "deployments": deployments,
         "any_subnet_exhausted": bool(exhausted),
-        "findings": _findings(result, subnets, pods) + _holder_findings(result, subnets, holders),
+        "findings": _findings(result, subnets, pods, deployments)
+        + _holder_findings(result, subnets, holders),
         "notes": list(plan.notes) + list(result.notes),
     }
 
@@ -498,6 +567,7 @@ def format_summary(summary: Mapping[str, Any]) -> str:
                 ("deleted", "deleted_at"),
             ],
         )
+    lines += _deployment_lines(summary["deployments"])
     ec2 = summary["ec2"]
     lines += ["", f"EC2 calls (throttled: {ec2['n_throttled']:,})"]
     lines += _table(
@@ -510,6 +580,32 @@ def format_summary(summary: Mapping[str, Any]) -> str:
     lines += [f"finding: {finding}" for finding in summary["findings"]]
     lines += [f"note: {note}" for note in summary["notes"]]
     return "\n".join(lines)
+
+
+def _deployment_lines(deployments: Sequence[Mapping[str, Any]]) -> list[str]:
+    """One line per rollout (start, end, peak pods and extra addresses), one per Deployment
+    whose replicas changed."""
+    lines = []
+    for deployment in deployments:
+        name = deployment["name"]
+        for r in deployment["rollouts"]:
+            end = _when(r["end_s"]) if r["outcome"] == "complete" else r["outcome"]
+            lines.append(
+                f"rollout of {name} (revision {r['revision']}): {_when(r['start_s'])} to {end}, "
+                f"{r['n_replicas']:,} replicas, surge {r['n_max_surge']:,}, unavailable "
+                f"{r['n_max_unavailable']:,}; peak {r['n_peak_pods']:,} pods, "
+                f"{r['n_peak_pods_with_address']:,} with an address "
+                f"({r['n_peak_extra_addresses']:,} extra addresses)"
+            )
+        changes = deployment["replica_changes"]
+        if changes:
+            counts = [c["replicas"] for c in changes]
+            sources = ", ".join(dict.fromkeys(c["source"] for c in changes))
+            lines.append(
+                f"replicas of {name} ({sources}): {len(changes):,} changes, {min(counts):,} to "
+                f"{max(counts):,}, {deployment['n_replicas_at_end']:,} at the end"
+            )
+    return ["", *lines] if lines else []
 
 
 def report_html(summary: Mapping[str, Any], plots_png: Mapping[str, bytes]) -> str:

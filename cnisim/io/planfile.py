@@ -47,16 +47,20 @@ from cnisim.plan import (
     ControlPlane,
     DaemonSet,
     Deployment,
+    Diurnal,
     FargateProfile,
     FargateSelector,
+    Hpa,
     JobStream,
     Lifetime,
     NodeGroup,
     Plan,
     Resources,
+    RollingUpdate,
     Run,
     Scheduler,
     Service,
+    Steps,
     Subnet,
     Vpc,
     Workload,
@@ -138,6 +142,13 @@ def _enum(*options: str) -> Converter:
 
 def _per_minute_to_per_s(value: Any, where: Where) -> float:
     return as_float(value, where) / 60.0
+
+
+def _int_or_percent(value: Any, where: Where) -> int | str:
+    """A Kubernetes IntOrString of a rolling update: a whole number or a percent (``25%``)."""
+    if isinstance(value, bool) or not isinstance(value, int | str):
+        raise where.error(f"is {value!r}: write a whole number of pods or a percent such as 25%")
+    return value
 
 
 _CM = "cluster-model.md"
@@ -517,6 +528,32 @@ SECTIONS: dict[str, Section] = {
                     "A Service of type LoadBalancer: its NLB or ALB is created at `start`. See"
                     " `workloads[].service`.",
                 ),
+                Field(
+                    "strategy",
+                    "mapping",
+                    "rollingUpdate 25% / 25%",
+                    f"{_K8S_APPS} ({_CM} sec. 5)",
+                    "See `strategy`.",
+                ),
+                Field(
+                    "rollouts",
+                    "list",
+                    "[]",
+                    "",
+                    "When a new pod template rolls out: see `rollouts[]`.",
+                ),
+                Field(
+                    "schedule",
+                    "list",
+                    "none",
+                    "",
+                    "Replicas from given times on: see `schedule[]`. At most one of `schedule`,"
+                    " `diurnal` and `hpa`.",
+                ),
+                Field(
+                    "diurnal", "mapping", "none", "", "Replicas on a daily curve: see `diurnal`."
+                ),
+                Field("hpa", "mapping", "none", "", "A HorizontalPodAutoscaler: see `hpa`."),
             ),
         ),
         Section(
@@ -552,6 +589,194 @@ SECTIONS: dict[str, Section] = {
                     "Private or public subnets.",
                     "scheme",
                     _enum("internal", "internet-facing"),
+                ),
+            ),
+        ),
+        Section(
+            "strategy",
+            "A Deployment's update strategy (Kubernetes `spec.strategy`).",
+            (
+                Field(
+                    "type",
+                    "RollingUpdate",
+                    "RollingUpdate",
+                    _K8S_APPS,
+                    "Only rolling updates are simulated (not Recreate).",
+                ),
+                Field("rollingUpdate", "mapping", "{}", "", "See `strategy.rollingUpdate`."),
+            ),
+        ),
+        Section(
+            "strategy.rollingUpdate",
+            "Pods a rollout may add above `replicas` and take below it.",
+            (
+                Field(
+                    "maxSurge",
+                    "pods or percent of replicas",
+                    "25%",
+                    f"{_K8S_APPS} ({_CM} sec. 5)",
+                    "A percent rounds up (Kubernetes ResolveFenceposts); not both 0.",
+                    "max_surge",
+                    _int_or_percent,
+                ),
+                Field(
+                    "maxUnavailable",
+                    "pods or percent of replicas",
+                    "25%",
+                    f"{_K8S_APPS} ({_CM} sec. 5)",
+                    "A percent rounds down, at most 100%; if both round to 0 it is 1.",
+                    "max_unavailable",
+                    _int_or_percent,
+                ),
+            ),
+        ),
+        Section(
+            "rollouts[]",
+            "One rollout of a new pod template (a new ReplicaSet revision).",
+            (
+                Field(
+                    "at",
+                    "duration",
+                    "required",
+                    "",
+                    "When it starts (not before the Deployment's `start`).",
+                    "at_s",
+                    as_duration_s,
+                ),
+            ),
+        ),
+        Section(
+            "schedule[]",
+            "The Deployment's replicas from a time on (its `replicas` before the first entry).",
+            (
+                Field("at", "duration", "required", "", "From when.", "at_s", as_duration_s),
+                Field(
+                    "replicas", "integer [pods]", "required", "", "Replicas.", "replicas", as_int
+                ),
+            ),
+        ),
+        Section(
+            "diurnal",
+            "Replicas = min + (max - min) (1 + cos(2 pi (t - peakAt) / period)) / 2, rounded to"
+            " the nearest pod, set at `start` and every `every` after.",
+            (
+                Field("minReplicas", "integer [pods]", "required", "", "Least.", "low", as_int),
+                Field("maxReplicas", "integer [pods]", "required", "", "Most.", "high", as_int),
+                Field(
+                    "peakAt",
+                    "duration",
+                    "required",
+                    "",
+                    "Time of the peak (14h: 2 pm if the run starts at midnight).",
+                    "peak_at_s",
+                    as_duration_s,
+                ),
+                Field(
+                    "period", "duration", "24h", "cnisim", "One cycle.", "period_s", as_duration_s
+                ),
+                Field(
+                    "every",
+                    "duration",
+                    "5m",
+                    "cnisim",
+                    "How often the replicas follow the curve.",
+                    "every_s",
+                    as_duration_s,
+                ),
+            ),
+        ),
+        Section(
+            "hpa",
+            "A HorizontalPodAutoscaler on CPU utilization (sync 15 s, tolerance 0.1, scale-down"
+            " stabilization 5 min; cluster-model.md sec. 5). Needs `requests.cpu`.",
+            (
+                Field(
+                    "minReplicas",
+                    "integer [pods]",
+                    "1",
+                    "kubernetes pkg/apis/autoscaling/v1/defaults.go",
+                    "Least replicas.",
+                    "min_replicas",
+                    as_int,
+                ),
+                Field(
+                    "maxReplicas",
+                    "integer [pods]",
+                    "required",
+                    "",
+                    "Most replicas.",
+                    "max_replicas",
+                    as_int,
+                ),
+                Field(
+                    "targetCPUUtilization",
+                    "integer [%]",
+                    "80",
+                    "kubernetes pkg/apis/autoscaling/v1/defaults.go",
+                    "Target CPU use over the pods' CPU requests.",
+                    "target_cpu_utilization_percent",
+                    as_int,
+                ),
+                Field(
+                    "load",
+                    "mapping",
+                    "required",
+                    "",
+                    "The Deployment's total CPU use over time, shared by its available pods:"
+                    " see `hpa.load`.",
+                ),
+            ),
+        ),
+        Section(
+            "hpa.load",
+            "Total CPU use [millicores] over time: one of `schedule` or `diurnal`.",
+            (
+                Field("schedule", "list", "none", "", "See `hpa.load.schedule[]`."),
+                Field("diurnal", "mapping", "none", "", "See `hpa.load.diurnal`."),
+            ),
+        ),
+        Section(
+            "hpa.load.schedule[]",
+            "The load from a time on (0 before the first entry).",
+            (
+                Field("at", "duration", "required", "", "From when.", "at_s", as_duration_s),
+                Field(
+                    "cpu",
+                    "CPU quantity (4, 2500m)",
+                    "required",
+                    "",
+                    "Total CPU use.",
+                    "cpu_millicores",
+                    as_cpu_millicores,
+                ),
+            ),
+        ),
+        Section(
+            "hpa.load.diurnal",
+            "Load = min + (max - min) (1 + cos(2 pi (t - peakAt) / period)) / 2.",
+            (
+                Field("min", "CPU quantity", "required", "", "Least.", "low", as_cpu_millicores),
+                Field("max", "CPU quantity", "required", "", "Most.", "high", as_cpu_millicores),
+                Field(
+                    "peakAt",
+                    "duration",
+                    "required",
+                    "",
+                    "Time of the peak.",
+                    "peak_at_s",
+                    as_duration_s,
+                ),
+                Field(
+                    "period", "duration", "24h", "cnisim", "One cycle.", "period_s", as_duration_s
+                ),
+                Field(
+                    "every",
+                    "duration",
+                    "5m",
+                    "cnisim",
+                    "Unused by the HPA (it reads the curve at every sync).",
+                    "every_s",
+                    as_duration_s,
                 ),
             ),
         ),
@@ -1003,6 +1228,8 @@ def _workload(value: Any, where: Where, registry: Registry) -> Workload:
         reader.put("service", "service", service.build(Service))
     if kind == "Deployment" and "replicas" not in reader.kwargs:
         reader.kwargs["replicas"] = 1
+    if kind == "Deployment":
+        _deployment_moves(reader, registry)
     if kind == "JobStream":
         reader.require("lifetime")
         lifetime = reader.child("lifetime", "lifetime")
@@ -1072,6 +1299,67 @@ def _holders(reader: _Reader, vpc: Vpc) -> tuple[AddressHolder, ...]:
                 for item, at in _items(reader, key)
             )
     return tuple(holders)
+
+
+def _steps(reader: _Reader, key: str, section: str, value_key: str, value_attr: str) -> Steps:
+    """A step schedule: the list under ``key``, each item's ``at`` and ``value_key``."""
+    where = reader.at(key)
+    items = as_list(reader.raw(key), where)
+    at_s, values = [], []
+    for i, item in enumerate(items):
+        entry = _Reader(item, where.item(items, i), section, reader.registry)
+        for field_key in ("at", value_key):
+            entry.require(field_key)
+        at_s.append(entry.kwargs["at_s"])
+        values.append(float(entry.kwargs[value_attr]))
+    return reader.registry.build(
+        Steps, where, {"at_s": where, "values": where}, at_s=tuple(at_s), values=tuple(values)
+    )
+
+
+def _deployment_moves(reader: _Reader, registry: Registry) -> None:
+    """A Deployment's strategy, rollouts and replica source (schedule, diurnal, hpa)."""
+    if reader.has("strategy"):
+        strategy = reader.child("strategy", "strategy")
+        if strategy.has("type") and strategy.raw("type") != "RollingUpdate":
+            raise strategy.at("type").error(
+                f"{strategy.raw('type')!r} is not simulated: cnisim rolls out with"
+                " type RollingUpdate"
+            )
+        if strategy.has("rollingUpdate"):
+            rolling = strategy.child("rollingUpdate", "strategy.rollingUpdate")
+            reader.put("rolling_update", "strategy", rolling.build(RollingUpdate))
+    if reader.has("rollouts"):
+        where = reader.at("rollouts")
+        items = as_list(reader.raw("rollouts"), where)
+        times = []
+        for i, item in enumerate(items):
+            entry = _Reader(item, where.item(items, i), "rollouts[]", registry)
+            entry.require("at")
+            times.append(entry.kwargs["at_s"])
+        reader.put("rollouts_s", "rollouts", tuple(times))
+    if reader.has("schedule"):
+        reader.put(
+            "schedule", "schedule", _steps(reader, "schedule", "schedule[]", "replicas", "replicas")
+        )
+    if reader.has("diurnal"):
+        reader.put("diurnal", "diurnal", reader.child("diurnal", "diurnal").build(Diurnal))
+    if reader.has("hpa"):
+        hpa = reader.child("hpa", "hpa")
+        load = hpa.child("load", "hpa.load") if hpa.has("load") else None
+        if load is None or load.has("schedule") == load.has("diurnal"):
+            raise (hpa.at("load") if load else hpa.where).error(
+                "needs a load: give load.schedule (a list of at and cpu) or load.diurnal"
+                " (min, max, peakAt), one of them"
+            )
+        if load.has("schedule"):
+            curve: Steps | Diurnal = _steps(
+                load, "schedule", "hpa.load.schedule[]", "cpu", "cpu_millicores"
+            )
+        else:
+            curve = load.child("diurnal", "hpa.load.diurnal").build(Diurnal)
+        hpa.put("load", "load", curve)
+        reader.put("hpa", "hpa", hpa.build(Hpa))
 
 
 def workloads_from_yaml(items: Any, where: Where, registry: Registry) -> tuple[Workload, ...]:

@@ -66,6 +66,7 @@ from cnisim.sim.nodegroups import (
     node_ready_s,
 )
 from cnisim.sim.nodes import NodeCapacity, node_capacity
+from cnisim.sim.rollouts import workload_controllers
 from cnisim.sim.scenario_result import SimulationResult
 from cnisim.sim.scheduler import ClusterState, PendingPods
 from cnisim.sim.spec import max_pods_options
@@ -212,7 +213,7 @@ class ClusterRun:
     (take new pods before the scheduler sees them), :meth:`catch_up` (before taking or
     returning subnet addresses), and read its state
     (``cluster``, ``pods``, ``queue``, ``unschedulable``, ``node_group``, ``node_ready``,
-    ``node_gone``, ``asgs``, ``world``, ``engine``).
+    ``node_gone``, ``asgs``, ``world``, ``engine``) and :meth:`pods_available`.
     """
 
     def __init__(self, plan: Plan, catalog: Catalog, engine: EngineName) -> None:
@@ -348,6 +349,23 @@ class ClusterRun:
             with_address = bound[table.needs_address]
             if with_address.size:
                 self.engine.delete_pods(now_s + self.tick_s, with_address)
+
+    def pods_available(self, pod_ids: ArrayLike, now_s: float) -> NDArray[np.bool_]:
+        """Per pod: bound and running, its ADD got its address (or branch ENI) by ``now_s``,
+        and not deleted. Host-network pods (and every pod of an IPv6 cluster, which takes no
+        IPv4 address) are available once bound. The engine runs up to ``now_s`` to answer.
+
+        This is the Deployment controller's "available" with ``minReadySeconds: 0`` and a
+        container that is Ready as soon as it has its network (no image pull, no probe).
+        """
+        pods = self.pods
+        ids = np.asarray(pod_ids, dtype=np.int64).ravel()
+        bound = (pods["node"][ids] >= 0) & np.isnan(pods["deleted_s"][ids])
+        ask = bound & pods["needs_address"][ids]
+        if ask.any() and not self.ipv6:
+            self.engine.run_until(now_s)
+            bound[ask] = self.engine.pods_running(ids[ask])
+        return bound
 
     def set_group_desired(self, g: int, n_nodes: int, now_s: float) -> DesiredChange:
         """Set node group ``g``'s desired size (clamped to min..max); its Auto Scaling group
@@ -567,7 +585,10 @@ class ClusterRun:
         start = self.i_arrival
         stop = int(np.searchsorted(created_s[: self.n_generated], now_s, side="right"))
         if stop > start:
-            self.queue.add(self._unclaimed(np.arange(start, stop, dtype=np.int64), now_s), now_s)
+            ids = np.arange(start, stop, dtype=np.int64)
+            # a controller may have deleted a pod before it was due (a scale-down at a start)
+            ids = ids[np.isnan(self.pods["deleted_s"][ids])]
+            self.queue.add(self._unclaimed(ids, now_s), now_s)
             self.i_arrival = stop
 
     def schedule_pending(self, now_s: float) -> None:
@@ -734,6 +755,7 @@ def make_controllers(plan: Plan, run: ClusterRun) -> list[Controller]:
         controllers.append(FargateController(plan, run))
     if holders_in(plan) or plan.control_plane is not None:
         controllers.append(HoldersController(plan, run))
+    controllers += workload_controllers(run.workloads)
     return controllers
 
 
