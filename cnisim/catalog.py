@@ -93,7 +93,9 @@ _COLUMN_BOUNDS: dict[str, tuple[int, int]] = {
 # 50 ms otherwise). Four attempts and a 2 s connect timeout make an unreachable endpoint fail
 # in under ~10 s; a refused connection fails in well under a second. A page (~100 kB) takes
 # well under a second from AWS: 5 s per read makes an endpoint that accepts and never answers
-# fail in ~20 s (four reads), not 41 s; the total deadline caps every other case.
+# fail in ~20 s (four reads), not 41 s; the total deadline caps every other case. A longer
+# --timeout lengthens each read to a quarter of it (a slow endpoint, or a loaded moto server
+# that answers every page at once).
 _MAX_ATTEMPTS = 4
 _CONNECT_TIMEOUT_S = 2.0
 _READ_TIMEOUT_S = 5.0
@@ -805,7 +807,11 @@ def _fetch_before_deadline(
     def fetch() -> None:
         try:
             outcome["value"] = _fetch_records(
-                region, profile, endpoint_url, min(_READ_TIMEOUT_S, deadline_s), progress
+                region,
+                profile,
+                endpoint_url,
+                min(max(_READ_TIMEOUT_S, deadline_s / _MAX_ATTEMPTS), deadline_s),
+                progress,
             )
         except BaseException as exc:  # handed to the caller's thread, raised there
             outcome["error"] = exc

@@ -24,3 +24,9 @@ def assert_one_line_error(stderr: str, *fragments: str) -> None:
     assert lines[0].startswith("cnisim: error: ")
     for fragment in fragments:
         assert fragment in lines[0], lines[0]
+
+
+#: ``catalog refresh`` options for the moto server, which answers every page at once (~1,400
+#: types): seconds on a loaded machine, so more than the default 30 s (each read may take a
+#: quarter of it).
+MOTO_TIMEOUT = ("--timeout", "120")

@@ -9,7 +9,7 @@ import socket
 from pathlib import Path
 
 import pytest
-from clihelp import assert_one_line_error, run_cnisim
+from clihelp import MOTO_TIMEOUT, assert_one_line_error, run_cnisim
 from typer.main import get_command
 from typer.testing import CliRunner
 
@@ -94,6 +94,7 @@ def test_cli_runner_refresh_against_moto_server_replaces_an_old_snapshot(
     copy_packaged_snapshot(tmp_path)
     (tmp_path / TABLE_FILE).write_text("stale")
     args = ["catalog", "refresh", "-r", "eu-west-1", "--endpoint-url", moto_endpoint]
+    args += MOTO_TIMEOUT
     result = runner.invoke(app, [*args, "--output", str(tmp_path), "--note", "cli test"])
     assert result.exit_code == 0, result.output
     assert result.stdout.startswith(f"wrote 1395 instance types from {moto_endpoint}")
@@ -122,6 +123,7 @@ def test_installed_command_refreshes_from_moto_server_then_reads_it_back(
         moto_endpoint,
         "--output",
         "snap",  # relative to the working directory
+        *MOTO_TIMEOUT,
         cwd=tmp_path,
     )
     assert refreshed.returncode == 0, refreshed.stderr

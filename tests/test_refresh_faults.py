@@ -21,7 +21,7 @@ from collections.abc import Callable, Iterator
 from pathlib import Path
 
 import pytest
-from clihelp import CNISIM, assert_one_line_error, run_cnisim
+from clihelp import CNISIM, MOTO_TIMEOUT, assert_one_line_error, run_cnisim
 
 from cnisim.catalog import PROVENANCE_FILE, RAW_FILE, TABLE_FILE
 
@@ -137,7 +137,7 @@ def refresh(
         [str(CNISIM), *args, "--output", str(output), *extra],
         capture_output=True,
         text=True,
-        timeout=60,
+        timeout=200,  # a hang guard, above any --timeout given here
         **kwargs,  # type: ignore[call-overload]
     )
 
@@ -225,7 +225,7 @@ def test_file_size_limit_while_writing_keeps_the_old_snapshot(
     # 0: the first file fails at once; 4096: part-way into the first; 100,000: the raw file
     # (~86 kB) fits and the table (~135 kB) does not.
     before = old_snapshot(tmp_path)
-    done = refresh(tmp_path, moto_endpoint, preexec_fn=limit_file_size(n_bytes))
+    done = refresh(tmp_path, moto_endpoint, *MOTO_TIMEOUT, preexec_fn=limit_file_size(n_bytes))
     assert done.returncode == 1
     assert_one_line_error(done.stderr, "cannot write the snapshot", "old snapshot is kept")
     assert every_file(tmp_path) == before
@@ -235,7 +235,7 @@ def test_file_size_limit_on_a_new_directory_leaves_nothing(
     tmp_path: Path, moto_endpoint: str
 ) -> None:
     out = tmp_path / "new"
-    done = refresh(out, moto_endpoint, preexec_fn=limit_file_size(50_000))
+    done = refresh(out, moto_endpoint, *MOTO_TIMEOUT, preexec_fn=limit_file_size(50_000))
     assert done.returncode == 1
     assert_one_line_error(done.stderr, "cannot write the snapshot")
     assert list(out.iterdir()) == []
