@@ -27,21 +27,39 @@ def test_notebook_code_cells_run(path: Path) -> None:
     CHECKS[path.name](namespace)
 
 
-def _check_capacity_planning(namespace: dict[str, object]) -> None:
+def _check_choosing_an_instance_type(namespace: dict[str, object]) -> None:
     import pandas as pd
 
-    frame = namespace["frame"]
-    assert isinstance(frame, pd.DataFrame)
-    m5_large = frame.set_index("instance_type").loc["m5.large"]
-    # Prefix delegation, capped at 110 (EKS user guide); 3 x 9 x 16 + 2 uncapped.
-    assert (m5_large.max_pods, m5_large.max_pods_uncapped) == (110, 434)
-    # Karpenter allocatable 6903 MiB (docs/max-pods.md worked table) would take 13 pods of
-    # 512 MiB, but 1930 m of CPU takes only 7 of 250 m: CPU binds.
-    assert (m5_large.allocatable_memory_mib, m5_large.pods_fit) == (6903, 7)
-    assert m5_large.binding_resource == "cpu"
+    max_pods = namespace["max_pods"]
+    assert isinstance(max_pods, pd.DataFrame)
+    # aws/amazon-vpc-cni-k8s misc/eni-max-pods.txt (tests/data/eni-max-pods.tsv).
+    published = {"t3.medium": 17, "t3.large": 35, "c5.large": 29, "m5.large": 29, "m5.xlarge": 58}
+    assert max_pods.loc[list(published), "secondary IPs"].to_dict() == published
+    # Custom networking drops the primary ENI: 2 x 9 + 2 = 20; prefix delegation 3 x 9 x 16 + 2
+    # = 434, capped at 110 (EKS user guide, max-pods-calculator.sh).
+    assert max_pods.loc["m5.large"].to_dict() == {
+        "secondary IPs": 29,
+        "custom networking": 20,
+        "prefix delegation": 110,
+        "prefix delegation, uncapped": 434,
+    }
+    # More than 30 vCPUs: the 250 cap (m5.24xlarge has 96).
+    assert max_pods.loc["m5.24xlarge", "prefix delegation"] == 250
+    # m5.large allocatable 7518 MiB and 1930 m (docs/max-pods.md: 8192 - 574 - 100 MiB,
+    # 2000 - 70 m) over 29 pods.
+    fits = namespace["fits"]
+    assert isinstance(fits, dict)
+    m5_large = fits["secondary IPs"].loc["m5.large"]
+    assert (m5_large.allocatable_memory_mib, m5_large.allocatable_cpu_millicores) == (7518, 1930)
+    assert (m5_large.pods_fit, m5_large.binding_resource) == (29, "pods")
+    assert (fits["prefix delegation"].loc["m5.large", "pods_fit"]) == 38  # 1930 m // 50 m
+    # ipamd at 15 pods, WARM_ENI_TARGET=1: three ENIs of 10 addresses (cnisim warmpool).
+    warm = namespace["warm"]
+    assert isinstance(warm, pd.DataFrame)
+    assert warm.loc[15, "defaults (WARM_ENI_TARGET=1)"] == 30
 
 
-CHECKS = {"capacity-planning.ipynb": _check_capacity_planning}
+CHECKS = {"choosing-an-instance-type.ipynb": _check_choosing_an_instance_type}
 
 
 def test_every_notebook_is_checked() -> None:
