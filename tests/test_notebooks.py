@@ -59,7 +59,41 @@ def _check_choosing_an_instance_type(namespace: dict[str, object]) -> None:
     assert warm.loc[15, "defaults (WARM_ENI_TARGET=1)"] == 30
 
 
-CHECKS = {"choosing-an-instance-type.ipynb": _check_choosing_an_instance_type}
+def _check_sizing_subnets(namespace: dict[str, object]) -> None:
+    import pandas as pd
+
+    sweep = namespace["sweep"]
+    assert isinstance(sweep, pd.DataFrame)
+    # Amazon VPC User Guide, "Subnet CIDR blocks": AWS keeps 5 addresses of every subnet.
+    usable = sweep.drop_duplicates("prefix").set_index("prefix").usable_ips_per_subnet
+    assert usable.to_dict() == {"/26": 59, "/25": 123, "/24": 251, "/23": 507, "/22": 1019}
+    # A full subnet never shows more in use than it has; a roomy one never runs out.
+    assert (sweep.peak_used_per_subnet <= sweep.usable_ips_per_subnet).all()
+    assert sweep[sweep.prefix == "/22"].first_ran_out_at_min.isna().all()
+    # WARM_ENI_TARGET=1: 13 pods on m5.large need 2 ENIs of 9, plus one warm: 3 x 10 addresses
+    # (DescribeInstanceTypes: 3 ENIs, 10 IPv4 each), 10 nodes a zone: 300 > a /24's 251.
+    surge = namespace["surge"]
+    assert isinstance(surge, pd.DataFrame)
+    default = surge.set_index("setting").loc["WARM_ENI_TARGET=1 (default)"]
+    assert (default.ips_per_surge_node, default.peak_per_subnet) == (30, 300)
+    assert namespace["smallest"] == {
+        "WARM_ENI_TARGET=1 (default)": "/23",
+        "WARM_IP_TARGET=2, MINIMUM_IP_TARGET=8": "/24",
+    }
+    # EKS user guide, managed node update behavior: max(2 x 3 AZs, maxUnavailable 1) new nodes.
+    assert namespace["surge_nodes"] == 6
+    # examples/prefix-fragmented.yaml: addresses free, no aligned /28 (InsufficientCidrBlocks).
+    table = namespace["prefix_table"]
+    assert isinstance(table, pd.DataFrame)
+    assert table.loc["prefix-fragmented", "least free addresses"] > 0
+    assert table.loc["prefix-fragmented", "least free aligned /28s"] == 0
+    assert table.loc["prefix-reserved", "least free aligned /28s"] > 0
+
+
+CHECKS = {
+    "choosing-an-instance-type.ipynb": _check_choosing_an_instance_type,
+    "sizing-subnets.ipynb": _check_sizing_subnets,
+}
 
 
 def test_every_notebook_is_checked() -> None:
