@@ -12,7 +12,8 @@ NOTEBOOKS = sorted((Path(__file__).parent.parent / "notebooks").glob("*.ipynb"))
 
 
 @pytest.mark.parametrize("path", NOTEBOOKS, ids=lambda path: path.name)
-def test_notebook_code_cells_run(path: Path) -> None:
+def test_notebook_code_cells_run(path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.chdir(path.parent)  # as Jupyter runs a notebook: in its own folder
     matplotlib.use("Agg")
     import matplotlib.pyplot as plt
 
@@ -23,7 +24,9 @@ def test_notebook_code_cells_run(path: Path) -> None:
     for index, cell in enumerate(cells):
         source = "".join(cell["source"])
         exec(compile(source, f"{path.name}[{index}]", "exec"), namespace)
+    drawn = [plt.figure(number) for number in plt.get_fignums()]
     plt.close("all")
+    assert drawn and all(figure.axes for figure in drawn), f"{path.name} draws no plot"
     CHECKS[path.name](namespace)
 
 
@@ -94,6 +97,14 @@ CHECKS = {
     "choosing-an-instance-type.ipynb": _check_choosing_an_instance_type,
     "sizing-subnets.ipynb": _check_sizing_subnets,
 }
+
+
+@pytest.mark.parametrize("path", NOTEBOOKS, ids=lambda path: path.name)
+def test_notebook_is_committed_without_outputs(path: Path) -> None:
+    cells = json.loads(path.read_text())["cells"]
+    code = [cell for cell in cells if cell["cell_type"] == "code"]
+    assert all(not cell["outputs"] and cell["execution_count"] is None for cell in code)
+    assert any(cell["cell_type"] == "markdown" for cell in cells)
 
 
 def test_every_notebook_is_checked() -> None:
