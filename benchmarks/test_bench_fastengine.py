@@ -130,6 +130,7 @@ def test_bench_engine_against_reference(
         {k: round(v, 3) for k, v in out.items() if k.endswith(("_s", "speedup"))}
     )
     benchmark.extra_info["n_pod_starts"] = out["n_pod_starts"]
+    benchmark.extra_info["target"] = f"speedup >= {target:g}x"
     if benchmark.enabled:
         assert out["speedup"] >= target, label
 
@@ -196,6 +197,7 @@ def test_bench_cluster_day(benchmark: Any, n_nodes: int, target_s: float) -> Non
             "node_steps_evaluated": engine.n_node_steps,
             "ticks_run": engine.n_ticks,
             "peak_rss_mib": round(peak_rss / 2**20),
+            "target": f"wall <= {target_s:g} s, peak RSS <= 1 GiB",
         }
     )
     # ru_maxrss is the process's peak: a cold numba cache adds the compiler's (~300 MiB)
