@@ -762,7 +762,7 @@ class Hpa:
         Kubernetes' ``targetCPUUtilizationPercentage``).
     load : Steps or Diurnal
         The Deployment's total CPU demand over time [millicores], shared evenly by its
-        available pods.
+        available pods; read at every sync (a Diurnal's ``every_s`` does not apply).
 
     References
     ----------

@@ -199,6 +199,10 @@ BAD = [
         "hpa.load.diurnal.period: 0 s is not positive",
     ),
     (
+        "hpa: {maxReplicas: 5, load: {diurnal: {min: 1, max: 2, peakAt: 1h, every: 1m}}}\n",
+        "hpa.load.diurnal.every: unknown field in hpa.load.diurnal",
+    ),
+    (
         "hpa: {maxReplicas: 5, load: {steps: []}}\n",
         "hpa.load.steps: unknown field in hpa.load",
     ),

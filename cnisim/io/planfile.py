@@ -753,7 +753,8 @@ SECTIONS: dict[str, Section] = {
         ),
         Section(
             "hpa.load.diurnal",
-            "Load = min + (max - min) (1 + cos(2 pi (t - peakAt) / period)) / 2.",
+            "Load = min + (max - min) (1 + cos(2 pi (t - peakAt) / period)) / 2, read at every"
+            " sync of the HPA.",
             (
                 Field("min", "CPU quantity", "required", "", "Least.", "low", as_cpu_millicores),
                 Field("max", "CPU quantity", "required", "", "Most.", "high", as_cpu_millicores),
@@ -768,15 +769,6 @@ SECTIONS: dict[str, Section] = {
                 ),
                 Field(
                     "period", "duration", "24h", "cnisim", "One cycle.", "period_s", as_duration_s
-                ),
-                Field(
-                    "every",
-                    "duration",
-                    "5m",
-                    "cnisim",
-                    "Unused by the HPA (it reads the curve at every sync).",
-                    "every_s",
-                    as_duration_s,
                 ),
             ),
         ),
