@@ -589,9 +589,15 @@ def _deployment_lines(deployments: Sequence[Mapping[str, Any]]) -> list[str]:
     for deployment in deployments:
         name = deployment["name"]
         for r in deployment["rollouts"]:
-            end = _when(r["end_s"]) if r["outcome"] == "complete" else r["outcome"]
+            span = (
+                f"{_when(r['start_s'])} to {_when(r['end_s'])}"
+                if r["outcome"] == "complete"
+                else f"{_when(r['start_s'])}, {r['outcome']} at the end"
+                if r["outcome"] == "in progress"
+                else f"{_when(r['start_s'])}, {r['outcome']}"
+            )
             lines.append(
-                f"rollout of {name} (revision {r['revision']}): {_when(r['start_s'])} to {end}, "
+                f"rollout of {name} (revision {r['revision']}): {span}, "
                 f"{r['n_replicas']:,} replicas, surge {r['n_max_surge']:,}, unavailable "
                 f"{r['n_max_unavailable']:,}; peak {r['n_peak_pods']:,} pods, "
                 f"{r['n_peak_pods_with_address']:,} with an address "

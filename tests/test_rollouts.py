@@ -250,3 +250,56 @@ def test_every_rollout_keeps_its_fenceposts_and_completes(
 def both_written_zero(strategy: RollingUpdate) -> bool:
     """Both fields written as 0 (or 0%): Kubernetes' validation and the plan refuse it."""
     return all(str(v).rstrip("%") == "0" for v in (strategy.max_surge, strategy.max_unavailable))
+
+
+NO_ADDRESS = """\
+    apiVersion: cnisim/v1
+    kind: Plan
+    vpc:
+      cidrs: [10.0.0.0/16]
+      subnets: [{id: subnet-a, az: us-east-1a, cidr: 10.0.0.0/24}]
+    awsNode:
+      env: {MAX_ENI: "1"}
+    nodeGroups:
+      - name: ng
+        instanceTypes: [m5.large]
+        desiredCapacity: 1
+        maxPodsPerNode: 20
+        managed: false
+    coreDNS: false
+    workloads:
+      - kind: Deployment
+        name: web
+        replicas: 9
+        start: 3m
+        strategy: {rollingUpdate: {maxSurge: 25%, maxUnavailable: UNAVAILABLE}}
+        rollouts: [{at: 5m}]
+    run: {duration: 15m}
+"""
+
+
+@pytest.mark.parametrize("engine", ["reference", "fast"])
+def test_a_rollout_with_no_address_for_its_surge(tmp_path: Path, engine: str) -> None:
+    """MAX_ENI=1 leaves the m5.large one ENI: 9 secondary addresses, all taken by the 9 web
+    pods (kubelet max pods 20 lets the scheduler bind more). The surge (ceil(2.25) = 3) is
+    bound but gets no address (no_ip_max_enis). With maxUnavailable 0 no old pod may go: the
+    rollout never finishes and the report says why. With 25 % (floor(2.25) = 2) two old pods
+    go, their addresses come back after the 30 s IP cooldown and the new pods take them: it
+    completes, never with more than the 9 addresses."""
+    stalled = simulate(
+        load(tmp_path, NO_ADDRESS.replace("UNAVAILABLE", "0")), CATALOG, engine=engine
+    )  # type: ignore[arg-type]
+    (rollout,) = deployment(stalled).rollouts
+    assert rollout.outcome == "in progress"
+    assert (rollout.n_peak_pods, rollout.n_peak_pods_with_address) == (12, 9)
+    summary = summarize(stalled)
+    assert summary["pods"]["n_waiting_for_ip_at_end"] == 3
+    assert set(summary["pods"]["failed_ip_adds_by_reason"]) == {"no_ip_max_enis"}
+    assert any("rollout of web at 0h05m00s had not finished" in f for f in summary["findings"])
+    rolled = simulate(
+        load(tmp_path, NO_ADDRESS.replace("UNAVAILABLE", "25%")), CATALOG, engine=engine
+    )  # type: ignore[arg-type]
+    (rollout,) = deployment(rolled).rollouts
+    assert rollout.outcome == "complete" and rollout.n_max_unavailable == 2
+    assert rollout.n_peak_pods_with_address == 9 and rollout.n_min_available == 7
+    assert rollout.end_s - rollout.start_s > 30.0  # at least one IP cooldown
