@@ -203,7 +203,7 @@ class HorizontalPodAutoscaler:
         # rate limits, then the bounds
         desired = min(desired, max(2 * current, current + _SCALE_UP_PODS))
         desired = min(max(desired, hpa.min_replicas), hpa.max_replicas)
-        if deployment.scale(desired, now_s, "hpa"):
+        if deployment.scale(desired, now_s):
             self.changes.append((now_s, desired))
         self.rows.append((now_s, load, n_ready, recommended, desired))
         return False

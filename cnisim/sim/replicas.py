@@ -155,7 +155,7 @@ class ReplicaSchedule:
         (replicas,) = replicas_at(self.deployment.spec, [now_s]).tolist()
         while self.next_due_s(now_s) <= now_s:
             self.i_due += 1
-        if self.deployment.scale(int(replicas), now_s, self.source):
+        if self.deployment.scale(int(replicas), now_s):
             self.change_s.append(now_s)
             self.replicas.append(int(replicas))
         return False

@@ -262,9 +262,9 @@ class DeploymentController:
         self._n_searched = 0  # pods of the run searched for its own so far
 
     # ------------------------------------------------------------------ for replica sources
-    def scale(self, replicas: int, now_s: float, source: str) -> bool:
-        """Set the replicas (a schedule, a diurnal curve, the HPA); True if they changed."""
-        del source  # the sources record their own changes
+    def scale(self, replicas: int, now_s: float) -> bool:
+        """Set the replicas (a schedule, a diurnal curve, the HPA: each records its own
+        changes); True if they changed."""
         if replicas == self.replicas:
             return False
         self.replicas = replicas
