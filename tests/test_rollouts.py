@@ -303,3 +303,42 @@ def test_a_rollout_with_no_address_for_its_surge(tmp_path: Path, engine: str) ->
     assert rollout.outcome == "complete" and rollout.n_max_unavailable == 2
     assert rollout.n_peak_pods_with_address == 9 and rollout.n_min_available == 7
     assert rollout.end_s - rollout.start_s > 30.0  # at least one IP cooldown
+
+
+FARGATE = """\
+    apiVersion: cnisim/v1
+    kind: Plan
+    vpc:
+      cidrs: [10.0.0.0/16]
+      subnets:
+        - {id: subnet-a, az: us-east-1a, cidr: 10.0.0.0/24}
+        - {id: f-a, az: us-east-1a, cidr: 10.0.1.0/24}
+    nodeGroups:
+      - {name: ng, instanceTypes: [c5.large], desiredCapacity: 1, subnets: [subnet-a]}
+    coreDNS: false
+    fargateProfiles:
+      - {name: web, selectors: [{namespace: web}], subnets: [f-a], startDelay: 40s}
+    workloads:
+      - kind: Deployment
+        name: web
+        namespace: web
+        replicas: 4
+        strategy: {rollingUpdate: {maxSurge: 1, maxUnavailable: 0}}
+        rollouts: [{at: 3m}]
+    run: {duration: 10m}
+"""
+
+
+def test_a_rollout_on_fargate_waits_for_each_pod_to_start(tmp_path: Path) -> None:
+    """4 pods on Fargate, maxSurge 1, maxUnavailable 0: one new pod at a time, available when
+    its micro-VM starts 40 s after its creation; then one old pod goes and the next new one is
+    created a tick later: 4 rounds of 41 s, 164 s, never more than 5 pods."""
+    result = simulate(load(tmp_path, FARGATE), CATALOG)
+    (rollout,) = deployment(result).rollouts
+    assert rollout.outcome == "complete"
+    assert rollout.end_s - rollout.start_s == 4 * 41.0
+    assert (rollout.n_peak_pods, rollout.n_min_available) == (5, 4)
+    web = result.pod_workload == result.workload_names.index("web")
+    assert not (result.pod_node[web] >= 0).any()  # none on the node group
+    alive = web & np.isnan(result.pod_deleted_s)
+    assert alive.sum() == 4 and (result.pod_created_s[alive] >= 180.0).all()

@@ -141,8 +141,9 @@ def deletion_order(
 ) -> NDArray[np.int64]:
     """Positions of pods in the order the ReplicaSet controller deletes them.
 
-    Pending (unbound) pods first, then bound pods not yet available, then available ones;
-    within each, the newest first (later creation, then the higher id).
+    Pending (unassigned: not bound to a node, not started on Fargate) pods first, then
+    assigned pods not yet available, then available ones; within each, the newest first
+    (later creation, then the higher id).
 
     References
     ----------
@@ -390,7 +391,9 @@ class DeploymentController:
         run: ClusterRun, ids: NDArray[np.int64], available: NDArray[np.bool_]
     ) -> NDArray[np.int64]:
         pods = run.pods
-        return deletion_order(pods["node"][ids] >= 0, available, pods["created_s"][ids], ids)
+        # assigned: bound to a node, or started on Fargate (bound_s is set for both)
+        assigned = ~np.isnan(pods["bound_s"][ids])
+        return deletion_order(assigned, available, pods["created_s"][ids], ids)
 
     def _create(self, run: ClusterRun, n: int, now_s: float) -> None:
         ordinals = np.arange(self.next_ordinal, self.next_ordinal + n)

@@ -353,19 +353,21 @@ class ClusterRun:
     def pods_available(self, pod_ids: ArrayLike, now_s: float) -> NDArray[np.bool_]:
         """Per pod: bound and running, its ADD got its address (or branch ENI) by ``now_s``,
         and not deleted. Host-network pods (and every pod of an IPv6 cluster, which takes no
-        IPv4 address) are available once bound. The engine runs up to ``now_s`` to answer.
+        IPv4 address) are available once bound; a Fargate pod once it started (it holds its
+        address from its creation). The engine runs up to ``now_s`` to answer.
 
         This is the Deployment controller's "available" with ``minReadySeconds: 0`` and a
         container that is Ready as soon as it has its network (no image pull, no probe).
         """
         pods = self.pods
         ids = np.asarray(pod_ids, dtype=np.int64).ravel()
-        bound = (pods["node"][ids] >= 0) & np.isnan(pods["deleted_s"][ids])
-        ask = bound & pods["needs_address"][ids]
+        # bound to a node, or started on Fargate (no node): bound_s is set for both
+        available = (pods["bound_s"][ids] <= now_s) & np.isnan(pods["deleted_s"][ids])
+        ask = available & (pods["node"][ids] >= 0) & pods["needs_address"][ids]
         if ask.any() and not self.ipv6:
             self.engine.run_until(now_s)
-            bound[ask] = self.engine.pods_running(ids[ask])
-        return bound
+            available[ask] = self.engine.pods_running(ids[ask])
+        return available
 
     def set_group_desired(self, g: int, n_nodes: int, now_s: float) -> DesiredChange:
         """Set node group ``g``'s desired size (clamped to min..max); its Auto Scaling group
