@@ -29,7 +29,8 @@ Simplifications (each also in the README):
   a binding at the next tick.
 - DaemonSet pods are bound to each node as it becomes Ready (the DaemonSet controller's
   binding, no scheduler cycle); host-network ones take a pods slot and no address.
-- Node groups keep their desired size: no autoscaler (part 2), no scale-in, no upgrades.
+- Node groups keep their desired size unless the cluster autoscaler (``autoscaler:``,
+  :mod:`cnisim.sim.autoscaler`) changes it; no upgrades.
 - IPv6 clusters (``ipFamily: IPv6``): ipamd gives each node a /80 and pods no IPv4 address, so
   no engine runs; each node takes its one IPv4 node address from its subnet when it boots
   (and fails to launch if the subnet is full), and is Ready then.
@@ -53,6 +54,7 @@ from numpy.typing import ArrayLike, NDArray
 from cnisim.catalog import Catalog
 from cnisim.errors import UsageError
 from cnisim.plan import Plan
+from cnisim.sim.autoscaler import ClusterAutoscaler
 from cnisim.sim.contract import first_tick_at, next_sample_s
 from cnisim.sim.controllers import Controller
 from cnisim.sim.drive import EngineDriver
@@ -201,11 +203,13 @@ class ClusterRun:
     through its public methods only: :meth:`add_pods`, :meth:`delete_pods`,
     :meth:`set_group_desired`, :meth:`terminate_node`, :meth:`note`, and read its state
     (``cluster``, ``pods``, ``queue``, ``unschedulable``, ``node_group``, ``node_ready``,
-    ``node_gone``, ``asgs``, ``world``, ``engine``).
+    ``node_gone``, ``asgs``, ``world``, ``engine``; ``capacity``, each group's allocatable per
+    instance type, and ``catalog``, the instance data, for templates of new nodes).
     """
 
     def __init__(self, plan: Plan, catalog: Catalog, engine: EngineName) -> None:
         self.plan = plan
+        self.catalog = catalog
         self.tick_s = plan.run.tick_s
         self.duration_s = plan.run.duration_s
         self.engine_name = engine
@@ -708,8 +712,10 @@ class ClusterRun:
 
 def make_controllers(plan: Plan, run: ClusterRun) -> list[Controller]:
     """The controllers the plan asks for, in the order they step each tick."""
-    del plan, run  # none yet: the cluster autoscaler, workload controllers and holders come here
-    return []
+    controllers: list[Controller] = []
+    if plan.autoscaler.kind == "cluster-autoscaler":
+        controllers.append(ClusterAutoscaler(plan.autoscaler, run))
+    return controllers
 
 
 def simulate(
