@@ -156,3 +156,85 @@ def test_bench_scenario_over_bare_engine(benchmark: Any, tmp_path: Path) -> None
         {key: round(value, 3) for key, value in out.items()}
         | {"target_ratio": OVERHEAD_RATIO_TARGET}
     )
+
+
+AUTOSCALED_ONE_DAY_TARGET_S = 20.0  # issue 9
+
+AUTOSCALED_PLAN = """\
+apiVersion: cnisim/v1
+kind: Plan
+vpc:
+  cidrs: [10.0.0.0/16]
+  subnets:
+    - {{id: subnet-a, az: us-east-1a, cidr: 10.0.0.0/18}}
+    - {{id: subnet-b, az: us-east-1b, cidr: 10.0.64.0/18}}
+    - {{id: subnet-c, az: us-east-1c, cidr: 10.0.128.0/18}}
+nodeGroups:
+  - {{name: general, instanceTypes: [m5.large], minSize: {n_min}, desiredCapacity: {n_min},
+     maxSize: {n_max}}}
+workloads:
+  - {{kind: Deployment, name: web, replicas: {web}, requests: {{cpu: 100m, memory: 128Mi}}}}
+  - {{kind: Deployment, name: api, replicas: {api}, requests: {{cpu: 100m, memory: 128Mi}},
+     start: 4h}}
+  - kind: JobStream
+    name: batch
+    arrivalsPerMinute: {jobs_per_min}
+    lifetime: {{distribution: exponential, mean: 20m}}
+    requests: {{cpu: 100m, memory: 64Mi}}
+    start: 2h
+    stop: 14h
+autoscaler: {{kind: cluster-autoscaler}}
+run: {{duration: 24h}}
+"""
+
+
+def autoscaled_plan_of(tmp_path: Path, scale: float) -> Any:
+    """A day that grows and shrinks under the cluster autoscaler, ``scale`` 1 for about 1,000
+    m5.large at the peak: web's 4,000 pods from the start, api's 3,000 from 4 h, and a Job
+    stream from 2 h to 14 h keeping about 9,000 more (450 a minute x 20 min). A m5.large
+    holds 17 such 100m pods (1,930m less 150m of DaemonSets), so the peak asks about
+    16,000 / 17 = 940 nodes and the night about 7,000 / 17 = 410; the group starts at 20 %
+    of its 1,200 maximum."""
+    path = tmp_path / f"autoscaled-{scale:g}.yaml"
+    path.write_text(
+        AUTOSCALED_PLAN.format(
+            n_min=round(240 * scale),
+            n_max=round(1200 * scale),
+            web=round(4000 * scale),
+            api=round(3000 * scale),
+            jobs_per_min=450 * scale,
+        )
+    )
+    return load_plan(path, catalog=CATALOG)
+
+
+def test_bench_1000_nodes_one_day_autoscaled(benchmark: Any, tmp_path: Path) -> None:
+    """Figure: wall time of the autoscaled day at about 1,000 nodes at the peak, end to end.
+
+    With ``--benchmark-disable`` (CI) the same day runs at a tenth of the size: the check,
+    not the figure.
+    """
+    plan = autoscaled_plan_of(tmp_path, 0.1 if benchmark.disabled else 1.0)
+    simulate(autoscaled_plan_of(tmp_path, 0.01), CATALOG, engine="fast")  # compile first
+    result = benchmark.pedantic(simulate, (plan, CATALOG), {"engine": "fast"}, rounds=1)
+    summary = result.controllers["cluster-autoscaler"]
+    ups = [e.n_nodes for e in summary.events if e.kind == "scale-up"]
+    downs = [e.n_nodes for e in summary.events if e.kind == "scale-down"]
+    n_nodes = result.n_nodes_by_group[:, 0]
+    group = plan.node_groups[0]
+    assert ups and downs, "the day grows and shrinks"
+    assert group.min_size <= n_nodes.min() and n_nodes.max() <= group.max_size
+    assert np.isnan(result.ipamd.subnet_exhausted_at_s).all()
+    assert result.n_unschedulable[-1] <= 0.01 * len(result.pod_node)
+    benchmark.extra_info.update(
+        {
+            "n_pods": result.n_pods,
+            "n_nodes_peak": int(n_nodes.max()),
+            "n_nodes_end": int(n_nodes[-1]),
+            "n_scale_ups": len(ups),
+            "n_nodes_added": sum(ups),
+            "n_scale_downs": len(downs),
+            "n_nodes_removed": sum(downs),
+            "target_s": AUTOSCALED_ONE_DAY_TARGET_S,
+        }
+    )
