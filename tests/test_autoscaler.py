@@ -94,6 +94,31 @@ def test_a_scale_up_stops_at_max_size_and_the_rest_stay_pending(tmp_path: Path) 
     assert result.n_unschedulable[-1] == 3
 
 
+def test_a_scale_up_not_ready_in_time_backs_the_group_off_doubling(tmp_path: Path) -> None:
+    """maxNodeProvisionTime 30s, shorter than the 60 s boot: every scale-up fails. The loop
+    at 10 s adds the node the 3 pods beyond the first node need; at 40 s it is not Ready: it is
+    removed and the group backed off 5 min, to 340 s. There the same happens (not Ready at
+    370 s), now for 10 min (to 970 s), then 20 min: 1,000 + 1,200 = 2,200 s, failing at
+    2,230 s. The first node, launched before any scale-up, stays."""
+    text = (
+        scale_up_plan(max_size=5)
+        .replace(
+            "{kind: cluster-autoscaler}", "{kind: cluster-autoscaler, maxNodeProvisionTime: 30s}"
+        )
+        .replace("replicas: 12", "replicas: 6")
+        .replace("20m", "40m")
+    )
+    result = run(tmp_path, text)
+    expected = []
+    for up_s in (10.0, 340.0, 970.0, 2200.0):
+        expected += [
+            ScaleEvent(up_s, "ng", "scale-up", 1),
+            ScaleEvent(up_s + 30.0, "ng", "scale-up-failed", 1),
+        ]
+    assert events(result) == expected
+    assert result.n_ready_by_group[-1, 0] == 1 and result.n_unschedulable[-1] == 3
+
+
 def scale_down_plan(big_start: str) -> str:
     """Two empty m5.large nodes (group idle) and a 3,000m pod at ``big_start`` that only a
     c5.xlarge (4 vCPUs) of group big can hold."""

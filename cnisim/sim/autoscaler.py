@@ -3,9 +3,10 @@
 :class:`ClusterAutoscaler` follows cluster-autoscaler's main loop (``RunOnce``), every
 ``--scan-interval`` (10 s):
 
-1. **Failed scale-ups.** A node group whose nodes asked for by a scale-up are not all Ready
-   ``--max-node-provision-time`` (15 min) after it failed: its not-Ready nodes are terminated
-   (the desired size decremented) and the group is backed off, 5 min doubling to 30 min
+1. **Failed scale-ups.** A node group not at its desired size in Ready nodes
+   ``--max-node-provision-time`` (15 min) after a scale-up failed: the nodes launched since
+   that are not Ready are terminated (the desired size decremented, and lowered to the Ready
+   nodes for launches EC2 never made) and the group is backed off, 5 min doubling to 30 min
    (``--initial-`` / ``--max-node-group-backoff-duration``; the count resets after 3 h
    without a failure).
 2. **Scale-up**, for the pods the scheduler could not place (``run.unschedulable``) only.
@@ -199,7 +200,7 @@ class ClusterAutoscaler:
         self._unneeded_since: dict[int, float] = {}
         self._last_scale_up_s = -math.inf
         self._last_scale_down_s = -math.inf
-        self._request_deadline_s: dict[int, float] = {}
+        self._requests: dict[int, tuple[float, float]] = {}  # group -> (start, deadline) [s]
         self._backoff_until_s = [-math.inf] * n_groups
         self._n_failures = [0] * n_groups
         self._last_failure_s = [-math.inf] * n_groups
@@ -250,14 +251,14 @@ class ClusterAutoscaler:
     ) -> bool:
         """Scale-ups whose nodes are not all Ready in time: remove the rest, back the group off."""
         changed = False
-        for g, deadline_s in list(self._request_deadline_s.items()):
+        for g, (start_s, deadline_s) in list(self._requests.items()):
             asg = run.asgs[g]
             if int(np.count_nonzero(ready & (group_of == g))) >= asg.desired:
-                del self._request_deadline_s[g]  # fulfilled
+                del self._requests[g]  # fulfilled
                 continue
             if now_s < deadline_s:
                 continue
-            del self._request_deadline_s[g]
+            del self._requests[g]
             if now_s - self._last_failure_s[g] >= NODE_GROUP_BACKOFF_RESET_S:
                 self._n_failures[g] = 0
             self._n_failures[g] += 1
@@ -269,7 +270,8 @@ class ClusterAutoscaler:
             self._backoff_until_s[g] = now_s + backoff_s
             min_size = run.plan.node_groups[g].min_size
             before = asg.desired
-            for node in np.flatnonzero(live & ~ready & (group_of == g)).tolist():
+            launched = run.node_launch_s >= start_s  # the scale-up's nodes, not older ones
+            for node in np.flatnonzero(live & ~ready & launched & (group_of == g)).tolist():
                 if asg.desired <= min_size:
                     break
                 run.terminate_node(node, now_s, decrement_desired=True)
@@ -330,7 +332,9 @@ class ClusterAutoscaler:
         run.set_group_desired(g, before + n_new, now_s)
         self._events.append(ScaleEvent(now_s, asg.name, "scale-up", asg.desired - before))
         self._last_scale_up_s = now_s
-        self._request_deadline_s[g] = now_s + self.settings.max_node_provision_time_s
+        # a scale-up of a group still scaling up extends the deadline of the first
+        start_s = self._requests.get(g, (now_s, now_s))[0]
+        self._requests[g] = (start_s, now_s + self.settings.max_node_provision_time_s)
         return True
 
     def _estimate(

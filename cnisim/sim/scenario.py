@@ -203,8 +203,9 @@ class ClusterRun:
     through its public methods only: :meth:`add_pods`, :meth:`delete_pods`,
     :meth:`set_group_desired`, :meth:`terminate_node`, :meth:`note`, and read its state
     (``cluster``, ``pods``, ``queue``, ``unschedulable``, ``node_group``, ``node_ready``,
-    ``node_gone``, ``asgs``, ``world``, ``engine``; ``capacity``, each group's allocatable per
-    instance type, and ``catalog``, the instance data, for templates of new nodes).
+    ``node_gone``, ``node_launch_s``, ``asgs``, ``world``, ``engine``; ``capacity``, each
+    group's allocatable per instance type, and ``catalog``, the instance data, for templates
+    of new nodes).
     """
 
     def __init__(self, plan: Plan, catalog: Catalog, engine: EngineName) -> None:
@@ -443,9 +444,11 @@ class ClusterRun:
         if self.ipv6:
             self.world.release_owner(self.ipv6_owner[node])
         else:
-            self.engine.remove_nodes([node], now_s)
+            # a node still booting has not joined the engine: it leaves as it joins
+            self.engine.remove_nodes([node], max(now_s, float(self.node_kubelet_ready_s[node])))
         if not self.node_ready[node] and not self.node_gone[node]:
             self.n_unsettled -= 1
+        self.node_confirmed[node] = True  # its group knows: it was terminated
         self.node_gone[node] = True
         self.cluster.set_ready(self.node_ready & ~self.node_gone)
         ids = np.array(sorted(self.pods_on[node]), dtype=np.int64)
