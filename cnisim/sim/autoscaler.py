@@ -178,6 +178,7 @@ class ClusterAutoscaler:
         n_groups = len(plan.node_groups)
         # the DaemonSet pods every node runs, and each group's template node with them
         ds_pods, _ = daemonset_pods(run.workloads, [0], 0.0)
+        self._n_ds_pods = len(ds_pods)
         self._ds_cpu_millicores = int(ds_pods.cpu_millicores.sum())
         self._ds_memory_bytes = int((ds_pods.memory_mib * _MIB_BYTES).astype(np.int64).sum())
         self._templates = np.zeros((n_groups, _k.N_COLUMNS), dtype=np.int64)
@@ -234,8 +235,7 @@ class ClusterAutoscaler:
         )
         if pending.size and self._scale_up(run, now_s, pending, ready, n_ready):
             return changed
-        if not pending.size:
-            self._check_ip_waits(run, now_s, ready)
+        self._check_ip_waits(run, now_s, ready)
         if self.settings.scale_down_enabled:
             changed = self._scale_down(run, now_s, group_of, ready) or changed
         return changed
@@ -392,7 +392,7 @@ class ClusterAutoscaler:
 
     # ------------------------------------------------------------------ pods waiting for IPs
     def _check_ip_waits(self, run: ClusterRun, now_s: float, ready: NDArray[np.bool_]) -> None:
-        """Nothing to scale up: say so if bound pods wait for an address while CPU is free."""
+        """No scale-up: say so if bound pods wait for an address while CPU is free."""
         if not math.isnan(self._ip_wait_unseen_s):
             return
         waiting = run.series["n_ip_waiting"]
@@ -432,23 +432,23 @@ class ClusterAutoscaler:
                     0.0,
                 ),
             )
-        low = np.flatnonzero(
-            ready & (utilization < self.settings.scale_down_utilization_threshold_frac)
-        )
+        low = ready & (utilization < self.settings.scale_down_utilization_threshold_frac)
+        # empty: nothing but its DaemonSet pods, nothing to move
+        is_empty = low & (nodes[:, _k.REQUESTED_PODS] <= self._n_ds_pods)
+        empty = np.flatnonzero(is_empty).tolist()
         since = self._unneeded_since
+        # the non-empty ones already unneeded first (keeping their timers), then node order
+        is_non_empty = low & ~is_empty
+        non_empty = [n for _, n in sorted((t, n) for n, t in since.items() if is_non_empty[n])]
+        if len(non_empty) < MAX_NON_EMPTY_CANDIDATES:
+            is_non_empty[non_empty] = False
+            non_empty += np.flatnonzero(is_non_empty)[
+                : MAX_NON_EMPTY_CANDIDATES - len(non_empty)
+            ].tolist()
+        non_empty = non_empty[:MAX_NON_EMPTY_CANDIDATES]
         # the pods each candidate would have to move (DaemonSet pods stay with their node)
         kind = run.pods["kind"]
-        moved: dict[int, list[int]] = {}
-        empty: list[int] = []
-        for node in low.tolist():
-            pods = [p for p in run.pods_on[node] if kind[p] != _DAEMONSET]
-            if pods:
-                moved[node] = sorted(pods)
-            else:
-                empty.append(node)
-        # the non-empty ones already unneeded first (keeping their timers), then node order
-        non_empty = sorted(moved, key=lambda n: (n not in since, since.get(n, 0.0), n))
-        non_empty = non_empty[:MAX_NON_EMPTY_CANDIDATES]
+        moved = {n: sorted(p for p in run.pods_on[n] if kind[p] != _DAEMONSET) for n in non_empty}
         unneeded = set(empty)
         if non_empty:
             ids = np.array([p for n in non_empty for p in moved[n]], dtype=np.int64)
@@ -491,8 +491,8 @@ class ClusterAutoscaler:
                 room[g] -= 1
                 removable_now.append(node)
         n_bulk = self.settings.max_empty_bulk_delete
-        victims = [n for n in removable_now if n not in moved][:n_bulk]
-        victims = victims or [n for n in removable_now if n in moved][:1]
+        victims = [n for n in removable_now if is_empty[n]][:n_bulk]
+        victims = victims or [n for n in removable_now if not is_empty[n]][:1]
         removed: dict[int, int] = {}
         for node in victims:
             g = int(group_of[node])
