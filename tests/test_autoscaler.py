@@ -94,6 +94,44 @@ def test_a_scale_up_stops_at_max_size_and_the_rest_stay_pending(tmp_path: Path) 
     assert result.n_unschedulable[-1] == 3
 
 
+@pytest.mark.parametrize(
+    ("requests", "expected"),
+    [
+        # 500m, 256Mi: 3 per node on either (CPU binds), 4 nodes. Idle CPU after them 1 - 6,000
+        # / 8,000 = 0.25 on both; idle memory 1 - 3,072 / 16,384 = 0.81 on c5.large (4 GiB)
+        # against 1 - 3,072 / 65,536 = 0.95 on r5.large (16 GiB): c5.large wastes less.
+        ("{cpu: 500m, memory: 256Mi}", ScaleEvent(10.0, "compute", "scale-up", 4)),
+        # 100m, 3Gi: one per c5.large (3,422 MiB allocatable), 12 nodes, idle 0.95 + 0.25 =
+        # 1.2; five per r5.large (15,710 MiB), 3 nodes, idle 0.8 + 0.25 = 1.05: r5.large.
+        ("{cpu: 100m, memory: 3Gi}", ScaleEvent(10.0, "memory", "scale-up", 3)),
+    ],
+)
+def test_least_waste_picks_the_group_with_the_least_idle_cpu_and_memory(
+    tmp_path: Path, requests: str, expected: ScaleEvent
+) -> None:
+    """12 pods, two empty groups; least-waste weighs the pods against each option's new nodes'
+    capacity (vCPUs x 1,000, memory), their count from the binpacking estimate."""
+    result = run(
+        tmp_path,
+        HEAD
+        + textwrap.dedent(
+            f"""\
+            nodeGroups:
+              - {{name: compute, instanceTypes: [c5.large], minSize: 0, desiredCapacity: 0,
+                  maxSize: 12, {BOOT}}}
+              - {{name: memory, instanceTypes: [r5.large], minSize: 0, desiredCapacity: 0,
+                  maxSize: 12, {BOOT}}}
+            workloads:
+              - {{kind: Deployment, name: web, replicas: 12, requests: {requests}}}
+            autoscaler: {{kind: cluster-autoscaler}}
+            run: {{duration: 5m}}
+            """
+        ),
+    )
+    assert events(result) == [expected]
+    assert result.n_pending[-1] == 0
+
+
 def test_a_scale_up_not_ready_in_time_backs_the_group_off_doubling(tmp_path: Path) -> None:
     """maxNodeProvisionTime 30s, shorter than the 60 s boot: every scale-up fails. The loop
     at 10 s adds the node the 3 pods beyond the first node need; at 40 s it is not Ready: it is

@@ -604,6 +604,7 @@ _PATHS = [
     ("run",),
     ("coreDNS",),
     ("nodeGroups",),
+    ("autoscaler",),
 ]
 
 
