@@ -3,8 +3,8 @@
 :class:`ClusterAutoscaler` follows cluster-autoscaler's main loop (``RunOnce``), every
 ``--scan-interval`` (10 s):
 
-1. **Failed scale-ups.** A node group not at its desired size in Ready nodes
-   ``--max-node-provision-time`` (15 min) after a scale-up failed: the nodes launched since
+1. **Failed scale-ups.** A scale-up failed when its group is short of its desired size in
+   Ready nodes ``--max-node-provision-time`` (15 min) after it: the nodes launched since
    that are not Ready are terminated (the desired size decremented, and lowered to the Ready
    nodes for launches EC2 never made) and the group is backed off, 5 min doubling to 30 min
    (``--initial-`` / ``--max-node-group-backoff-duration``; the count resets after 3 h
@@ -21,7 +21,7 @@
    pod, the expander picks one: ``least-waste`` (the least idle CPU fraction plus idle memory
    fraction of the new nodes' capacity after the pods; ties at random) or ``random``; its
    desired size grows by the estimate (``run.set_group_desired``, within min and max).
-   A loop that scales up does nothing else.
+   A loop that scales up does no scale-down.
 3. **Scale-down** (unless ``--scale-down-enabled=false``). A Ready node is unneeded when
    its utilization, the larger of its CPU and memory requests over allocatable (DaemonSet
    pods included unless ``--ignore-daemonsets-utilization``), is below the threshold (0.5)
@@ -38,8 +38,8 @@
    controllers and scheduled again.
 
 Pods waiting for an IP address are bound to their node (the CNI ADD fails, the kubelet
-retries), not Pending: the autoscaler does not see them. When pods wait for addresses while
-the autoscaler has nothing to do and CPU is free, the run's notes say so.
+retries), not Pending: the autoscaler does not see them. When pods wait for addresses in a
+loop that scales nothing up while CPU is free, the run's notes say so.
 
 Simplifications: node groups are the autoscaler's node groups one to one, and only the first
 instance type of a group is its template (as on AWS, ``cloudprovider/aws/README.md``); the
@@ -48,8 +48,8 @@ and the cluster's core and memory limits, scale-down-unready-time, pod prioritie
 the pods that block a scale-down (CoreDNS, in kube-system, is taken as movable, as with a
 PodDisruptionBudget) are not modelled; a registered but not Ready node counts as upcoming
 until max-node-provision-time; equivalence groups are pods of equal requests; draining is
-instant (no eviction or graceful termination time); the unschedulable-pod filter places pods
-one equivalence group at a time, first-fit, as the estimator does.
+instant (no eviction or graceful termination time); the filter of unschedulable pods that fit
+on Ready or upcoming nodes places them first-fit in the order they were created.
 
 References
 ----------
