@@ -2,6 +2,9 @@
 
 - A 1,000-node, 24-hour plan with churn, end to end on the fast engine (issue 8 target:
   <= 15 s on this machine).
+- The same scale under the cluster autoscaler, a day that grows and shrinks (Deployments
+  starting at different times, a Job stream from 2 h to 14 h), end to end (issue 9 target:
+  <= 20 s on this machine).
 - The scenario layer's cost over the bare engine on the same bound pods: the same nodes
   joining at the same times and the same pod ADDs and DELs, submitted at once to a bare
   engine, as a ratio of wall times in one process (target <= 2x).
