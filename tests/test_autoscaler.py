@@ -6,7 +6,8 @@ first address comes within the next few seconds (an EC2 AssignPrivateIpAddresses
 0.3 s), so a node launched at 0 s is Ready before the autoscaler's loop at 70 s. The loops run
 at 0 s, 10 s, 20 s, ... (``scanInterval`` 10 s); the scheduler tries new pods in the tick they
 are created, after the autoscaler's loop, so the loop at 10 s is the first to see them
-unschedulable. c5.large: 2 vCPUs, allocatable 1,930m; m5.large the same CPU.
+unschedulable. c5.large: 2 vCPUs, allocatable 1,930m; m5.large the same CPU. Most run on
+the compiled engine; a scale-up and a drain also on the reference model.
 """
 
 from __future__ import annotations
@@ -49,9 +50,9 @@ def write(tmp_path: Path, text: str) -> Path:
     return path
 
 
-def run(tmp_path: Path, text: str) -> SimulationResult:
+def run(tmp_path: Path, text: str, engine: str = "fast") -> SimulationResult:
     plan = load_plan(write(tmp_path, text), catalog=CATALOG)
-    return simulate(plan, CATALOG, engine="fast")
+    return simulate(plan, CATALOG, engine=engine)  # type: ignore[arg-type]
 
 
 def events(result: SimulationResult) -> list[ScaleEvent]:
@@ -74,13 +75,16 @@ def scale_up_plan(max_size: int) -> str:
     )
 
 
-def test_scales_up_for_unschedulable_pods_by_the_nodes_they_need(tmp_path: Path) -> None:
+@pytest.mark.parametrize("engine", ["fast", "reference"])
+def test_scales_up_for_unschedulable_pods_by_the_nodes_they_need(
+    tmp_path: Path, engine: str
+) -> None:
     """A c5.large's 1,930m less aws-node's 50m and kube-proxy's 100m leaves 1,780m: three
     500m pods. The 12 web pods are unschedulable at 0 s (no node Ready); the loop at 10 s
     counts the booting node as upcoming (it takes 3) and asks ceil(9 / 3) = 3 more nodes.
     From then on the 4 upcoming nodes take all 12, so it never scales up again; at 3 x 500 +
     150 = 1,650m of 1,930m (85 %) no node is unneeded."""
-    result = run(tmp_path, scale_up_plan(max_size=5))
+    result = run(tmp_path, scale_up_plan(max_size=5), engine)
     assert events(result) == [ScaleEvent(10.0, "ng", "scale-up", 3)]
     assert result.n_nodes_by_group[:, 0].max() == 4
     assert result.n_pending[-1] == 0
@@ -200,7 +204,8 @@ def test_no_scale_down_within_10_minutes_of_a_scale_up(tmp_path: Path) -> None:
     assert result.n_nodes_by_group[-1].tolist() == [0, 1]
 
 
-def test_non_empty_nodes_are_drained_one_at_a_time(tmp_path: Path) -> None:
+@pytest.mark.parametrize("engine", ["fast", "reference"])
+def test_non_empty_nodes_are_drained_one_at_a_time(tmp_path: Path, engine: str) -> None:
     """Three nodes share four 100m pods (8-13 % used): each is unneeded if its pods fit on the
     others, but the pass removes them in turn: the first's pods go to the second or third, the
     second's to the third, and the third's have nowhere left: two unneeded from 70 s. At 670 s
@@ -220,6 +225,7 @@ def test_non_empty_nodes_are_drained_one_at_a_time(tmp_path: Path) -> None:
             run: {{duration: 20m}}
             """
         ),
+        engine,
     )
     assert events(result) == [
         ScaleEvent(670.0, "ng", "scale-down", 1),
