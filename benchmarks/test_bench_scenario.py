@@ -214,10 +214,10 @@ def autoscaled_plan_of(tmp_path: Path, scale: float) -> Any:
 def test_bench_1000_nodes_one_day_autoscaled(benchmark: Any, tmp_path: Path) -> None:
     """Figure: wall time of the autoscaled day at about 1,000 nodes at the peak, end to end.
 
-    With ``--benchmark-disable`` (CI) the same day runs at a tenth of the size: the check,
+    With ``--benchmark-disable`` (CI) the same day runs at a twentieth of the size: the check,
     not the figure.
     """
-    plan = autoscaled_plan_of(tmp_path, 0.1 if benchmark.disabled else 1.0)
+    plan = autoscaled_plan_of(tmp_path, 0.05 if benchmark.disabled else 1.0)
     simulate(autoscaled_plan_of(tmp_path, 0.01), CATALOG, engine="fast")  # compile first
     result = benchmark.pedantic(simulate, (plan, CATALOG), {"engine": "fast"}, rounds=1)
     summary = result.controllers["cluster-autoscaler"]
