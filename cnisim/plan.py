@@ -37,29 +37,41 @@ if TYPE_CHECKING:
     from cnisim.catalog import Catalog
 
 __all__ = [
+    "ALB_ADDRESSES_PER_SUBNET",
     "COREDNS",
     "DEFAULT_NODE_COUNT",
+    "HOLDER_KINDS",
     "MAX_NODES_PER_GROUP",
     "MAX_PODS_PER_NODE_LIMIT",
     "MAX_RUN_DURATION_S",
     "PLAN_API_VERSION",
+    "AddressHolder",
     "Autoscaler",
     "AwsNode",
     "BootTime",
     "CidrReservation",
+    "ControlPlane",
     "DaemonSet",
     "Deployment",
+    "Diurnal",
+    "FargateProfile",
+    "FargateSelector",
+    "Hpa",
     "JobStream",
     "Lifetime",
     "NodeGroup",
     "Plan",
     "Resources",
+    "RollingUpdate",
     "Run",
     "Scheduler",
+    "Service",
+    "Steps",
     "Subnet",
     "Vpc",
     "Workload",
     "check_instance_types",
+    "parse_int_or_percent",
     "region_of_zone",
     "resolve_sizes",
 ]
@@ -291,6 +303,26 @@ class Vpc:
         """The zones of the subnets, in first-seen order."""
         return tuple(dict.fromkeys(subnet.az for subnet in self.subnets))
 
+    def load_balancer_subnets(self, scheme: str = "internal") -> tuple[str, ...]:
+        """One subnet per zone for a load balancer, as the AWS Load Balancer Controller finds
+        them: those tagged ``kubernetes.io/role/internal-elb`` (internal) or
+        ``kubernetes.io/role/elb`` (internet-facing), else the private (or public) subnets;
+        in each zone the first by subnet id.
+
+        References
+        ----------
+        kubernetes-sigs/aws-load-balancer-controller ``docs/deploy/subnet_discovery.md``.
+        """
+        public = scheme == "internet-facing"
+        tag = "kubernetes.io/role/elb" if public else "kubernetes.io/role/internal-elb"
+        candidates = [s for s in self.subnets if s.tags.get(tag) in ("1", "")]
+        if not candidates:
+            candidates = [s for s in self.subnets if s.public == public]
+        chosen: dict[str, str] = {}
+        for subnet in sorted(candidates, key=lambda s: s.id):
+            chosen.setdefault(subnet.az, subnet.id)
+        return tuple(chosen[az] for az in self.availability_zones if az in chosen)
+
 
 @dataclass(frozen=True)
 class AwsNode:
@@ -505,6 +537,259 @@ class Lifetime:
             )
 
 
+LoadBalancerKind: TypeAlias = Literal["alb", "nlb"]
+HolderKind: TypeAlias = Literal["alb", "nlb", "vpc-endpoint", "nat-gateway"]
+HOLDER_KINDS: tuple[HolderKind, ...] = ("alb", "nlb", "vpc-endpoint", "nat-gateway")
+"""Address holders other than pods and nodes that a plan can name (:class:`AddressHolder`)."""
+
+ALB_ADDRESSES_PER_SUBNET = 8
+"""Addresses an ALB holds in each of its subnets at rest (``docs/cluster-model.md`` sec. 9: ELB
+asks for at least 8 free per subnet and scales by taking more; AWS publishes no figure)."""
+
+_MAX_HOLDER_ADDRESSES = 4096  # per subnet: an ALB at any load AWS has documented is far below
+
+
+@dataclass(frozen=True)
+class Service:
+    """A Kubernetes Service of type LoadBalancer, as the AWS Load Balancer Controller serves it.
+
+    Attributes
+    ----------
+    type : {"LoadBalancer"}
+        The Service type (the only one that takes subnet addresses).
+    load_balancer_type : {"nlb", "alb"}
+        What the controller creates: an NLB (a Service) or an ALB (an Ingress to it).
+    scheme : {"internal", "internet-facing"}
+        Where it goes: private subnets (``kubernetes.io/role/internal-elb``, the controller's
+        default) or public ones (``kubernetes.io/role/elb``).
+    """
+
+    type: Literal["LoadBalancer"] = "LoadBalancer"
+    load_balancer_type: LoadBalancerKind = "nlb"
+    scheme: Literal["internal", "internet-facing"] = "internal"
+
+    def check(self) -> None:
+        """Raise :class:`PlanError` naming this object and the attribute at fault."""
+        _check(
+            self.type == "LoadBalancer",
+            f"service type {self.type!r} takes no subnet address: cnisim models LoadBalancer",
+            self,
+            "type",
+        )
+        _check(
+            self.load_balancer_type in ("nlb", "alb"),
+            f"loadBalancerType {self.load_balancer_type!r} is not nlb or alb",
+            self,
+            "load_balancer_type",
+        )
+        _check(
+            self.scheme in ("internal", "internet-facing"),
+            f"scheme {self.scheme!r} is not internal or internet-facing",
+            self,
+            "scheme",
+        )
+
+
+_PERCENT_RE = re.compile(r"[0-9]+%")
+
+
+def parse_int_or_percent(value: int | str) -> tuple[int, bool]:
+    """A Kubernetes IntOrString of a rolling update: ``(number, is_percent)``.
+
+    Raises
+    ------
+    ValueError
+        Not a whole number >= 0 nor a percent such as ``25%`` (Kubernetes ``IsValidPercent``).
+
+    Examples
+    --------
+    >>> parse_int_or_percent("25%"), parse_int_or_percent(1)
+    ((25, True), (1, False))
+    """
+    if isinstance(value, int) and not isinstance(value, bool) and value >= 0:
+        return value, False
+    if isinstance(value, str) and _PERCENT_RE.fullmatch(value):
+        return int(value[:-1]), True
+    raise ValueError(f"{value!r} is not a whole number >= 0 or a percent such as 25%")
+
+
+@dataclass(frozen=True)
+class RollingUpdate:
+    """A Deployment's ``strategy.rollingUpdate``: pods above and below ``replicas`` in a rollout.
+
+    Attributes
+    ----------
+    max_surge, max_unavailable : int or str
+        A number of pods or a percent of ``replicas`` (``"25%"``, Kubernetes' default for
+        both); a percent surge rounds up, a percent unavailable rounds down
+        (:func:`cnisim.sim.rollouts.resolve_fenceposts`).
+
+    References
+    ----------
+    kubernetes ``pkg/apis/apps/v1/defaults.go`` (25 % / 25 %) and
+    ``pkg/apis/apps/validation/validation.go`` ValidateRollingUpdateDeployment (maxUnavailable
+    at most 100 %; not both 0).
+    """
+
+    max_surge: int | str = "25%"
+    max_unavailable: int | str = "25%"
+
+    def check(self) -> None:
+        """Raise :class:`PlanError` naming this object and the attribute at fault."""
+        parsed = {}
+        for attr in ("max_surge", "max_unavailable"):
+            try:
+                parsed[attr] = parse_int_or_percent(getattr(self, attr))
+            except ValueError as exc:
+                raise PlanError(str(exc), obj=self, attr=attr) from None
+        number, percent = parsed["max_unavailable"]
+        _check(
+            not percent or number <= 100,
+            f"maxUnavailable {number}% is above 100%: give at most 100%",
+            self,
+            "max_unavailable",
+        )
+        _check(
+            parsed["max_surge"][0] > 0 or number > 0,
+            "maxSurge and maxUnavailable are both 0: a rollout could never start; give one of"
+            " them above 0 (Kubernetes refuses it too)",
+            self,
+            "max_unavailable",
+        )
+
+
+@dataclass(frozen=True)
+class Steps:
+    """A value that steps at given times: ``values[i]`` from ``at_s[i]`` on.
+
+    Attributes
+    ----------
+    at_s : tuple of float
+        When each value starts [s], increasing.
+    values : tuple of float
+        The values (replicas [pods], or a load [millicores]).
+    """
+
+    at_s: tuple[float, ...]
+    values: tuple[float, ...]
+
+    def check(self) -> None:
+        """Raise :class:`PlanError` naming this object and the attribute at fault."""
+        _check(bool(self.at_s), "a schedule needs at least one entry", self, "at_s")
+        _check(len(self.at_s) == len(self.values), "one value per time", self, "values")
+        for t_s in self.at_s:
+            _check(
+                math.isfinite(t_s) and t_s >= 0,
+                f"time {t_s:g} s is negative: use 0s or more",
+                self,
+                "at_s",
+            )
+        for earlier, later in zip(self.at_s, self.at_s[1:], strict=False):
+            _check(
+                later > earlier,
+                f"entry at {later:g} s is not after the one at {earlier:g} s: list the"
+                " entries in time order, each time once",
+                self,
+                "at_s",
+            )
+        for value in self.values:
+            _check(
+                math.isfinite(value) and 0 <= value <= _MAX_COUNT,
+                f"value {value:g} is out of range: use 0 to {_MAX_COUNT:,}",
+                self,
+                "values",
+            )
+
+
+@dataclass(frozen=True)
+class Diurnal:
+    """A daily (or other period) cosine between ``low`` and ``high``, highest at ``peak_at_s``.
+
+    ``value(t) = low + (high - low) * (1 + cos(2 pi (t - peak_at_s) / period_s)) / 2``,
+    evaluated every ``every_s`` (:func:`cnisim.sim.replicas.curve_value`).
+
+    Attributes
+    ----------
+    low, high : float
+        Least and greatest value (replicas [pods], or a load [millicores]).
+    peak_at_s : float
+        Time of the peak within the period [s] (``14h``: 2 pm, if the run starts at midnight).
+    period_s : float
+        Length of one cycle [s] (default a day).
+    every_s : float
+        How often the value is re-evaluated [s] (default 5 min).
+    """
+
+    low: float
+    high: float
+    peak_at_s: float
+    period_s: float = 86_400.0
+    every_s: float = 300.0
+
+    def check(self) -> None:
+        """Raise :class:`PlanError` naming this object and the attribute at fault."""
+        for attr in ("low", "high"):
+            value = getattr(self, attr)
+            _check(
+                math.isfinite(value) and 0 <= value <= _MAX_COUNT,
+                f"{value:g} is out of range: use 0 to {_MAX_COUNT:,}",
+                self,
+                attr,
+            )
+        _check(
+            self.low <= self.high,
+            f"the least value {self.low:g} is above the greatest {self.high:g}: swap them",
+            self,
+            "high",
+        )
+        _check_seconds(self, "peak_at_s")
+        _check_seconds(self, "period_s", positive=True)
+        _check_seconds(self, "every_s", positive=True)
+
+
+Curve: TypeAlias = Steps | Diurnal
+
+
+@dataclass(frozen=True)
+class Hpa:
+    """A HorizontalPodAutoscaler on CPU utilization, driven by a load curve.
+
+    Attributes
+    ----------
+    min_replicas, max_replicas : int
+        Bounds of the replicas it sets [pods].
+    target_cpu_utilization_percent : int
+        Target mean CPU use over the pods' CPU requests [%] (default 80; an integer, as
+        Kubernetes' ``targetCPUUtilizationPercentage``).
+    load : Steps or Diurnal
+        The Deployment's total CPU demand over time [millicores], shared evenly by its
+        available pods.
+
+    References
+    ----------
+    kubernetes ``pkg/apis/autoscaling/v1/defaults.go`` (minReplicas 1, target 80 %);
+    ``docs/cluster-model.md`` sec. 5.
+    """
+
+    max_replicas: int
+    load: Curve
+    min_replicas: int = 1
+    target_cpu_utilization_percent: int = 80
+
+    def check(self) -> None:
+        """Raise :class:`PlanError` naming this object and the attribute at fault."""
+        _check_count(self, "min_replicas", 1, _MAX_COUNT)
+        _check_count(self, "max_replicas", 1, _MAX_COUNT)
+        _check(
+            self.min_replicas <= self.max_replicas,
+            f"minReplicas {self.min_replicas} is above maxReplicas {self.max_replicas}",
+            self,
+            "min_replicas",
+        )
+        _check_count(self, "target_cpu_utilization_percent", 1, 1000)
+        self.load.check()
+
+
 @dataclass(frozen=True)
 class Deployment:
     """A Deployment: ``replicas`` pods from ``start_s`` until the run ends.
@@ -525,6 +810,20 @@ class Deployment:
         Pods match a SecurityGroupPolicy: each gets a branch ENI (security groups for pods).
     host_network : bool
         ``hostNetwork: true`` pods take a max-pods slot and no VPC address.
+    service : Service or None
+        A Service of type LoadBalancer in front of the pods: its load balancer is created at
+        ``start_s``.
+    rolling_update : RollingUpdate
+        ``strategy.rollingUpdate`` (25 % / 25 %).
+    rollouts_s : tuple of float
+        When a new pod template is rolled out [s] (a new ReplicaSet revision each).
+    schedule : Steps or None
+        Replicas from given times on (``replicas`` until the first).
+    diurnal : Diurnal or None
+        Replicas following a cosine (rounded to the nearest pod).
+    hpa : Hpa or None
+        A HorizontalPodAutoscaler sets the replicas. At most one of ``schedule``,
+        ``diurnal`` and ``hpa``.
     """
 
     name: str
@@ -535,9 +834,22 @@ class Deployment:
     labels: Mapping[str, str] = field(default_factory=_frozen_map)
     security_groups: bool = False
     host_network: bool = False
+    service: Service | None = None
+    rolling_update: RollingUpdate = RollingUpdate()
+    rollouts_s: tuple[float, ...] = ()
+    schedule: Steps | None = None
+    diurnal: Diurnal | None = None
+    hpa: Hpa | None = None
 
     def __post_init__(self) -> None:
         _freeze(self, "labels")
+
+    @property
+    def moves(self) -> bool:
+        """Whether anything changes the Deployment after its start (a controller runs it)."""
+        return bool(self.rollouts_s) or any(
+            source is not None for source in (self.schedule, self.diurnal, self.hpa)
+        )
 
     def check(self) -> None:
         """Raise :class:`PlanError` naming this object and the attribute at fault."""
@@ -545,6 +857,43 @@ class Deployment:
         self.requests.check()
         _check_count(self, "replicas", 0, _MAX_COUNT)
         _check_seconds(self, "start_s")
+        if self.service is not None:
+            self.service.check()
+        self.rolling_update.check()
+        for at_s in self.rollouts_s:
+            _check(
+                math.isfinite(at_s) and at_s >= self.start_s,
+                f"a rollout at {at_s:g} s is before the Deployment starts ({self.start_s:g} s):"
+                " roll out after its start",
+                self,
+                "rollouts_s",
+            )
+        sources = [
+            key
+            for key, source in (
+                ("schedule", self.schedule),
+                ("diurnal", self.diurnal),
+                ("hpa", self.hpa),
+            )
+            if source is not None
+        ]
+        _check(
+            len(sources) <= 1,
+            f"{' and '.join(sources)} both set the replicas: keep one",
+            self,
+            sources[-1] if sources else "hpa",
+        )
+        for source in (self.schedule, self.diurnal, self.hpa):
+            if source is not None:
+                source.check()
+        if self.hpa is not None:
+            _check(
+                self.requests.cpu_millicores > 0,
+                "an HPA on CPU utilization needs a CPU request (utilization is use over"
+                " request): give requests.cpu",
+                self,
+                "hpa",
+            )
 
 
 @dataclass(frozen=True)
@@ -643,6 +992,210 @@ COREDNS = Deployment(
 """CoreDNS as the EKS add-on runs it on every cluster: 2 replicas, 100m CPU and 70Mi each
 (``docs/cluster-model.md`` sec. 9). A plan holds it in :attr:`Plan.coredns`, apart from the
 user's workloads."""
+
+
+@dataclass(frozen=True)
+class FargateSelector:
+    """One selector of a Fargate profile: a namespace and labels a pod must all carry.
+
+    Attributes
+    ----------
+    namespace : str
+        Namespace; ``*`` and ``?`` are wildcards, as EKS allows.
+    labels : mapping of str to str
+        Labels the pod must have (values may use the same wildcards).
+    """
+
+    namespace: str
+    labels: Mapping[str, str] = field(default_factory=_frozen_map)
+
+    def __post_init__(self) -> None:
+        _freeze(self, "labels")
+
+    def check(self) -> None:
+        """Raise :class:`PlanError` naming this object and the attribute at fault."""
+        _check(bool(self.namespace), "a Fargate selector needs a namespace", self, "namespace")
+        # EKS CreateFargateProfile: at most 5 labels per selector.
+        _check(
+            len(self.labels) <= 5,
+            f"{len(self.labels)} labels: a Fargate selector takes at most 5",
+            self,
+            "labels",
+        )
+
+
+@dataclass(frozen=True)
+class FargateProfile:
+    """A Fargate profile: the pods its selectors match run on Fargate, one address each.
+
+    Attributes
+    ----------
+    name : str
+        Profile name.
+    selectors : tuple of FargateSelector
+        A pod matching any of them (1 to 5, EKS's limit) runs on Fargate.
+    subnets : tuple of str
+        Private subnets the pods' addresses come from.
+    start_delay_s : float
+        From a pod's creation to its start [s]: Fargate creates and registers its micro-VM
+        (30-45 s, ``docs/cluster-model.md`` sec. 1; the image pull is not included).
+    """
+
+    name: str
+    selectors: tuple[FargateSelector, ...]
+    subnets: tuple[str, ...]
+    start_delay_s: float = 40.0
+
+    def check(self) -> None:
+        """Raise :class:`PlanError` naming this object and the attribute at fault."""
+        _check(bool(self.name), "a Fargate profile needs a name", self, "name")
+        _check(
+            1 <= len(self.selectors) <= 5,
+            f"Fargate profile {self.name} has {len(self.selectors)} selectors: give 1 to 5",
+            self,
+            "selectors",
+        )
+        for selector in self.selectors:
+            selector.check()
+        _check(
+            bool(self.subnets),
+            f"Fargate profile {self.name} has no subnet: give its private subnets",
+            self,
+            "subnets",
+        )
+        _check_seconds(self, "start_delay_s")
+
+
+@dataclass(frozen=True)
+class AddressHolder:
+    """Something other than a node or a pod that holds addresses in subnets over time.
+
+    Attributes
+    ----------
+    name : str
+        Its name.
+    kind : {"alb", "nlb", "vpc-endpoint", "nat-gateway"}
+        An ALB (:data:`ALB_ADDRESSES_PER_SUBNET` per subnet at rest), an NLB or an interface
+        VPC endpoint (one ENI per subnet, one subnet per zone), NAT gateways (one in each
+        subnet named, one address each).
+    subnets : tuple of str
+        Its subnets.
+    start_s : float
+        When it is created [s].
+    stop_s : float or None
+        When it is deleted [s]; None: it stays.
+    addresses_per_subnet : int or None
+        An ALB's addresses per subnet at rest; None: :data:`ALB_ADDRESSES_PER_SUBNET` (ALB),
+        1 (the others, which cannot take more).
+    scaling : tuple of (float, int)
+        An ALB under load: ``(at_s, addresses_per_subnet)`` steps, in time order.
+    """
+
+    name: str
+    kind: HolderKind
+    subnets: tuple[str, ...]
+    start_s: float = 0.0
+    stop_s: float | None = None
+    addresses_per_subnet: int | None = None
+    scaling: tuple[tuple[float, int], ...] = ()
+
+    @property
+    def n_addresses_per_subnet(self) -> int:
+        """Addresses per subnet at creation."""
+        if self.addresses_per_subnet is not None:
+            return self.addresses_per_subnet
+        return ALB_ADDRESSES_PER_SUBNET if self.kind == "alb" else 1
+
+    def check(self) -> None:
+        """Raise :class:`PlanError` naming this object and the attribute at fault."""
+        _check(bool(self.name), "an address holder needs a name", self, "name")
+        _check(
+            self.kind in HOLDER_KINDS,
+            f"{self.kind!r} is not one of {', '.join(HOLDER_KINDS)}",
+            self,
+            "kind",
+        )
+        _check(bool(self.subnets), f"{self.name} has no subnet: give its subnets", self, "subnets")
+        _check(
+            len(set(self.subnets)) == len(self.subnets),
+            f"{self.name} names a subnet twice: name each once",
+            self,
+            "subnets",
+        )
+        _check_seconds(self, "start_s")
+        if self.stop_s is not None:
+            _check_seconds(self, "stop_s")
+            _check(
+                self.stop_s > self.start_s,
+                f"stop {self.stop_s:g} s is not after start {self.start_s:g} s",
+                self,
+                "stop_s",
+            )
+        if self.kind != "alb":
+            # NLBs and interface endpoints have one ENI per subnet, a NAT gateway one address
+            _check(
+                self.addresses_per_subnet in (None, 1),
+                f"{self.name} is a {self.kind}: it takes one address per subnet; drop"
+                " addressesPerSubnet (it is for ALBs)",
+                self,
+                "addresses_per_subnet",
+            )
+            _check(
+                not self.scaling,
+                f"{self.name} is a {self.kind}: only ALBs scale; drop scaling",
+                self,
+                "scaling",
+            )
+        if self.addresses_per_subnet is not None:
+            _check_count(self, "addresses_per_subnet", 1, _MAX_HOLDER_ADDRESSES)
+        last_s = self.start_s
+        for at_s, n_addresses in self.scaling:
+            _check(
+                math.isfinite(at_s) and at_s >= last_s,
+                f"scaling step at {at_s:g} s is before {last_s:g} s: list steps in time order,"
+                " from the start on",
+                self,
+                "scaling",
+            )
+            _check(
+                isinstance(n_addresses, int) and 1 <= n_addresses <= _MAX_HOLDER_ADDRESSES,
+                f"scaling to {n_addresses!r} addresses per subnet: use 1 to"
+                f" {_MAX_HOLDER_ADDRESSES:,}",
+                self,
+                "scaling",
+            )
+            last_s = at_s
+
+
+@dataclass(frozen=True)
+class ControlPlane:
+    """The EKS control plane's cross-account ENIs in the cluster subnets.
+
+    Attributes
+    ----------
+    n_enis : int
+        ENIs EKS places (2 at steady state, EKS creates 2-4: ``docs/cluster-model.md``
+        sec. 6 and 9), one address each, round-robin over the subnets.
+    subnets : tuple of str
+        The cluster subnets; empty: the node groups' subnets (see :meth:`Plan.cluster_subnets`).
+    upgrade_at_s : float or None
+        A cluster version upgrade at this time [s]: EKS creates new ENIs next to the old ones
+        (briefly double, sec. 6); None: no upgrade.
+    upgrade_overlap_s : float
+        How long old and new ENIs coexist [s] (an assumption: AWS publishes no figure).
+    """
+
+    n_enis: int = 2
+    subnets: tuple[str, ...] = ()
+    upgrade_at_s: float | None = None
+    upgrade_overlap_s: float = 600.0
+
+    def check(self) -> None:
+        """Raise :class:`PlanError` naming this object and the attribute at fault."""
+        _check_count(self, "n_enis", 1, 4)
+        if self.upgrade_at_s is not None:
+            _check_seconds(self, "upgrade_at_s")
+        _check_seconds(self, "upgrade_overlap_s")
 
 
 @dataclass(frozen=True)
@@ -836,6 +1389,13 @@ class Plan:
     notes : tuple of str
         Assumptions cnisim made reading the file and values ipamd would coerce (one line each,
         shown to the user).
+    fargate_profiles : tuple of FargateProfile
+        Fargate profiles (``cnisim.sim.fargate``).
+    holders : tuple of AddressHolder
+        Load balancers, interface endpoints and NAT gateways (``cnisim.sim.holders``; the
+        load balancers of LoadBalancer Services come from the workloads).
+    control_plane : ControlPlane or None
+        The EKS control plane's ENIs; None: not modelled.
 
     Raises
     ------
@@ -859,6 +1419,9 @@ class Plan:
     coredns: Deployment | None = COREDNS
     name: str = "cluster"
     notes: tuple[str, ...] = ()
+    fargate_profiles: tuple[FargateProfile, ...] = ()
+    holders: tuple[AddressHolder, ...] = ()
+    control_plane: ControlPlane | None = None
     autoscaler: Autoscaler = Autoscaler()
 
     def __post_init__(self) -> None:
@@ -867,6 +1430,7 @@ class Plan:
         parts = (*self.node_groups, *self.all_workloads, self.scheduler, self.run, self.autoscaler)
         for part in parts:
             part.check()
+        _check_holders(self)
         _check(
             self.ip_family in ("IPv4", "IPv6"),
             f"ipFamily {self.ip_family!r} is not IPv4 or IPv6",
@@ -938,6 +1502,13 @@ class Plan:
                         "subnets",
                     )
 
+    def cluster_subnets(self) -> tuple[str, ...]:
+        """The EKS cluster's subnets: the control plane's, else every node group's (VPC order)."""
+        if self.control_plane is not None and self.control_plane.subnets:
+            return self.control_plane.subnets
+        used = {subnet_id for group in self.node_groups for subnet_id in group.subnets}
+        return tuple(subnet.id for subnet in self.vpc.subnets if subnet.id in used)
+
     def aws_node_env(self, group: NodeGroup) -> dict[str, str]:
         """The aws-node environment of one node group: the cluster's, then the group's over it."""
         return {**self.aws_node.env, **group.aws_node_env}
@@ -976,6 +1547,84 @@ class Plan:
     def all_workloads(self) -> tuple[Workload, ...]:
         """CoreDNS (unless removed), then the user's workloads."""
         return (self.coredns, *self.workloads) if self.coredns is not None else self.workloads
+
+
+def _check_holders(plan: Plan) -> None:
+    """Fargate profiles, address holders and the control plane name subnets the VPC has, in
+    the places AWS allows."""
+    subnet_ids = {subnet.id for subnet in plan.vpc.subnets}
+    names: set[str] = set()
+    for profile in plan.fargate_profiles:
+        profile.check()
+        _check(
+            profile.name not in names,
+            f"Fargate profile {profile.name} twice: give each its own name",
+            profile,
+            "name",
+        )
+        names.add(profile.name)
+        for subnet_id in profile.subnets:
+            _check(
+                subnet_id in subnet_ids,
+                f"Fargate profile {profile.name} names subnet {subnet_id}, which the VPC does"
+                f" not have{_hint(subnet_id, subnet_ids)}",
+                profile,
+                "subnets",
+            )
+            # EKS CreateFargateProfile refuses public subnets (Fargate pods run in private ones)
+            _check(
+                not plan.vpc.subnet(subnet_id).public,
+                f"Fargate profile {profile.name} names public subnet {subnet_id}: Fargate takes"
+                " private subnets only",
+                profile,
+                "subnets",
+            )
+    names = set()
+    for holder in plan.holders:
+        holder.check()
+        _check(
+            holder.name not in names,
+            f"{holder.name} twice: give each load balancer, endpoint and NAT gateway its own name",
+            holder,
+            "name",
+        )
+        names.add(holder.name)
+        for subnet_id in holder.subnets:
+            _check(
+                subnet_id in subnet_ids,
+                f"{holder.name} names subnet {subnet_id}, which the VPC does not"
+                f" have{_hint(subnet_id, subnet_ids)}",
+                holder,
+                "subnets",
+            )
+        zones = [plan.vpc.subnet(subnet_id).az for subnet_id in holder.subnets]
+        if holder.kind != "nat-gateway":
+            # ELB and PrivateLink: one subnet per Availability Zone
+            _check(
+                len(set(zones)) == len(zones),
+                f"{holder.name} has two subnets in one zone: a {holder.kind} takes one subnet"
+                " per zone",
+                holder,
+                "subnets",
+            )
+        if holder.kind == "alb":
+            # ELB CreateLoadBalancer: an ALB needs subnets in at least two zones
+            _check(
+                len(set(zones)) >= 2,
+                f"ALB {holder.name} has subnets in one zone: an ALB needs two zones or more",
+                holder,
+                "subnets",
+            )
+    if plan.control_plane is not None:
+        plan.control_plane.check()
+        for subnet_id in plan.control_plane.subnets:
+            _check(
+                subnet_id in subnet_ids,
+                f"controlPlane names subnet {subnet_id}, which the VPC does not"
+                f" have{_hint(subnet_id, subnet_ids)}",
+                plan.control_plane,
+                "subnets",
+            )
 
 
 _ZONE_RE = re.compile(r"([a-z]{2}(?:-[a-z]+)+-[0-9]+)(?:-[a-z]+-[0-9]+)?[a-z]")

@@ -27,6 +27,18 @@ Meanings (the plan reference, ``docs/plan-reference.md``, repeats them):
   ``events[]`` entry (``time_s``, ``group``, ``kind`` scale-up, scale-down or
   scale-up-failed, ``n_nodes``); ``ip_wait_unseen_s`` is the first loop that had nothing to
   scale up while bound pods waited for an address and CPU was free (null if never).
+- ``holders[]``: per address holder other than nodes (load balancers, endpoints, NAT gateways,
+  the control plane's ENIs, Fargate profiles) and subnet: ``n_ips_max`` the most it held at
+  once, ``n_ips_at_end`` what it held at the end; these addresses are in the subnets' own
+  figures above. ``holder_failures[]``: holders that could not get addresses, with the AWS
+  error. ``fargate[]``: per profile, its pods, those started and those still Pending.
+- ``deployments[]``: the Deployments that move (rollouts, a replica schedule or curve, an HPA).
+  ``rollouts[].n_peak_pods`` counts old and new pods (pending ones too),
+  ``n_peak_pods_with_address`` those holding an address, ``n_peak_extra_addresses`` that minus
+  the replicas (what the rollout needed beyond the Deployment's own addresses), all observed
+  at every tick of the rollout, and ``n_min_available`` the fewest pods available;
+  ``end_s`` is null unless it completed (``outcome``).
+  ``replica_changes[]``: each change of replicas, with its source.
 
 References
 ----------
@@ -50,7 +62,17 @@ from cnisim import __version__
 from cnisim.sim.autoscaler import AutoscalerSummary
 from cnisim.sim.contract import ACTIONS, FAIL_REASONS
 from cnisim.sim.ec2 import DEFAULT_BUCKETS
+from cnisim.sim.fargate import FargateSummary
+from cnisim.sim.holders import (
+    EKS_MIN_FREE_IPS,
+    EKS_RECOMMENDED_FREE_IPS,
+    EKS_UPGRADE_FREE_IPS,
+    HoldersSummary,
+)
+from cnisim.sim.hpa import HpaSummary
 from cnisim.sim.records import POD_OUTCOMES
+from cnisim.sim.replicas import ReplicaScheduleSummary
+from cnisim.sim.rollouts import DeploymentSummary
 from cnisim.sim.scenario_result import SimulationResult
 
 __all__ = ["AWS_RESERVED_IPS_PER_SUBNET", "format_summary", "report_html", "summarize"]
@@ -181,12 +203,163 @@ def _ec2(result: SimulationResult) -> dict[str, Any]:
     }
 
 
+def _peak_held(start_s: np.ndarray, stop_s: np.ndarray) -> tuple[int, int]:
+    """The most intervals open at once, and those still open at the end (stop NaN)."""
+    if not start_s.size:
+        return 0, 0
+    times = np.concatenate([start_s, np.where(np.isnan(stop_s), np.inf, stop_s)])
+    steps = np.concatenate([np.ones(start_s.size), -np.ones(stop_s.size)])
+    order = np.lexsort((steps, times))  # a release before a take at the same time
+    return int(np.cumsum(steps[order]).max()), int(np.count_nonzero(np.isnan(stop_s)))
+
+
+def _holders(result: SimulationResult) -> dict[str, list[dict[str, Any]]]:
+    """Holders per subnet (the control plane, load balancers, ..., Fargate), their failures
+    and the Fargate profiles."""
+    rows: list[dict[str, Any]] = []
+    failures: list[dict[str, Any]] = []
+    profiles: list[dict[str, Any]] = []
+    holders = result.controllers.get("holders")
+    if isinstance(holders, HoldersSummary):
+        rows += [
+            {
+                "subnet": r.subnet,
+                "name": r.name,
+                "kind": r.kind,
+                "n_ips_max": r.n_addresses_max,
+                "n_ips_at_end": r.n_addresses_at_end,
+                "created_at_s": _num(r.created_s),
+                "deleted_at_s": _num(r.deleted_s),
+            }
+            for r in holders.records
+        ]
+        failures += [
+            {
+                "name": f.name,
+                "kind": f.kind,
+                "subnet": f.subnet,
+                "at_s": _num(f.at_s),
+                "error": f.error,
+                "message": f.message,
+            }
+            for f in holders.failures
+        ]
+    fargate = result.controllers.get("fargate")
+    if isinstance(fargate, FargateSummary):
+        for p, name in enumerate(fargate.profile_names):
+            mine = fargate.pod_profile == p
+            started = ~np.isnan(fargate.pod_started_s[mine])
+            deleted = ~np.isnan(result.pod_deleted_s[fargate.pod[mine]])
+            profiles.append(
+                {
+                    "name": name,
+                    "n_pods": int(mine.sum()),
+                    "n_started": int(started.sum()),
+                    "n_pending_at_end": int(np.count_nonzero(~started & ~deleted)),
+                    "n_failed_attempts": int(fargate.n_failed_attempts_by_profile[p]),
+                    "first_failure_at_s": _num(fargate.first_failure_s_by_profile[p]),
+                }
+            )
+            for subnet_id in dict.fromkeys(fargate.pod_subnet[mine].tolist()):
+                if not subnet_id:
+                    continue
+                here = mine & (fargate.pod_subnet == subnet_id)
+                n_max, n_end = _peak_held(fargate.pod_address_s[here], fargate.pod_released_s[here])
+                rows.append(
+                    {
+                        "subnet": subnet_id,
+                        "name": name,
+                        "kind": "fargate",
+                        "n_ips_max": n_max,
+                        "n_ips_at_end": n_end,
+                        "created_at_s": _num(float(np.min(fargate.pod_address_s[here]))),
+                        "deleted_at_s": None,
+                    }
+                )
+    order = {subnet_id: j for j, subnet_id in enumerate(result.ipamd.subnet_ids)}
+    rows.sort(key=lambda row: order.get(row["subnet"], len(order)))
+    return {"holders": rows, "holder_failures": failures, "fargate": profiles}
+
+
+def _deployments(result: SimulationResult) -> list[dict[str, Any]]:
+    """The Deployments that move: their rollouts and replica changes (see the module doc)."""
+    changes: dict[str, list[dict[str, Any]]] = {}
+    for summary in result.controllers.values():
+        if isinstance(summary, ReplicaScheduleSummary | HpaSummary):
+            source = summary.source if isinstance(summary, ReplicaScheduleSummary) else "hpa"
+            changes.setdefault(summary.workload, []).extend(
+                {"at_s": _num(at_s), "replicas": n, "source": source}
+                for at_s, n in zip(
+                    summary.change_s.tolist(), summary.replicas.tolist(), strict=True
+                )
+            )
+    rows = []
+    for summary in result.controllers.values():
+        if not isinstance(summary, DeploymentSummary):
+            continue
+        rollouts = [
+            {
+                "revision": r.revision,
+                "start_s": _num(r.start_s),
+                "end_s": _num(r.end_s),
+                "outcome": r.outcome,
+                "n_replicas": r.n_replicas,
+                "n_max_surge": r.n_max_surge,
+                "n_max_unavailable": r.n_max_unavailable,
+                "n_peak_pods": r.n_peak_pods,
+                "n_peak_pods_with_address": r.n_peak_pods_with_address,
+                "n_peak_extra_addresses": r.n_peak_extra_addresses,
+                "n_min_available": r.n_min_available,
+            }
+            for r in summary.rollouts
+        ]
+        rows.append(
+            {
+                "name": summary.workload,
+                "n_replicas_at_end": summary.n_replicas_at_end,
+                "rollouts": rollouts,
+                "replica_changes": changes.get(summary.workload, []),
+            }
+        )
+    return rows
+
+
 #: A node that joined this long before the end and never got an address is reported [s].
 NEVER_READY_AFTER_S: Final = 300.0
 
 
+def _holder_findings(
+    result: SimulationResult, subnets: list[dict[str, Any]], holders: Mapping[str, Any]
+) -> list[str]:
+    """Holders that failed, Fargate pods that found no address, short cluster subnets."""
+    out = [
+        f"{f['message']} at {_when(f['at_s'])} ({f['error']})" for f in holders["holder_failures"]
+    ]
+    for profile in holders["fargate"]:
+        if profile["n_failed_attempts"]:
+            out.append(
+                f"Fargate profile {profile['name']}: pods found no free address in its subnets"
+                f" from {_when(profile['first_failure_at_s'])} (InsufficientFreeAddressesInSubnet);"
+                f" {profile['n_pending_at_end']:,} still Pending at the end"
+            )
+    summary = result.controllers.get("holders")
+    if isinstance(summary, HoldersSummary):
+        for row in subnets:
+            if row["id"] in summary.cluster_subnets and row["n_min_free_ips"] < EKS_MIN_FREE_IPS:
+                out.append(
+                    f"cluster subnet {row['id']} had {row['n_min_free_ips']:,} free addresses at"
+                    f" its lowest: EKS requires {EKS_MIN_FREE_IPS} in each cluster subnet"
+                    f" ({EKS_RECOMMENDED_FREE_IPS} recommended) and a cluster upgrade needs up to"
+                    f" {EKS_UPGRADE_FREE_IPS} for the control plane's new ENIs"
+                )
+    return out
+
+
 def _findings(
-    result: SimulationResult, subnets: list[dict[str, Any]], pods: Mapping[str, Any]
+    result: SimulationResult,
+    subnets: list[dict[str, Any]],
+    pods: Mapping[str, Any],
+    deployments: Sequence[Mapping[str, Any]],
 ) -> list[str]:
     """What went wrong, in words: subnets that ran out, nodes that never became Ready, and why
     pods waited or stayed Pending."""
@@ -233,6 +406,13 @@ def _findings(
         )
     for reason, n in list(pods["pending_at_end_by_reason"].items())[:3]:
         out.append(f"{n:,} pods were still Pending at the end: {reason}")
+    for deployment in deployments:
+        for rollout in deployment["rollouts"]:
+            if rollout["outcome"] == "in progress":
+                out.append(
+                    f"the rollout of {deployment['name']} at {_when(rollout['start_s'])} had "
+                    "not finished at the end: its new pods were Pending or had no address"
+                )
     return out
 
 
@@ -274,12 +454,15 @@ def summarize(result: SimulationResult) -> dict[str, Any]:
     -------
     dict
         ``meta``, ``subnets``, ``node_groups``, ``pods``, ``ec2``, ``autoscaler`` (null
-        without one), ``findings`` (what went wrong, in words) and ``notes``; times in
-        seconds of simulated time, null where something never happened.
+        without one), ``holders``, ``holder_failures``, ``fargate``, ``deployments``
+        (rollouts and replica changes), ``findings`` (what went wrong, in words) and
+        ``notes``; times in seconds of simulated time, null where something never happened.
     """
     plan = result.plan
     subnets = _subnets(result)
     pods = _pods(result)
+    holders = _holders(result)
+    deployments = _deployments(result)
     exhausted = [row for row in subnets if row["exhausted_at_s"] is not None]
     return {
         "meta": {
@@ -296,8 +479,11 @@ def summarize(result: SimulationResult) -> dict[str, Any]:
         "pods": pods,
         "ec2": _ec2(result),
         "autoscaler": _autoscaler(result),
+        **holders,
+        "deployments": deployments,
         "any_subnet_exhausted": bool(exhausted),
-        "findings": _findings(result, subnets, pods),
+        "findings": _findings(result, subnets, pods, deployments)
+        + _holder_findings(result, subnets, holders),
         "notes": list(plan.notes) + list(result.notes),
     }
 
@@ -395,6 +581,28 @@ def format_summary(summary: Mapping[str, Any]) -> str:
         f"failed ADDs: {pods['n_failed_ip_adds']:,}"
         + "".join(f"; {r} {n:,}" for r, n in pods["failed_ip_adds_by_reason"].items()),
     ]
+    if summary["holders"]:
+        lines += ["", "address holders (counted in the subnets above)"]
+        lines += _table(
+            [
+                {
+                    **row,
+                    "created": _when(row["created_at_s"]),
+                    "deleted": _when(row["deleted_at_s"]),
+                }
+                for row in summary["holders"]
+            ],
+            [
+                ("subnet", "subnet"),
+                ("name", "name"),
+                ("kind", "kind"),
+                ("n_ips_max", "ips_max"),
+                ("n_ips_at_end", "ips_at_end"),
+                ("created", "created_at"),
+                ("deleted", "deleted_at"),
+            ],
+        )
+    lines += _deployment_lines(summary["deployments"])
     ec2 = summary["ec2"]
     lines += ["", f"EC2 calls (throttled: {ec2['n_throttled']:,})"]
     lines += _table(
@@ -421,6 +629,32 @@ def format_summary(summary: Mapping[str, Any]) -> str:
     lines += [f"finding: {finding}" for finding in summary["findings"]]
     lines += [f"note: {note}" for note in summary["notes"]]
     return "\n".join(lines)
+
+
+def _deployment_lines(deployments: Sequence[Mapping[str, Any]]) -> list[str]:
+    """One line per rollout (start, end, peak pods and extra addresses), one per Deployment
+    whose replicas changed."""
+    lines = []
+    for deployment in deployments:
+        name = deployment["name"]
+        for r in deployment["rollouts"]:
+            end = _when(r["end_s"]) if r["outcome"] == "complete" else r["outcome"]
+            lines.append(
+                f"rollout of {name} (revision {r['revision']}): {_when(r['start_s'])} to {end}, "
+                f"{r['n_replicas']:,} replicas, surge {r['n_max_surge']:,}, unavailable "
+                f"{r['n_max_unavailable']:,}; peak {r['n_peak_pods']:,} pods, "
+                f"{r['n_peak_pods_with_address']:,} with an address "
+                f"({r['n_peak_extra_addresses']:,} extra addresses)"
+            )
+        changes = deployment["replica_changes"]
+        if changes:
+            counts = [c["replicas"] for c in changes]
+            sources = ", ".join(dict.fromkeys(c["source"] for c in changes))
+            lines.append(
+                f"replicas of {name} ({sources}): {len(changes):,} changes, {min(counts):,} to "
+                f"{max(counts):,}, {deployment['n_replicas_at_end']:,} at the end"
+            )
+    return ["", *lines] if lines else []
 
 
 def report_html(summary: Mapping[str, Any], plots_png: Mapping[str, bytes]) -> str:

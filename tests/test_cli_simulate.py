@@ -223,3 +223,31 @@ def test_findings_say_in_words_what_went_wrong() -> None:
     ]
     code, out, _ = run(str(EXAMPLES / "t3-large.yaml"), *ENGINE)
     assert code == 0 and "finding: 11 pods were still Pending at the end" in out
+
+
+def test_an_alb_and_fargate_pods_tip_the_shared_node_subnets_over() -> None:
+    """Each /25 has 128 - 5 = 123 usable addresses. Besides the two nodes of its zone it holds a
+    control-plane ENI (1), the web Service's ALB (8) and the shared ALB (8): 17; the 160 batch
+    pods on Fargate take one address each, spread over both subnets, until none are left. At
+    20 min the shared ALB asks for 40 per subnet, 32 more, and cannot grow."""
+    out = summary(str(EXAMPLES / "alb-fargate-shared-subnets.yaml"))
+    assert all(s["n_min_free_ips"] == 0 and s["exhausted_at_s"] is not None for s in out["subnets"])
+    by_subnet: dict[str, int] = {}
+    for row in out["holders"]:
+        by_subnet[row["subnet"]] = by_subnet.get(row["subnet"], 0) + row["n_ips_at_end"]
+        if row["kind"] != "fargate":
+            assert row["n_ips_at_end"] == {"eks-control-plane": 1, "alb": 8}[row["kind"]]
+    for subnet in out["subnets"]:
+        # what the holders hold is in the subnet's own count, next to the nodes' addresses
+        assert 17 < by_subnet[subnet["id"]] < subnet["n_peak_used_ips"] == 123
+    (batch,) = out["fargate"]
+    fargate_ips = sum(r["n_ips_at_end"] for r in out["holders"] if r["kind"] == "fargate")
+    assert batch["n_pods"] == 160 and batch["n_started"] == fargate_ips
+    assert batch["n_pending_at_end"] == 160 - fargate_ips > 0
+    assert [(f["name"], f["at_s"], f["error"]) for f in out["holder_failures"]] == [
+        ("shared-ingress", 1200.0, "InsufficientFreeAddressesInSubnet")
+    ] * 2
+    assert any(
+        f.startswith("Fargate profile batch: pods found no free address") for f in out["findings"]
+    )
+    assert any("could not grow to 40 addresses" in f for f in out["findings"])

@@ -3,8 +3,10 @@
 The fields that bear on addresses are read: ``metadata.{name,region}``, ``availabilityZones``,
 ``vpc.{cidr,extraCIDRs,subnets}``, ``kubernetesNetworkConfig.ipFamily``, ``managedNodeGroups``
 and ``nodeGroups`` (instance types, sizes, zones, subnets, ``privateNetworking``,
-``maxPodsPerNode``, ``amiFamily``, ``labels``, ``updateConfig.maxUnavailable``) and the
-``vpc-cni`` addon's ``configurationValues`` (JSON or YAML with ``env``). The other fields of
+``maxPodsPerNode``, ``amiFamily``, ``labels``, ``updateConfig.maxUnavailable``),
+``fargateProfiles`` (``name``, ``selectors`` of ``namespace`` and ``labels``, ``subnets``: by
+default the VPC's private subnets, as eksctl gives a profile) and the ``vpc-cni`` addon's
+``configurationValues`` (JSON or YAML with ``env``). The other fields of
 eksctl's schema are accepted and ignored; a key eksctl does not know is an error, as in eksctl.
 
 eksctl's defaults apply: VPC 192.168.0.0/16, cut as eksctl cuts it (public subnets first, then
@@ -43,7 +45,16 @@ from cnisim.io._yaml import (
     as_str_map,
     check_keys,
 )
-from cnisim.plan import AwsNode, NodeGroup, Plan, Subnet, Vpc, resolve_sizes
+from cnisim.plan import (
+    AwsNode,
+    FargateProfile,
+    FargateSelector,
+    NodeGroup,
+    Plan,
+    Subnet,
+    Vpc,
+    resolve_sizes,
+)
 
 __all__ = [
     "EKSCTL_API_VERSION",
@@ -103,6 +114,9 @@ _SCHEMA_KEYS: dict[str, tuple[str, ...]] = {
         " onDemandBaseCapacity onDemandPercentageAboveBaseCapacity spotAllocationStrategy"
         " spotInstancePools",
         "NodeGroupUpdateConfig": "maxUnavailable maxUnavailablePercentage",
+        # eksctl types.go FargateProfile and FargateProfileSelector
+        "FargateProfile": "name podExecutionRoleARN selectors status subnets tags",
+        "FargateProfileSelector": "labels namespace",
         "Addon": "attachPolicy attachPolicyARNs configurationValues name namespaceConfig owners"
         " permissionsBoundary podIdentityAssociations publishers resolveConflicts"
         " serviceAccountRoleARN tags types useDefaultPodIdentityAssociations version"
@@ -462,6 +476,57 @@ def _vpc_cni_env(config: YamlMap, root: Where, notes: list[str]) -> tuple[dict[s
     return {}, where
 
 
+def _fargate_profile(
+    value: Any, where: Where, registry: Registry, subnets: _Subnets
+) -> FargateProfile:
+    """One of eksctl's ``fargateProfiles``; without ``subnets``, the VPC's private subnets."""
+    profile = _mapping(value, where, "FargateProfile")
+    name = as_str(profile["name"], where.key(profile, "name")) if "name" in profile else ""
+    s_where = where.key(profile, "selectors")
+    items = as_list(profile.get("selectors", []), s_where)
+    selectors = []
+    for i, item in enumerate(items):
+        i_where = s_where.item(items, i)
+        selector = _mapping(item, i_where, "FargateProfileSelector")
+        if "namespace" not in selector:
+            raise i_where.error("needs 'namespace'")
+        attrs = {"namespace": i_where.key(selector, "namespace")}
+        labels: dict[str, str] = {}
+        if "labels" in selector:
+            attrs["labels"] = i_where.key(selector, "labels")
+            labels = as_str_map(selector["labels"], attrs["labels"])
+        selectors.append(
+            registry.build(
+                FargateSelector,
+                i_where,
+                attrs,
+                namespace=as_str(selector["namespace"], attrs["namespace"]),
+                labels=labels,
+            )
+        )
+    chosen = [s.id for s in subnets.by_topology["private"].values()]
+    attrs = {"name": where.key(profile, "name"), "selectors": s_where}
+    if "subnets" in profile:
+        attrs["subnets"] = n_where = where.key(profile, "subnets")
+        chosen = []
+        for i, item in enumerate(as_str_list(profile["subnets"], n_where)):
+            subnet = subnets.find("private", item)
+            if subnet is None:
+                hint = did_you_mean(item, subnets.names())
+                raise n_where.item(profile["subnets"], i).error(
+                    f"no subnet {item!r} in vpc.subnets" + (f": {hint}" if hint else "")
+                )
+            chosen.append(subnet.id)
+    return registry.build(
+        FargateProfile,
+        where,
+        attrs,
+        name=name,
+        selectors=tuple(selectors),
+        subnets=tuple(chosen),
+    )
+
+
 def plan_from_cluster_config(document: Any, source: str, sha256: str = "") -> tuple[Plan, Registry]:
     """Read a parsed eksctl ClusterConfig into a :class:`Plan`.
 
@@ -538,8 +603,14 @@ def plan_from_cluster_config(document: Any, source: str, sha256: str = "") -> tu
         raise root.error(
             "has no managedNodeGroups or nodeGroups: cnisim simulates node groups; add one"
         )
+    profiles: tuple[FargateProfile, ...] = ()
     if "fargateProfiles" in config:
-        notes.append("fargateProfiles not simulated yet (part 2): their pods are left out")
+        f_where = root.key(config, "fargateProfiles")
+        items = as_list(config["fargateProfiles"], f_where)
+        profiles = tuple(
+            _fargate_profile(item, f_where.item(items, i), registry, subnets)
+            for i, item in enumerate(items)
+        )
     plan_attrs = {"ip_family": root.key(config, "kubernetesNetworkConfig")}
     plan = registry.build(
         Plan,
@@ -554,5 +625,6 @@ def plan_from_cluster_config(document: Any, source: str, sha256: str = "") -> tu
         source=source,
         sha256=sha256,
         notes=tuple(notes),
+        fargate_profiles=profiles,
     )
     return plan, registry

@@ -37,21 +37,31 @@ from cnisim.io._yaml import (
 )
 from cnisim.limits import DEFAULT_CNI_VERSION
 from cnisim.plan import (
+    ALB_ADDRESSES_PER_SUBNET,
     COREDNS,
     PLAN_API_VERSION,
+    AddressHolder,
     Autoscaler,
     AwsNode,
     BootTime,
     CidrReservation,
+    ControlPlane,
     DaemonSet,
     Deployment,
+    Diurnal,
+    FargateProfile,
+    FargateSelector,
+    Hpa,
     JobStream,
     Lifetime,
     NodeGroup,
     Plan,
     Resources,
+    RollingUpdate,
     Run,
     Scheduler,
+    Service,
+    Steps,
     Subnet,
     Vpc,
     Workload,
@@ -135,6 +145,13 @@ def _per_minute_to_per_s(value: Any, where: Where) -> float:
     return as_float(value, where) / 60.0
 
 
+def _int_or_percent(value: Any, where: Where) -> int | str:
+    """A Kubernetes IntOrString of a rolling update: a whole number or a percent (``25%``)."""
+    if isinstance(value, bool) or not isinstance(value, int | str):
+        raise where.error(f"is {value!r}: write a whole number of pods or a percent such as 25%")
+    return value
+
+
 _CM = "cluster-model.md"
 _K8S_APPS = "kubernetes pkg/apis/apps/v1/defaults.go"
 _NO_REQUEST = "Kubernetes: no request is 0 for the scheduler"
@@ -190,6 +207,17 @@ SECTIONS: dict[str, Section] = {
                     "CoreDNS, on every EKS cluster; `false` removes it. See `coreDNS`.",
                 ),
                 Field("run", "mapping", "{}", "", "See `run`."),
+                Field("fargateProfiles", "list", "[]", "", "See `fargateProfiles[]`."),
+                Field("loadBalancers", "list", "[]", "", "See `loadBalancers[]`."),
+                Field("vpcEndpoints", "list", "[]", "", "See `vpcEndpoints[]`."),
+                Field("natGateways", "list", "[]", "", "See `natGateways[]`."),
+                Field(
+                    "controlPlane",
+                    "mapping",
+                    "none (not modelled)",
+                    "",
+                    "The EKS control plane's ENIs: see `controlPlane`.",
+                ),
                 Field("autoscaler", "mapping", "{}", "", "See `autoscaler`."),
             ),
         ),
@@ -495,6 +523,264 @@ SECTIONS: dict[str, Section] = {
                     "host_network",
                     as_bool,
                 ),
+                Field(
+                    "service",
+                    "mapping",
+                    "none",
+                    "",
+                    "A Service of type LoadBalancer: its NLB or ALB is created at `start`. See"
+                    " `workloads[].service`.",
+                ),
+                Field(
+                    "strategy",
+                    "mapping",
+                    "rollingUpdate 25% / 25%",
+                    f"{_K8S_APPS} ({_CM} sec. 5)",
+                    "See `strategy`.",
+                ),
+                Field(
+                    "rollouts",
+                    "list",
+                    "[]",
+                    "",
+                    "When a new pod template rolls out: see `rollouts[]`.",
+                ),
+                Field(
+                    "schedule",
+                    "list",
+                    "none",
+                    "",
+                    "Replicas from given times on: see `schedule[]`. At most one of `schedule`,"
+                    " `diurnal` and `hpa`.",
+                ),
+                Field(
+                    "diurnal", "mapping", "none", "", "Replicas on a daily curve: see `diurnal`."
+                ),
+                Field("hpa", "mapping", "none", "", "A HorizontalPodAutoscaler: see `hpa`."),
+            ),
+        ),
+        Section(
+            "workloads[].service",
+            "A Service of type LoadBalancer, served by the AWS Load Balancer Controller: its"
+            " load balancer takes one subnet per zone, found by the subnets'"
+            " `kubernetes.io/role/internal-elb` (or `kubernetes.io/role/elb`) tags, else the"
+            " private (or public) subnets, the first by id in each zone.",
+            (
+                Field(
+                    "type",
+                    "LoadBalancer",
+                    "required",
+                    "",
+                    "Only LoadBalancer Services take subnet addresses.",
+                    "type",
+                    _enum("LoadBalancer"),
+                ),
+                Field(
+                    "loadBalancerType",
+                    "nlb or alb",
+                    "nlb",
+                    "AWS Load Balancer Controller (a Service gets an NLB)",
+                    "An NLB, or an ALB (the Service behind an Ingress).",
+                    "load_balancer_type",
+                    _enum("nlb", "alb"),
+                ),
+                Field(
+                    "scheme",
+                    "internal or internet-facing",
+                    "internal",
+                    "AWS Load Balancer Controller (its default scheme)",
+                    "Private or public subnets.",
+                    "scheme",
+                    _enum("internal", "internet-facing"),
+                ),
+            ),
+        ),
+        Section(
+            "strategy",
+            "A Deployment's update strategy (Kubernetes `spec.strategy`).",
+            (
+                Field(
+                    "type",
+                    "RollingUpdate",
+                    "RollingUpdate",
+                    _K8S_APPS,
+                    "Only rolling updates are simulated (not Recreate).",
+                ),
+                Field("rollingUpdate", "mapping", "{}", "", "See `strategy.rollingUpdate`."),
+            ),
+        ),
+        Section(
+            "strategy.rollingUpdate",
+            "Pods a rollout may add above `replicas` and take below it.",
+            (
+                Field(
+                    "maxSurge",
+                    "pods or percent of replicas",
+                    "25%",
+                    f"{_K8S_APPS} ({_CM} sec. 5)",
+                    "A percent rounds up (Kubernetes ResolveFenceposts); not both 0.",
+                    "max_surge",
+                    _int_or_percent,
+                ),
+                Field(
+                    "maxUnavailable",
+                    "pods or percent of replicas",
+                    "25%",
+                    f"{_K8S_APPS} ({_CM} sec. 5)",
+                    "A percent rounds down, at most 100%; if both round to 0 it is 1.",
+                    "max_unavailable",
+                    _int_or_percent,
+                ),
+            ),
+        ),
+        Section(
+            "rollouts[]",
+            "One rollout of a new pod template (a new ReplicaSet revision).",
+            (
+                Field(
+                    "at",
+                    "duration",
+                    "required",
+                    "",
+                    "When it starts (not before the Deployment's `start`).",
+                    "at_s",
+                    as_duration_s,
+                ),
+            ),
+        ),
+        Section(
+            "schedule[]",
+            "The Deployment's replicas from a time on (its `replicas` before the first entry).",
+            (
+                Field("at", "duration", "required", "", "From when.", "at_s", as_duration_s),
+                Field(
+                    "replicas", "integer [pods]", "required", "", "Replicas.", "replicas", as_int
+                ),
+            ),
+        ),
+        Section(
+            "diurnal",
+            "Replicas = min + (max - min) (1 + cos(2 pi (t - peakAt) / period)) / 2, rounded to"
+            " the nearest pod, set at `start` and every `every` after.",
+            (
+                Field("minReplicas", "integer [pods]", "required", "", "Least.", "low", as_int),
+                Field("maxReplicas", "integer [pods]", "required", "", "Most.", "high", as_int),
+                Field(
+                    "peakAt",
+                    "duration",
+                    "required",
+                    "",
+                    "Time of the peak (14h: 2 pm if the run starts at midnight).",
+                    "peak_at_s",
+                    as_duration_s,
+                ),
+                Field(
+                    "period", "duration", "24h", "cnisim", "One cycle.", "period_s", as_duration_s
+                ),
+                Field(
+                    "every",
+                    "duration",
+                    "5m",
+                    "cnisim",
+                    "How often the replicas follow the curve.",
+                    "every_s",
+                    as_duration_s,
+                ),
+            ),
+        ),
+        Section(
+            "hpa",
+            "A HorizontalPodAutoscaler on CPU utilization (sync 15 s, tolerance 0.1, scale-down"
+            " stabilization 5 min; cluster-model.md sec. 5). Needs `requests.cpu`.",
+            (
+                Field(
+                    "minReplicas",
+                    "integer [pods]",
+                    "1",
+                    "kubernetes pkg/apis/autoscaling/v1/defaults.go",
+                    "Least replicas.",
+                    "min_replicas",
+                    as_int,
+                ),
+                Field(
+                    "maxReplicas",
+                    "integer [pods]",
+                    "required",
+                    "",
+                    "Most replicas.",
+                    "max_replicas",
+                    as_int,
+                ),
+                Field(
+                    "targetCPUUtilization",
+                    "integer [%]",
+                    "80",
+                    "kubernetes pkg/apis/autoscaling/v1/defaults.go",
+                    "Target CPU use over the pods' CPU requests.",
+                    "target_cpu_utilization_percent",
+                    as_int,
+                ),
+                Field(
+                    "load",
+                    "mapping",
+                    "required",
+                    "",
+                    "The Deployment's total CPU use over time, shared by its available pods:"
+                    " see `hpa.load`.",
+                ),
+            ),
+        ),
+        Section(
+            "hpa.load",
+            "Total CPU use [millicores] over time: one of `schedule` or `diurnal`.",
+            (
+                Field("schedule", "list", "none", "", "See `hpa.load.schedule[]`."),
+                Field("diurnal", "mapping", "none", "", "See `hpa.load.diurnal`."),
+            ),
+        ),
+        Section(
+            "hpa.load.schedule[]",
+            "The load from a time on (0 before the first entry).",
+            (
+                Field("at", "duration", "required", "", "From when.", "at_s", as_duration_s),
+                Field(
+                    "cpu",
+                    "CPU quantity (4, 2500m)",
+                    "required",
+                    "",
+                    "Total CPU use.",
+                    "cpu_millicores",
+                    as_cpu_millicores,
+                ),
+            ),
+        ),
+        Section(
+            "hpa.load.diurnal",
+            "Load = min + (max - min) (1 + cos(2 pi (t - peakAt) / period)) / 2.",
+            (
+                Field("min", "CPU quantity", "required", "", "Least.", "low", as_cpu_millicores),
+                Field("max", "CPU quantity", "required", "", "Most.", "high", as_cpu_millicores),
+                Field(
+                    "peakAt",
+                    "duration",
+                    "required",
+                    "",
+                    "Time of the peak.",
+                    "peak_at_s",
+                    as_duration_s,
+                ),
+                Field(
+                    "period", "duration", "24h", "cnisim", "One cycle.", "period_s", as_duration_s
+                ),
+                Field(
+                    "every",
+                    "duration",
+                    "5m",
+                    "cnisim",
+                    "Unused by the HPA (it reads the curve at every sync).",
+                    "every_s",
+                    as_duration_s,
+                ),
             ),
         ),
         Section(
@@ -777,6 +1063,213 @@ SECTIONS: dict[str, Section] = {
                 Field("seed", "integer", "0", "cnisim", "Run seed (`--seed`).", "seed", as_int),
             ),
         ),
+        Section(
+            "fargateProfiles[]",
+            "A Fargate profile: pods its selectors match run on Fargate, not on the node"
+            " groups: one address each in the profile's subnets, no warm pool.",
+            (
+                Field("name", "string", "required", "", "Unique name.", "name", as_str),
+                Field(
+                    "selectors",
+                    "list",
+                    "required",
+                    "EKS CreateFargateProfile (1 to 5 selectors)",
+                    "A pod matching any selector runs here. See `fargateProfiles[].selectors[]`.",
+                ),
+                Field(
+                    "subnets",
+                    "list of subnet ids",
+                    "the VPC's private subnets",
+                    "eksctl (a profile without subnets takes the cluster's private subnets)",
+                    "Private subnets only (EKS refuses public ones).",
+                ),
+                Field(
+                    "startDelay",
+                    "duration",
+                    "40s",
+                    f"{_CM} sec. 1 (30-45 s to create and register; no image pull)",
+                    "From a pod's creation to its start; its address is held from creation.",
+                    "start_delay_s",
+                    as_duration_s,
+                ),
+            ),
+        ),
+        Section(
+            "fargateProfiles[].selectors[]",
+            "Which pods a profile takes: all of `labels` in `namespace`.",
+            (
+                Field(
+                    "namespace",
+                    "string",
+                    "required",
+                    "",
+                    "Namespace; `*` and `?` are wildcards.",
+                    "namespace",
+                    as_str,
+                ),
+                Field(
+                    "labels",
+                    "mapping of strings",
+                    "{}",
+                    "EKS CreateFargateProfile (at most 5)",
+                    "Labels the pod must carry (values may use wildcards).",
+                    "labels",
+                    as_str_map,
+                ),
+            ),
+        ),
+        Section(
+            "loadBalancers[]",
+            "An ALB or NLB not made by a workload's Service (those come from"
+            " `workloads[].service`).",
+            (
+                Field("name", "string", "required", "", "Unique name.", "name", as_str),
+                Field(
+                    "type",
+                    "alb or nlb",
+                    "required",
+                    "",
+                    "ALB: 8 addresses per subnet at rest and more under load; NLB: one ENI per"
+                    " subnet.",
+                    "kind",
+                    _enum("alb", "nlb"),
+                ),
+                Field(
+                    "subnets",
+                    "list of subnet ids",
+                    "one private subnet per zone",
+                    "AWS Load Balancer Controller subnet discovery",
+                    "One per zone (an ALB needs two zones or more).",
+                ),
+                Field("start", "duration", "0s", "", "Creation time.", "start_s", as_duration_s),
+                Field(
+                    "stop",
+                    "duration",
+                    "never",
+                    "",
+                    "Deletion time (its addresses return).",
+                    "stop_s",
+                    as_duration_s,
+                ),
+                Field(
+                    "addressesPerSubnet",
+                    "integer [addresses]",
+                    f"{ALB_ADDRESSES_PER_SUBNET} (ALB), 1 (NLB)",
+                    f"{_CM} sec. 6 and 9 (ELB asks for 8 free per subnet)",
+                    "An ALB's addresses per subnet at rest; creating it needs this many free"
+                    " in each subnet (and at least 8).",
+                    "addresses_per_subnet",
+                    as_int,
+                ),
+                Field(
+                    "scaling",
+                    "list",
+                    "[]",
+                    f"{_CM} sec. 9 (AWS does not publish how an ALB grows)",
+                    "An ALB under load: `[{at: 30m, addressesPerSubnet: 20}, ...]`, in time"
+                    " order. See `loadBalancers[].scaling[]`.",
+                ),
+            ),
+        ),
+        Section(
+            "loadBalancers[].scaling[]",
+            "One step of an ALB's load: from `at` it holds `addressesPerSubnet` in each subnet.",
+            (
+                Field("at", "duration", "required", "", "When.", "at_s", as_duration_s),
+                Field(
+                    "addressesPerSubnet",
+                    "integer [addresses]",
+                    "required",
+                    "",
+                    "Addresses per subnet from then on.",
+                    "n",
+                    as_int,
+                ),
+            ),
+        ),
+        Section(
+            "vpcEndpoints[]",
+            "An interface VPC endpoint (PrivateLink): one ENI, one address, in each subnet.",
+            (
+                Field(
+                    "name",
+                    "string",
+                    "required",
+                    "",
+                    "Unique name, e.g. its service (com.amazonaws.us-east-1.ecr.api).",
+                    "name",
+                    as_str,
+                ),
+                Field(
+                    "subnets",
+                    "list of subnet ids",
+                    "one private subnet per zone",
+                    f"{_CM} sec. 6",
+                    "One per zone.",
+                ),
+                Field("start", "duration", "0s", "", "Creation time.", "start_s", as_duration_s),
+                Field("stop", "duration", "never", "", "Deletion time.", "stop_s", as_duration_s),
+            ),
+        ),
+        Section(
+            "natGateways[]",
+            "NAT gateways: one in each subnet named, one address each.",
+            (
+                Field("name", "string", "required", "", "Unique name.", "name", as_str),
+                Field(
+                    "subnets",
+                    "list of subnet ids",
+                    "required",
+                    f"{_CM} sec. 6 (eksctl: one NAT gateway, in a public subnet)",
+                    "Usually public subnets.",
+                ),
+                Field("start", "duration", "0s", "", "Creation time.", "start_s", as_duration_s),
+                Field("stop", "duration", "never", "", "Deletion time.", "stop_s", as_duration_s),
+            ),
+        ),
+        Section(
+            "controlPlane",
+            "The EKS control plane's cross-account ENIs in the cluster subnets, from the"
+            " start; the report says when a cluster subnet had fewer free addresses than EKS"
+            " requires (6, 16 recommended) or an upgrade needs (5).",
+            (
+                Field(
+                    "enis",
+                    "integer [ENIs]",
+                    "2",
+                    f"{_CM} sec. 6 and 9 (EKS creates 2-4)",
+                    "One address each, round-robin over the subnets.",
+                    "n_enis",
+                    as_int,
+                ),
+                Field(
+                    "subnets",
+                    "list of subnet ids",
+                    "the node groups' subnets",
+                    "",
+                    "The cluster subnets.",
+                ),
+                Field(
+                    "upgradeAt",
+                    "duration",
+                    "none",
+                    "",
+                    "A cluster version upgrade: new ENIs next to the old ones (EKS refuses it,"
+                    " InsufficientFreeAddresses, when a cluster subnet has fewer than 5 free).",
+                    "upgrade_at_s",
+                    as_duration_s,
+                ),
+                Field(
+                    "upgradeOverlap",
+                    "duration",
+                    "10m",
+                    "cnisim (AWS publishes no figure)",
+                    "How long old and new ENIs coexist during an upgrade.",
+                    "upgrade_overlap_s",
+                    as_duration_s,
+                ),
+            ),
+        ),
     )
 }
 
@@ -847,14 +1340,144 @@ def _workload(value: Any, where: Where, registry: Registry) -> Workload:
         )
     reader = _Reader(mapping, where, f"workloads[] (kind: {kind})", registry)
     _with_requests(reader)
+    if reader.has("service"):
+        service = reader.child("service", "workloads[].service")
+        service.require("type")
+        reader.put("service", "service", service.build(Service))
     if kind == "Deployment" and "replicas" not in reader.kwargs:
         reader.kwargs["replicas"] = 1
+    if kind == "Deployment":
+        _deployment_moves(reader, registry)
     if kind == "JobStream":
         reader.require("lifetime")
         lifetime = reader.child("lifetime", "lifetime")
         lifetime.kwargs.setdefault("distribution", "exponential")
         reader.put("lifetime", "lifetime", lifetime.build(Lifetime))
     return cast(Workload, reader.build(kinds[kind]))
+
+
+def _subnet_list(reader: _Reader, default: tuple[str, ...] | None) -> None:
+    """``subnets`` as the holder's subnets (``default`` when left out; None: required)."""
+    if reader.has("subnets"):
+        subnets = as_str_list(reader.raw("subnets"), reader.at("subnets"))
+        reader.put("subnets", "subnets", subnets)
+    elif default is None:
+        raise reader.where.error("needs 'subnets'")
+    else:
+        reader.kwargs["subnets"] = default
+
+
+def _items(reader: _Reader, key: str) -> list[tuple[Any, Where]]:
+    where = reader.at(key)
+    items = as_list(reader.raw(key), where)
+    return [(item, where.item(items, i)) for i, item in enumerate(items)]
+
+
+def _fargate_profile(value: Any, where: Where, registry: Registry, vpc: Vpc) -> FargateProfile:
+    reader = _Reader(value, where, "fargateProfiles[]", registry)
+    reader.require("selectors")
+    section = "fargateProfiles[].selectors[]"
+    selectors = tuple(
+        _Reader(item, at, section, registry).build(FargateSelector)
+        for item, at in _items(reader, "selectors")
+    )
+    reader.put("selectors", "selectors", selectors)
+    _subnet_list(reader, tuple(s.id for s in vpc.subnets if not s.public))
+    return cast(FargateProfile, reader.build(FargateProfile))
+
+
+def _holder(
+    value: Any, where: Where, registry: Registry, vpc: Vpc, section: str, kind: str | None
+) -> AddressHolder:
+    reader = _Reader(value, where, section, registry)
+    if kind is not None:
+        reader.kwargs["kind"] = kind
+    elif "kind" not in reader.kwargs:
+        raise where.error("needs 'type': alb or nlb")
+    if reader.has("scaling"):
+        steps = tuple(
+            _Reader(item, at, "loadBalancers[].scaling[]", registry).build(dict)
+            for item, at in _items(reader, "scaling")
+        )
+        reader.put("scaling", "scaling", tuple((step["at_s"], step["n"]) for step in steps))
+    _subnet_list(reader, None if kind == "nat-gateway" else vpc.load_balancer_subnets())
+    return cast(AddressHolder, reader.build(AddressHolder))
+
+
+def _holders(reader: _Reader, vpc: Vpc) -> tuple[AddressHolder, ...]:
+    holders: list[AddressHolder] = []
+    for key, kind in (
+        ("loadBalancers", None),
+        ("vpcEndpoints", "vpc-endpoint"),
+        ("natGateways", "nat-gateway"),
+    ):
+        if reader.has(key):
+            holders.extend(
+                _holder(item, at, reader.registry, vpc, f"{key}[]", kind)
+                for item, at in _items(reader, key)
+            )
+    return tuple(holders)
+
+
+def _steps(reader: _Reader, key: str, section: str, value_key: str, value_attr: str) -> Steps:
+    """A step schedule: the list under ``key``, each item's ``at`` and ``value_key``."""
+    where = reader.at(key)
+    items = as_list(reader.raw(key), where)
+    at_s, values = [], []
+    for i, item in enumerate(items):
+        entry = _Reader(item, where.item(items, i), section, reader.registry)
+        for field_key in ("at", value_key):
+            entry.require(field_key)
+        at_s.append(entry.kwargs["at_s"])
+        values.append(float(entry.kwargs[value_attr]))
+    return reader.registry.build(
+        Steps, where, {"at_s": where, "values": where}, at_s=tuple(at_s), values=tuple(values)
+    )
+
+
+def _deployment_moves(reader: _Reader, registry: Registry) -> None:
+    """A Deployment's strategy, rollouts and replica source (schedule, diurnal, hpa)."""
+    if reader.has("strategy"):
+        strategy = reader.child("strategy", "strategy")
+        if strategy.has("type") and strategy.raw("type") != "RollingUpdate":
+            raise strategy.at("type").error(
+                f"{strategy.raw('type')!r} is not simulated: cnisim rolls out with"
+                " type RollingUpdate"
+            )
+        if strategy.has("rollingUpdate"):
+            rolling = strategy.child("rollingUpdate", "strategy.rollingUpdate")
+            reader.put("rolling_update", "strategy", rolling.build(RollingUpdate))
+    if reader.has("rollouts"):
+        where = reader.at("rollouts")
+        items = as_list(reader.raw("rollouts"), where)
+        times = []
+        for i, item in enumerate(items):
+            entry = _Reader(item, where.item(items, i), "rollouts[]", registry)
+            entry.require("at")
+            times.append(entry.kwargs["at_s"])
+        reader.put("rollouts_s", "rollouts", tuple(times))
+    if reader.has("schedule"):
+        reader.put(
+            "schedule", "schedule", _steps(reader, "schedule", "schedule[]", "replicas", "replicas")
+        )
+    if reader.has("diurnal"):
+        reader.put("diurnal", "diurnal", reader.child("diurnal", "diurnal").build(Diurnal))
+    if reader.has("hpa"):
+        hpa = reader.child("hpa", "hpa")
+        load = hpa.child("load", "hpa.load") if hpa.has("load") else None
+        if load is None or load.has("schedule") == load.has("diurnal"):
+            raise (hpa.at("load") if load else hpa.where).error(
+                "needs a load: give load.schedule (a list of at and cpu) or load.diurnal"
+                " (min, max, peakAt), one of them"
+            )
+        if load.has("schedule"):
+            curve: Steps | Diurnal = _steps(
+                load, "schedule", "hpa.load.schedule[]", "cpu", "cpu_millicores"
+            )
+        else:
+            curve = load.child("diurnal", "hpa.load.diurnal").build(Diurnal)
+        hpa.put("load", "load", curve)
+        reader.put("hpa", "hpa", hpa.build(Hpa))
 
 
 def workloads_from_yaml(items: Any, where: Where, registry: Registry) -> tuple[Workload, ...]:
@@ -1034,6 +1657,20 @@ def plan_from_yaml(document: Any, source: str, sha256: str = "") -> tuple[Plan, 
         reader.put("coredns", "coreDNS", coredns)
     if reader.has("run"):
         reader.put("run", "run", reader.child("run", "run").build(Run))
+    if reader.has("fargateProfiles"):
+        profiles = tuple(
+            _fargate_profile(item, at, registry, vpc)
+            for item, at in _items(reader, "fargateProfiles")
+        )
+        reader.put("fargate_profiles", "fargateProfiles", profiles)
+    holders = _holders(reader, vpc)
+    if holders:
+        reader.kwargs["holders"] = holders
+    if reader.has("controlPlane"):
+        control = reader.child("controlPlane", "controlPlane")
+        if control.has("subnets"):
+            _subnet_list(control, None)
+        reader.put("control_plane", "controlPlane", control.build(ControlPlane))
     if reader.has("autoscaler"):
         autoscaler = reader.child("autoscaler", "autoscaler").build(Autoscaler)
         reader.put("autoscaler", "autoscaler", autoscaler)

@@ -42,9 +42,10 @@ Read: `metadata.name`, `metadata.region` (default {EKSCTL_DEFAULT_REGION}, eksct
 `managedNodeGroups[]` and `nodeGroups[]` (`name`, `instanceType`, `instanceTypes`,
 `instancesDistribution.instanceTypes`, `minSize`, `desiredCapacity`, `maxSize`,
 `availabilityZones`, `subnets`, `privateNetworking`, `maxPodsPerNode`, `amiFamily`, `labels`,
-`updateConfig.maxUnavailable`) and the `vpc-cni` addon's `configurationValues` (JSON or YAML; its
-`env`). Other fields of eksctl's schema are accepted and ignored; a key eksctl does not know is an
-error, as in eksctl.
+`updateConfig.maxUnavailable`), `fargateProfiles[]` (`name`, `selectors[]` with `namespace` and
+`labels`, `subnets`: by default the private subnets, as eksctl gives a profile) and the `vpc-cni`
+addon's `configurationValues` (JSON or YAML; its `env`). Other fields of eksctl's schema are
+accepted and ignored; a key eksctl does not know is an error, as in eksctl.
 
 eksctl's defaults apply (cluster-model.md sec. 7; eksctl `types.go`, `pkg/vpc/vpc.go`,
 `pkg/az/az.go`): node type m5.large; 2 nodes (minSize defaults to desiredCapacity, maxSize to

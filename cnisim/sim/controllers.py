@@ -18,9 +18,12 @@ from __future__ import annotations
 from typing import TYPE_CHECKING, Protocol
 
 if TYPE_CHECKING:
+    import numpy as np
+    from numpy.typing import NDArray
+
     from cnisim.sim.scenario import ClusterRun
 
-__all__ = ["Controller"]
+__all__ = ["Controller", "PodClaimer"]
 
 
 class Controller(Protocol):
@@ -42,4 +45,17 @@ class Controller(Protocol):
     def summary(self) -> object:
         """What the controller did, for :attr:`SimulationResult.controllers` (a dataclass of
         plain values and arrays)."""
+        ...
+
+
+class PodClaimer(Protocol):
+    """A controller that takes some new pods away from kube-scheduler (Fargate's scheduler),
+    registered with :meth:`cnisim.sim.scenario.ClusterRun.claim_pods`."""
+
+    def claim(self, pod_ids: NDArray[np.int64], now_s: float) -> NDArray[np.bool_]:
+        """Which of these pods, created now, it takes (they never join the scheduling queue)."""
+        ...
+
+    def deleted(self, pod_ids: NDArray[np.int64], now_s: float) -> None:
+        """Pods a controller deleted now (some may be its own)."""
         ...

@@ -6,7 +6,7 @@ only, so it runs on the reference model and on the fast engine alike:
 - ``add_nodes(specs, config, now_s)`` / ``remove_nodes(ids, now_s)``;
 - ``submit_pods(events)`` (ADDs and their DELs), ``delete_pods(time_s, pods)`` (later DELs);
 - ``peek_s()``: when anything is next due; ``run_until(t_s)``: every tick up to ``t_s``;
-- ``metrics()``, ``node_status()``, ``result()``.
+- ``metrics()``, ``node_status()``, ``pods_running(pods)``, ``result()``.
 
 Each call costs in proportion to what it adds. The checks below are shared, so the two
 engines refuse the same inputs with the same one-line messages.
@@ -85,6 +85,10 @@ class EngineDriver(Protocol):
 
     def node_status(self) -> dict[str, NDArray[np.bool_]]:
         """Per node: joined, ready, gone, launch_failed."""
+        ...
+
+    def pods_running(self, pods: ArrayLike) -> NDArray[np.bool_]:
+        """Per pod: its ADD got an address (or branch ENI) and it has not been deleted."""
         ...
 
     def result(self) -> SimResult:

@@ -435,6 +435,17 @@ class Engine:
         gc = int(A.ni[i, ek.CF_CIDR_BASE]) + offset // z
         return int(A.ci[gc, ek.CI_ADDR]) + offset % z
 
+    def pods_running(self, pods: ArrayLike) -> NDArray[np.bool_]:
+        """Per pod: its ADD got an address (or branch ENI) and it has not been deleted."""
+        A = self.arrays
+        ids = np.asarray(pods, dtype=np.int64).ravel()
+        if not A.pod_index.size or not A.pi.shape[0]:
+            return np.zeros(ids.size, dtype=bool)
+        known = (ids >= 0) & (ids < A.pod_index.size)
+        rows = np.where(known, A.pod_index[np.where(known, ids, 0)], -1)
+        state = A.pi[np.maximum(rows, 0), ek.PI_STATE]
+        return (rows >= 0) & (state == ek.RUNNING)
+
     def result(self) -> SimResult:
         """Everything recorded so far, in the shared schema."""
         A = self.arrays

@@ -968,6 +968,11 @@ class ReferenceEngine:
             ),
         }
 
+    def pods_running(self, pods: ArrayLike) -> np.ndarray:
+        """Per pod: its ADD got an address (or branch ENI) and it has not been deleted."""
+        ids = np.asarray(pods, dtype=np.int64).ravel().tolist()
+        return np.array([self._pod_state.get(p) == "running" for p in ids], dtype=bool)
+
     def result(self) -> SimResult:
         """Everything recorded so far, in the shared schema."""
         end_s = self.now_s

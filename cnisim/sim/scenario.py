@@ -56,8 +56,10 @@ from cnisim.errors import UsageError
 from cnisim.plan import Plan
 from cnisim.sim.autoscaler import ClusterAutoscaler
 from cnisim.sim.contract import first_tick_at, next_sample_s
-from cnisim.sim.controllers import Controller
+from cnisim.sim.controllers import Controller, PodClaimer
 from cnisim.sim.drive import EngineDriver
+from cnisim.sim.fargate import FargateController
+from cnisim.sim.holders import HoldersController, holders_in
 from cnisim.sim.nodegroups import (
     AutoScalingGroup,
     DesiredChange,
@@ -66,6 +68,7 @@ from cnisim.sim.nodegroups import (
     node_ready_s,
 )
 from cnisim.sim.nodes import NodeCapacity, node_capacity
+from cnisim.sim.rollouts import workload_controllers
 from cnisim.sim.scenario_result import SimulationResult
 from cnisim.sim.scheduler import ClusterState, PendingPods
 from cnisim.sim.spec import max_pods_options
@@ -142,11 +145,18 @@ class _PodStore:
         return np.arange(first, self.n, dtype=np.int64)
 
     def table(self, ids: NDArray[np.int64]) -> PodTable:
-        """The pods ``ids`` as a PodTable (for the scheduler and its cache)."""
-        return PodTable(
-            **{name: self.columns[name][ids] for name in self._TABLE_FIELDS},
-            workload_names=self.workload_names,
-        )
+        """The pods ``ids`` as a PodTable (for the scheduler and its cache).
+
+        Built without PodTable's shape checks: rows of one store are consistent by
+        construction, and this runs several times per tick.
+        """
+        table = object.__new__(PodTable)
+        columns = self.columns
+        fields = table.__dict__
+        for name in self._TABLE_FIELDS:
+            fields[name] = columns[name][ids]
+        fields["workload_names"] = self.workload_names
+        return table
 
 
 def _capacity(
@@ -201,11 +211,13 @@ class ClusterRun:
 
     :func:`simulate` builds and runs it. Controllers (:mod:`cnisim.sim.controllers`) act on it
     through its public methods only: :meth:`add_pods`, :meth:`delete_pods`,
-    :meth:`set_group_desired`, :meth:`terminate_node`, :meth:`note`, and read its state
+    :meth:`set_group_desired`, :meth:`terminate_node`, :meth:`note`, :meth:`claim_pods`
+    (take new pods before the scheduler sees them), :meth:`catch_up` (before taking or
+    returning subnet addresses), and read its state
     (``cluster``, ``pods``, ``queue``, ``unschedulable``, ``node_group``, ``node_ready``,
     ``node_gone``, ``node_launch_s``, ``asgs``, ``world``, ``engine``; ``capacity``, each
     group's allocatable per instance type, and ``catalog``, the instance data, for templates
-    of new nodes).
+    of new nodes) and :meth:`pods_available`.
     """
 
     def __init__(self, plan: Plan, catalog: Catalog, engine: EngineName) -> None:
@@ -257,9 +269,6 @@ class ClusterRun:
         self.pods_on: list[set[int]] = []  # per node: its pods still running
         self.n_address_pods = np.zeros(0, dtype=np.int64)  # per node: those with an address
         self.next_start_node_index = 0
-        self.events: dict[str, list[Any]] = {
-            k: [] for k in ("time_s", "node", "delta", "pod", "branch")
-        }
         # nodes (ids = the engine's)
         self.cluster = ClusterState(len(self.workloads))  # the scheduler's cache
         self.node_group: list[int] = []
@@ -277,6 +286,7 @@ class ClusterRun:
         self.asg_due_s = [0.0] * len(self.asgs)
         self.node_of_request: dict[tuple[int, int], int] = {}
         self.series: dict[str, list[Any]] = {name: [] for name in _SERIES}
+        self.claimers: list[PodClaimer] = []
         self.controllers: list[Controller] = make_controllers(plan, self)
 
     # ------------------------------------------------------------------ for controllers
@@ -288,7 +298,24 @@ class ClusterRun:
     def add_pods(self, table: PodTable, now_s: float) -> NDArray[np.int64]:
         """New pods (a controller's: a scale-up, a rollout's surge), pending from now; their ids."""
         ids = self.pods.append(table)
-        self.queue.add(ids, now_s)
+        self.queue.add(self._unclaimed(ids, now_s), now_s)
+        return ids
+
+    def claim_pods(self, claimer: PodClaimer) -> None:
+        """Let ``claimer`` take new pods before the scheduler sees them (Fargate): every pod
+        created from now on is offered to it first, and it hears of pods deleted."""
+        self.claimers.append(claimer)
+
+    def catch_up(self, now_s: float) -> None:
+        """Run ipamd through this tick before a controller takes or returns subnet addresses
+        now, so that none of ipamd's earlier ticks sees the change (the engine otherwise
+        catches up lazily, see :meth:`run`)."""
+        self.engine.run_until(now_s)
+
+    def _unclaimed(self, ids: NDArray[np.int64], now_s: float) -> NDArray[np.int64]:
+        for claimer in self.claimers:
+            if ids.size:
+                ids = ids[~claimer.claim(ids, now_s)]
         return ids
 
     def delete_pods(self, pod_ids: ArrayLike, now_s: float) -> None:
@@ -310,6 +337,8 @@ class ClusterRun:
         self.queue.remove(ids)
         self.unschedulable.difference_update(ids.tolist())
         pods["deleted_s"][ids] = now_s
+        for claimer in self.claimers:
+            claimer.deleted(ids, now_s)
         bound = ids[pods["node"][ids] >= 0]
         if not bound.size:
             return
@@ -325,6 +354,23 @@ class ClusterRun:
             with_address = bound[table.needs_address]
             if with_address.size:
                 self.engine.delete_pods(now_s + self.tick_s, with_address)
+
+    def pods_available(self, pod_ids: ArrayLike, now_s: float) -> NDArray[np.bool_]:
+        """Per pod: bound and running, its ADD got its address (or branch ENI) by ``now_s``,
+        and not deleted. Host-network pods (and every pod of an IPv6 cluster, which takes no
+        IPv4 address) are available once bound. The engine runs up to ``now_s`` to answer.
+
+        This is the Deployment controller's "available" with ``minReadySeconds: 0`` and a
+        container that is Ready as soon as it has its network (no image pull, no probe).
+        """
+        pods = self.pods
+        ids = np.asarray(pod_ids, dtype=np.int64).ravel()
+        bound = (pods["node"][ids] >= 0) & np.isnan(pods["deleted_s"][ids])
+        ask = bound & pods["needs_address"][ids]
+        if ask.any() and not self.ipv6:
+            self.engine.run_until(now_s)
+            bound[ask] = self.engine.pods_running(ids[ask])
+        return bound
 
     def set_group_desired(self, g: int, n_nodes: int, now_s: float) -> DesiredChange:
         """Set node group ``g``'s desired size (clamped to min..max); its Auto Scaling group
@@ -479,46 +525,39 @@ class ClusterRun:
         pods["bound_s"][ids] = now_s
         table = pods.table(ids)
         self.cluster.bind(table, nodes)
-        np.add.at(self.n_address_pods, nodes[table.needs_address], 1)
+        needs = table.needs_address
+        np.add.at(self.n_address_pods, nodes[needs], 1)
         end_s = now_s + table.lifetime_s
-        events = self.events
-        for pod, node, end, needs, branch in zip(
-            ids.tolist(),
-            nodes.tolist(),
-            end_s.tolist(),
-            table.needs_address.tolist(),
-            table.security_groups.tolist(),
-            strict=True,
-        ):
-            self.pods_on[node].add(pod)
-            if math.isfinite(end):
-                heapq.heappush(self.ends, (end, pod))
-            if not needs or self.ipv6:
-                continue  # host network (or IPv6): a pods slot, no IPv4 address
-            # the kubelet sees the binding at the next tick; a DEL never precedes its ADD
-            add_s = now_s + self.tick_s
-            for time_s, delta in ((add_s, 1), (max(end, add_s), -1)):
-                if math.isfinite(time_s):
-                    events["time_s"].append(time_s)
-                    events["node"].append(node)
-                    events["delta"].append(delta)
-                    events["pod"].append(pod)
-                    events["branch"].append(branch)
-        if events["pod"]:
-            # built valid here (one ADD per pod, its DEL later on the same node): sort only
-            time_s = np.array(events["time_s"])
-            order = np.argsort(time_s, kind="stable")
-            self.engine.submit_pods(
-                PodEvents(
-                    time_s=time_s[order],
-                    node=np.array(events["node"], dtype=np.int64)[order],
-                    delta=np.array(events["delta"], dtype=np.int8)[order],
-                    pod=np.array(events["pod"], dtype=np.int64)[order],
-                    branch=np.array(events["branch"], dtype=bool)[order],
-                )
+        pods_on = self.pods_on
+        for pod, node in zip(ids.tolist(), nodes.tolist(), strict=True):
+            pods_on[node].add(pod)
+        finite = np.isfinite(end_s)
+        if finite.any():
+            ends = self.ends
+            for end, pod in zip(end_s[finite].tolist(), ids[finite].tolist(), strict=True):
+                heapq.heappush(ends, (end, pod))
+        if self.ipv6 or not needs.any():
+            return  # host network (or IPv6): a pods slot, no IPv4 address
+        # the kubelet sees the binding at the next tick; a DEL never precedes its ADD. Built
+        # valid here (one ADD per pod, its DEL later on the same node): sort only.
+        add_s = now_s + self.tick_s
+        with_address = ids[needs]
+        on, branch, del_s = nodes[needs], table.security_groups[needs], end_s[needs]
+        has_del = np.isfinite(del_s)
+        time_s = np.concatenate([np.full(with_address.size, add_s), np.maximum(del_s, add_s)])
+        keep = np.concatenate([np.ones(with_address.size, dtype=bool), has_del])
+        order = np.flatnonzero(keep)[np.argsort(time_s[keep], kind="stable")]
+        self.engine.submit_pods(
+            PodEvents(
+                time_s=time_s[order],
+                node=np.concatenate([on, on])[order],
+                delta=np.concatenate(
+                    [np.ones(with_address.size, np.int8), -np.ones(with_address.size, np.int8)]
+                )[order],
+                pod=np.concatenate([with_address, with_address])[order],
+                branch=np.concatenate([branch, branch])[order],
             )
-            for column in events.values():
-                column.clear()
+        )
 
     def _bind_daemonsets(self, nodes: NDArray[np.int64], now_s: float) -> None:
         """The DaemonSet controller's pods on nodes that just became Ready."""
@@ -553,7 +592,10 @@ class ClusterRun:
         start = self.i_arrival
         stop = int(np.searchsorted(created_s[: self.n_generated], now_s, side="right"))
         if stop > start:
-            self.queue.add(np.arange(start, stop, dtype=np.int64), now_s)
+            ids = np.arange(start, stop, dtype=np.int64)
+            # a controller may have deleted a pod before it was due (a scale-down at a start)
+            ids = ids[np.isnan(self.pods["deleted_s"][ids])]
+            self.queue.add(self._unclaimed(ids, now_s), now_s)
             self.i_arrival = stop
 
     def schedule_pending(self, now_s: float) -> None:
@@ -716,6 +758,11 @@ class ClusterRun:
 def make_controllers(plan: Plan, run: ClusterRun) -> list[Controller]:
     """The controllers the plan asks for, in the order they step each tick."""
     controllers: list[Controller] = []
+    if plan.fargate_profiles:
+        controllers.append(FargateController(plan, run))
+    if holders_in(plan) or plan.control_plane is not None:
+        controllers.append(HoldersController(plan, run))
+    controllers += workload_controllers(run.workloads)
     if plan.autoscaler.kind == "cluster-autoscaler":
         controllers.append(ClusterAutoscaler(plan.autoscaler, run))
     return controllers

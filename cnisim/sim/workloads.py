@@ -14,8 +14,9 @@ scheduler's sums are exact.
 
 Simplifications (each a deliberate choice, not an oversight):
 
-- A Deployment creates its replicas at once and never rolls (no surge, no HPA) and its pods
-  never end; a pod that could not be scheduled stays pending, it is not recreated.
+- A Deployment creates its replicas at once and its pods never end; a pod that could not be
+  scheduled stays pending, it is not recreated. Rollouts and replica changes are the
+  controllers' (:mod:`cnisim.sim.rollouts`, :mod:`cnisim.sim.replicas`, :mod:`cnisim.sim.hpa`).
 - A Job is one pod (``completions: 1``, ``parallelism: 1``) that runs its lifetime from when
   it starts (the caller decides when that is: binding, or its address); no retries, no
   ``backoffLimit``, no TTL after it finishes.
@@ -52,6 +53,7 @@ __all__ = [
     "InvalidWorkloadError",
     "PodTable",
     "daemonset_pods",
+    "deployment_pods",
     "draw_lifetimes_s",
     "generate_pods",
 ]
@@ -128,6 +130,9 @@ class PodTable:
     security_groups : ndarray of bool
         Matches a SecurityGroupPolicy: gets a branch ENI and requests one
         ``vpc.amazonaws.com/pod-eni``.
+    revision : ndarray of int64
+        A Deployment pod's ReplicaSet revision (0: the template it started with; each rollout
+        adds one, :mod:`cnisim.sim.rollouts`); 0 for other pods.
     workload_names : tuple of str
         Name of every workload, by index (``workload`` indexes it).
     """
@@ -141,6 +146,7 @@ class PodTable:
     memory_mib: NDArray[np.float64]
     needs_address: NDArray[np.bool_]
     security_groups: NDArray[np.bool_]
+    revision: NDArray[np.int64]
     workload_names: tuple[str, ...]
 
     def __post_init__(self) -> None:
@@ -154,6 +160,7 @@ class PodTable:
             "memory_mib",
             "needs_address",
             "security_groups",
+            "revision",
         ):
             if getattr(self, name).shape != n_pods:
                 raise InvalidWorkloadError(f"PodTable {name} needs one value per pod")
@@ -175,6 +182,7 @@ class PodTable:
             memory_mib=self.memory_mib[rows],
             needs_address=self.needs_address[rows],
             security_groups=self.security_groups[rows],
+            revision=self.revision[rows],
             workload_names=self.workload_names,
         )
 
@@ -316,6 +324,7 @@ def _pod_rows(
     created_s: NDArray[np.float64],
     lifetime_s: NDArray[np.float64],
     workloads: Sequence[Workload],
+    revision: int = 0,
 ) -> PodTable:
     """A PodTable whose per-workload columns (kind, requests, flags) come from ``workloads``."""
     kind = np.array([_KIND_CODE[type(w)] for w in workloads], dtype=np.int8)
@@ -333,7 +342,49 @@ def _pod_rows(
         memory_mib=memory[workload_index],
         needs_address=~host_network[workload_index],
         security_groups=branch[workload_index],
+        revision=np.full(workload_index.size, revision, dtype=np.int64),
         workload_names=tuple(w.name for w in workloads),
+    )
+
+
+def deployment_pods(
+    workloads: Sequence[Workload],
+    workload_index: int,
+    ordinal: ArrayLike,
+    created_s: float,
+    revision: int,
+) -> PodTable:
+    """New pods of one Deployment (a scale-up, a rollout's surge), created at ``created_s``.
+
+    Parameters
+    ----------
+    workloads : sequence of Deployment, JobStream or DaemonSet
+        The run's workloads; rows keep ``workload_index`` into it.
+    workload_index : int
+        The Deployment's index in ``workloads``.
+    ordinal : array_like of int
+        Each pod's number within the Deployment (names ``<workload>-<ordinal>``).
+    created_s : float
+        Creation time [s].
+    revision : int
+        The ReplicaSet revision of their template.
+
+    Examples
+    --------
+    >>> pods = deployment_pods(EKS_DEFAULT_WORKLOADS, 2, [2, 3], 60.0, revision=1)
+    >>> [pods.pod_name(i) for i in range(len(pods))], pods.revision.tolist()
+    (['coredns-2', 'coredns-3'], [1, 1])
+    """
+    ordinals = np.asarray(ordinal, dtype=np.int64).ravel()
+    if not isinstance(workloads[workload_index], Deployment):
+        raise InvalidWorkloadError(f"workload {workload_index} is not a Deployment")
+    return _pod_rows(
+        np.full(ordinals.size, workload_index, dtype=np.int64),
+        ordinals,
+        np.full(ordinals.size, float(created_s)),
+        np.full(ordinals.size, np.inf),
+        workloads,
+        revision,
     )
 
 
