@@ -1310,6 +1310,13 @@ class EngineChoice(StrEnum):
     reference = "reference"
 
 
+class AutoscalerChoice(StrEnum):
+    """``--autoscaler``: the node autoscaler, over the plan's ``autoscaler.kind``."""
+
+    none = "none"
+    cluster_autoscaler = "cluster-autoscaler"
+
+
 class OutputWriteError(CnisimError):
     """``--out`` could not be written."""
 
@@ -1454,6 +1461,14 @@ def simulate(
         EngineChoice,
         typer.Option("--engine", help="fast (compiled) or reference (the plain oracle, slow)."),
     ] = EngineChoice.fast,
+    autoscaler: Annotated[
+        AutoscalerChoice | None,
+        typer.Option(
+            "--autoscaler",
+            help="none or cluster-autoscaler (its flags from the plan's `autoscaler:`, else "
+            "its defaults), over the plan's.",
+        ),
+    ] = None,
     catalog: CatalogDirOption = None,
 ) -> None:
     """Simulate a cluster: node groups, the scheduler and ipamd on every node, over time.
@@ -1467,6 +1482,7 @@ def simulate(
       cnisim simulate examples/one-node-group.yaml
       cnisim simulate examples/three-az.yaml --set WARM_IP_TARGET=5 --duration 2h
       cnisim simulate cluster.eksctl.yaml --desired general=12 -o json --out report/
+      cnisim simulate examples/autoscaled-full-subnet.yaml --autoscaler none
     """
     from cnisim.durations import parse_duration_s
     from cnisim.io import apply_overrides, load_plan
@@ -1482,6 +1498,8 @@ def simulate(
         duration_s=None if duration is None else parse_duration_s(duration),
         seed=seed,
     )
+    if autoscaler is not None:
+        plan = replace(plan, autoscaler=replace(plan.autoscaler, kind=autoscaler.value))
     for note in plan.notes:
         typer.echo(f"cnisim: note: {note}", err=True)
     progress = _ProgressBar(plan.run.duration_s) if sys.stderr.isatty() else None

@@ -46,6 +46,7 @@ __all__ = [
     "MAX_RUN_DURATION_S",
     "PLAN_API_VERSION",
     "AddressHolder",
+    "Autoscaler",
     "AwsNode",
     "BootTime",
     "CidrReservation",
@@ -1214,6 +1215,95 @@ class Scheduler:
 
 
 @dataclass(frozen=True)
+class Autoscaler:
+    """The cluster's node autoscaler: none, or the Kubernetes cluster autoscaler and its flags.
+
+    Defaults are cluster-autoscaler's (``docs/cluster-model.md`` sec. 3; kubernetes/autoscaler
+    ``cluster-autoscaler/FAQ.md``, "What are the parameters to CA?", and
+    ``config/flags.go``); the plan file writes the flags in camelCase.
+
+    Attributes
+    ----------
+    kind : {"none", "cluster-autoscaler"}
+        Which autoscaler runs; ``none`` keeps every node group at its desired size.
+    scan_interval_s : float
+        ``--scan-interval``: how often the cluster is re-evaluated [s].
+    scale_down_enabled : bool
+        ``--scale-down-enabled``.
+    scale_down_unneeded_time_s : float
+        ``--scale-down-unneeded-time``: how long a node must be unneeded before removal [s].
+    scale_down_utilization_threshold_frac : float
+        ``--scale-down-utilization-threshold``: a node whose larger of CPU and memory requests
+        over allocatable is below this is a scale-down candidate, in [0, 1].
+    scale_down_delay_after_add_s : float
+        ``--scale-down-delay-after-add``: no scale-down this long after a scale-up [s].
+    max_node_provision_time_s : float
+        ``--max-node-provision-time``: a scale-up whose nodes are not Ready by then failed [s].
+    expander : {"least-waste", "random"}
+        ``--expander``: how a node group is chosen among those that would help.
+    max_empty_bulk_delete : int
+        ``--max-empty-bulk-delete``: empty nodes removed at once (non-empty: one at a time).
+    ignore_daemonsets_utilization : bool
+        ``--ignore-daemonsets-utilization``: leave DaemonSet pods out of a node's utilization.
+    initial_node_group_backoff_s, max_node_group_backoff_s : float
+        ``--initial-node-group-backoff-duration`` and ``--max-node-group-backoff-duration``:
+        a node group whose scale-up failed is skipped this long, doubling per failure [s].
+    """
+
+    kind: Literal["none", "cluster-autoscaler"] = "none"
+    scan_interval_s: float = 10.0
+    scale_down_enabled: bool = True
+    scale_down_unneeded_time_s: float = 600.0
+    scale_down_utilization_threshold_frac: float = 0.5
+    scale_down_delay_after_add_s: float = 600.0
+    max_node_provision_time_s: float = 900.0
+    expander: Literal["least-waste", "random"] = "least-waste"
+    max_empty_bulk_delete: int = 10
+    ignore_daemonsets_utilization: bool = False
+    initial_node_group_backoff_s: float = 300.0
+    max_node_group_backoff_s: float = 1800.0
+
+    def check(self) -> None:
+        """Raise :class:`PlanError` naming this object and the attribute at fault."""
+        _check(
+            self.kind in ("none", "cluster-autoscaler"),
+            f"kind {self.kind!r} is not none or cluster-autoscaler",
+            self,
+            "kind",
+        )
+        _check(
+            self.expander in ("least-waste", "random"),
+            f"expander {self.expander!r} is not least-waste or random",
+            self,
+            "expander",
+        )
+        _check_seconds(self, "scan_interval_s", positive=True)
+        _check_seconds(self, "initial_node_group_backoff_s", positive=True)
+        for attr in (
+            "scale_down_unneeded_time_s",
+            "scale_down_delay_after_add_s",
+            "max_node_provision_time_s",
+            "max_node_group_backoff_s",
+        ):
+            _check_seconds(self, attr)
+        _check(
+            self.max_node_group_backoff_s >= self.initial_node_group_backoff_s,
+            f"longest node group backoff {self.max_node_group_backoff_s:g} s is below the first"
+            f" ({self.initial_node_group_backoff_s:g} s): give a longest backoff >= the first",
+            self,
+            "max_node_group_backoff_s",
+        )
+        threshold = self.scale_down_utilization_threshold_frac
+        _check(
+            0.0 <= threshold <= 1.0,
+            f"{threshold:g} is outside 0 to 1: give a fraction of allocatable, e.g. 0.5",
+            self,
+            "scale_down_utilization_threshold_frac",
+        )
+        _check_count(self, "max_empty_bulk_delete", 1, _MAX_COUNT)
+
+
+@dataclass(frozen=True)
 class Run:
     """Length, tick, sampling and seed of a simulation.
 
@@ -1282,6 +1372,8 @@ class Plan:
         plan changes or removes it (None). The simulator adds it to the workloads.
     run : Run
         Duration, tick, sampling, seed.
+    autoscaler : Autoscaler
+        The node autoscaler (none by default, as EKS and eksctl install none).
     region : str
         AWS Region.
     cni_version : str
@@ -1330,11 +1422,13 @@ class Plan:
     fargate_profiles: tuple[FargateProfile, ...] = ()
     holders: tuple[AddressHolder, ...] = ()
     control_plane: ControlPlane | None = None
+    autoscaler: Autoscaler = Autoscaler()
 
     def __post_init__(self) -> None:
         # Every Plan is checked whole; its parts can be built freely and checked on their own.
         self.vpc.check()
-        for part in (*self.node_groups, *self.all_workloads, self.scheduler, self.run):
+        parts = (*self.node_groups, *self.all_workloads, self.scheduler, self.run, self.autoscaler)
+        for part in parts:
             part.check()
         _check_holders(self)
         _check(

@@ -22,6 +22,11 @@ Meanings (the plan reference, ``docs/plan-reference.md``, repeats them):
   ones included).
 - ``pods.ip_wait_*``: from a pod's first ADD to the one that got an address; pods still waiting
   at the end count with their wait so far.
+- ``autoscaler``: null without one; else its ``kind``, per node group the scale-ups (events and
+  nodes added), scale-downs (events and nodes removed) and failed scale-ups, and every
+  ``events[]`` entry (``time_s``, ``group``, ``kind`` scale-up, scale-down or
+  scale-up-failed, ``n_nodes``); ``ip_wait_unseen_s`` is the first loop that had nothing to
+  scale up while bound pods waited for an address and CPU was free (null if never).
 - ``holders[]``: per address holder other than nodes (load balancers, endpoints, NAT gateways,
   the control plane's ENIs, Fargate profiles) and subnet: ``n_ips_max`` the most it held at
   once, ``n_ips_at_end`` what it held at the end; these addresses are in the subnets' own
@@ -54,6 +59,7 @@ from typing import Any, Final
 import numpy as np
 
 from cnisim import __version__
+from cnisim.sim.autoscaler import AutoscalerSummary
 from cnisim.sim.contract import ACTIONS, FAIL_REASONS
 from cnisim.sim.ec2 import DEFAULT_BUCKETS
 from cnisim.sim.fargate import FargateSummary
@@ -410,19 +416,47 @@ def _findings(
     return out
 
 
+def _autoscaler(result: SimulationResult) -> dict[str, Any] | None:
+    """The cluster autoscaler's scale-ups and scale-downs per node group, and its events."""
+    summary = result.controllers.get("cluster-autoscaler")
+    if not isinstance(summary, AutoscalerSummary):
+        return None
+    groups = []
+    for group in result.plan.node_groups:
+        mine = [e for e in summary.events if e.group == group.name]
+        ups = [e.n_nodes for e in mine if e.kind == "scale-up"]
+        downs = [e.n_nodes for e in mine if e.kind == "scale-down"]
+        groups.append(
+            {
+                "name": group.name,
+                "n_scale_ups": len(ups),
+                "n_nodes_added": sum(ups),
+                "n_scale_downs": len(downs),
+                "n_nodes_removed": sum(downs),
+                "n_failed_scale_ups": sum(e.kind == "scale-up-failed" for e in mine),
+            }
+        )
+    return {
+        "kind": result.plan.autoscaler.kind,
+        "node_groups": groups,
+        "events": [
+            {"time_s": e.time_s, "group": e.group, "kind": e.kind, "n_nodes": e.n_nodes}
+            for e in summary.events
+        ],
+        "ip_wait_unseen_s": _num(summary.ip_wait_unseen_s),
+    }
+
+
 def summarize(result: SimulationResult) -> dict[str, Any]:
     """The run's summary as one JSON-ready object (``cnisim simulate -o json``).
 
     Returns
     -------
     dict
-        ``meta``, ``subnets``, ``node_groups``, ``pods``, ``ec2``, ``holders``,
-        ``holder_failures``, ``fargate``, ``findings`` (what went wrong, in words) and
-        ``notes``; times in seconds of simulated time, null where
-        something never happened.
-        ``meta``, ``subnets``, ``node_groups``, ``pods``, ``ec2``, ``deployments`` (rollouts
-        and replica changes), ``findings`` (what went wrong, in words) and ``notes``; times in
-        seconds of simulated time, null where something never happened.
+        ``meta``, ``subnets``, ``node_groups``, ``pods``, ``ec2``, ``autoscaler`` (null
+        without one), ``holders``, ``holder_failures``, ``fargate``, ``deployments``
+        (rollouts and replica changes), ``findings`` (what went wrong, in words) and
+        ``notes``; times in seconds of simulated time, null where something never happened.
     """
     plan = result.plan
     subnets = _subnets(result)
@@ -444,6 +478,7 @@ def summarize(result: SimulationResult) -> dict[str, Any]:
         "node_groups": _node_groups(result),
         "pods": pods,
         "ec2": _ec2(result),
+        "autoscaler": _autoscaler(result),
         **holders,
         "deployments": deployments,
         "any_subnet_exhausted": bool(exhausted),
@@ -577,6 +612,20 @@ def format_summary(summary: Mapping[str, Any]) -> str:
         ],
         [("action", "action"), ("peak", "peak_per_min"), ("refill", "bucket_refill_per_min")],
     )
+    autoscaler = summary.get("autoscaler")
+    if autoscaler is not None:
+        lines += ["", f"{autoscaler['kind']} (scale-ups and scale-downs)"]
+        lines += _table(
+            autoscaler["node_groups"],
+            [
+                ("name", "name"),
+                ("n_scale_ups", "scale_ups"),
+                ("n_nodes_added", "nodes_added"),
+                ("n_scale_downs", "scale_downs"),
+                ("n_nodes_removed", "nodes_removed"),
+                ("n_failed_scale_ups", "failed_scale_ups"),
+            ],
+        )
     lines += [f"finding: {finding}" for finding in summary["findings"]]
     lines += [f"note: {note}" for note in summary["notes"]]
     return "\n".join(lines)

@@ -21,6 +21,7 @@ from cnisim.io.planfile import SECTIONS
 from cnisim.io.reference import render_reference
 from cnisim.plan import (
     COREDNS,
+    Autoscaler,
     BootTime,
     DaemonSet,
     Deployment,
@@ -129,6 +130,7 @@ def test_every_default_in_the_field_map_is_the_one_applied() -> None:
     classes = {
         "nodeGroups[].bootTime": BootTime,
         "scheduler": Scheduler,
+        "autoscaler": Autoscaler,
         "run": Run,
         "requests": Resources,
         "workloads[] (kind: Deployment)": Deployment,
@@ -151,7 +153,7 @@ def test_every_default_in_the_field_map_is_the_one_applied() -> None:
             written = yaml.safe_load(field.default)
             assert field.convert(written, where) == default, (path, field.key)
             checked += 1
-    assert checked >= 12
+    assert checked >= 24
 
 
 def test_region_comes_from_the_zones_unless_given(tmp_path: Path) -> None:
@@ -602,6 +604,7 @@ _PATHS = [
     ("run",),
     ("coreDNS",),
     ("nodeGroups",),
+    ("autoscaler",),
 ]
 
 

@@ -41,6 +41,7 @@ from cnisim.plan import (
     COREDNS,
     PLAN_API_VERSION,
     AddressHolder,
+    Autoscaler,
     AwsNode,
     BootTime,
     CidrReservation,
@@ -154,6 +155,7 @@ def _int_or_percent(value: Any, where: Where) -> int | str:
 _CM = "cluster-model.md"
 _K8S_APPS = "kubernetes pkg/apis/apps/v1/defaults.go"
 _NO_REQUEST = "Kubernetes: no request is 0 for the scheduler"
+_CA = f"{_CM} sec. 3 (cluster-autoscaler FAQ.md)"
 
 SECTIONS: dict[str, Section] = {
     s.path: s
@@ -216,6 +218,7 @@ SECTIONS: dict[str, Section] = {
                     "",
                     "The EKS control plane's ENIs: see `controlPlane`.",
                 ),
+                Field("autoscaler", "mapping", "{}", "", "See `autoscaler`."),
             ),
         ),
         Section(
@@ -912,6 +915,121 @@ SECTIONS: dict[str, Section] = {
             ),
         ),
         Section(
+            "autoscaler",
+            "The node autoscaler; cluster-autoscaler's flags in camelCase.",
+            (
+                Field(
+                    "kind",
+                    "none or cluster-autoscaler",
+                    "none",
+                    "EKS and eksctl install no autoscaler",
+                    "`cnisim simulate --autoscaler` overrides it.",
+                    "kind",
+                    _enum("none", "cluster-autoscaler"),
+                ),
+                Field(
+                    "scanInterval",
+                    "duration",
+                    "10s",
+                    _CA,
+                    "How often the cluster is re-evaluated.",
+                    "scan_interval_s",
+                    as_duration_s,
+                ),
+                Field(
+                    "scaleDownEnabled",
+                    "boolean",
+                    "true",
+                    _CA,
+                    "Remove unneeded nodes.",
+                    "scale_down_enabled",
+                    as_bool,
+                ),
+                Field(
+                    "scaleDownUnneededTime",
+                    "duration",
+                    "10m",
+                    _CA,
+                    "How long a node is unneeded before it is removed.",
+                    "scale_down_unneeded_time_s",
+                    as_duration_s,
+                ),
+                Field(
+                    "scaleDownUtilizationThreshold",
+                    "fraction, 0 to 1",
+                    "0.5",
+                    _CA,
+                    "Below it (the larger of CPU and memory requests over allocatable) a node"
+                    " may be unneeded.",
+                    "scale_down_utilization_threshold_frac",
+                    as_float,
+                ),
+                Field(
+                    "scaleDownDelayAfterAdd",
+                    "duration",
+                    "10m",
+                    _CA,
+                    "No scale-down this long after a scale-up.",
+                    "scale_down_delay_after_add_s",
+                    as_duration_s,
+                ),
+                Field(
+                    "maxNodeProvisionTime",
+                    "duration",
+                    "15m",
+                    _CA,
+                    "A scale-up whose nodes are not Ready by then failed (the group backs off).",
+                    "max_node_provision_time_s",
+                    as_duration_s,
+                ),
+                Field(
+                    "expander",
+                    "least-waste or random",
+                    "least-waste",
+                    "cluster-autoscaler config/flags.go",
+                    "How the node group to grow is chosen.",
+                    "expander",
+                    _enum("least-waste", "random"),
+                ),
+                Field(
+                    "maxEmptyBulkDelete",
+                    "integer [nodes]",
+                    "10",
+                    _CA,
+                    "Empty nodes removed at once (others one at a time).",
+                    "max_empty_bulk_delete",
+                    as_int,
+                ),
+                Field(
+                    "ignoreDaemonsetsUtilization",
+                    "boolean",
+                    "false",
+                    _CA,
+                    "Leave DaemonSet pods out of a node's utilization.",
+                    "ignore_daemonsets_utilization",
+                    as_bool,
+                ),
+                Field(
+                    "initialNodeGroupBackoffDuration",
+                    "duration",
+                    "5m",
+                    f"{_CM} sec. 3",
+                    "A group whose scale-up failed is skipped this long, doubling per failure.",
+                    "initial_node_group_backoff_s",
+                    as_duration_s,
+                ),
+                Field(
+                    "maxNodeGroupBackoffDuration",
+                    "duration",
+                    "30m",
+                    f"{_CM} sec. 3",
+                    "The longest such backoff.",
+                    "max_node_group_backoff_s",
+                    as_duration_s,
+                ),
+            ),
+        ),
+        Section(
             "run",
             "The simulation's length, tick, sampling and seed.",
             (
@@ -1545,5 +1663,8 @@ def plan_from_yaml(document: Any, source: str, sha256: str = "") -> tuple[Plan, 
         if control.has("subnets"):
             _subnet_list(control, None)
         reader.put("control_plane", "controlPlane", control.build(ControlPlane))
+    if reader.has("autoscaler"):
+        autoscaler = reader.child("autoscaler", "autoscaler").build(Autoscaler)
+        reader.put("autoscaler", "autoscaler", autoscaler)
     plan = cast(Plan, reader.build(Plan, source=source, sha256=sha256))
     return plan, registry

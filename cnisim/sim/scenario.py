@@ -29,7 +29,8 @@ Simplifications (each also in the README):
   a binding at the next tick.
 - DaemonSet pods are bound to each node as it becomes Ready (the DaemonSet controller's
   binding, no scheduler cycle); host-network ones take a pods slot and no address.
-- Node groups keep their desired size: no autoscaler (part 2), no scale-in, no upgrades.
+- Node groups keep their desired size unless the cluster autoscaler (``autoscaler:``,
+  :mod:`cnisim.sim.autoscaler`) changes it; no upgrades.
 - IPv6 clusters (``ipFamily: IPv6``): ipamd gives each node a /80 and pods no IPv4 address, so
   no engine runs; each node takes its one IPv4 node address from its subnet when it boots
   (and fails to launch if the subnet is full), and is Ready then.
@@ -53,6 +54,7 @@ from numpy.typing import ArrayLike, NDArray
 from cnisim.catalog import Catalog
 from cnisim.errors import UsageError
 from cnisim.plan import Plan
+from cnisim.sim.autoscaler import ClusterAutoscaler
 from cnisim.sim.contract import first_tick_at, next_sample_s
 from cnisim.sim.controllers import Controller, PodClaimer
 from cnisim.sim.drive import EngineDriver
@@ -213,11 +215,14 @@ class ClusterRun:
     (take new pods before the scheduler sees them), :meth:`catch_up` (before taking or
     returning subnet addresses), and read its state
     (``cluster``, ``pods``, ``queue``, ``unschedulable``, ``node_group``, ``node_ready``,
-    ``node_gone``, ``asgs``, ``world``, ``engine``) and :meth:`pods_available`.
+    ``node_gone``, ``node_launch_s``, ``asgs``, ``world``, ``engine``; ``capacity``, each
+    group's allocatable per instance type, and ``catalog``, the instance data, for templates
+    of new nodes) and :meth:`pods_available`.
     """
 
     def __init__(self, plan: Plan, catalog: Catalog, engine: EngineName) -> None:
         self.plan = plan
+        self.catalog = catalog
         self.tick_s = plan.run.tick_s
         self.duration_s = plan.run.duration_s
         self.engine_name = engine
@@ -487,9 +492,11 @@ class ClusterRun:
         if self.ipv6:
             self.world.release_owner(self.ipv6_owner[node])
         else:
-            self.engine.remove_nodes([node], now_s)
+            # a node still booting has not joined the engine: it leaves as it joins
+            self.engine.remove_nodes([node], max(now_s, float(self.node_kubelet_ready_s[node])))
         if not self.node_ready[node] and not self.node_gone[node]:
             self.n_unsettled -= 1
+        self.node_confirmed[node] = True  # its group knows: it was terminated
         self.node_gone[node] = True
         self.cluster.set_ready(self.node_ready & ~self.node_gone)
         ids = np.array(sorted(self.pods_on[node]), dtype=np.int64)
@@ -758,6 +765,8 @@ def make_controllers(plan: Plan, run: ClusterRun) -> list[Controller]:
     if holders_in(plan) or plan.control_plane is not None:
         controllers.append(HoldersController(plan, run))
     controllers += workload_controllers(run.workloads)
+    if plan.autoscaler.kind == "cluster-autoscaler":
+        controllers.append(ClusterAutoscaler(plan.autoscaler, run))
     return controllers
 
 
