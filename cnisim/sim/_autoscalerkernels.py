@@ -16,6 +16,30 @@ from cnisim.sim._schedulerkernels import ZONE, _assume, _fits
 
 
 @njit(cache=True)
+def _place(
+    nodes: NDArray[np.int64],
+    host: NDArray[np.int64],
+    zones: NDArray[np.int64],
+    usable: NDArray[np.bool_],
+    resume: NDArray[np.int64],
+    shape: int,
+    cpu: int,
+    mem: int,
+    eni: bool,
+) -> int:
+    """First-fit one pod: from where its shape's walk stopped, the first usable node it fits,
+    accounted there; that node, or ``nodes.shape[0]`` if none."""
+    n_nodes = nodes.shape[0]
+    j = resume[shape]
+    while j < n_nodes and not (usable[j] and _fits(nodes, j, cpu, mem, eni)):
+        j += 1
+    resume[shape] = j
+    if j < n_nodes:
+        _assume(nodes, host, zones, j, cpu, mem, eni, 0, 1)
+    return j
+
+
+@njit(cache=True)
 def first_fit(
     nodes: NDArray[np.int64],
     usable: NDArray[np.bool_],
@@ -38,17 +62,12 @@ def first_fit(
     resume = np.zeros(n_shapes, dtype=np.int64)
     n_placed = 0
     for i in range(pod_cpu.size):
-        s = pod_shape[i]
-        j = resume[s]
-        while j < n_nodes and not (
-            usable[j] and _fits(nodes, j, pod_cpu[i], pod_mem[i], pod_eni[i])
-        ):
-            j += 1
-        resume[s] = j
+        j = _place(
+            nodes, host, zones, usable, resume, pod_shape[i], pod_cpu[i], pod_mem[i], pod_eni[i]
+        )
         if j == n_nodes:
             out_node[i] = -1
             continue
-        _assume(nodes, host, zones, j, pod_cpu[i], pod_mem[i], pod_eni[i], 0, 1)
         out_node[i] = j
         n_placed += 1
     return n_placed
@@ -95,17 +114,12 @@ def removable(
         n_done = 0
         for t in range(n_try):
             i = attempt[t]
-            s = pod_shape[i]
-            j = resume[s]
-            while j < n_nodes and not (
-                usable[j] and _fits(nodes, j, pod_cpu[i], pod_mem[i], pod_eni[i])
-            ):
-                j += 1
-            resume[s] = j
+            j = _place(
+                nodes, host, zones, usable, resume, pod_shape[i], pod_cpu[i], pod_mem[i], pod_eni[i]
+            )
             if j == n_nodes:
                 ok = False
                 break
-            _assume(nodes, host, zones, j, pod_cpu[i], pod_mem[i], pod_eni[i], 0, 1)
             before[t] = on[i]
             on[i] = j
             n_done += 1
