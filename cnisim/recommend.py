@@ -148,6 +148,10 @@ def parse_grid(items: Sequence[str]) -> dict[str, list[str]]:
             )
         if name in grid:
             raise UsageError(f"--grid {name} is given twice: list all its values in one --grid")
+        try:
+            IpamdConfig.from_env({name: ""})  # an empty value is a default: only a bad name fails
+        except UsageError as exc:
+            raise UsageError(f"--grid {name}: {exc}") from None
         if name in UNMODELED_VARIABLES:
             raise UsageError(f"--grid {name}: cnisim does not simulate it, so sweeping it is moot")
         values = values_text.split(",")
@@ -156,8 +160,10 @@ def parse_grid(items: Sequence[str]) -> dict[str, list[str]]:
                 raise UsageError(f"--grid {item[:60]!r} has an empty value: write e.g. {name}=2,5")
             try:
                 warnings = IpamdConfig.from_env({name: value}).warnings
-            except UsageError as exc:
-                raise UsageError(f"--grid {name}={value}: {exc}") from None
+            except UsageError:
+                # refused alone (ENABLE_IPv6=true needs ENABLE_IPv4=false): recommend checks
+                # each candidate whole, with --set
+                warnings = ()
             if warnings:
                 raise UsageError(f"--grid {name}={value}: {warnings[0]}; give a value it reads")
         grid[name] = list(dict.fromkeys(values))
