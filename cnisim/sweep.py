@@ -336,7 +336,7 @@ def _on_dask(
         for c, seed in tasks
     ]
     try:
-        for n_done, _ in enumerate(dask_as_completed(futures), start=1):
+        for n_done, _ in enumerate(dask_as_completed(futures, loop=client.loop), start=1):
             if progress is not None:
                 progress(n_done, len(tasks))
         return list(client.gather(futures))
