@@ -131,7 +131,13 @@ def plot_tradeoff(ax: Axes, rec: Recommendation) -> Axes:
         edgecolors="black",
         label="current settings",
     )
-    ax.axhline(rec.max_wait_p99_s, color="gray", linestyle="--", linewidth=0.8)
+    ax.axhline(
+        rec.max_wait_p99_s,
+        color="gray",
+        linestyle="--",
+        linewidth=0.8,
+        label=f"wait limit ({rec.max_wait_p99_s:g} s)",
+    )
     ax.set_xlabel("idle addresses per node (mean over seeds)")
     ax.set_ylabel("p99 wait for an address [s]")
     ax.set_title("warm-pool settings (filled: Pareto-optimal, x: a subnet ran out)")
