@@ -262,10 +262,14 @@ def _on_pool(
                 pool.submit(_run_in_worker, settings[c], seed, c): i
                 for i, (c, seed) in enumerate(tasks)
             }
-            for n_done, future in enumerate(as_completed(index), start=1):
-                rows[index[future]] = future.result()
-                if progress is not None:
-                    progress(n_done, len(tasks))
+            try:
+                for n_done, future in enumerate(as_completed(index), start=1):
+                    rows[index[future]] = future.result()
+                    if progress is not None:
+                        progress(n_done, len(tasks))
+            except BaseException:  # a run's error, Ctrl-C: the runs not started are dropped
+                pool.shutdown(wait=False, cancel_futures=True)
+                raise
     except BrokenProcessPool:
         raise SweepError(
             "a sweep worker process died (out of memory?): run fewer settings or seeds at once"

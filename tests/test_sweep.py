@@ -11,6 +11,7 @@ from pathlib import Path
 import pytest
 
 from cnisim.catalog import load_catalog
+from cnisim.errors import CnisimError
 from cnisim.io import load_plan
 from cnisim.plan import Plan
 from cnisim.sweep import SweepError, run_one, run_sweep, spawn_seeds
@@ -115,3 +116,9 @@ def test_a_server_that_never_answers_does_not_hang_the_sweep(plan: Plan) -> None
         with pytest.raises(SweepError, match="within 1 s"):
             run_sweep(plan, CATALOG, SETTINGS, [0], dask=address, dask_timeout_s=1.0)
         assert time.monotonic() - started < 10
+
+
+def test_a_runs_own_error_comes_back_as_itself(plan: Plan) -> None:
+    # ipamd refuses IPv4 and IPv6 both on: the worker's PlanError is raised here, one line
+    with pytest.raises(CnisimError, match="ENABLE_IPv4 and ENABLE_IPv6 are both true"):
+        run_sweep(plan, CATALOG, [{"ENABLE_IPv6": "true"}, *SETTINGS], [0, 1], n_workers=2)
