@@ -18,8 +18,12 @@ Simplifications (also in the README):
 - The peak in use is read at the subnet samples (every ``run.sampleEvery``), so a shorter peak
   may be missed; the sizing counts addresses, not aligned /28 blocks (prefix delegation also
   needs those free: a subnet of exactly that size can still fail with InsufficientCidrBlocks).
-- A zone whose subnet ran dry in a run asked for more than it got: its size is then a lower
-  bound (``ran_dry``), the run cannot say how much more it needed.
+- A zone whose subnet ran dry asked for more than it got. When that happens under the plan's
+  current settings, :func:`recommend` runs those settings again (same seeds) with every subnet
+  widened to a /16 of its own (:func:`widened_subnets`: reservations kept at their offsets),
+  so nothing runs dry, and sizes the zones from that run's peaks. Wider subnets also have more
+  aligned /28s and take no failed launches, so that run is the demand with no subnet limit,
+  not a replay of the plan.
 - A zone's subnets are summed as if they were one subnet.
 
 References
@@ -242,6 +246,14 @@ class Candidate:
         }
 
 
+def _zones(candidate: Candidate) -> dict[str, Any]:
+    """A candidate's per-zone fields (the subnet ids of a widened plan keep their zones)."""
+    return {
+        "peak_used_ips_by_az": candidate.peak_used_ips_by_az,
+        "ran_dry_by_az": candidate.ran_dry_by_az,
+    }
+
+
 def _mean(values: Sequence[float]) -> float:
     return math.fsum(values) / len(values)
 
@@ -329,6 +341,40 @@ def subnet_prefix_length(n_ips: int) -> int | None:
     return None
 
 
+def widened_subnets(plan: Plan) -> Plan:
+    """The plan with each subnet a /16 of its own (``10.<i>.0.0/16``, one VPC CIDR each), its
+    reservations moved with it (the same offset and size): the same cluster with no subnet
+    limit, to measure what each zone asks for."""
+    import dataclasses
+    import ipaddress
+
+    subnets = []
+    for i, subnet in enumerate(plan.vpc.subnets):
+        old = ipaddress.IPv4Network(subnet.cidr)
+        new = ipaddress.IPv4Network(f"10.{i}.0.0/16")
+        reservations = tuple(
+            dataclasses.replace(
+                r,
+                cidr=str(
+                    ipaddress.IPv4Network(
+                        (
+                            int(new.network_address)
+                            + int(ipaddress.IPv4Network(r.cidr).network_address)
+                            - int(old.network_address),
+                            ipaddress.IPv4Network(r.cidr).prefixlen,
+                        )
+                    )
+                ),
+            )
+            for r in subnet.reservations
+        )
+        subnets.append(dataclasses.replace(subnet, cidr=str(new), reservations=reservations))
+    vpc = dataclasses.replace(
+        plan.vpc, cidrs=tuple(s.cidr for s in subnets), subnets=tuple(subnets)
+    )
+    return dataclasses.replace(plan, vpc=vpc)
+
+
 def subnet_sizing(candidate: Candidate) -> list[dict[str, Any]]:
     """Per zone: the smallest subnet that held the peak in use, and the headroom at it.
 
@@ -373,6 +419,9 @@ class Recommendation:
     current : Candidate
         The plan under its own settings (``--set`` included), on the same seeds; its
         ``settings`` are the plan's ``awsNode.env`` (node groups' own are not shown).
+    current_demand : Candidate
+        ``current``, or where a zone ran dry under it, the same with the per-zone peaks of a
+        run on widened subnets (:func:`widened_subnets`): what the subnet sizing reads.
     seeds : list of int
         The run seeds (spawned from the sweep's seed).
     max_wait_p99_s : float
@@ -382,6 +431,7 @@ class Recommendation:
     candidates: list[Candidate]
     recommended: Candidate | None
     current: Candidate
+    current_demand: Candidate
     seeds: list[int]
     max_wait_p99_s: float
 
@@ -393,11 +443,12 @@ class Recommendation:
             "recommended": None if self.recommended is None else dict(self.recommended.settings),
             "current": self.current.to_json(),
             "subnet_sizing": {
-                "current": subnet_sizing(self.current),
+                "current": subnet_sizing(self.current_demand),
                 "recommended": None
                 if self.recommended is None
                 else subnet_sizing(self.recommended),
             },
+            "current_sized_on_widened_subnets": self.current_demand is not self.current,
             "seeds": self.seeds,
             "max_wait_p99_s": self.max_wait_p99_s,
         }
@@ -466,10 +517,17 @@ def recommend(
     # the last candidate is the plan's own settings: reported, not a candidate
     n_grid_rows = len(candidates) * n_seeds
     assessed = assess(rows[:n_grid_rows])
+    current = replace(_combine(rows[n_grid_rows:]), settings=dict(plan.aws_node.env))
+    demand = current
+    if any(current.ran_dry_by_az.values()):  # how much did the dry zones ask for?
+        widened = run_sweep(widened_subnets(plan), catalog, [{}], seeds, n_workers=n_workers,
+                            dask=dask, progress=progress)  # fmt: skip
+        demand = replace(current, **_zones(_combine(widened)))
     return Recommendation(
         candidates=assessed,
         recommended=pick(assessed, max_wait_p99_s),
-        current=replace(_combine(rows[n_grid_rows:]), settings=dict(plan.aws_node.env)),
+        current=current,
+        current_demand=demand,
         seeds=seeds,
         max_wait_p99_s=max_wait_p99_s,
     )
@@ -517,10 +575,15 @@ def format_recommendation(rec: Recommendation) -> str:
         )
     else:
         lines.append(f"recommended: {_label(rec.recommended.settings)}")
-    sizing = [("current", rec.current)]
+    sizing = [("current", rec.current_demand)]
     if rec.recommended is not None:
         sizing.append(("recommended", rec.recommended))
     lines += ["", "subnet sizing (one subnet per zone: the smallest that held the peak)"]
+    if rec.current_demand is not rec.current:
+        lines.append(
+            "(a zone ran dry under the current settings: they were run again on a /16 per "
+            "subnet to see what each zone asks for)"
+        )
     lines += _table(
         [
             {

@@ -132,3 +132,23 @@ def test_installed_command_runs_and_an_unreachable_scheduler_is_one_line(tmp_pat
     assert time.monotonic() - started < 60
     assert done.returncode == 1 and done.stdout == ""
     assert_one_line_error(done.stderr, "Dask scheduler at tcp://127.0.0.1:9 within 10 s")
+
+
+def test_a_zone_that_ran_dry_is_sized_from_a_run_on_a_wider_subnet() -> None:
+    """The same node in a /27 (27 usable): under WARM_ENI_TARGET=1 it asks for 30 addresses
+    (3 ENIs x 10), so the /27 runs dry; run again on a /16 the zone peaks at 30: a /26."""
+    dry = str(Path(TINY).with_name("recommend-tiny-dry.yaml"))
+    code, out, err = run(dry, "--grid", "WARM_IP_TARGET=2", "--seeds", "1", "-o", "json",
+                         "--max-wait-p99", "10m")  # fmt: skip
+    assert code == 0, err
+    report = json.loads(out)
+    assert report["current"]["exhausted_subnets"] == 1
+    assert report["current_sized_on_widened_subnets"] is True
+    (current,) = report["subnet_sizing"]["current"]
+    assert (current["n_peak_used_ips"], current["prefix_length"], current["ran_dry"]) == (
+        30, 26, False,
+    )  # fmt: skip
+    # WARM_IP_TARGET=2 holds 14 (tests/test_sweep.py): it fits the /27, 13 to spare
+    assert report["recommended"] == {"WARM_IP_TARGET": "2"}
+    (best,) = report["subnet_sizing"]["recommended"]
+    assert (best["n_peak_used_ips"], best["prefix_length"]) == (14, 27)

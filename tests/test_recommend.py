@@ -19,6 +19,7 @@ from cnisim.recommend import (
     settings_grid,
     subnet_prefix_length,
     subnet_sizing,
+    widened_subnets,
 )
 from cnisim.sweep import RunRow
 
@@ -195,3 +196,26 @@ def test_candidate_json_has_the_fields_the_issue_names() -> None:
         "exhausted_subnets", "pareto",
     }  # fmt: skip
     assert out["settings"] == {"WARM_IP_TARGET": "0"} and out["pareto"] is True
+
+
+def test_widened_subnets_keep_ids_zones_and_reservation_offsets() -> None:
+    from cnisim.plan import CidrReservation, Plan, Subnet, Vpc
+
+    plan = Plan(
+        node_groups=(),
+        vpc=Vpc(
+            cidrs=("192.168.0.0/16",),
+            subnets=(
+                Subnet(id="a", az="z1", cidr="192.168.1.0/24",
+                       reservations=(CidrReservation(cidr="192.168.1.64/26", type="prefix"),)),
+                Subnet(id="b", az="z2", cidr="192.168.2.0/27"),
+            ),
+        )
+    )  # fmt: skip
+    wide = widened_subnets(plan)
+    a, b = wide.vpc.subnets
+    assert (a.id, a.az, a.cidr, b.id, b.cidr) == ("a", "z1", "10.0.0.0/16", "b", "10.1.0.0/16")
+    assert wide.vpc.cidrs == ("10.0.0.0/16", "10.1.0.0/16")
+    (reservation,) = a.reservations
+    assert (reservation.cidr, reservation.type) == ("10.0.0.64/26", "prefix")  # offset 64 kept
+    wide.vpc.check()
