@@ -351,7 +351,7 @@ def widened_subnets(plan: Plan) -> Plan:
     subnets = []
     for i, subnet in enumerate(plan.vpc.subnets):
         old = ipaddress.IPv4Network(subnet.cidr)
-        new = ipaddress.IPv4Network(f"10.{i}.0.0/16")
+        new = ipaddress.IPv4Network((0x0A00_0000 + (i << 16), 16))  # 10.<i>.0.0/16, then on
         reservations = tuple(
             dataclasses.replace(
                 r,
