@@ -219,3 +219,25 @@ def test_widened_subnets_keep_ids_zones_and_reservation_offsets() -> None:
     (reservation,) = a.reservations
     assert (reservation.cidr, reservation.type) == ("10.0.0.64/26", "prefix")  # offset 64 kept
     wide.vpc.check()
+
+
+def test_the_tradeoff_plot_draws_every_setting_on_the_axes_it_is_given() -> None:
+    from matplotlib.figure import Figure
+
+    from cnisim.plots import plot_tradeoff
+    from cnisim.recommend import Recommendation
+
+    candidates = assess(ROWS)
+    rec = Recommendation(
+        candidates=candidates,
+        recommended=pick(candidates, 10.0),
+        current=candidates[1],
+        current_demand=candidates[1],
+        seeds=[1, 2],
+        max_wait_p99_s=10.0,
+    )
+    ax = Figure().subplots()
+    assert plot_tradeoff(ax, rec) is ax
+    # a point per setting (5), the recommendation's ring and the current settings' square
+    assert len(ax.collections) == 5 + 2
+    assert ax.get_legend() is not None
