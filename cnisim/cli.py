@@ -1608,7 +1608,7 @@ def recommend(
         typer.Option(
             "--grid",
             help="Values to sweep, NAME=V1,V2,...; several form their product and replace "
-            "the default grid.",
+            "the default grid (a swept name wins over its --set and the plan's value).",
         ),
     ] = None,
     max_wait_p99: Annotated[
