@@ -18,7 +18,7 @@ import os
 import shutil
 import sys
 import tempfile
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import replace
 from enum import StrEnum
 from pathlib import Path
@@ -44,6 +44,7 @@ from cnisim.limits import (
     prefix_delegation_supported,
     tool_answers,
 )
+from cnisim.recommend import DEFAULT_GRID_HELP
 from cnisim.sim.spec import max_pods_options, name_list, trunking_warning
 from cnisim.units import (
     INT32_MAX,
@@ -59,6 +60,7 @@ if TYPE_CHECKING:
     # typer 0.29 vendors click; its Context is the type TyperGroup.invoke is declared with.
     from typer._click import Context
 
+    from cnisim.plan import Plan
     from cnisim.sim.scenario_result import SimulationResult
 
 
@@ -1328,21 +1330,23 @@ def _desired(items: list[str]) -> dict[str, str]:
 
 def _figures(result: SimulationResult) -> dict[str, bytes]:
     """Each plot of :data:`cnisim.plots.PLOTS` as PNG bytes."""
+    from cnisim.plots import PLOTS
+
+    return {name: _png(plot, result) for name, plot in PLOTS.items()}
+
+
+def _png(plot: Callable[[Any, Any], Any], data: Any) -> bytes:
+    """One plot of ``data`` (Axes in, Axes out) as PNG bytes."""
     import matplotlib
 
     matplotlib.use("Agg")
     from matplotlib.figure import Figure
 
-    from cnisim.plots import PLOTS
-
-    pngs = {}
-    for name, plot in PLOTS.items():
-        figure = Figure(figsize=(8, 4), layout="constrained")
-        plot(figure.subplots(), result)
-        buffer = io.BytesIO()
-        figure.savefig(buffer, format="png", dpi=100)
-        pngs[name] = buffer.getvalue()
-    return pngs
+    figure = Figure(figsize=(8, 4), layout="constrained")
+    plot(figure.subplots(), data)
+    buffer = io.BytesIO()
+    figure.savefig(buffer, format="png", dpi=100)
+    return buffer.getvalue()
 
 
 def _csv(frame: Any) -> bytes:
@@ -1380,6 +1384,22 @@ def write_outputs(out_dir: Path, result: SimulationResult, summary: dict[str, An
         **{f"{name}.png": png for name, png in pngs.items()},
         "report.html": report_html(summary, pngs).encode(),
     }
+    write_files(out_dir, files, "the report")
+    return list(files)
+
+
+def write_files(out_dir: Path, files: Mapping[str, bytes], what: str) -> None:
+    """Write ``files`` (name -> bytes) into ``out_dir``, all of them or none.
+
+    They are written to a temporary directory next to ``out_dir`` first and moved into place
+    only when every one was written, so a failure leaves no partial output.
+
+    Raises
+    ------
+    OutputWriteError
+        The directory cannot be created or written (full disk, file-size limit, ...); the
+        message names ``what``.
+    """
     out_dir = out_dir.absolute()
     staging = None
     try:
@@ -1394,14 +1414,40 @@ def write_outputs(out_dir: Path, result: SimulationResult, summary: dict[str, An
             os.replace(staging / name, out_dir / name)
     except (OSError, ValueError) as exc:  # ValueError: a NUL byte in the path
         raise OutputWriteError(
-            f"cannot write the report into {out_dir} "
+            f"cannot write {what} into {out_dir} "
             f"({getattr(exc, 'strerror', None) or exc}); "
             "check the path is a writable directory with free space"
         ) from None
     finally:
         if staging is not None:
             shutil.rmtree(staging, ignore_errors=True)
-    return list(files)
+
+
+def _plan_with_overrides(
+    plan_file: Path,
+    cat: Catalog,
+    workload: list[Path] | None,
+    duration: str | None,
+    seed: int | None,
+    settings: list[str] | None,
+    desired: list[str] | None,
+) -> Plan:
+    """The plan of ``simulate`` and ``recommend``: read, with --workload, --set, --desired,
+    --duration and --seed applied; its notes printed on stderr."""
+    from cnisim.durations import parse_duration_s
+    from cnisim.io import apply_overrides, load_plan
+
+    plan = load_plan(plan_file, workload_files=tuple(workload or ()), catalog=cat)
+    plan = apply_overrides(
+        plan,
+        env=_parse_settings(settings or []),
+        desired=_desired(desired or []),
+        duration_s=None if duration is None else parse_duration_s(duration),
+        seed=seed,
+    )
+    for note in plan.notes:
+        typer.echo(f"cnisim: note: {note}", err=True)
+    return plan
 
 
 @app.command("simulate")
@@ -1484,24 +1530,13 @@ def simulate(
       cnisim simulate cluster.eksctl.yaml --desired general=12 -o json --out report/
       cnisim simulate examples/autoscaled-full-subnet.yaml --autoscaler none
     """
-    from cnisim.durations import parse_duration_s
-    from cnisim.io import apply_overrides, load_plan
     from cnisim.report import format_summary, summarize
     from cnisim.sim.scenario import simulate as run_plan
 
     cat = load_catalog(catalog)
-    plan = load_plan(plan_file, workload_files=tuple(workload or ()), catalog=cat)
-    plan = apply_overrides(
-        plan,
-        env=_parse_settings(settings or []),
-        desired=_desired(desired or []),
-        duration_s=None if duration is None else parse_duration_s(duration),
-        seed=seed,
-    )
+    plan = _plan_with_overrides(plan_file, cat, workload, duration, seed, settings, desired)
     if autoscaler is not None:
         plan = replace(plan, autoscaler=replace(plan.autoscaler, kind=autoscaler.value))
-    for note in plan.notes:
-        typer.echo(f"cnisim: note: {note}", err=True)
     progress = _ProgressBar(plan.run.duration_s) if sys.stderr.isatty() else None
     try:
         result = run_plan(plan, cat, engine=engine.value, progress=progress)
@@ -1520,21 +1555,160 @@ def simulate(
 
 
 class _ProgressBar:
-    """A rich progress bar over simulated time, on stderr (a terminal only)."""
+    """A rich progress bar (over simulated time, or runs of a sweep), on stderr (a terminal
+    only)."""
 
-    def __init__(self, duration_s: float) -> None:
+    def __init__(self, total: float, label: str = "simulating") -> None:
         from rich.console import Console
         from rich.progress import Progress
 
         self._progress = Progress(console=Console(stderr=True), transient=True)
-        self._task = self._progress.add_task("simulating", total=duration_s)
+        self._task = self._progress.add_task(label, total=total)
         self._progress.start()
 
-    def __call__(self, now_s: float) -> None:
-        self._progress.update(self._task, completed=now_s)
+    def __call__(self, completed: float) -> None:
+        self._progress.update(self._task, completed=completed)
+
+    def runs(self, n_done: int, n_runs: int) -> None:
+        """A sweep's progress: runs done of runs in all."""
+        self._progress.update(self._task, completed=n_done, total=n_runs)
 
     def close(self) -> None:
         self._progress.stop()
+
+
+@app.command("recommend", epilog="Default grid: " + DEFAULT_GRID_HELP + ".")
+def recommend(
+    plan_file: Annotated[
+        Path,
+        typer.Argument(
+            help="A cnisim plan or an eksctl ClusterConfig, as for simulate.",
+            parser=_path("the plan"),
+            metavar="PLAN",
+        ),
+    ],
+    workload: Annotated[
+        list[Path] | None,
+        typer.Option(
+            "--workload",
+            help="A YAML file with a top-level `workloads:` list; repeat it.",
+            parser=_path("--workload"),
+            metavar="FILE",
+        ),
+    ] = None,
+    duration: Annotated[
+        str | None, typer.Option("--duration", help="Simulated time of each run, e.g. 30m, 2h.")
+    ] = None,
+    seed: Annotated[
+        int | None,
+        typer.Option(
+            "--seed",
+            help="Seed the runs' seeds are spawned from (default: the plan's run.seed).",
+            parser=_integer("--seed", 0),
+        ),
+    ] = None,
+    n_seeds: Annotated[
+        int,
+        typer.Option(
+            "--seeds", help="Runs (seeds) per setting.", parser=_integer("--seeds", 1, 1000)
+        ),
+    ] = 3,
+    desired: Annotated[
+        list[str] | None,
+        typer.Option("--desired", help="A node group's desired size, GROUP=N; repeat it."),
+    ] = None,
+    settings: Annotated[
+        list[str] | None,
+        typer.Option("--set", help="An aws-node variable fixed in every run, NAME=VALUE."),
+    ] = None,
+    grid: Annotated[
+        list[str] | None,
+        typer.Option(
+            "--grid",
+            help="Values to sweep, NAME=V1,V2,...; several form their product and replace "
+            "the default grid (a swept name wins over its --set and the plan's value).",
+        ),
+    ] = None,
+    max_wait_p99: Annotated[
+        str, typer.Option("--max-wait-p99", help="The recommendation's limit on the p99 wait.")
+    ] = "10s",
+    dask_scheduler: Annotated[
+        str | None,
+        typer.Option(
+            "--dask-scheduler",
+            help="Run on a Dask cluster, tcp://HOST:PORT (default: Dask's configured "
+            "scheduler-address, else this machine's cores); needs pip install 'cnisim[dask]'.",
+            metavar="ADDRESS",
+        ),
+    ] = None,
+    output: Annotated[
+        SimulateFormat, typer.Option("--output", "-o", help="table (default) or json.")
+    ] = SimulateFormat.table,
+    out: Annotated[
+        Path | None,
+        typer.Option(
+            "--out",
+            help="Directory for recommendation.json and the trade-off plot (tradeoff.png).",
+            parser=_path("--out"),
+            metavar="DIR",
+        ),
+    ] = None,
+    catalog: CatalogDirOption = None,
+) -> None:
+    """Recommend aws-node warm-pool settings: simulate the plan under a grid of them.
+
+    Each setting runs on --seeds seeds (the same for all); prints per setting the idle
+    addresses per node, the p99 wait for an address, EC2 calls, throttles and subnets
+    exhausted, marks the Pareto-optimal ones and names one: no subnet exhausted in any seed,
+    p99 wait within --max-wait-p99, then the fewest idle addresses. Then the smallest subnet
+    per zone that held the peak, under the current and the recommended settings.
+
+    \b
+    Examples:
+      cnisim recommend examples/three-az-24.yaml
+      cnisim recommend plan.yaml --grid WARM_IP_TARGET=1,2,5 --grid MINIMUM_IP_TARGET=0,20
+      cnisim recommend plan.yaml --seeds 5 -o json --out rec/ --dask-scheduler tcp://h:8786
+    """
+    from cnisim.durations import parse_duration_s
+    from cnisim.plots import plot_tradeoff
+    from cnisim.recommend import format_recommendation, parse_grid
+    from cnisim.recommend import recommend as run_recommend
+    from cnisim.sweep import dask_address_from_config
+
+    cat = load_catalog(catalog)
+    plan = _plan_with_overrides(plan_file, cat, workload, duration, None, settings, desired)
+    progress = _ProgressBar(1, "sweeping") if sys.stderr.isatty() else None
+    try:
+        rec = run_recommend(
+            plan,
+            cat,
+            grid=parse_grid(grid or []),
+            seed=plan.run.seed if seed is None else seed,
+            n_seeds=n_seeds,
+            max_wait_p99_s=parse_duration_s(max_wait_p99),
+            dask=dask_scheduler or dask_address_from_config(),
+            progress=None if progress is None else progress.runs,
+        )
+    finally:
+        if progress is not None:
+            progress.close()
+    report = rec.to_json()
+    if out is not None:
+        files = {
+            "recommendation.json": (json.dumps(report, indent=2) + "\n").encode(),
+            "tradeoff.png": _png(plot_tradeoff, rec),
+        }
+        write_files(out, files, "the recommendation")
+    if rec.recommended is None:
+        _warn(
+            f"no setting qualifies: each exhausted a subnet or waited over "
+            f"{rec.max_wait_p99_s:g} s at p99 (recommended is null)"
+        )
+    typer.echo(
+        json.dumps(report, indent=2)
+        if output is SimulateFormat.json
+        else format_recommendation(rec)
+    )
 
 
 def main() -> None:

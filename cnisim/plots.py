@@ -18,12 +18,15 @@ from cnisim.sim.scenario_result import SimulationResult
 if TYPE_CHECKING:
     from matplotlib.axes import Axes
 
+    from cnisim.recommend import Recommendation
+
 __all__ = [
     "PLOTS",
     "plot_held_vs_assigned",
     "plot_nodes_per_group",
     "plot_pending_pods",
     "plot_subnet_usage",
+    "plot_tradeoff",
     "plot_wait_distribution",
 ]
 
@@ -93,6 +96,51 @@ def plot_nodes_per_group(ax: Axes, result: SimulationResult) -> Axes:
     ax.set_xlabel("time [h]")
     ax.set_ylabel("nodes")
     ax.set_title("nodes per group (dotted: Ready)")
+    ax.legend(loc="best", fontsize="small")
+    return ax
+
+
+def plot_tradeoff(ax: Axes, rec: Recommendation) -> Axes:
+    """``cnisim recommend``'s trade-off: idle addresses per node against the p99 address wait,
+    one point per setting (filled: Pareto-optimal; x: a subnet ran out in a seed), the
+    recommendation ringed, the plan's current settings a square, the wait limit dashed."""
+    for candidate in rec.candidates:
+        x, y = candidate.idle_ips_per_node_mean, candidate.ip_wait_p99_s
+        if candidate.exhausted_subnets:
+            ax.scatter(x, y, marker="x", color="tab:red")
+        else:
+            ax.scatter(
+                x, y, color="tab:blue", facecolors="tab:blue" if candidate.pareto else "none"
+            )
+    if rec.recommended is not None:
+        best = rec.recommended
+        ax.scatter(
+            best.idle_ips_per_node_mean,
+            best.ip_wait_p99_s,
+            s=250,
+            facecolors="none",
+            edgecolors="tab:green",
+            linewidths=2,
+            label="recommended",
+        )
+    ax.scatter(
+        rec.current.idle_ips_per_node_mean,
+        rec.current.ip_wait_p99_s,
+        marker="s",
+        facecolors="none",
+        edgecolors="black",
+        label="current settings",
+    )
+    ax.axhline(
+        rec.max_wait_p99_s,
+        color="gray",
+        linestyle="--",
+        linewidth=0.8,
+        label=f"wait limit ({rec.max_wait_p99_s:g} s)",
+    )
+    ax.set_xlabel("idle addresses per node (mean over seeds)")
+    ax.set_ylabel("p99 wait for an address [s]")
+    ax.set_title("warm-pool settings (filled: Pareto-optimal, x: a subnet ran out)")
     ax.legend(loc="best", fontsize="small")
     return ax
 

@@ -11,7 +11,8 @@ from typer.testing import CliRunner
 
 from cnisim.cli import app
 
-README = (Path(__file__).parent.parent / "README.md").read_text()
+README_PATH = Path(__file__).parent.parent / "README.md"
+README = README_PATH.read_text()
 
 
 def console_examples() -> list[tuple[str, str]]:
@@ -54,6 +55,15 @@ def test_console_example(command: str, shown: str, tmp_path: Path) -> None:
         assert result.stdout.rstrip("\n") == shown
 
 
-def test_python_example_runs() -> None:
-    (code,) = re.findall(r"```python\n(.*?)```", README, flags=re.DOTALL)
+PYTHON_EXAMPLES = re.findall(r"```python\n(.*?)```", README, flags=re.DOTALL)
+
+
+def test_the_readme_has_python_examples() -> None:
+    assert len(PYTHON_EXAMPLES) >= 2  # the engine's and the recommender's
+
+
+@pytest.mark.parametrize("code", PYTHON_EXAMPLES, ids=[f"python-{i}" for i, _ in
+                         enumerate(PYTHON_EXAMPLES)])  # fmt: skip
+def test_python_example_runs(code: str, monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.chdir(README_PATH.parent)  # the examples name files as a user in the checkout
     exec(compile(code, "README.md", "exec"), {"__name__": "__readme__"})
