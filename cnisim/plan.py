@@ -56,6 +56,7 @@ __all__ = [
     "Run",
     "Scheduler",
     "Subnet",
+    "UpgradeEvent",
     "Vpc",
     "Workload",
     "check_instance_types",
@@ -708,6 +709,49 @@ class Run:
         _check_count(self, "seed", 0, 2**63 - 1)
 
 
+#: Time EKS takes to update the control plane, during which its new ENIs stand beside the old
+#: ones [s] (a cnisim assumption: AWS publishes no figure; the EKS user guide says an update
+#: "can take" minutes).
+CONTROL_PLANE_UPGRADE_S = 600.0
+
+
+@dataclass(frozen=True)
+class UpgradeEvent:
+    """A version update scheduled in the run: a managed node group's or the cluster's.
+
+    Attributes
+    ----------
+    at_s : float
+        When the update starts [s].
+    upgrade : str
+        ``"nodeGroup/<name>"`` (a managed node group version update: surge, drain, replace)
+        or ``"cluster"`` (the control plane: its ENIs are recreated).
+    duration_s : float
+        Cluster updates only: how long the new control-plane ENIs stand beside the old [s].
+    """
+
+    at_s: float
+    upgrade: str
+    duration_s: float = CONTROL_PLANE_UPGRADE_S
+
+    @property
+    def node_group(self) -> str | None:
+        """The node group a node group update names, None for a cluster update."""
+        return self.upgrade.removeprefix("nodeGroup/") if self.upgrade != "cluster" else None
+
+    def check(self) -> None:
+        """Raise :class:`PlanError` naming this object and the attribute at fault."""
+        _check_seconds(self, "at_s")
+        _check(
+            self.upgrade == "cluster"
+            or (self.upgrade.startswith("nodeGroup/") and len(self.upgrade) > len("nodeGroup/")),
+            f"upgrade {self.upgrade!r} is not a target: write nodeGroup/<name> or cluster",
+            self,
+            "upgrade",
+        )
+        _check_seconds(self, "duration_s", positive=True)
+
+
 @dataclass(frozen=True)
 class Plan:
     """A cluster to simulate.
@@ -744,6 +788,8 @@ class Plan:
     notes : tuple of str
         Assumptions cnisim made reading the file and values ipamd would coerce (one line each,
         shown to the user).
+    events : tuple of UpgradeEvent
+        Version updates scheduled in the run.
 
     Raises
     ------
@@ -767,6 +813,7 @@ class Plan:
     coredns: Deployment | None = COREDNS
     name: str = "cluster"
     notes: tuple[str, ...] = ()
+    events: tuple[UpgradeEvent, ...] = ()
 
     def __post_init__(self) -> None:
         # Every Plan is checked whole; its parts can be built freely and checked on their own.
@@ -843,6 +890,33 @@ class Plan:
                         group,
                         "subnets",
                     )
+        self._check_events(names)
+
+    def _check_events(self, group_names: set[str]) -> None:
+        managed = {group.name for group in self.node_groups if group.managed}
+        for event in self.events:
+            event.check()
+            _check(
+                event.at_s <= self.run.duration_s,
+                f"upgrade at {event.at_s:g} s is after the run's end ({self.run.duration_s:g} s):"
+                " move it earlier or lengthen the run",
+                event,
+                "at_s",
+            )
+            name = event.node_group
+            _check(
+                name is None or name in group_names,
+                f"upgrade names node group {name}, which the plan does not have"
+                f"{_hint(name or '', group_names)}",
+                event,
+                "upgrade",
+            )
+            _check(
+                name is None or name in managed,
+                f"node group {name} is self-managed: EKS updates managed node groups only",
+                event,
+                "upgrade",
+            )
 
     def aws_node_env(self, group: NodeGroup) -> dict[str, str]:
         """The aws-node environment of one node group: the cluster's, then the group's over it."""

@@ -12,6 +12,9 @@ Meanings (the plan reference, ``docs/plan-reference.md``, repeats them):
   ``exhausted_at_s`` is exact: the simulated time of the first request in that subnet refused
   with InsufficientFreeAddressesInSubnet, even if a smaller retry then succeeded (null if never),
   ``prefix_exhausted_at_s`` the same for InsufficientCidrBlocks.
+- ``upgrades[]``: each scheduled version update; per subnet ``n_peak_used_ips`` and
+  ``n_min_free_ips`` are read at every tick of the update (exact, unlike the samples),
+  ``ran_out`` the subnets that had no free address then.
 - ``node_groups[].idle_ips_per_node_mean``: node-time-weighted mean over the group's nodes, from
   ipamd's start on each to its end, of addresses ipamd holds for pods (cooling ones included)
   minus those assigned to pods (node samples every ``run.sampleEvery``);
@@ -46,6 +49,7 @@ from cnisim.sim.contract import ACTIONS, FAIL_REASONS
 from cnisim.sim.ec2 import DEFAULT_BUCKETS
 from cnisim.sim.records import POD_OUTCOMES
 from cnisim.sim.scenario_result import SimulationResult
+from cnisim.sim.upgrades import UpgradeSummary
 
 __all__ = ["AWS_RESERVED_IPS_PER_SUBNET", "format_summary", "report_html", "summarize"]
 
@@ -126,6 +130,41 @@ def _node_groups(result: SimulationResult) -> list[dict[str, Any]]:
     return rows
 
 
+def _upgrades(result: SimulationResult) -> list[dict[str, Any]]:
+    """Each version update the plan scheduled: its nodes, and its peak per subnet."""
+    rows = []
+    for summary in result.controllers.values():
+        if not isinstance(summary, UpgradeSummary):
+            continue
+        rows.append(
+            {
+                "upgrade": summary.upgrade,
+                "start_s": summary.start_s,
+                "end_s": _num(summary.end_s),
+                "n_surge_nodes": summary.n_surge_nodes,
+                "n_replaced_nodes": summary.n_replaced_nodes,
+                "subnets": [
+                    {
+                        "id": subnet_id,
+                        "n_peak_used_ips": peak,
+                        "n_min_free_ips": least,
+                        "n_free_ips_before": before,
+                    }
+                    for subnet_id, peak, least, before in zip(
+                        summary.subnet_ids,
+                        summary.n_peak_used_ips,
+                        summary.n_min_free_ips,
+                        summary.n_free_ips_before,
+                        strict=True,
+                    )
+                ],
+                "ran_out": list(summary.ran_out),
+                "failure": summary.failure,
+            }
+        )
+    return rows
+
+
 def _percentile(values: np.ndarray, q: float) -> float | None:
     return _num(float(np.percentile(values, q))) if values.size else None
 
@@ -180,7 +219,10 @@ NEVER_READY_AFTER_S: Final = 300.0
 
 
 def _findings(
-    result: SimulationResult, subnets: list[dict[str, Any]], pods: Mapping[str, Any]
+    result: SimulationResult,
+    subnets: list[dict[str, Any]],
+    pods: Mapping[str, Any],
+    upgrades: list[dict[str, Any]],
 ) -> list[str]:
     """What went wrong, in words: subnets that ran out, nodes that never became Ready, and why
     pods waited or stayed Pending."""
@@ -210,6 +252,16 @@ def _findings(
                 f"subnet {row['id']} had no aligned /28 left at "
                 f"{_when(row['prefix_exhausted_at_s'])} with {row['n_min_free_ips']:,} "
                 "addresses still free at its lowest (InsufficientCidrBlocks: fragmented)"
+            )
+    for row in upgrades:
+        for subnet_id in row["ran_out"]:
+            out.append(
+                f"subnet {subnet_id} ran out of addresses during the update of {row['upgrade']} "
+                f"at {_when(row['start_s'])}"
+            )
+        if row["failure"]:
+            out.append(
+                f"the update of {row['upgrade']} at {_when(row['start_s'])}: {row['failure']}"
             )
     failed = pods["failed_ip_adds_by_reason"]
     if failed.get("no_ip_throttled"):
@@ -244,6 +296,7 @@ def summarize(result: SimulationResult) -> dict[str, Any]:
     subnets = _subnets(result)
     pods = _pods(result)
     exhausted = [row for row in subnets if row["exhausted_at_s"] is not None]
+    upgrades = _upgrades(result)
     return {
         "meta": {
             "cnisim_version": __version__,
@@ -259,7 +312,8 @@ def summarize(result: SimulationResult) -> dict[str, Any]:
         "pods": pods,
         "ec2": _ec2(result),
         "any_subnet_exhausted": bool(exhausted),
-        "findings": _findings(result, subnets, pods),
+        "upgrades": upgrades,
+        "findings": _findings(result, subnets, pods, upgrades),
         "notes": list(plan.notes) + list(result.notes),
     }
 
@@ -366,9 +420,44 @@ def format_summary(summary: Mapping[str, Any]) -> str:
         ],
         [("action", "action"), ("peak", "peak_per_min"), ("refill", "bucket_refill_per_min")],
     )
+    lines += _upgrade_lines(summary["upgrades"])
     lines += [f"finding: {finding}" for finding in summary["findings"]]
     lines += [f"note: {note}" for note in summary["notes"]]
     return "\n".join(lines)
+
+
+def _upgrade_lines(upgrades: Sequence[Mapping[str, Any]]) -> list[str]:
+    """The updates table: per update, the subnets whose use it raised."""
+    rows = [
+        {
+            "upgrade": row["upgrade"],
+            "start": _when(row["start_s"]),
+            "end": _when(row["end_s"]),
+            "surge": row["n_surge_nodes"],
+            "replaced": row["n_replaced_nodes"],
+            **subnet,
+        }
+        for row in upgrades
+        for subnet in row["subnets"]
+        if subnet["n_min_free_ips"] < subnet["n_free_ips_before"]
+    ]
+    if not rows:
+        return []
+    table = _table(
+        rows,
+        [
+            ("upgrade", "upgrade"),
+            ("start", "start"),
+            ("end", "end"),
+            ("surge", "surge_nodes"),
+            ("replaced", "replaced_nodes"),
+            ("id", "subnet"),
+            ("n_free_ips_before", "free_before"),
+            ("n_peak_used_ips", "peak_used"),
+            ("n_min_free_ips", "least_free"),
+        ],
+    )
+    return ["", "upgrades (subnets whose use rose during each)", *table]
 
 
 def report_html(summary: Mapping[str, Any], plots_png: Mapping[str, bytes]) -> str:

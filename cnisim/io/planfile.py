@@ -52,6 +52,7 @@ from cnisim.plan import (
     Run,
     Scheduler,
     Subnet,
+    UpgradeEvent,
     Vpc,
     Workload,
     region_of_zone,
@@ -188,6 +189,7 @@ SECTIONS: dict[str, Section] = {
                     "CoreDNS, on every EKS cluster; `false` removes it. See `coreDNS`.",
                 ),
                 Field("run", "mapping", "{}", "", "See `run`."),
+                Field("events", "list", "[]", "", "Scheduled version updates: see `events[]`."),
             ),
         ),
         Section(
@@ -659,6 +661,34 @@ SECTIONS: dict[str, Section] = {
                 Field("seed", "integer", "0", "cnisim", "Run seed (`--seed`).", "seed", as_int),
             ),
         ),
+        Section(
+            "events[]",
+            "A version update at a time of the run: `{at: 2h, upgrade: nodeGroup/general}` or"
+            " `{at: 3h, upgrade: cluster}`.",
+            (
+                Field("at", "duration", "required", "", "When it starts.", "at_s", as_duration_s),
+                Field(
+                    "upgrade",
+                    "nodeGroup/<name> or cluster",
+                    "required",
+                    "",
+                    "A managed node group's update (surge of max(2 x its zones,"
+                    " maxUnavailable) nodes, then maxUnavailable old nodes drained at a time) or"
+                    " the control plane's (two new ENIs in the private subnets beside the old).",
+                    "upgrade",
+                    as_str,
+                ),
+                Field(
+                    "duration",
+                    "duration",
+                    "10m",
+                    "cnisim (AWS publishes no figure)",
+                    "Cluster updates: how long the new control-plane ENIs stand beside the old.",
+                    "duration_s",
+                    as_duration_s,
+                ),
+            ),
+        ),
     )
 }
 
@@ -839,6 +869,17 @@ def _coredns(value: Any, where: Where, registry: Registry) -> Deployment | None:
     return cast(Deployment, coredns)
 
 
+def _events(items: Any, where: Where, registry: Registry) -> tuple[UpgradeEvent, ...]:
+    events = as_list(items, where)
+    return tuple(
+        cast(
+            UpgradeEvent,
+            _Reader(item, where.item(events, i), "events[]", registry).build(UpgradeEvent),
+        )
+        for i, item in enumerate(events)
+    )
+
+
 def check_header(document: Any, where: Where, kinds: tuple[str, ...]) -> YamlMap:
     """The top-level mapping, once its ``apiVersion`` and ``kind`` are ones cnisim reads."""
     mapping = as_map(document, where)
@@ -916,5 +957,7 @@ def plan_from_yaml(document: Any, source: str, sha256: str = "") -> tuple[Plan, 
         reader.put("coredns", "coreDNS", coredns)
     if reader.has("run"):
         reader.put("run", "run", reader.child("run", "run").build(Run))
+    if reader.has("events"):
+        reader.put("events", "events", _events(reader.raw("events"), reader.at("events"), registry))
     plan = cast(Plan, reader.build(Plan, source=source, sha256=sha256))
     return plan, registry

@@ -708,8 +708,11 @@ class ClusterRun:
 
 def make_controllers(plan: Plan, run: ClusterRun) -> list[Controller]:
     """The controllers the plan asks for, in the order they step each tick."""
-    del plan, run  # none yet: the cluster autoscaler, workload controllers and holders come here
-    return []
+    from cnisim.sim.upgrades import upgrade_controllers
+
+    controllers: list[Controller] = []
+    controllers += upgrade_controllers(plan, run)
+    return controllers
 
 
 def simulate(
