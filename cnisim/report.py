@@ -15,6 +15,7 @@ Meanings (the plan reference, ``docs/plan-reference.md``, repeats them):
 - ``upgrades[]``: each scheduled version update; per subnet ``n_peak_used_ips`` and
   ``n_min_free_ips`` are read at every tick of the update (exact, unlike the samples),
   ``ran_out`` the subnets that had no free address then.
+- ``karpenter``: null without Karpenter; its NodePools are also rows of ``node_groups``.
 - ``node_groups[].idle_ips_per_node_mean``: node-time-weighted mean over the group's nodes, from
   ipamd's start on each to its end, of addresses ipamd holds for pods (cooling ones included)
   minus those assigned to pods (node samples every ``run.sampleEvery``);
@@ -47,6 +48,7 @@ import numpy as np
 from cnisim import __version__
 from cnisim.sim.contract import ACTIONS, FAIL_REASONS
 from cnisim.sim.ec2 import DEFAULT_BUCKETS
+from cnisim.sim.karpenter import KarpenterSummary
 from cnisim.sim.records import POD_OUTCOMES
 from cnisim.sim.scenario_result import SimulationResult
 from cnisim.sim.upgrades import UpgradeSummary
@@ -93,7 +95,7 @@ def _node_groups(result: SimulationResult) -> list[dict[str, Any]]:
     idle = sim.samples["ips_held"] - sim.samples["ips_assigned"]
     sample_group = result.node_group[sim.sample_node] if sim.sample_node.size else sim.sample_node
     rows = []
-    for g, group in enumerate(result.plan.node_groups):
+    for g, name in enumerate(result.group_names):
         mine = result.node_group == g
         n_nodes = result.n_nodes_by_group[:, g]
         n_ready = result.n_ready_by_group[:, g]
@@ -103,7 +105,7 @@ def _node_groups(result: SimulationResult) -> list[dict[str, Any]]:
         idle_g = idle[sample_group == g]
         rows.append(
             {
-                "name": group.name,
+                "name": name,
                 "instance_types": sorted(set(result.node_instance_type[mine].tolist())),
                 "n_nodes_launched": int(mine.sum()),
                 "n_nodes_min": int(n_nodes.min()) if n_nodes.size else 0,
@@ -163,6 +165,50 @@ def _upgrades(result: SimulationResult) -> list[dict[str, Any]]:
             }
         )
     return rows
+
+
+def _karpenter(result: SimulationResult) -> dict[str, Any] | None:
+    """What Karpenter launched, refused and consolidated; None without Karpenter."""
+    summary = result.controllers.get("karpenter")
+    if not isinstance(summary, KarpenterSummary):
+        return None
+    return {
+        "node_pools": [
+            {"name": name, "n_nodes_launched": n}
+            for name, n in zip(summary.node_pools, summary.n_nodes_launched, strict=True)
+        ],
+        "n_batches": summary.n_batches,
+        "refused": [{"time_s": t, "subnet": subnet} for t, subnet in summary.refused],
+        "n_registration_timeouts": summary.n_registration_timeouts,
+        "n_pods_over_limits": summary.n_pods_over_limits,
+        "n_consolidated": summary.n_consolidated,
+        "n_replaced": summary.n_replaced,
+    }
+
+
+def _karpenter_findings(karpenter: Mapping[str, Any] | None) -> list[str]:
+    if karpenter is None:
+        return []
+    out = []
+    refused = Counter(row["subnet"] for row in karpenter["refused"])
+    for subnet, n in refused.items():
+        first = min(row["time_s"] for row in karpenter["refused"] if row["subnet"] == subnet)
+        out.append(
+            f"Karpenter's launches into subnet {subnet} were refused {n:,} times from "
+            f"{_when(first)} (InsufficientFreeAddressesInSubnet): it skips the subnet 3 min "
+            "each time"
+        )
+    if karpenter["n_registration_timeouts"]:
+        out.append(
+            f"{karpenter['n_registration_timeouts']:,} Karpenter nodes were not Ready 15 min "
+            "after launch and were terminated (no address for ipamd in their subnet?)"
+        )
+    if karpenter["n_pods_over_limits"]:
+        out.append(
+            f"Karpenter left pods Pending {karpenter['n_pods_over_limits']:,} times for its "
+            "NodePools' limits"
+        )
+    return out
 
 
 def _percentile(values: np.ndarray, q: float) -> float | None:
@@ -234,12 +280,11 @@ def _findings(
             & np.isnan(sim.node_ready_s)
             & ~sim.node_launch_failed
         )
-        for g, group in enumerate(result.plan.node_groups):
+        for g, name in enumerate(result.group_names):
             n = int(np.count_nonzero(stuck & (result.node_group == g)))
             if n:
                 out.append(
-                    f"{n:,} nodes of group {group.name} never became Ready: ipamd got no "
-                    "address for them"
+                    f"{n:,} nodes of group {name} never became Ready: ipamd got no address for them"
                 )
     for row in subnets:
         if row["exhausted_at_s"] is not None:
@@ -297,6 +342,7 @@ def summarize(result: SimulationResult) -> dict[str, Any]:
     pods = _pods(result)
     exhausted = [row for row in subnets if row["exhausted_at_s"] is not None]
     upgrades = _upgrades(result)
+    karpenter = _karpenter(result)
     return {
         "meta": {
             "cnisim_version": __version__,
@@ -313,7 +359,8 @@ def summarize(result: SimulationResult) -> dict[str, Any]:
         "ec2": _ec2(result),
         "any_subnet_exhausted": bool(exhausted),
         "upgrades": upgrades,
-        "findings": _findings(result, subnets, pods, upgrades),
+        "karpenter": karpenter,
+        "findings": _findings(result, subnets, pods, upgrades) + _karpenter_findings(karpenter),
         "notes": list(plan.notes) + list(result.notes),
     }
 
@@ -421,6 +468,16 @@ def format_summary(summary: Mapping[str, Any]) -> str:
         [("action", "action"), ("peak", "peak_per_min"), ("refill", "bucket_refill_per_min")],
     )
     lines += _upgrade_lines(summary["upgrades"])
+    karpenter = summary["karpenter"]
+    if karpenter is not None:
+        pools = ", ".join(f"{p['name']} {p['n_nodes_launched']:,}" for p in karpenter["node_pools"])
+        lines += [
+            "",
+            f"karpenter: nodes launched {pools}; {karpenter['n_batches']:,} batches; "
+            f"{len(karpenter['refused']):,} launches refused for addresses; "
+            f"{karpenter['n_consolidated']:,} nodes consolidated "
+            f"({karpenter['n_replaced']:,} replaced)",
+        ]
     lines += [f"finding: {finding}" for finding in summary["findings"]]
     lines += [f"note: {note}" for note in summary["notes"]]
     return "\n".join(lines)

@@ -1,0 +1,333 @@
+"""Karpenter as a provisioner: subnet choice, 3-min unavailability, FFD packing, bad input."""
+
+from __future__ import annotations
+
+import textwrap
+from pathlib import Path
+
+import numpy as np
+import pytest
+from clihelp import assert_one_line_error
+from hypothesis import given, settings
+from hypothesis import strategies as st
+from typer.testing import CliRunner
+
+from cnisim.catalog import load_catalog
+from cnisim.cli import app
+from cnisim.errors import PlanError, UsageError
+from cnisim.io import load_plan
+from cnisim.report import format_summary, summarize
+from cnisim.sim.karpenter import (
+    UNAVAILABLE_SUBNET_TTL_S,
+    KarpenterSummary,
+    SubnetChooser,
+    load_prices,
+    pack_first_fit_decreasing,
+)
+from cnisim.sim.scenario import simulate
+from cnisim.sim.scenario_result import SimulationResult
+
+CATALOG = load_catalog()
+runner = CliRunner()
+
+
+def write(tmp_path: Path, text: str) -> Path:
+    path = tmp_path / "plan.yaml"
+    path.write_text(textwrap.dedent(text))
+    return path
+
+
+def run(tmp_path: Path, text: str, engine: str = "reference") -> SimulationResult:
+    plan = load_plan(write(tmp_path, text), catalog=CATALOG)
+    return simulate(plan, CATALOG, engine=engine)  # type: ignore[arg-type]
+
+
+def karpenter(result: SimulationResult) -> KarpenterSummary:
+    summary = result.controllers["karpenter"]
+    assert isinstance(summary, KarpenterSummary)
+    return summary
+
+
+def test_the_shipped_prices_are_karpenters_table() -> None:
+    """Values from karpenter-provider-aws zz_generated.pricing_aws.go (us-east-1)."""
+    prices = load_prices()
+    assert prices["m5.large"] == 0.096
+    assert prices["c5.large"] == 0.085
+    assert prices["t3.micro"] == 0.0104
+    assert len(prices) > 1000
+
+
+def test_the_subnet_choice_and_its_three_minute_unavailability_by_hand() -> None:
+    """Zone a has a1 (40 free) and a2 (30), zone b has b1 (35). Each launch takes the smallest
+    max pods of its types (29) off its subnet's count until the next DescribeSubnets.
+
+    t=0: a1 40 > b1 35 -> a1 (now 11); then b1 35 -> b1 (6); then a2 30 -> a2 (1).
+    t=10: a2 is refused (InsufficientFreeAddressesInSubnet): skipped until 190 s, its count 0.
+    t=100: a refresh reads a1 40, a2 30, b1 35, yet a2 stays out: a1. t=189: still out.
+    t=190: three minutes on, a2 is back."""
+    chooser = SubnetChooser(["a1", "a2", "b1"], {"a1": "za", "a2": "za", "b1": "zb"})
+    zones = ("za", "zb")
+    chooser.refresh({"a1": 40, "a2": 30, "b1": 35}, 0.0)
+    picks = []
+    for _ in range(3):
+        subnet = chooser.choose(zones, 0.0)
+        assert subnet is not None
+        picks.append(subnet)
+        chooser.launched(subnet, 29)
+    assert picks == ["a1", "b1", "a2"]
+    assert [chooser.available(s) for s in ("a1", "a2", "b1")] == [11, 1, 6]
+    chooser.refused("a2", 10.0)
+    assert chooser.available("a2") == 0 and chooser.unavailable("a2", 10.0)
+    assert chooser.zonal(zones, 10.0) == {"za": "a1", "zb": "b1"}
+    assert not chooser.needs_refresh(59.0) and chooser.needs_refresh(60.0)
+    chooser.refresh({"a1": 40, "a2": 30, "b1": 35}, 100.0)
+    assert chooser.zonal(zones, 100.0) == {"za": "a1", "zb": "b1"}
+    assert chooser.unavailable("a2", 10.0 + UNAVAILABLE_SUBNET_TTL_S - 1)
+    assert not chooser.unavailable("a2", 10.0 + UNAVAILABLE_SUBNET_TTL_S)
+    chooser.refresh({"a1": 20, "a2": 30, "b1": 25}, 190.0)
+    assert chooser.choose(zones, 190.0) == "a2"
+    chooser.refused("zz", 190.0)  # a subnet it does not choose among: ignored
+    chooser.refused("a1", 200.0)
+    chooser.refused("a2", 200.0)
+    assert chooser.zonal(("za",), 200.0) == {} and chooser.choose(("za",), 200.0) is None
+
+
+ZONAL = """\
+    apiVersion: cnisim/v1
+    kind: Plan
+    vpc:
+      cidrs: [10.0.0.0/16]
+      subnets:
+        - {id: subnet-a1, az: us-east-1a, cidr: 10.0.0.0/26, tags: {karpenter.sh/discovery: demo}}
+        - {id: subnet-a2, az: us-east-1a, cidr: 10.0.1.0/27, tags: {karpenter.sh/discovery: demo}}
+        - {id: subnet-s, az: us-east-1b, cidr: 10.0.2.0/24}
+    nodeGroups:
+      - {name: system, instanceTypes: [t3.small], subnets: [subnet-s], desiredCapacity: 1}
+    coreDNS: false
+    karpenter:
+      nodePools:
+        - name: pool
+          requirements:
+            - {key: node.kubernetes.io/instance-type, operator: In, values: [c5.large]}
+      nodeClasses:
+        - name: default
+          subnetSelectorTerms: [{tags: {karpenter.sh/discovery: demo}}]
+    workloads:
+      - {kind: Deployment, name: web, replicas: 3, start: 60s, requests: {cpu: "1", memory: 2Gi}}
+    run: {duration: 10m}
+"""
+
+
+@pytest.mark.parametrize("engine", ["reference", "fast"])
+def test_each_launch_takes_the_subnet_with_the_most_addresses_less_those_in_flight(
+    tmp_path: Path, engine: str
+) -> None:
+    """Each web pod (1 CPU, 2Gi) needs a c5.large of its own (1780 m free after aws-node's
+    50 m and kube-proxy's 100 m) and fits on no t3.small (1,572 MiB allocatable). The /26 has
+    59 free, the /27 27. Launch 1: a1 59 > 27 (a1 then 59 - 29 = 30); launch 2: a1 30 > 27
+    (a1 then 1); launch 3: a2 27 > 1."""
+    result = run(tmp_path, ZONAL, engine)
+    summary = karpenter(result)
+    assert [subnet for _, _, _, subnet in summary.launches] == [
+        "subnet-a1",
+        "subnet-a1",
+        "subnet-a2",
+    ]
+    assert {t for _, _, t, _ in summary.launches} == {"c5.large"}
+    assert summary.n_nodes_launched == (3,) and summary.refused == ()
+    # one batch: the three pods arrive together, the batch closes 1 s later
+    assert {t for t, _, _, _ in summary.launches} == {62.0}
+    web = result.pod_workload == result.workload_names.index("web")
+    assert (result.pod_node[web] >= 0).all()
+    summary_json = summarize(result)
+    pool = {row["name"]: row for row in summary_json["node_groups"]}["pool"]
+    assert pool["n_nodes_max"] == 3 and pool["instance_types"] == ["c5.large"]
+    assert "karpenter" in format_summary(summary_json)
+
+
+FULL = """\
+    apiVersion: cnisim/v1
+    kind: Plan
+    vpc:
+      cidrs: [10.0.0.0/16]
+      subnets:
+        - {id: subnet-f, az: us-east-1a, cidr: 10.0.0.0/28, tags: {karpenter.sh/discovery: demo}}
+    nodeGroups:
+      - {name: filler, instanceTypes: [c5.large], desiredCapacity: 2}
+    coreDNS: false
+    karpenter:
+      nodePools:
+        - name: pool
+          requirements:
+            - {key: node.kubernetes.io/instance-type, operator: In, values: [c5.xlarge]}
+      nodeClasses:
+        - name: default
+          subnetSelectorTerms: [{id: subnet-f}]
+    workloads:
+      - {kind: Deployment, name: big, replicas: 1, start: 10m, requests: {cpu: "1", memory: 5Gi}}
+    run: {duration: 20m}
+"""
+
+
+def test_a_full_subnet_refuses_launches_and_is_skipped_for_three_minutes(tmp_path: Path) -> None:
+    """A /28 has 11 usable addresses: the first c5.large takes 10 (node IP and 9 warm), the
+    second its node IP, the last one (it never gets a pod address). The 5Gi pod fits no
+    c5.large; Karpenter's c5.xlarge launch at 10 min finds no address: refused, and the subnet
+    is out for 3 min; the retries then come 10 s apart, so each refusal follows the last by
+    3 min and at most one retry interval."""
+    result = run(tmp_path, FULL)
+    summary = karpenter(result)
+    assert summary.launches == ()
+    times = [t for t, subnet in summary.refused if subnet == "subnet-f"]
+    assert len(times) == len(summary.refused) >= 3
+    assert 600 < times[0] <= 602
+    gaps = np.diff(times)
+    assert ((gaps >= UNAVAILABLE_SUBNET_TTL_S) & (gaps <= UNAVAILABLE_SUBNET_TTL_S + 10)).all()
+    big = result.pod_workload == result.workload_names.index("big")
+    assert (result.pod_node[big] == -1).all()
+    findings = summarize(result)["findings"]
+    assert any("refused" in f and "subnet-f" in f for f in findings), findings
+
+
+@st.composite
+def packing_inputs(draw: st.DrawFn) -> tuple[np.ndarray, ...]:
+    n_types = draw(st.integers(1, 6))
+    n_pods = draw(st.integers(0, 40))
+    cap_cpu = np.array(draw(st.lists(st.integers(100, 8000), min_size=n_types, max_size=n_types)))
+    cap_mem = np.array(draw(st.lists(st.integers(100, 32000), min_size=n_types, max_size=n_types)))
+    cap_pods = np.array(draw(st.lists(st.integers(1, 30), min_size=n_types, max_size=n_types)))
+    pod_cpu = np.array(draw(st.lists(st.integers(0, 4000), min_size=n_pods, max_size=n_pods)))
+    pod_mem = np.array(draw(st.lists(st.integers(0, 16000), min_size=n_pods, max_size=n_pods)))
+    return (
+        pod_cpu.astype(float),
+        pod_mem.astype(float),
+        cap_cpu.astype(float),
+        cap_mem.astype(float),
+        cap_pods,
+    )
+
+
+@settings(max_examples=200, deadline=None)
+@given(packing_inputs())
+def test_first_fit_decreasing_never_exceeds_a_node_capacity(inputs: tuple[np.ndarray, ...]) -> None:
+    """Every type a packed node may still take holds all its pods (CPU, memory and pods), so
+    the cheapest of them does; every pod is placed once, or no type can hold it alone."""
+    pod_cpu, pod_mem, cap_cpu, cap_mem, cap_pods = inputs
+    nodes, unplaced = pack_first_fit_decreasing(pod_cpu, pod_mem, cap_cpu, cap_mem, cap_pods)
+    placed = [p for node in nodes for p in node.pods]
+    assert sorted(placed + unplaced) == list(range(pod_cpu.size))
+    for node in nodes:
+        assert node.types.any()
+        pods = list(node.pods)
+        for t in np.flatnonzero(node.types):
+            assert pod_cpu[pods].sum() <= cap_cpu[t]
+            assert pod_mem[pods].sum() <= cap_mem[t]
+            assert len(pods) <= cap_pods[t]
+    for p in unplaced:
+        assert not ((cap_cpu >= pod_cpu[p]) & (cap_mem >= pod_mem[p])).any()
+
+
+def test_first_fit_decreasing_by_hand() -> None:
+    """Types: small (1000 m, 1000 MiB, 10 pods) and big (4000 m, 4000 MiB, 10 pods). Pods of
+    3000, 600, 600, 500 m (0 MiB): the 3000 m one opens a node only big holds; the 600s and
+    the 500 join it (3000 + 600 = 3600, + 500 = 4100 > 4000: the 500 m opens a second node,
+    which small holds)."""
+    nodes, unplaced = pack_first_fit_decreasing(
+        np.array([600.0, 3000.0, 500.0, 600.0]),
+        np.zeros(4),
+        np.array([1000.0, 4000.0]),
+        np.array([1000.0, 4000.0]),
+        np.array([10, 10]),
+    )
+    assert unplaced == []
+    assert [node.pods for node in nodes] == [(1, 0), (3, 2)]
+    assert [node.types.tolist() for node in nodes] == [[False, True], [False, True]]
+
+
+BAD = [
+    ("{key: karpenter.k8s.aws/instance-famly, operator: In, values: [m5]}", "did you mean"),
+    ("{key: karpenter.k8s.aws/instance-cpu, operator: Gt, values: [a]}", "one integer"),
+    ("{key: karpenter.k8s.aws/instance-cpu, operator: Among, values: [1]}", "not one of"),
+    ("{key: kubernetes.io/arch, operator: In, values: []}", "at least one value"),
+]
+
+
+def _plan_with(requirement: str = "", **edits: str) -> str:
+    text = ZONAL
+    if requirement:
+        text = text.replace(
+            "{key: node.kubernetes.io/instance-type, operator: In, values: [c5.large]}",
+            requirement,
+        )
+    for old, new in edits.items():
+        assert old in text
+        text = text.replace(old, new)
+    return text
+
+
+@pytest.mark.parametrize(("requirement", "fragment"), BAD)
+def test_bad_requirements_are_one_line_errors(
+    tmp_path: Path, requirement: str, fragment: str
+) -> None:
+    _expect_error(tmp_path, _plan_with(requirement), fragment)
+
+
+TERMS = "subnetSelectorTerms: [{tags: {karpenter.sh/discovery: demo}}]"
+POOL = "        - name: pool\n"
+TOP = "    karpenter:\n"
+CLASSES = "      nodeClasses:\n        - name: default\n"
+BAD_EDITS = [
+    ({TERMS: "subnetSelectorTerms: [{tags: {x: y}}]"}, "select no subnet"),
+    ({TERMS: "subnetSelectorTerms: [{id: subnet-q}]"}, "which the VPC does not have"),
+    ({TERMS: "subnetSelectorTerms: [{}]"}, "an id or tags"),
+    ({TERMS: TERMS + "\n          kubelet: {maxPods: 0}"}, "out of range"),
+    ({CLASSES: CLASSES.replace("default", "other")}, "names EC2NodeClass default"),
+    ({POOL: POOL + "          limits: {cpu: 0}\n"}, "not positive"),
+    ({POOL: POOL + "          disruption: {budget: ten}\n"}, "percentage"),
+    ({POOL: POOL + "          disruption: {consolidationPolicy: Always}\n"}, "not one of"),
+    ({TOP: TOP + "      batchIdleDuration: 20s\n"}, "batchIdleDuration"),
+    ({TOP: TOP + "      prices: {c5.large: -1}\n"}, "not a positive number"),
+    ({TOP: TOP + "      batchSize: 3\n"}, "batchSize"),
+]
+
+
+@pytest.mark.parametrize(("edits", "fragment"), BAD_EDITS)
+def test_bad_karpenter_fields_are_one_line_errors(
+    tmp_path: Path, edits: dict[str, str], fragment: str
+) -> None:
+    _expect_error(tmp_path, _plan_with(**edits), fragment)
+
+
+def _expect_error(tmp_path: Path, text: str, fragment: str) -> None:
+    with pytest.raises(PlanError) as info:
+        load_plan(write(tmp_path, text), catalog=CATALOG)
+    assert "\n" not in str(info.value) and fragment in str(info.value), str(info.value)
+    result = runner.invoke(app, ["simulate", str(tmp_path / "plan.yaml")])
+    assert result.exit_code == 2
+    assert_one_line_error(result.stderr, fragment)
+
+
+@pytest.mark.parametrize(
+    ("requirement", "fragment"),
+    [
+        ("{key: karpenter.sh/capacity-type, operator: In, values: [spot]}", "on-demand only"),
+        ("{key: karpenter.k8s.aws/instance-cpu, operator: Gt, values: ['100000']}", "widen them"),
+        ("{key: topology.kubernetes.io/zone, operator: In, values: [us-east-1c]}", "widen them"),
+    ],
+)
+def test_a_pool_that_can_launch_nothing_is_refused_at_the_start(
+    tmp_path: Path, requirement: str, fragment: str
+) -> None:
+    plan = load_plan(write(tmp_path, _plan_with(requirement)), catalog=CATALOG)
+    with pytest.raises(UsageError, match=fragment):
+        simulate(plan, CATALOG, engine="reference")
+    result = runner.invoke(app, ["simulate", str(tmp_path / "plan.yaml")])
+    assert result.exit_code == 2
+    assert_one_line_error(result.stderr, fragment)
+
+
+def test_a_pool_named_like_a_node_group_is_refused(tmp_path: Path) -> None:
+    _plan = _plan_with(**{POOL: "        - name: system\n"})
+    plan = load_plan(write(tmp_path, _plan), catalog=CATALOG)
+    with pytest.raises(UsageError, match="NodePool 'system' has the name of a node group"):
+        simulate(plan, CATALOG, engine="reference")
