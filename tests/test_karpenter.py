@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import math
 import textwrap
 from pathlib import Path
 
@@ -16,15 +17,18 @@ from cnisim.catalog import load_catalog
 from cnisim.cli import app
 from cnisim.errors import PlanError, UsageError
 from cnisim.io import load_plan
+from cnisim.plan import Plan
 from cnisim.report import format_summary, summarize
+from cnisim.sim import scenario
 from cnisim.sim.karpenter import (
     UNAVAILABLE_SUBNET_TTL_S,
+    KarpenterController,
     KarpenterSummary,
     SubnetChooser,
     load_prices,
     pack_first_fit_decreasing,
 )
-from cnisim.sim.scenario import simulate
+from cnisim.sim.scenario import ClusterRun, simulate
 from cnisim.sim.scenario_result import SimulationResult
 
 CATALOG = load_catalog()
@@ -331,3 +335,98 @@ def test_a_pool_named_like_a_node_group_is_refused(tmp_path: Path) -> None:
     plan = load_plan(write(tmp_path, _plan), catalog=CATALOG)
     with pytest.raises(UsageError, match="NodePool 'system' has the name of a node group"):
         simulate(plan, CATALOG, engine="reference")
+
+
+class _DeleteAt:
+    """Deletes some web pods at ``at_s`` (a scale-down, through the controller seam)."""
+
+    name = "delete"
+
+    def __init__(self, at_s: float, n_pods: int) -> None:
+        self.at_s, self.n_pods, self.done = at_s, n_pods, False
+
+    def next_due_s(self, now_s: float) -> float:
+        return math.inf if self.done else max(self.at_s, now_s)
+
+    def step(self, run: ClusterRun, now_s: float) -> bool:
+        self.done = True
+        web = run.pods.workload_names.index("web")
+        ids = np.flatnonzero((run.pods["workload"] == web) & np.isnan(run.pods["deleted_s"]))
+        run.delete_pods(ids[: self.n_pods], now_s)
+        return True
+
+    def summary(self) -> object:
+        return self.done
+
+
+def run_with_deletion(
+    tmp_path: Path, text: str, monkeypatch: pytest.MonkeyPatch, n_pods: int
+) -> SimulationResult:
+    def controllers(plan: Plan, run: ClusterRun) -> list[object]:
+        return [KarpenterController(plan, run), _DeleteAt(300.0, n_pods)]
+
+    monkeypatch.setattr(scenario, "make_controllers", controllers)
+    return run(tmp_path, text)
+
+
+def pool_nodes(result: SimulationResult) -> np.ndarray:
+    return np.flatnonzero(result.node_group == result.group_names.index("pool"))
+
+
+def test_empty_nodes_go_one_budget_at_a_time(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Three c5.large hold one web pod each; two pods are deleted at 5 min. The budget, 10 %
+    of 3 nodes rounded up, is one node: the two empty nodes go in two passes, 10 s apart."""
+    result = run_with_deletion(tmp_path, ZONAL, monkeypatch, 2)
+    summary = karpenter(result)
+    assert summary.n_consolidated == 2 and summary.n_replaced == 0
+    nodes = pool_nodes(result)
+    ends = []
+    for node in nodes:
+        on = result.pod_node == node
+        ends.append(np.nanmax(result.pod_deleted_s[on]) if on.any() else math.nan)
+    gone = sorted(t for t in ends if not math.isnan(t) and t > 300)
+    assert len(gone) == 2 and gone[1] - gone[0] >= 10
+    assert result.n_nodes_by_group[-1, result.group_names.index("pool")] == 1
+
+
+REPLACE = ZONAL.replace("values: [c5.large]", "values: [c5.large, c5.xlarge]").replace(
+    "replicas: 3", "replicas: 2"
+)
+
+
+def test_an_underutilized_node_is_replaced_by_a_cheaper_one_ready_first(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Two web pods (1 CPU each) fit no c5.large together (1,780 m free) but one c5.xlarge
+    ($0.17/h, 3,770 m free). One is deleted at 5 min: the other fits a c5.large ($0.085/h)
+    and nowhere else (the t3.small has 1,572 MiB, the pod asks 2Gi), so Karpenter launches a
+    c5.large, and terminates the c5.xlarge only once the c5.large is Ready: two pool nodes for
+    a while, one at the end."""
+    result = run_with_deletion(tmp_path, REPLACE, monkeypatch, 1)
+    summary = karpenter(result)
+    assert [t for _, _, t, _ in summary.launches] == ["c5.xlarge", "c5.large"]
+    assert summary.launches[1][0] > 300
+    assert summary.n_replaced == summary.n_consolidated == 1
+    old, new = pool_nodes(result)
+    old_gone_s = np.nanmax(result.pod_deleted_s[result.pod_node == old])
+    assert old_gone_s >= result.node_kubelet_ready_s[new]
+    web = result.pod_workload == result.workload_names.index("web")
+    alive = web & np.isnan(result.pod_deleted_s)
+    assert alive.sum() == 1 and (result.pod_node[alive] == new).all()
+    pool = result.group_names.index("pool")
+    assert result.n_nodes_by_group[:, pool].max() == 2
+    assert result.n_nodes_by_group[-1, pool] == 1
+
+
+def test_when_empty_keeps_an_underutilized_node(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    text = REPLACE.replace(
+        "        - name: pool\n",
+        "        - name: pool\n          disruption: {consolidationPolicy: WhenEmpty}\n",
+    )
+    result = run_with_deletion(tmp_path, text, monkeypatch, 1)
+    assert karpenter(result).n_consolidated == 0
+    assert len(pool_nodes(result)) == 1

@@ -71,10 +71,11 @@ from cnisim.cni import IpamdConfig
 from cnisim.errors import UsageError
 from cnisim.limits import KARPENTER_VM_MEMORY_OVERHEAD_FRAC
 from cnisim.plan import KARPENTER_REQUIREMENT_KEYS, NodeGroup, NodePool, Plan, Requirement
+from cnisim.sim import _schedulerkernels as _k
 from cnisim.sim.nodegroups import GroupNodeSpecs, LaunchRequest, boot_sigma
 from cnisim.sim.nodes import NodeCapacity, node_capacity
 from cnisim.sim.spec import max_pods_options
-from cnisim.sim.workloads import daemonset_pods
+from cnisim.sim.workloads import WORKLOAD_KINDS, daemonset_pods
 
 if TYPE_CHECKING:
     from cnisim.sim.scenario import ClusterRun
@@ -103,8 +104,11 @@ UNAVAILABLE_SUBNET_TTL_S: Final = 180.0
 SUBNET_REFRESH_S: Final = 60.0
 #: A node not Ready this long after its launch is terminated [s].
 REGISTRATION_TTL_S: Final = 900.0
-#: Pods pending while nothing can be launched are retried this often [s].
+#: Pods pending while nothing can be launched are retried this often, and consolidation
+#: looks for nodes to remove this often (the disruption controller's poll) [s].
 _RETRY_S: Final = 10.0
+_MIB: Final = 2**20
+_DAEMONSET_KIND: Final = WORKLOAD_KINDS.index("DaemonSet")
 
 
 @cache
@@ -578,7 +582,7 @@ class KarpenterController:
         self._batch_seen: set[int] = set()
         self._hold_until_s = -math.inf
         self._next_consolidation_s = 0.0
-        self._empty_since_s: dict[int, float] = {}
+        self._seen: dict[int, tuple[frozenset[int], float]] = {}  # node -> its pods, since
         self._launches: list[tuple[float, str, str, str]] = []
         self._refused: list[tuple[float, str]] = []
         self._n_batches = 0
@@ -806,7 +810,78 @@ class KarpenterController:
     # ------------------------------------------------------------------ disruption
     def _consolidate(self, run: ClusterRun, now_s: float) -> bool:
         """One consolidation pass (see the class docstring); True if a node left."""
-        return False
+        changed = False
+        kind = run.pods["kind"]
+        for k, p in enumerate(self._pools):
+            live = [n for n, g in enumerate(run.node_group) if g == p.g and not run.node_gone[n]]
+            budget = math.ceil(p.pool.budget_nodes_frac * len(live) - 1e-9)
+            candidates = []
+            for node in live:
+                pods = frozenset(q for q in run.pods_on[node] if kind[q] != _DAEMONSET_KIND)
+                seen = self._seen.get(node)
+                if seen is None or seen[0] != pods:
+                    self._seen[node] = (pods, now_s)  # its pods changed: the wait starts again
+                    continue
+                if run.node_ready[node] and now_s - seen[1] >= p.pool.consolidate_after_s:
+                    candidates.append((len(pods), node, pods))
+            for n_pods, node, pods in sorted(candidates):
+                if budget <= 0:
+                    break
+                if n_pods and p.pool.consolidation_policy == "WhenEmpty":
+                    continue
+                if not n_pods or self._fits_elsewhere(run, node, pods):
+                    run.terminate_node(node, now_s, decrement_desired=False)
+                    self._n_consolidated += 1
+                    budget -= 1
+                    changed = True
+                elif self._replace(run, k, p, node, pods, now_s):
+                    return changed  # one replacement at a time: wait for it to be Ready
+        return changed
+
+    def _fits_elsewhere(self, run: ClusterRun, node: int, pods: frozenset[int]) -> bool:
+        """Whether the node's pods fit, first-fit decreasing, in the free requests of the other
+        Ready nodes."""
+        nodes = run.cluster.nodes
+        others = np.flatnonzero(run.node_ready & ~run.node_gone)
+        others = others[others != node]
+        free_cpu = (nodes[others, _k.ALLOCATABLE_CPU] - nodes[others, _k.REQUESTED_CPU]).astype(
+            np.float64
+        )
+        free_mem = (nodes[others, _k.ALLOCATABLE_MEM] - nodes[others, _k.REQUESTED_MEM]) / _MIB
+        free_pods = nodes[others, _k.ALLOCATABLE_PODS] - nodes[others, _k.REQUESTED_PODS]
+        table = run.pods.table(np.array(sorted(pods), dtype=np.int64))
+        for i in np.lexsort((-table.memory_mib, -table.cpu_millicores)).tolist():
+            cpu, mem = table.cpu_millicores[i], table.memory_mib[i]
+            fits = np.flatnonzero((free_cpu >= cpu) & (free_mem >= mem) & (free_pods >= 1))
+            if not fits.size:
+                return False
+            j = fits[0]
+            free_cpu[j] -= cpu
+            free_mem[j] -= mem
+            free_pods[j] -= 1
+        return True
+
+    def _replace(
+        self, run: ClusterRun, k: int, p: _Pool, node: int, pods: frozenset[int], now_s: float
+    ) -> bool:
+        """Launch a cheaper type of the pool that holds the node's pods; True if launched."""
+        offerings = p.offerings
+        table = run.pods.table(np.array(sorted(pods), dtype=np.int64))
+        price = offerings.price_usd_per_hour[
+            offerings.instance_types.index(run.node_request[node].instance_type)
+        ]
+        types = (
+            (offerings.cpu_millicores >= table.cpu_millicores.sum())
+            & (offerings.memory_mib >= table.memory_mib.sum())
+            & (offerings.n_pods >= len(table))
+            & (offerings.price_usd_per_hour < price)
+        )
+        if not types.any():
+            return False
+        self._refresh(run, p.chooser, now_s)
+        used_cpu, used_mem = self._pool_usage(run, p)
+        ids = np.array(sorted(pods), dtype=np.int64)
+        return self._launch(run, k, p, types, ids, now_s, used_cpu, used_mem, node) is not None
 
     def summary(self) -> KarpenterSummary:
         return KarpenterSummary(
