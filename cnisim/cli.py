@@ -1417,6 +1417,16 @@ def simulate(
             metavar="FILE",
         ),
     ] = None,
+    karpenter: Annotated[
+        list[Path] | None,
+        typer.Option(
+            "--karpenter",
+            help="Karpenter NodePool and EC2NodeClass manifests (multi-document YAML, "
+            "karpenter.sh/v1, karpenter.k8s.aws/v1), added to the plan's; repeat it.",
+            parser=_path("--karpenter"),
+            metavar="FILE",
+        ),
+    ] = None,
     duration: Annotated[
         str | None, typer.Option("--duration", help="Simulated time, e.g. 90s, 10m, 2h.")
     ] = None,
@@ -1467,6 +1477,7 @@ def simulate(
       cnisim simulate examples/one-node-group.yaml
       cnisim simulate examples/three-az.yaml --set WARM_IP_TARGET=5 --duration 2h
       cnisim simulate cluster.eksctl.yaml --desired general=12 -o json --out report/
+      cnisim simulate plan.yaml --karpenter nodepools.yaml
     """
     from cnisim.durations import parse_duration_s
     from cnisim.io import apply_overrides, load_plan
@@ -1474,7 +1485,12 @@ def simulate(
     from cnisim.sim.scenario import simulate as run_plan
 
     cat = load_catalog(catalog)
-    plan = load_plan(plan_file, workload_files=tuple(workload or ()), catalog=cat)
+    plan = load_plan(
+        plan_file,
+        workload_files=tuple(workload or ()),
+        catalog=cat,
+        karpenter_files=tuple(karpenter or ()),
+    )
     plan = apply_overrides(
         plan,
         env=_parse_settings(settings or []),

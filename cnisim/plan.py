@@ -1198,13 +1198,6 @@ class Plan:
         managed = {group.name for group in self.node_groups if group.managed}
         for event in self.events:
             event.check()
-            _check(
-                event.at_s <= self.run.duration_s,
-                f"upgrade at {event.at_s:g} s is after the run's end ({self.run.duration_s:g} s):"
-                " move it earlier or lengthen the run",
-                event,
-                "at_s",
-            )
             name = event.node_group
             _check(
                 name is None or name in group_names,

@@ -430,3 +430,124 @@ def test_when_empty_keeps_an_underutilized_node(
     result = run_with_deletion(tmp_path, text, monkeypatch, 1)
     assert karpenter(result).n_consolidated == 0
     assert len(pool_nodes(result)) == 1
+
+
+EXAMPLES = Path(__file__).parent.parent / "examples"
+
+
+def test_the_example_manifests_are_read_as_users_write_them() -> None:
+    plan = load_plan(EXAMPLES / "karpenter.yaml", catalog=CATALOG)
+    assert plan.karpenter is not None
+    (pool,) = plan.karpenter.node_pools
+    (node_class,) = plan.karpenter.node_classes
+    assert (pool.name, pool.node_class) == ("general", "default")
+    assert [r.key for r in pool.requirements][:2] == [
+        "karpenter.sh/capacity-type",
+        "karpenter.k8s.aws/instance-category",
+    ]
+    assert pool.limit_cpu_millicores == 200_000 and pool.limit_memory_mib == 800 * 1024
+    assert pool.consolidate_after_s == 60 and pool.budget_nodes_frac == 0.1
+    assert node_class.subnets(plan.vpc) == ("subnet-a", "subnet-b", "subnet-c")
+
+
+MANIFEST_PLAN = (
+    ZONAL.split("    karpenter:")[0]
+    + ZONAL.split("          subnetSelectorTerms")[1].split("\n", 1)[1]
+)
+
+NODEPOOL = """\
+apiVersion: karpenter.sh/v1
+kind: NodePool
+metadata: {name: pool}
+spec:
+  template:
+    spec:
+      requirements:
+        - {key: node.kubernetes.io/instance-type, operator: In, values: [c5.large]}
+      nodeClassRef: {group: karpenter.k8s.aws, kind: EC2NodeClass, name: default}
+---
+apiVersion: karpenter.k8s.aws/v1
+kind: EC2NodeClass
+metadata: {name: default}
+spec:
+  subnetSelectorTerms:
+    - tags: {karpenter.sh/discovery: demo}
+"""
+
+
+def test_karpenter_flag_gives_the_same_run_as_the_plan_section(tmp_path: Path) -> None:
+    """The ZONAL plan without its karpenter section, plus the same pool and class as
+    manifests: the same three launches in a1, a1, a2."""
+    (tmp_path / "nodepools.yaml").write_text(NODEPOOL)
+    write(tmp_path, MANIFEST_PLAN)
+    result = runner.invoke(
+        app,
+        [
+            "simulate",
+            str(tmp_path / "plan.yaml"),
+            "--karpenter",
+            str(tmp_path / "nodepools.yaml"),
+            "--engine",
+            "reference",
+            "-o",
+            "json",
+        ],
+    )
+    assert result.exit_code == 0, result.stderr
+    import json
+
+    summary = json.loads(result.stdout)
+    assert summary["karpenter"]["node_pools"] == [{"name": "pool", "n_nodes_launched": 3}]
+
+
+@pytest.mark.parametrize(
+    ("manifest", "fragment"),
+    [
+        (NODEPOOL.replace("kind: NodePool", "kind: Deployment"), "not a Karpenter manifest"),
+        (NODEPOOL.replace("karpenter.sh/v1", "karpenter.sh/v1beta1"), "not a Karpenter manifest"),
+        (NODEPOOL.replace("metadata: {name: pool}", "metadata: {}"), "metadata.name"),
+        (NODEPOOL.replace("operator: In", "operator: Has"), "not one of"),
+        (NODEPOOL + "---\n", None),
+        ("---\n", "holds no NodePool or EC2NodeClass"),
+        (NODEPOOL.replace("EC2NodeClass, name: default", "EC2NodeClass, name: nope"), "nope"),
+        (
+            NODEPOOL.replace(
+                "spec:\n  template", "spec:\n  disruption: {budgets: [{nodes: 3}]}\n  template"
+            ),
+            "percentage",
+        ),
+    ],
+)
+def test_bad_manifests_are_one_line_errors(
+    tmp_path: Path, manifest: str, fragment: str | None
+) -> None:
+    (tmp_path / "nodepools.yaml").write_text(manifest)
+    write(tmp_path, MANIFEST_PLAN)
+    args = [
+        "simulate",
+        str(tmp_path / "plan.yaml"),
+        "--karpenter",
+        str(tmp_path / "nodepools.yaml"),
+    ]
+    if fragment is None:  # an empty document at the end is fine
+        assert load_plan(tmp_path / "plan.yaml", karpenter_files=[tmp_path / "nodepools.yaml"])
+        return
+    with pytest.raises(PlanError) as info:
+        load_plan(tmp_path / "plan.yaml", karpenter_files=[tmp_path / "nodepools.yaml"])
+    assert fragment in str(info.value) and "nodepools.yaml" in str(info.value)
+    result = runner.invoke(app, [*args, "--duration", "1m"])
+    assert result.exit_code == 2
+    assert_one_line_error(result.stderr, fragment)
+
+
+def test_a_plan_names_its_manifests_relative_to_itself(tmp_path: Path) -> None:
+    (tmp_path / "k").mkdir()
+    (tmp_path / "k" / "nodepools.yaml").write_text(NODEPOOL)
+    text = MANIFEST_PLAN.replace(
+        "    workloads:", "    karpenter: {manifests: k/nodepools.yaml}\n    workloads:"
+    )
+    plan = load_plan(write(tmp_path, text), catalog=CATALOG)
+    assert plan.karpenter is not None and plan.karpenter.node_pools[0].name == "pool"
+    missing = text.replace("k/nodepools.yaml", "k/none.yaml")
+    with pytest.raises(PlanError, match="no such file"):
+        load_plan(write(tmp_path, missing))

@@ -175,7 +175,6 @@ BAD = [
     ("[{at: 5m, upgrade: nodegroup/ng}]", "write nodeGroup/<name> or cluster"),
     ("[{at: 5m, upgrade: nodeGroup/}]", "write nodeGroup/<name> or cluster"),
     ("[{at: 5m, upgrade: nodeGroup/general}]", "names node group general, which the plan"),
-    ("[{at: 3h, upgrade: cluster}]", "after the run's end"),
     ("[{at: -5m, upgrade: cluster}]", "events[0].at"),
     ("[{at: 5m, upgrade: cluster, duration: 0s}]", "not positive"),
     ("[{at: 5m}]", "needs 'upgrade'"),
@@ -225,3 +224,13 @@ def test_a_group_maximum_below_its_minimum_is_refused() -> None:
     assert asg.set_desired(0.0, 12).desired == 10  # clamped to the raised maximum
     with pytest.raises(UsageError, match="maxSize 1 of node group 'ng' is below its minSize 2"):
         asg.set_max_size(0.0, 1)
+
+
+def test_an_update_after_the_end_of_a_shortened_run_is_noted(tmp_path: Path) -> None:
+    result = runner.invoke(
+        app,
+        ["simulate", str(write(tmp_path, TINY)), "--duration", "10m", "--engine", "reference"],
+    )
+    assert result.exit_code == 0, result.stderr
+    assert "note: cluster: the update at 1200 s is after the run's end" in result.stdout
+    assert "nodeGroup/ng  0h05m00s" in result.stdout

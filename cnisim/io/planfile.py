@@ -16,6 +16,7 @@ from __future__ import annotations
 
 from collections.abc import Callable
 from dataclasses import dataclass
+from pathlib import Path
 from typing import Any, cast
 
 from cnisim.io._yaml import (
@@ -1240,7 +1241,13 @@ def plan_from_yaml(document: Any, source: str, sha256: str = "") -> tuple[Plan, 
         reader.put("run", "run", reader.child("run", "run").build(Run))
     if reader.has("karpenter"):
         karpenter = reader.child("karpenter", "karpenter")
-        reader.put("karpenter", "karpenter", _karpenter(karpenter, ((), ())))
+        manifests: tuple[tuple[NodePool, ...], tuple[EC2NodeClass, ...]] = ((), ())
+        if karpenter.has("manifests"):
+            from cnisim.io.karpenter import read_manifests
+
+            name = as_str(karpenter.raw("manifests"), karpenter.at("manifests"))
+            manifests = read_manifests(Path(source).parent / name, registry)
+        reader.put("karpenter", "karpenter", _karpenter(karpenter, manifests))
     if reader.has("events"):
         reader.put("events", "events", _events(reader.raw("events"), reader.at("events"), registry))
     plan = cast(Plan, reader.build(Plan, source=source, sha256=sha256))

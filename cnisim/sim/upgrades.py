@@ -320,10 +320,14 @@ class ClusterUpgrade:
 
 
 def upgrade_controllers(plan: Plan, run: ClusterRun) -> list[NodeGroupUpgrade | ClusterUpgrade]:
-    """One controller per update the plan schedules, in the plan's order."""
+    """One controller per update the plan schedules within the run, in the plan's order
+    (one after the run's end, as a shorter ``--duration`` leaves it, is only noted)."""
     names = [group.name for group in plan.node_groups]
     out: list[NodeGroupUpgrade | ClusterUpgrade] = []
     for event in plan.events:
+        if event.at_s > plan.run.duration_s:
+            run.note(f"{event.upgrade}: the update at {event.at_s:g} s is after the run's end")
+            continue
         name = event.node_group
         if name is None:
             out.append(ClusterUpgrade(event, run))
