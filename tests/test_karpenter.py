@@ -551,3 +551,12 @@ def test_a_plan_names_its_manifests_relative_to_itself(tmp_path: Path) -> None:
     missing = text.replace("k/nodepools.yaml", "k/none.yaml")
     with pytest.raises(PlanError, match="no such file"):
         load_plan(write(tmp_path, missing))
+
+
+def test_spot_and_another_region_are_noted(tmp_path: Path) -> None:
+    text = _plan_with(
+        "{key: karpenter.sh/capacity-type, operator: In, values: [spot, on-demand]}"
+    ).replace("us-east-1", "eu-west-1")
+    notes = run(tmp_path, text.replace("run: {duration: 10m}", "run: {duration: 2m}")).notes
+    assert "karpenter: NodePool pool allows spot: cnisim launches on-demand" in notes
+    assert any("not eu-west-1's" in note for note in notes)

@@ -573,6 +573,16 @@ class KarpenterController:
                     pool, run.add_node_pool(pool.name), offerings, SubnetChooser(subnets, zone_of)
                 )
             )
+            if any(
+                KARPENTER_REQUIREMENT_KEYS[r.key] == "capacity_type" and _admits(r, "spot")
+                for r in pool.requirements
+            ):
+                run.note(f"karpenter: NodePool {pool.name} allows spot: cnisim launches on-demand")
+        if plan.region != "us-east-1":
+            run.note(
+                f"karpenter: prices are the shipped us-east-1 on-demand table, not {plan.region}'s"
+                " (karpenter.prices overrides them)"
+            )
         self._boot_rng = run.world.stream("karpenter")
         self._boot_sigma = boot_sigma(self._karpenter.boot)
         self._claims: dict[int, _Claim] = {}

@@ -29,7 +29,9 @@ Simplifications (each also in the README):
   a binding at the next tick.
 - DaemonSet pods are bound to each node as it becomes Ready (the DaemonSet controller's
   binding, no scheduler cycle); host-network ones take a pods slot and no address.
-- Node groups keep their desired size: no autoscaler (part 2), no scale-in, no upgrades.
+- Node groups keep their desired size (no autoscaler, no scale-in) but for version updates
+  (:mod:`cnisim.sim.upgrades`); Karpenter's nodes (:mod:`cnisim.sim.karpenter`) come from no
+  node group.
 - IPv6 clusters (``ipFamily: IPv6``): ipamd gives each node a /80 and pods no IPv4 address, so
   no engine runs; each node takes its one IPv4 node address from its subnet when it boots
   (and fails to launch if the subnet is full), and is Ready then.
