@@ -200,8 +200,11 @@ def packing_inputs(draw: st.DrawFn) -> tuple[np.ndarray, ...]:
     cap_cpu = np.array(draw(st.lists(st.integers(100, 8000), min_size=n_types, max_size=n_types)))
     cap_mem = np.array(draw(st.lists(st.integers(100, 32000), min_size=n_types, max_size=n_types)))
     cap_pods = np.array(draw(st.lists(st.integers(1, 30), min_size=n_types, max_size=n_types)))
-    pod_cpu = np.array(draw(st.lists(st.integers(0, 4000), min_size=n_pods, max_size=n_pods)))
-    pod_mem = np.array(draw(st.lists(st.integers(0, 16000), min_size=n_pods, max_size=n_pods)))
+    # pods of a few shapes (as Deployments make them) as well as of many
+    cpus = st.integers(0, 4000) | st.sampled_from([0, 250, 1000])
+    mems = st.integers(0, 16000) | st.sampled_from([0, 512, 2048])
+    pod_cpu = np.array(draw(st.lists(cpus, min_size=n_pods, max_size=n_pods)))
+    pod_mem = np.array(draw(st.lists(mems, min_size=n_pods, max_size=n_pods)))
     return (
         pod_cpu.astype(float),
         pod_mem.astype(float),
@@ -229,6 +232,39 @@ def test_first_fit_decreasing_never_exceeds_a_node_capacity(inputs: tuple[np.nda
             assert len(pods) <= cap_pods[t]
     for p in unplaced:
         assert not ((cap_cpu >= pod_cpu[p]) & (cap_mem >= pod_mem[p])).any()
+
+
+def _one_pod_at_a_time(
+    pod_cpu: np.ndarray,
+    pod_mem: np.ndarray,
+    cap_cpu: np.ndarray,
+    cap_mem: np.ndarray,
+    cap_pods: np.ndarray,
+) -> list[tuple[tuple[int, ...], list[bool]]]:
+    """First-fit decreasing written plainly, one pod after another (the oracle)."""
+    nodes: list[list] = []
+    for p in np.lexsort((-pod_mem, -pod_cpu)).tolist():
+        for node in nodes:
+            cpu, mem, n = node[1] + pod_cpu[p], node[2] + pod_mem[p], len(node[0]) + 1
+            fits = node[3] & (cap_cpu >= cpu) & (cap_mem >= mem) & (cap_pods >= n)
+            if fits.any():
+                node[:] = [(*node[0], p), cpu, mem, fits]
+                break
+        else:
+            fits = (cap_cpu >= pod_cpu[p]) & (cap_mem >= pod_mem[p]) & (cap_pods >= 1)
+            if fits.any():
+                nodes.append([(p,), pod_cpu[p], pod_mem[p], fits])
+    return [(node[0], node[3].tolist()) for node in nodes]
+
+
+@settings(max_examples=200, deadline=None)
+@given(packing_inputs())
+def test_first_fit_decreasing_equals_packing_one_pod_at_a_time(
+    inputs: tuple[np.ndarray, ...],
+) -> None:
+    """Runs of pods of one shape are packed at once: the same nodes, pods and types."""
+    nodes, _ = pack_first_fit_decreasing(*inputs)
+    assert [(n.pods, n.types.tolist()) for n in nodes] == _one_pod_at_a_time(*inputs)
 
 
 def test_first_fit_decreasing_by_hand() -> None:

@@ -333,6 +333,9 @@ def pack_first_fit_decreasing(
     cap_cpu_millicores: NDArray[np.float64],
     cap_memory_mib: NDArray[np.float64],
     cap_pods: NDArray[np.int64],
+    *,
+    in_flight: Sequence[PackedNode] = (),
+    new_nodes: bool = True,
 ) -> tuple[list[PackedNode], list[int]]:
     """Pack pods into new nodes, first-fit decreasing, as Karpenter's scheduler does.
 
@@ -347,6 +350,10 @@ def pack_first_fit_decreasing(
     cap_cpu_millicores, cap_memory_mib, cap_pods : ndarray
         Per instance type: what a node offers pods [millicores], [MiB], [pods]
         (:class:`Offerings`).
+    in_flight : sequence of PackedNode
+        Nodes already open (launched, not Ready), tried first in order.
+    new_nodes : bool
+        Whether pods that fit none of those open new nodes (else they are unplaced).
 
     Returns
     -------
@@ -360,29 +367,71 @@ def pack_first_fit_decreasing(
     kubernetes-sigs/karpenter ``pkg/controllers/provisioning/scheduling/scheduler.go`` (pods
     by CPU then memory, descending; existing nodes, then in-flight NodeClaims, then a new one).
     """
-    cap_cpu, cap_mem = cap_cpu_millicores, cap_memory_mib
     order = np.lexsort((-pod_memory_mib, -pod_cpu_millicores))
-    nodes: list[PackedNode] = []
+    all_types = np.ones(cap_pods.shape, dtype=bool)
+    nodes = list(in_flight)
     unplaced: list[int] = []
-    for p in order.tolist():
-        cpu, mem = float(pod_cpu_millicores[p]), float(pod_memory_mib[p])
+    i = 0
+    while i < order.size:
+        # A run of pods of one shape fills each node as one pod after another would: as many
+        # as the node's roomiest remaining type holds (its types narrow to those holding them).
+        cpu, mem = float(pod_cpu_millicores[order[i]]), float(pod_memory_mib[order[i]])
+        j = i
+        while (
+            j < order.size
+            and pod_cpu_millicores[order[j]] == cpu
+            and pod_memory_mib[order[j]] == mem
+        ):
+            j += 1
+        shape = order[i:j].tolist()
+        i = j
         for k, node in enumerate(nodes):
-            n_cpu, n_mem, n_pods = (
-                node.cpu_millicores + cpu,
-                node.memory_mib + mem,
-                len(node.pods) + 1,
-            )
-            fits = node.types & (cap_cpu >= n_cpu) & (cap_mem >= n_mem) & (cap_pods >= n_pods)
-            if fits.any():
-                nodes[k] = PackedNode(fits, (*node.pods, p), n_cpu, n_mem)
+            if not shape:
                 break
-        else:
-            fits = (cap_cpu >= cpu) & (cap_mem >= mem) & (cap_pods >= 1)
-            if fits.any():
-                nodes.append(PackedNode(fits, (p,), cpu, mem))
-            else:
-                unplaced.append(p)
+            counts = _n_fit(node, cpu, mem, cap_cpu_millicores, cap_memory_mib, cap_pods)
+            n = min(int(counts.max()), len(shape))
+            if n > 0:
+                nodes[k] = PackedNode(
+                    node.types & (counts >= n),
+                    (*node.pods, *shape[:n]),
+                    node.cpu_millicores + n * cpu,
+                    node.memory_mib + n * mem,
+                )
+                shape = shape[n:]
+        if not new_nodes:
+            unplaced.extend(shape)
+            continue
+        while shape:
+            empty = PackedNode(all_types, (), 0.0, 0.0)
+            counts = _n_fit(empty, cpu, mem, cap_cpu_millicores, cap_memory_mib, cap_pods)
+            n = min(int(counts.max()), len(shape))
+            if n <= 0:
+                unplaced.extend(shape)
+                break
+            nodes.append(PackedNode(counts >= n, tuple(shape[:n]), n * cpu, n * mem))
+            shape = shape[n:]
     return nodes, unplaced
+
+
+def _n_fit(
+    node: PackedNode,
+    cpu: float,
+    mem: float,
+    cap_cpu: NDArray[np.float64],
+    cap_mem: NDArray[np.float64],
+    cap_pods: NDArray[np.int64],
+) -> NDArray[np.int64]:
+    """Per type: how many more pods of one shape the node holds on it (0 off its types)."""
+    counts = (cap_pods - len(node.pods)).astype(np.float64)
+    for cap, used, need in ((cap_cpu, node.cpu_millicores, cpu), (cap_mem, node.memory_mib, mem)):
+        room = cap - used
+        if need > 0:
+            n = np.floor(room / need)
+            n -= (used + n * need) > cap  # never past the capacity, whatever the rounding
+            counts = np.minimum(counts, n)
+        else:
+            counts = np.where(room >= 0, counts, -1.0)
+    return np.where(node.types, np.maximum(counts, 0), 0).astype(np.int64)
 
 
 class SubnetChooser:
@@ -609,41 +658,36 @@ class KarpenterController:
         the nodes it launched that are not Ready yet; the rest need new nodes.
         """
         run = self._run
-        bound_s, deleted_s = run.pods["bound_s"], run.pods["deleted_s"]
-        pods = np.array(
-            sorted(
-                p for p in run.unschedulable if math.isnan(bound_s[p]) and math.isnan(deleted_s[p])
-            ),
-            dtype=np.int64,
-        )
-        room = [
-            self._room(claim, run.node_request[node].instance_type)
+        pods = np.fromiter(run.unschedulable, dtype=np.int64, count=len(run.unschedulable))
+        pods.sort()
+        pods = pods[np.isnan(run.pods["bound_s"][pods]) & np.isnan(run.pods["deleted_s"][pods])]
+        in_flight = [
+            (claim, run.node_request[node].instance_type)
             for node, claim in self._claims.items()
             if not (run.node_ready[node] or run.node_gone[node])
         ]
-        if not room or not pods.size:
+        if not in_flight or not pods.size:
             return pods.tolist()
-        table = run.pods.table(pods)
-        left = []
-        for p in np.lexsort((-table.memory_mib, -table.cpu_millicores)).tolist():
-            cpu, mem = float(table.cpu_millicores[p]), float(table.memory_mib[p])
-            for r in room:
-                if r[0] >= cpu and r[1] >= mem and r[2] >= 1:
-                    r[0], r[1], r[2] = r[0] - cpu, r[1] - mem, r[2] - 1
-                    break
-            else:
-                left.append(int(pods[p]))
-        return sorted(left)
-
-    def _room(self, claim: _Claim, instance_type: str) -> list[float]:
-        """What a node in flight offers pods: [millicores, MiB, pods]."""
-        offerings = self._pools[claim.pool].offerings
-        i = offerings.instance_types.index(instance_type)
-        return [
-            float(offerings.cpu_millicores[i]),
-            float(offerings.memory_mib[i]),
-            float(offerings.n_pods[i]),
+        # one column per node in flight: the room its type offers pods
+        rooms = np.zeros((3, len(in_flight)))
+        for k, (claim, instance_type) in enumerate(in_flight):
+            offerings = self._pools[claim.pool].offerings
+            i = offerings.instance_types.index(instance_type)
+            rooms[:, k] = offerings.cpu_millicores[i], offerings.memory_mib[i], offerings.n_pods[i]
+        open_nodes = [
+            PackedNode(np.arange(len(in_flight)) == k, (), 0.0, 0.0) for k in range(len(in_flight))
         ]
+        table = run.pods.table(pods)
+        _, left = pack_first_fit_decreasing(
+            table.cpu_millicores.astype(np.float64),
+            table.memory_mib,
+            rooms[0],
+            rooms[1],
+            rooms[2].astype(np.int64),
+            in_flight=open_nodes,
+            new_nodes=False,
+        )
+        return sorted(pods[left].tolist())
 
     def next_due_s(self, now_s: float) -> float:
         due = [self._next_consolidation_s if self._run.node_group else math.inf]
