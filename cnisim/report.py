@@ -205,8 +205,8 @@ def _karpenter_findings(karpenter: Mapping[str, Any] | None) -> list[str]:
         )
     if karpenter["n_pods_over_limits"]:
         out.append(
-            f"Karpenter left pods Pending {karpenter['n_pods_over_limits']:,} times for its "
-            "NodePools' limits"
+            f"Karpenter's NodePool limits left up to {karpenter['n_pods_over_limits']:,} pods "
+            "Pending (the most in one batch)"
         )
     return out
 

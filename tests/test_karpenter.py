@@ -596,3 +596,13 @@ def test_spot_and_another_region_are_noted(tmp_path: Path) -> None:
     notes = run(tmp_path, text.replace("run: {duration: 10m}", "run: {duration: 2m}")).notes
     assert "karpenter: NodePool pool allows spot: cnisim launches on-demand" in notes
     assert any("not eu-west-1's" in note for note in notes)
+
+
+def test_a_pool_limit_leaves_pods_pending(tmp_path: Path) -> None:
+    """limits.cpu 4: two c5.large (2 vCPUs each) and no more; the third web pod stays Pending."""
+    text = _plan_with(**{POOL: POOL + "          limits: {cpu: 4}\n"})
+    result = run(tmp_path, text)
+    summary = karpenter(result)
+    assert summary.n_nodes_launched == (2,) and summary.n_pods_over_limits == 1
+    findings = summarize(result)["findings"]
+    assert any("limits left up to 1 pods Pending" in f for f in findings)

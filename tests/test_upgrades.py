@@ -234,3 +234,22 @@ def test_an_update_after_the_end_of_a_shortened_run_is_noted(tmp_path: Path) -> 
     assert result.exit_code == 0, result.stderr
     assert "note: cluster: the update at 1200 s is after the run's end" in result.stdout
     assert "nodeGroup/ng  0h05m00s" in result.stdout
+
+
+def test_the_readme_figures_of_the_upgrade_example() -> None:
+    """README: six m5.large over three /25s (123 usable each); the surge of 2 x 3 zones adds
+    6 nodes; subnet-b goes from 63 free (60 used) to 23 free (100 used) at the peak, where the
+    subnet table's minute samples saw 90."""
+    example = Path(__file__).parent.parent / "examples" / "upgrade.yaml"
+    result = simulate(load_plan(example, catalog=CATALOG), CATALOG, engine="fast")
+    group = result.controllers["upgrade nodeGroup/general at 600s"]
+    assert isinstance(group, UpgradeSummary)
+    assert (group.n_surge_nodes, group.n_replaced_nodes) == (6, 6)
+    b = group.subnet_ids.index("subnet-b")
+    assert (group.n_free_ips_before[b], group.n_min_free_ips[b], group.n_peak_used_ips[b]) == (
+        63,
+        23,
+        100,
+    )
+    sampled = {row["id"]: row for row in summarize(result)["subnets"]}["subnet-b"]
+    assert sampled["n_usable_ips"] == 123 and sampled["n_peak_used_ips"] == 90

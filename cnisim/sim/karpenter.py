@@ -541,7 +541,7 @@ class KarpenterSummary:
     n_registration_timeouts : int
         Nodes terminated for not being Ready 15 min after launch.
     n_pods_over_limits : int
-        Pods a batch could not launch for within the pools' limits (summed over batches).
+        The most pods one batch could not launch for within the pools' limits.
     n_consolidated : int
         Nodes removed by consolidation (deleted or replaced).
     n_replaced : int
@@ -647,6 +647,7 @@ class KarpenterController:
         self._n_batches = 0
         self._n_timeouts = 0
         self._n_over_limits = 0
+        self._n_over_batch = 0
         self._n_consolidated = 0
         self._n_replaced = 0
 
@@ -787,6 +788,7 @@ class KarpenterController:
         """Pack the batch's pods into new nodes of the first pool that takes them, and launch."""
         ids = np.array(pending, dtype=np.int64)
         table = run.pods.table(ids)
+        self._n_over_batch = 0
         left = np.ones(ids.size, dtype=bool)
         for k, p in enumerate(self._pools):
             if not left.any():
@@ -811,6 +813,7 @@ class KarpenterController:
                 i = p.offerings.instance_types.index(run.node_request[node].instance_type)
                 used_cpu += 1000.0 * p.offerings.vcpus[i]
                 used_mem += float(p.offerings.memory_capacity_mib[i])
+        self._n_over_limits = max(self._n_over_limits, self._n_over_batch)
         if left.any():
             self._hold_until_s = now_s + _RETRY_S
 
@@ -834,7 +837,7 @@ class KarpenterController:
             & (used_mem + offerings.memory_capacity_mib <= pool.limit_memory_mib)
         )
         if not within.any():
-            self._n_over_limits += pods.size
+            self._n_over_batch += pods.size
             return None
         subnet_id = p.chooser.choose(offerings.zones, now_s)
         if subnet_id is None:
