@@ -14,7 +14,8 @@ Meanings (the plan reference, ``docs/plan-reference.md``, repeats them):
   ``prefix_exhausted_at_s`` the same for InsufficientCidrBlocks.
 - ``upgrades[]``: each scheduled version update; per subnet ``n_peak_used_ips`` and
   ``n_min_free_ips`` are read at every tick of the update (exact, unlike the samples),
-  ``ran_out`` the subnets that had no free address then.
+  ``n_refused`` the requests refused with InsufficientFreeAddressesInSubnet meanwhile,
+  ``ran_out`` the subnets that had no free address or refused a request then.
 - ``karpenter``: null without Karpenter; its NodePools are also rows of ``node_groups``.
 - ``node_groups[].idle_ips_per_node_mean``: node-time-weighted mean over the group's nodes, from
   ipamd's start on each to its end, of addresses ipamd holds for pods (cooling ones included)
@@ -151,12 +152,14 @@ def _upgrades(result: SimulationResult) -> list[dict[str, Any]]:
                         "n_peak_used_ips": peak,
                         "n_min_free_ips": least,
                         "n_free_ips_before": before,
+                        "n_refused": refused,
                     }
-                    for subnet_id, peak, least, before in zip(
+                    for subnet_id, peak, least, before, refused in zip(
                         summary.subnet_ids,
                         summary.n_peak_used_ips,
                         summary.n_min_free_ips,
                         summary.n_free_ips_before,
+                        summary.n_refused,
                         strict=True,
                     )
                 ],
@@ -512,6 +515,7 @@ def _upgrade_lines(upgrades: Sequence[Mapping[str, Any]]) -> list[str]:
             ("n_free_ips_before", "free_before"),
             ("n_peak_used_ips", "peak_used"),
             ("n_min_free_ips", "least_free"),
+            ("n_refused", "refused"),
         ],
     )
     return ["", "upgrades (subnets whose use rose during each)", *table]

@@ -132,7 +132,7 @@ def test_the_address_peak_of_an_update_derived_by_hand(tmp_path: Path, engine: s
     assert group.n_free_ips_before == (241, 251, 251)
     assert group.n_peak_used_ips == (30, 0, 0)
     assert group.n_min_free_ips == (221, 251, 251)
-    assert group.ran_out == ()
+    assert group.ran_out == () and group.n_refused == (0, 0, 0)
     assert cluster.n_peak_used_ips == (11, 1, 0)
     assert cluster.end_s == 1200 + 600  # the default 10 min
     summary = summarize(result)
@@ -155,6 +155,7 @@ def test_an_update_into_a_small_subnet_runs_it_dry(tmp_path: Path) -> None:
     summary = only_upgrade(result)
     assert summary.n_free_ips_before[0] == 7
     assert summary.ran_out == ("subnet-a",)
+    assert summary.n_refused[0] > 0 and summary.n_refused[1:] == (0, 0)
     findings = summarize(result)["findings"]
     assert any("ran out of addresses during the update of nodeGroup/ng" in f for f in findings)
 

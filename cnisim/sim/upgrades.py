@@ -46,12 +46,14 @@ from dataclasses import dataclass
 from typing import TYPE_CHECKING, Final
 
 import numpy as np
+from numpy.typing import NDArray
 
 from cnisim.plan import Plan, UpgradeEvent
 from cnisim.sim.subnet import N_AWS_RESERVED_PER_SUBNET
 
 if TYPE_CHECKING:
     from cnisim.sim.scenario import ClusterRun
+    from cnisim.sim.world import World
 
 __all__ = [
     "CONTROL_PLANE_ENIS",
@@ -62,6 +64,8 @@ __all__ = [
     "surge_nodes",
     "upgrade_controllers",
 ]
+
+_FULL: Final = "InsufficientFreeAddressesInSubnet"
 
 #: New control-plane ENIs an update creates beside the old ones (EKS creates 2 to 4; cnisim's
 #: steady state is 2, ``docs/cluster-model.md`` sec. 9).
@@ -126,6 +130,9 @@ class UpgradeSummary:
         Per subnet: fewest free addresses at any tick of the update [addresses].
     n_free_ips_before : tuple of int
         Per subnet: free addresses when it started [addresses].
+    n_refused : tuple of int
+        Per subnet: address requests refused with InsufficientFreeAddressesInSubnet during the
+        update (ipamd's, a node's launch) [requests].
     failure : str or None
         Why it could not start or finish, one line; None if it did (or is still running).
     """
@@ -139,16 +146,26 @@ class UpgradeSummary:
     n_peak_used_ips: tuple[int, ...]
     n_min_free_ips: tuple[int, ...]
     n_free_ips_before: tuple[int, ...]
+    n_refused: tuple[int, ...]
     failure: str | None
 
     @property
     def ran_out(self) -> tuple[str, ...]:
-        """Subnets that had no free address at some tick of the update."""
-        return tuple(s for s, n in zip(self.subnet_ids, self.n_min_free_ips, strict=True) if not n)
+        """Subnets that had no free address at some tick of the update, or refused a request
+        for lack of addresses during it."""
+        return tuple(
+            s
+            for s, least, refused in zip(
+                self.subnet_ids, self.n_min_free_ips, self.n_refused, strict=True
+            )
+            if not least or refused
+        )
 
 
 class _AddressWatch:
-    """Free addresses of every subnet, read at each tick of an update."""
+    """Free addresses of every subnet, read at each tick of an update, and its refusals."""
+
+    world: World
 
     def __init__(self) -> None:
         self.subnet_ids: tuple[str, ...] = ()
@@ -164,12 +181,25 @@ class _AddressWatch:
         )
         self.before = self._free(run, now_s)
         self.least = self.before.copy()
+        self.world = run.world
+        self.refused_before = self._refused()
+        self.refused_after: NDArray[np.int64] | None = None
+
+    def _refused(self) -> NDArray[np.int64]:
+        return np.array(
+            [self.world.stats(s).failures_by_code.get(_FULL, 0) for s in self.subnet_ids],
+            dtype=np.int64,
+        )
+
+    def stop(self) -> None:
+        """The update is over: requests refused after this are not its."""
+        self.refused_after = self._refused()
 
     def read(self, run: ClusterRun, now_s: float) -> None:
         np.minimum(self.least, self._free(run, now_s), out=self.least)
 
     @staticmethod
-    def _free(run: ClusterRun, now_s: float) -> np.ndarray:
+    def _free(run: ClusterRun, now_s: float) -> NDArray[np.int64]:
         # what ipamd did up to this tick takes addresses: the engine catches up first
         run.engine.run_until(now_s)
         return np.array(
@@ -190,6 +220,12 @@ class _AddressWatch:
             n_peak_used_ips=tuple((self.n_usable - self.least).tolist()),
             n_min_free_ips=tuple(self.least.tolist()),
             n_free_ips_before=tuple(self.before.tolist()),
+            n_refused=tuple(
+                (
+                    (self._refused() if self.refused_after is None else self.refused_after)
+                    - self.refused_before
+                ).tolist()
+            ),
             failure=failure,
         )
 
@@ -245,6 +281,7 @@ class NodeGroupUpgrade:
             asg.set_max_size(now_s, asg.max_size - self._n_surge)
             run.set_group_desired(self._g, asg.desired - self._n_surge, now_s)
             self._phase, self._end_s = "done", now_s
+            self._watch.stop()
             return False
         n_drain = min(self._group.max_unavailable, len(old))
         for node in self._rng.choice(old, size=n_drain, replace=False).tolist():
@@ -293,6 +330,7 @@ class ClusterUpgrade:
             if self._owner is not None:
                 run.world.release_owner(self._owner)
             self._phase, self._end_s = "done", now_s
+            self._watch.stop()
         return False
 
     def _start(self, run: ClusterRun, now_s: float) -> None:
@@ -305,6 +343,7 @@ class ClusterUpgrade:
                     f"{MIN_FREE_IPS_FOR_CLUSTER_UPGRADE} in each cluster subnet to update"
                 )
                 self._phase = "done"
+                self._watch.stop()
                 return
         self._owner = world.new_owner_id()
         for k in range(CONTROL_PLANE_ENIS):
