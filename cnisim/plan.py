@@ -997,7 +997,12 @@ class Karpenter:
         names: set[str] = set()
         for pool in self.node_pools:
             pool.check()
-            _check(pool.name not in names, f"NodePool {pool.name} twice", pool, "name")
+            _check(
+                pool.name not in names,
+                f"NodePool {pool.name} twice: give each its own name",
+                pool,
+                "name",
+            )
             names.add(pool.name)
             _check(
                 pool.node_class in classes,

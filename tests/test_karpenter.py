@@ -328,6 +328,23 @@ BAD_EDITS = [
     ({TOP: TOP + "      batchIdleDuration: 20s\n"}, "batchIdleDuration"),
     ({TOP: TOP + "      prices: {c5.large: -1}\n"}, "not a positive number"),
     ({TOP: TOP + "      batchSize: 3\n"}, "batchSize"),
+    ({TOP: TOP + "      batchMaxDuration: 0s\n"}, "not positive"),
+    ({TOP: TOP + "      bootTime: {median: 60s, p95: 30s}\n"}, "p95"),
+    ({POOL: "        - nodeClassRef: default\n"}, "needs 'name'"),
+    ({POOL: POOL + "          limits: {memory: lots}\n"}, "limits.memory"),
+    ({POOL: POOL + "          disruption: {consolidateAfter: -1s}\n"}, "not a duration"),
+    ({POOL: POOL + "          weight: 10\n"}, "weight"),
+    ({TERMS: TERMS + "\n          kubelet: {podsPerCore: 0}"}, "out of range"),
+    ({"      nodePools:\n": "      nodePools: []\n      unused:\n"}, "unused"),
+    ({"      nodePools:\n": "      nodePools: {}\n      unused:\n"}, "nodePools"),
+    (
+        {
+            CLASSES: CLASSES
+            + "          subnetSelectorTerms: [{id: subnet-a1}]\n"
+            + CLASSES.split("\n", 1)[1]
+        },
+        "one name",
+    ),
 ]
 
 
@@ -606,3 +623,14 @@ def test_a_pool_limit_leaves_pods_pending(tmp_path: Path) -> None:
     assert summary.n_nodes_launched == (2,) and summary.n_pods_over_limits == 1
     findings = summarize(result)["findings"]
     assert any("limits left up to 1 pods Pending" in f for f in findings)
+
+
+def test_karpenter_without_node_pools_is_refused(tmp_path: Path) -> None:
+    text = (
+        ZONAL.split("    karpenter:")[0]
+        + "    karpenter: {}\n"
+        + ZONAL.split("          subnetSelectorTerms: [{tags: {karpenter.sh/discovery: demo}}]\n")[
+            1
+        ]
+    )
+    _expect_error(tmp_path, text, "karpenter has no NodePool: add one")
