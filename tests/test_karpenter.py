@@ -147,6 +147,17 @@ def test_each_launch_takes_the_subnet_with_the_most_addresses_less_those_in_flig
     pool = {row["name"]: row for row in summary_json["node_groups"]}["pool"]
     assert pool["n_nodes_max"] == 3 and pool["instance_types"] == ["c5.large"]
     assert "karpenter" in format_summary(summary_json)
+    import matplotlib
+
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+
+    from cnisim.plots import plot_nodes_per_group
+
+    fig, ax = plt.subplots()
+    labels = [line.get_label() for line in plot_nodes_per_group(ax, result).get_lines()]
+    plt.close(fig)
+    assert [label for label in labels if not label.startswith("_")] == ["system", "pool"]
 
 
 FULL = """\
