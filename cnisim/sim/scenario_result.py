@@ -38,7 +38,7 @@ class SimulationResult:
     ipamd : SimResult
         The ipamd engine's record: node samples, subnet series, pod waits, EC2 calls.
     node_group : ndarray of int64
-        Per engine node id: index of its node group in ``plan.node_groups``.
+        Per engine node id: index of its node group (or NodePool) in ``group_names``.
     node_instance_type : ndarray of str
         Per node: its instance type.
     node_subnet : ndarray of str
