@@ -25,6 +25,7 @@ from cnisim.sim.karpenter import (
     KarpenterController,
     KarpenterSummary,
     SubnetChooser,
+    fill_rooms,
     load_prices,
     pack_first_fit_decreasing,
 )
@@ -645,3 +646,68 @@ def test_karpenter_without_node_pools_is_refused(tmp_path: Path) -> None:
         ]
     )
     _expect_error(tmp_path, text, "karpenter has no NodePool: add one")
+
+
+STALE = """\
+    apiVersion: cnisim/v1
+    kind: Plan
+    vpc:
+      cidrs: [10.0.0.0/16]
+      subnets:
+        - id: subnet-f
+          az: us-east-1a
+          cidr: 10.0.0.0/28
+          tags: {karpenter.sh/discovery: demo}
+          reservations: [{cidr: 10.0.0.0/28, type: explicit}]
+        - {id: subnet-b, az: us-east-1b, cidr: 10.0.1.0/26, tags: {karpenter.sh/discovery: demo}}
+        - {id: subnet-s, az: us-east-1c, cidr: 10.0.2.0/24}
+    nodeGroups:
+      - {name: system, instanceTypes: [t3.small], subnets: [subnet-s], desiredCapacity: 1}
+    coreDNS: false
+    karpenter:
+      nodePools:
+        - name: pool
+          requirements:
+            - {key: node.kubernetes.io/instance-type, operator: In, values: [c5.large]}
+      nodeClasses:
+        - name: default
+          subnetSelectorTerms: [{tags: {karpenter.sh/discovery: demo}}]
+    workloads:
+      - {kind: Deployment, name: web, replicas: 3, start: 60s, requests: {cpu: "1", memory: 2Gi}}
+    run: {duration: 10m}
+"""
+
+
+@pytest.mark.parametrize("engine", ["reference", "fast"])
+def test_a_refused_subnet_is_passed_over_for_three_minutes(tmp_path: Path, engine: str) -> None:
+    """subnet-f's 11 addresses are all in an explicit CIDR reservation: DescribeSubnets counts
+    them available, EC2 picks none. Three c5.large (29 max pods each) at 62 s: b 59 > f 11 ->
+    b (30 left in flight); b 30 > 11 -> b (1); f 11 > 1 -> f: refused, f out for 3 min, its
+    count 0. The third pod is retried 10 s later: f is out, so b (1) takes it."""
+    result = run(tmp_path, STALE, engine)
+    summary = karpenter(result)
+    assert summary.refused == ((62.0, "subnet-f"),)
+    assert [subnet for _, _, _, subnet in summary.launches] == ["subnet-b"] * 3
+    times = [t for t, _, _, _ in summary.launches]
+    assert times[:2] == [62.0, 62.0] and 72.0 <= times[2] < 62.0 + UNAVAILABLE_SUBNET_TTL_S
+    web = result.pod_workload == result.workload_names.index("web")
+    assert (result.pod_node[web] >= 0).all()
+
+
+@settings(max_examples=200, deadline=None)
+@given(packing_inputs())
+def test_filling_rooms_equals_placing_one_pod_at_a_time(inputs: tuple[np.ndarray, ...]) -> None:
+    """Pending pods into existing nodes' room (Ready nodes, nodes in flight): the pods left
+    over are those a plain first-fit decreasing, one pod after another, leaves."""
+    pod_cpu, pod_mem, room_cpu, room_mem, room_pods = inputs
+    left = fill_rooms(pod_cpu, pod_mem, room_cpu, room_mem, room_pods)
+    rooms = [[c, m, n] for c, m, n in zip(room_cpu, room_mem, room_pods, strict=True)]
+    expected = []
+    for p in np.lexsort((-pod_mem, -pod_cpu)).tolist():
+        for room in rooms:
+            if room[0] >= pod_cpu[p] and room[1] >= pod_mem[p] and room[2] >= 1:
+                room[0], room[1], room[2] = room[0] - pod_cpu[p], room[1] - pod_mem[p], room[2] - 1
+                break
+        else:
+            expected.append(p)
+    assert sorted(left) == sorted(expected)

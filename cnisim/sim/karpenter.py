@@ -35,12 +35,15 @@ Simplifications (also in the README):
   allows only spot launches nothing. No ICE for capacity, no spot interruptions.
 - The zone of a node is the one whose chosen subnet has the most available IPs (CreateFleet's
   lowest-price strategy sees equal prices across zones; EC2's pick among them is not public).
-- Pods have no node selectors, affinities or topology spread for Karpenter; the packing is
-  Karpenter's first-fit decreasing but not its scheduling simulation (pods packed onto a node
-  in flight are set aside until it is Ready or gone; kube-scheduler then places pods where it
-  likes).
-- A launch fails at once when the node's subnet has no free address (CreateFleet's check); a
-  node that gets its address and then none for ipamd waits for the registration timeout.
+- Pods have no node selectors, affinities or topology spread for Karpenter. Pending pods go
+  first, first-fit decreasing, into the free requests of the Ready nodes and the room of the
+  nodes in flight (:func:`fill_rooms`, as Karpenter's scheduler tries existing nodes and
+  in-flight NodeClaims first); only the rest are packed into new nodes. kube-scheduler then
+  places pods where it likes.
+- A launch fails at once when the node's subnet has no free address EC2 may pick (CreateFleet's
+  check; addresses in CIDR reservations count as available for DescribeSubnets and are not
+  picked); a node that gets its address and then none for ipamd waits for the registration
+  timeout.
 
 References
 ----------
@@ -90,6 +93,7 @@ __all__ = [
     "Offerings",
     "PackedNode",
     "SubnetChooser",
+    "fill_rooms",
     "karpenter_controllers",
     "load_prices",
     "pack_first_fit_decreasing",
@@ -333,9 +337,6 @@ def pack_first_fit_decreasing(
     cap_cpu_millicores: NDArray[np.float64],
     cap_memory_mib: NDArray[np.float64],
     cap_pods: NDArray[np.int64],
-    *,
-    in_flight: Sequence[PackedNode] = (),
-    new_nodes: bool = True,
 ) -> tuple[list[PackedNode], list[int]]:
     """Pack pods into new nodes, first-fit decreasing, as Karpenter's scheduler does.
 
@@ -350,10 +351,6 @@ def pack_first_fit_decreasing(
     cap_cpu_millicores, cap_memory_mib, cap_pods : ndarray
         Per instance type: what a node offers pods [millicores], [MiB], [pods]
         (:class:`Offerings`).
-    in_flight : sequence of PackedNode
-        Nodes already open (launched, not Ready), tried first in order.
-    new_nodes : bool
-        Whether pods that fit none of those open new nodes (else they are unplaced).
 
     Returns
     -------
@@ -369,7 +366,7 @@ def pack_first_fit_decreasing(
     """
     order = np.lexsort((-pod_memory_mib, -pod_cpu_millicores))
     all_types = np.ones(cap_pods.shape, dtype=bool)
-    nodes = list(in_flight)
+    nodes: list[PackedNode] = []
     unplaced: list[int] = []
     i = 0
     while i < order.size:
@@ -398,9 +395,6 @@ def pack_first_fit_decreasing(
                     node.memory_mib + n * mem,
                 )
                 shape = shape[n:]
-        if not new_nodes:
-            unplaced.extend(shape)
-            continue
         while shape:
             empty = PackedNode(all_types, (), 0.0, 0.0)
             counts = _n_fit(empty, cpu, mem, cap_cpu_millicores, cap_memory_mib, cap_pods)
@@ -432,6 +426,69 @@ def _n_fit(
         else:
             counts = np.where(room >= 0, counts, -1.0)
     return np.where(node.types, np.maximum(counts, 0), 0).astype(np.int64)
+
+
+def fill_rooms(
+    pod_cpu_millicores: NDArray[np.float64],
+    pod_memory_mib: NDArray[np.float64],
+    room_cpu_millicores: NDArray[np.float64],
+    room_memory_mib: NDArray[np.float64],
+    room_pods: NDArray[np.int64],
+) -> list[int]:
+    """Pods (largest first, CPU then memory) first-fit into the free room of existing nodes;
+    the pods no room holds.
+
+    Karpenter's scheduler places pending pods on the cluster's nodes and the nodes it has in
+    flight before it opens new ones; a run of pods of one shape fills each room in turn.
+
+    Examples
+    --------
+    Rooms of 1000 m and 500 m hold two 400 m pods and one; the fourth is left:
+
+    >>> fill_rooms(np.full(4, 400.0), np.zeros(4), np.array([1000.0, 500.0]),
+    ...            np.array([1e6, 1e6]), np.array([10, 10]))
+    [3]
+    """
+    rooms = np.stack([room_cpu_millicores, room_memory_mib]).astype(np.float64)
+    n_pods = np.asarray(room_pods, dtype=np.float64).copy()
+    order = np.lexsort((-pod_memory_mib, -pod_cpu_millicores))
+    left: list[int] = []
+    i = 0
+    while i < order.size:
+        need = np.array([pod_cpu_millicores[order[i]], pod_memory_mib[order[i]]])
+        j = i
+        while j < order.size and (
+            pod_cpu_millicores[order[j]] == need[0] and pod_memory_mib[order[j]] == need[1]
+        ):
+            j += 1
+        counts = n_pods.copy()
+        for r in range(2):
+            if need[r] > 0:
+                n = np.floor(rooms[r] / need[r])
+                n -= n * need[r] > rooms[r]
+                counts = np.minimum(counts, n)
+            else:
+                counts = np.where(rooms[r] >= 0, counts, 0.0)
+        counts = np.maximum(counts, 0.0)
+        before = np.cumsum(counts) - counts
+        take = np.clip(j - i - before, 0.0, counts)
+        rooms -= take * need[:, None]
+        n_pods -= take
+        left.extend(order[i + int(take.sum()) : j].tolist())
+        i = j
+    return left
+
+
+def _free_room(
+    run: ClusterRun, nodes: NDArray[np.int64]
+) -> tuple[NDArray[np.float64], NDArray[np.float64], NDArray[np.int64]]:
+    """What the scheduler has not given out on these nodes: [millicores], [MiB], [pods]."""
+    state = run.cluster.nodes
+    return (
+        (state[nodes, _k.ALLOCATABLE_CPU] - state[nodes, _k.REQUESTED_CPU]).astype(np.float64),
+        (state[nodes, _k.ALLOCATABLE_MEM] - state[nodes, _k.REQUESTED_MEM]) / _MIB,
+        state[nodes, _k.ALLOCATABLE_PODS] - state[nodes, _k.REQUESTED_PODS],
+    )
 
 
 class SubnetChooser:
@@ -653,40 +710,32 @@ class KarpenterController:
 
     # ------------------------------------------------------------------ the clock
     def _pending(self) -> list[int]:
-        """Pods the scheduler could not place that the nodes in flight will not hold either.
-
-        As Karpenter's scheduler does, pending pods go first (largest first) into the room of
-        the nodes it launched that are not Ready yet; the rest need new nodes.
-        """
+        """Pods the scheduler could not place that neither the Ready nodes' room nor the nodes
+        in flight hold (:func:`fill_rooms`): those need new nodes."""
         run = self._run
         pods = np.fromiter(run.unschedulable, dtype=np.int64, count=len(run.unschedulable))
         pods.sort()
         pods = pods[np.isnan(run.pods["bound_s"][pods]) & np.isnan(run.pods["deleted_s"][pods])]
-        in_flight = [
-            (claim, run.node_request[node].instance_type)
-            for node, claim in self._claims.items()
-            if not (run.node_ready[node] or run.node_gone[node])
-        ]
-        if not in_flight or not pods.size:
-            return pods.tolist()
-        # one column per node in flight: the room its type offers pods
-        rooms = np.zeros((3, len(in_flight)))
-        for k, (claim, instance_type) in enumerate(in_flight):
-            offerings = self._pools[claim.pool].offerings
-            i = offerings.instance_types.index(instance_type)
-            rooms[:, k] = offerings.cpu_millicores[i], offerings.memory_mib[i], offerings.n_pods[i]
-        open_nodes = [
-            PackedNode(np.arange(len(in_flight)) == k, (), 0.0, 0.0) for k in range(len(in_flight))
-        ]
+        if not pods.size:
+            return []
+        # the room of the Ready nodes (what the scheduler has not given out), then of the
+        # nodes in flight (what their type offers pods)
+        room = _free_room(run, np.flatnonzero(run.node_ready & ~run.node_gone))
+        flying: list[list[float]] = [[], [], []]
+        for node, claim in self._claims.items():
+            if not (run.node_ready[node] or run.node_gone[node]):
+                offerings = self._pools[claim.pool].offerings
+                i = offerings.instance_types.index(run.node_request[node].instance_type)
+                flying[0].append(offerings.cpu_millicores[i])
+                flying[1].append(offerings.memory_mib[i])
+                flying[2].append(offerings.n_pods[i])
         table = run.pods.table(pods)
-        _, left = pack_first_fit_decreasing(
+        left = fill_rooms(
             table.cpu_millicores.astype(np.float64),
             table.memory_mib,
-            rooms[0],
-            rooms[1],
-            rooms[2].astype(np.int64),
-            in_flight=open_nodes,
-            new_nodes=False,
+            np.concatenate([room[0], flying[0]]).astype(np.float64),
+            np.concatenate([room[1], flying[1]]).astype(np.float64),
+            np.concatenate([room[2], flying[2]]).astype(np.int64),
         )
         return sorted(pods[left].tolist())
 
@@ -842,8 +891,9 @@ class KarpenterController:
         subnet_id = p.chooser.choose(offerings.zones, now_s)
         if subnet_id is None:
             return None
-        if run.world.available_ip_address_count(subnet_id) == 0:
-            # CreateFleet: InsufficientFreeAddressesInSubnet, no node
+        if run.world.stats(subnet_id).n_free_ips_outside_reservations == 0:
+            # CreateFleet: InsufficientFreeAddressesInSubnet, no node (EC2 picks no address
+            # in a CIDR reservation, which DescribeSubnets still counts as available)
             self._refuse(subnet_id, now_s)
             return None
         i = int(np.argmin(np.where(within, offerings.price_usd_per_hour, np.inf)))
@@ -898,25 +948,10 @@ class KarpenterController:
     def _fits_elsewhere(self, run: ClusterRun, node: int, pods: frozenset[int]) -> bool:
         """Whether the node's pods fit, first-fit decreasing, in the free requests of the other
         Ready nodes."""
-        nodes = run.cluster.nodes
         others = np.flatnonzero(run.node_ready & ~run.node_gone)
-        others = others[others != node]
-        free_cpu = (nodes[others, _k.ALLOCATABLE_CPU] - nodes[others, _k.REQUESTED_CPU]).astype(
-            np.float64
-        )
-        free_mem = (nodes[others, _k.ALLOCATABLE_MEM] - nodes[others, _k.REQUESTED_MEM]) / _MIB
-        free_pods = nodes[others, _k.ALLOCATABLE_PODS] - nodes[others, _k.REQUESTED_PODS]
+        room = _free_room(run, others[others != node])
         table = run.pods.table(np.array(sorted(pods), dtype=np.int64))
-        for i in np.lexsort((-table.memory_mib, -table.cpu_millicores)).tolist():
-            cpu, mem = table.cpu_millicores[i], table.memory_mib[i]
-            fits = np.flatnonzero((free_cpu >= cpu) & (free_mem >= mem) & (free_pods >= 1))
-            if not fits.size:
-                return False
-            j = fits[0]
-            free_cpu[j] -= cpu
-            free_mem[j] -= mem
-            free_pods[j] -= 1
-        return True
+        return not fill_rooms(table.cpu_millicores.astype(np.float64), table.memory_mib, *room)
 
     def _replace(
         self, run: ClusterRun, k: int, p: _Pool, node: int, pods: frozenset[int], now_s: float
