@@ -1431,13 +1431,20 @@ def _plan_with_overrides(
     seed: int | None,
     settings: list[str] | None,
     desired: list[str] | None,
+    *,
+    karpenter: list[Path] | None = None,
 ) -> Plan:
-    """The plan of ``simulate`` and ``recommend``: read, with --workload, --set, --desired,
-    --duration and --seed applied; its notes printed on stderr."""
+    """The plan of ``simulate`` and ``recommend``: read, with --workload, --karpenter, --set,
+    --desired, --duration and --seed applied; its notes printed on stderr."""
     from cnisim.durations import parse_duration_s
     from cnisim.io import apply_overrides, load_plan
 
-    plan = load_plan(plan_file, workload_files=tuple(workload or ()), catalog=cat)
+    plan = load_plan(
+        plan_file,
+        workload_files=tuple(workload or ()),
+        catalog=cat,
+        karpenter_files=tuple(karpenter or ()),
+    )
     plan = apply_overrides(
         plan,
         env=_parse_settings(settings or []),
@@ -1467,6 +1474,16 @@ def simulate(
             "--workload",
             help="A YAML file with a top-level `workloads:` list; repeat it.",
             parser=_path("--workload"),
+            metavar="FILE",
+        ),
+    ] = None,
+    karpenter: Annotated[
+        list[Path] | None,
+        typer.Option(
+            "--karpenter",
+            help="Karpenter NodePool and EC2NodeClass manifests (multi-document YAML, "
+            "karpenter.sh/v1, karpenter.k8s.aws/v1), added to the plan's; repeat it.",
+            parser=_path("--karpenter"),
             metavar="FILE",
         ),
     ] = None,
@@ -1529,12 +1546,15 @@ def simulate(
       cnisim simulate examples/three-az.yaml --set WARM_IP_TARGET=5 --duration 2h
       cnisim simulate cluster.eksctl.yaml --desired general=12 -o json --out report/
       cnisim simulate examples/autoscaled-full-subnet.yaml --autoscaler none
+      cnisim simulate plan.yaml --karpenter nodepools.yaml
     """
     from cnisim.report import format_summary, summarize
     from cnisim.sim.scenario import simulate as run_plan
 
     cat = load_catalog(catalog)
-    plan = _plan_with_overrides(plan_file, cat, workload, duration, seed, settings, desired)
+    plan = _plan_with_overrides(
+        plan_file, cat, workload, duration, seed, settings, desired, karpenter=karpenter
+    )
     if autoscaler is not None:
         plan = replace(plan, autoscaler=replace(plan.autoscaler, kind=autoscaler.value))
     progress = _ProgressBar(plan.run.duration_s) if sys.stderr.isatty() else None

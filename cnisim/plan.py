@@ -41,6 +41,7 @@ __all__ = [
     "COREDNS",
     "DEFAULT_NODE_COUNT",
     "HOLDER_KINDS",
+    "KARPENTER_REQUIREMENT_KEYS",
     "MAX_NODES_PER_GROUP",
     "MAX_PODS_PER_NODE_LIMIT",
     "MAX_RUN_DURATION_S",
@@ -54,13 +55,17 @@ __all__ = [
     "DaemonSet",
     "Deployment",
     "Diurnal",
+    "EC2NodeClass",
     "FargateProfile",
     "FargateSelector",
     "Hpa",
     "JobStream",
+    "Karpenter",
     "Lifetime",
     "NodeGroup",
+    "NodePool",
     "Plan",
+    "Requirement",
     "Resources",
     "RollingUpdate",
     "Run",
@@ -68,6 +73,8 @@ __all__ = [
     "Service",
     "Steps",
     "Subnet",
+    "SubnetSelectorTerm",
+    "UpgradeEvent",
     "Vpc",
     "Workload",
     "check_instance_types",
@@ -1351,6 +1358,344 @@ class Run:
         _check_count(self, "seed", 0, 2**63 - 1)
 
 
+#: Time EKS takes to update the control plane, during which its new ENIs stand beside the old
+#: ones [s] (a cnisim assumption: AWS publishes no figure; the EKS user guide says an update
+#: "can take" minutes).
+CONTROL_PLANE_UPGRADE_S = 600.0
+
+
+@dataclass(frozen=True)
+class UpgradeEvent:
+    """A version update scheduled in the run: a managed node group's or the cluster's.
+
+    Attributes
+    ----------
+    at_s : float
+        When the update starts [s].
+    upgrade : str
+        ``"nodeGroup/<name>"`` (a managed node group version update: surge, drain, replace)
+        or ``"cluster"`` (the control plane: its ENIs are recreated).
+    duration_s : float
+        Cluster updates only: how long the new control-plane ENIs stand beside the old [s].
+    """
+
+    at_s: float
+    upgrade: str
+    duration_s: float = CONTROL_PLANE_UPGRADE_S
+
+    @property
+    def node_group(self) -> str | None:
+        """The node group a node group update names, None for a cluster update."""
+        return self.upgrade.removeprefix("nodeGroup/") if self.upgrade != "cluster" else None
+
+    def check(self) -> None:
+        """Raise :class:`PlanError` naming this object and the attribute at fault."""
+        _check_seconds(self, "at_s")
+        _check(
+            self.upgrade == "cluster"
+            or (self.upgrade.startswith("nodeGroup/") and len(self.upgrade) > len("nodeGroup/")),
+            f"upgrade {self.upgrade!r} is not a target: write nodeGroup/<name> or cluster",
+            self,
+            "upgrade",
+        )
+        _check_seconds(self, "duration_s", positive=True)
+
+
+#: NodePool requirement keys cnisim knows -> what they select on (well-known labels of
+#: Karpenter v1: karpenter.sh/v1 ``NodePool`` docs, karpenter-provider-aws ``apis/v1/labels.go``).
+KARPENTER_REQUIREMENT_KEYS = MappingProxyType(
+    {
+        "karpenter.k8s.aws/instance-category": "category",
+        "karpenter.k8s.aws/instance-family": "family",
+        "karpenter.k8s.aws/instance-cpu": "vcpus",
+        "karpenter.k8s.aws/instance-memory": "memory_mib",
+        "karpenter.k8s.aws/instance-generation": "generation",
+        "kubernetes.io/arch": "arch",
+        "topology.kubernetes.io/zone": "zone",
+        "karpenter.sh/capacity-type": "capacity_type",
+        "node.kubernetes.io/instance-type": "instance_type",
+    }
+)
+_OPERATORS = ("In", "NotIn", "Exists", "DoesNotExist", "Gt", "Lt")
+
+
+@dataclass(frozen=True)
+class Requirement:
+    """One NodePool requirement (a node selector requirement over well-known labels).
+
+    Attributes
+    ----------
+    key : str
+        A key of :data:`KARPENTER_REQUIREMENT_KEYS`.
+    operator : {"In", "NotIn", "Exists", "DoesNotExist", "Gt", "Lt"}
+        As Kubernetes reads it; Gt and Lt compare integers.
+    values : tuple of str
+        The values (one integer for Gt and Lt).
+    """
+
+    key: str
+    operator: str
+    values: tuple[str, ...] = ()
+
+    def check(self) -> None:
+        """Raise :class:`PlanError` naming this object and the attribute at fault."""
+        _check(
+            self.key in KARPENTER_REQUIREMENT_KEYS,
+            f"requirement key {self.key!r} is not one cnisim selects on"
+            f"{_hint(self.key, set(KARPENTER_REQUIREMENT_KEYS))}",
+            self,
+            "key",
+        )
+        _check(
+            self.operator in _OPERATORS,
+            f"operator {self.operator!r} is not one of {', '.join(_OPERATORS)}",
+            self,
+            "operator",
+        )
+        if self.operator in ("Gt", "Lt"):
+            _check(
+                len(self.values) == 1 and self.values[0].lstrip("-").isdigit(),
+                f"{self.operator} takes one integer value, not {list(self.values)}",
+                self,
+                "values",
+            )
+        if self.operator in ("In", "NotIn"):
+            _check(bool(self.values), f"{self.operator} needs at least one value", self, "values")
+
+
+@dataclass(frozen=True)
+class NodePool:
+    """A Karpenter NodePool: which instances it may launch, how many, and its disruption.
+
+    Attributes
+    ----------
+    name : str
+        NodePool name (its nodes are reported under it).
+    node_class : str
+        ``nodeClassRef.name``: the EC2NodeClass of its nodes.
+    requirements : tuple of Requirement
+        All must hold for an instance type (and zone, capacity type) to be launched.
+    limit_cpu_millicores, limit_memory_mib : float
+        ``limits``: the pool's nodes' total capacity stays within them [millicores], [MiB].
+    consolidation_policy : {"WhenEmptyOrUnderutilized", "WhenEmpty"}
+        ``disruption.consolidationPolicy``.
+    consolidate_after_s : float
+        ``disruption.consolidateAfter`` [s].
+    budget_nodes_frac : float
+        ``disruption.budgets[0].nodes`` as a fraction of the pool's nodes [0, 1].
+    """
+
+    name: str
+    node_class: str = "default"
+    requirements: tuple[Requirement, ...] = ()
+    limit_cpu_millicores: float = math.inf
+    limit_memory_mib: float = math.inf
+    consolidation_policy: Literal["WhenEmptyOrUnderutilized", "WhenEmpty"] = (
+        "WhenEmptyOrUnderutilized"
+    )
+    consolidate_after_s: float = 0.0
+    budget_nodes_frac: float = 0.1
+
+    def check(self) -> None:
+        """Raise :class:`PlanError` naming this object and the attribute at fault."""
+        _check(bool(self.name), "a NodePool needs a name", self, "name")
+        for requirement in self.requirements:
+            requirement.check()
+        for attr in ("limit_cpu_millicores", "limit_memory_mib"):
+            value = getattr(self, attr)
+            _check(value > 0, f"limit {value:g} is not positive: raise it or drop it", self, attr)
+        _check(
+            self.consolidation_policy in ("WhenEmptyOrUnderutilized", "WhenEmpty"),
+            f"consolidationPolicy {self.consolidation_policy!r} is not WhenEmptyOrUnderutilized"
+            " or WhenEmpty",
+            self,
+            "consolidation_policy",
+        )
+        _check_seconds(self, "consolidate_after_s")
+        _check(
+            0.0 <= self.budget_nodes_frac <= 1.0,
+            f"budget {self.budget_nodes_frac:g} is not a fraction of nodes: write e.g. 10%",
+            self,
+            "budget_nodes_frac",
+        )
+
+
+@dataclass(frozen=True)
+class SubnetSelectorTerm:
+    """One EC2NodeClass ``subnetSelectorTerms`` entry: a subnet id, or tags that all match
+    (a tag value ``*`` matches any value). Terms are ORed."""
+
+    id: str | None = None
+    tags: Mapping[str, str] = field(default_factory=_frozen_map)
+
+    def __post_init__(self) -> None:
+        _freeze(self, "tags")
+
+    def check(self) -> None:
+        """Raise :class:`PlanError` naming this object and the attribute at fault."""
+        _check(
+            (self.id is None) != (not self.tags),
+            "a subnet selector term takes an id or tags (one of them)",
+            self,
+            "id",
+        )
+
+    def selects(self, subnet: Subnet) -> bool:
+        """Whether the term selects the subnet."""
+        if self.id is not None:
+            return subnet.id == self.id
+        return all(
+            key in subnet.tags and value in ("*", subnet.tags[key])
+            for key, value in self.tags.items()
+        )
+
+
+@dataclass(frozen=True)
+class EC2NodeClass:
+    """A Karpenter EC2NodeClass: its nodes' subnets and kubelet pod density.
+
+    Attributes
+    ----------
+    name : str
+        EC2NodeClass name.
+    subnet_selector_terms : tuple of SubnetSelectorTerm
+        Which VPC subnets its nodes launch into.
+    max_pods : int or None
+        ``kubelet.maxPods`` [pods]; None: the ENI-limited value of each type (Karpenter's
+        default, uncapped).
+    pods_per_core : int or None
+        ``kubelet.podsPerCore`` [pods per vCPU]; caps max pods at this x vCPUs.
+    """
+
+    name: str
+    subnet_selector_terms: tuple[SubnetSelectorTerm, ...]
+    max_pods: int | None = None
+    pods_per_core: int | None = None
+
+    def check(self) -> None:
+        """Raise :class:`PlanError` naming this object and the attribute at fault."""
+        _check(bool(self.name), "an EC2NodeClass needs a name", self, "name")
+        _check(
+            bool(self.subnet_selector_terms),
+            f"EC2NodeClass {self.name} has no subnetSelectorTerms: select subnets by tags or id",
+            self,
+            "subnet_selector_terms",
+        )
+        for term in self.subnet_selector_terms:
+            term.check()
+        if self.max_pods is not None:
+            _check_count(self, "max_pods", 1, MAX_PODS_PER_NODE_LIMIT)
+        if self.pods_per_core is not None:
+            _check_count(self, "pods_per_core", 1, MAX_PODS_PER_NODE_LIMIT)
+
+    def subnets(self, vpc: Vpc) -> tuple[str, ...]:
+        """The VPC subnets its selector terms select, in the VPC's order."""
+        return tuple(
+            s.id for s in vpc.subnets if any(t.selects(s) for t in self.subnet_selector_terms)
+        )
+
+
+@dataclass(frozen=True)
+class Karpenter:
+    """Karpenter as the cluster's provisioner, beside (or instead of) node groups.
+
+    Attributes
+    ----------
+    node_pools : tuple of NodePool
+        In the order Karpenter tries them.
+    node_classes : tuple of EC2NodeClass
+        The EC2NodeClasses the pools name.
+    prices_usd_per_hour : mapping of str to float
+        Instance type -> on-demand price [USD/h], over the shipped table.
+    batch_idle_s, batch_max_s : float
+        ``BATCH_IDLE_DURATION`` and ``BATCH_MAX_DURATION`` [s].
+    boot : BootTime
+        Launch-to-Ready time of its nodes.
+    """
+
+    node_pools: tuple[NodePool, ...]
+    node_classes: tuple[EC2NodeClass, ...]
+    prices_usd_per_hour: Mapping[str, float] = field(default_factory=dict)
+    batch_idle_s: float = 1.0
+    batch_max_s: float = 10.0
+    boot: BootTime = BootTime()
+
+    def __post_init__(self) -> None:
+        object.__setattr__(
+            self, "prices_usd_per_hour", MappingProxyType(dict(self.prices_usd_per_hour))
+        )
+
+    def check(self) -> None:
+        """Raise :class:`PlanError` naming this object and the attribute at fault."""
+        _check(bool(self.node_pools), "karpenter has no NodePool: add one", self, "node_pools")
+        classes = {node_class.name: node_class for node_class in self.node_classes}
+        _check(
+            len(classes) == len(self.node_classes),
+            "two EC2NodeClasses of one name: give each its own",
+            self,
+            "node_classes",
+        )
+        for node_class in self.node_classes:
+            node_class.check()
+        names: set[str] = set()
+        for pool in self.node_pools:
+            pool.check()
+            _check(
+                pool.name not in names,
+                f"NodePool {pool.name} twice: give each its own name",
+                pool,
+                "name",
+            )
+            names.add(pool.name)
+            _check(
+                pool.node_class in classes,
+                f"NodePool {pool.name} names EC2NodeClass {pool.node_class}, which karpenter"
+                f" does not have{_hint(pool.node_class, set(classes))}",
+                pool,
+                "node_class",
+            )
+        for instance_type, price in self.prices_usd_per_hour.items():
+            _check(
+                math.isfinite(price) and price > 0,
+                f"price {price:g} of {instance_type} is not a positive number of USD per hour",
+                self,
+                "prices_usd_per_hour",
+            )
+        _check_seconds(self, "batch_idle_s", positive=True)
+        _check_seconds(self, "batch_max_s", positive=True)
+        _check(
+            self.batch_idle_s <= self.batch_max_s,
+            f"batchIdleDuration {self.batch_idle_s:g} s is above batchMaxDuration"
+            f" {self.batch_max_s:g} s: keep it at or below",
+            self,
+            "batch_idle_s",
+        )
+        self.boot.check()
+
+    def check_subnets(self, vpc: Vpc) -> None:
+        """Raise :class:`PlanError` for a subnet selector that selects nothing in ``vpc``."""
+        for node_class in self.node_classes:
+            for term in node_class.subnet_selector_terms:
+                _check(
+                    term.id is None or any(s.id == term.id for s in vpc.subnets),
+                    f"EC2NodeClass {node_class.name} selects subnet {term.id}, which the VPC does"
+                    " not have",
+                    term,
+                    "id",
+                )
+            _check(
+                bool(node_class.subnets(vpc)),
+                f"EC2NodeClass {node_class.name}'s subnetSelectorTerms select no subnet of the"
+                " VPC: tag the subnets or name them by id",
+                node_class,
+                "subnet_selector_terms",
+            )
+
+    def node_class(self, name: str) -> EC2NodeClass:
+        """The EC2NodeClass of a name."""
+        return next(c for c in self.node_classes if c.name == name)
+
+
 @dataclass(frozen=True)
 class Plan:
     """A cluster to simulate.
@@ -1396,6 +1741,10 @@ class Plan:
         load balancers of LoadBalancer Services come from the workloads).
     control_plane : ControlPlane or None
         The EKS control plane's ENIs; None: not modelled.
+    events : tuple of UpgradeEvent
+        Version updates scheduled in the run.
+    karpenter : Karpenter or None
+        Karpenter's NodePools and EC2NodeClasses; None: no Karpenter.
 
     Raises
     ------
@@ -1423,6 +1772,8 @@ class Plan:
     holders: tuple[AddressHolder, ...] = ()
     control_plane: ControlPlane | None = None
     autoscaler: Autoscaler = Autoscaler()
+    events: tuple[UpgradeEvent, ...] = ()
+    karpenter: Karpenter | None = None
 
     def __post_init__(self) -> None:
         # Every Plan is checked whole; its parts can be built freely and checked on their own.
@@ -1501,6 +1852,29 @@ class Plan:
                         group,
                         "subnets",
                     )
+        self._check_events(names)
+        if self.karpenter is not None:
+            self.karpenter.check()
+            self.karpenter.check_subnets(self.vpc)
+
+    def _check_events(self, group_names: set[str]) -> None:
+        managed = {group.name for group in self.node_groups if group.managed}
+        for event in self.events:
+            event.check()
+            name = event.node_group
+            _check(
+                name is None or name in group_names,
+                f"upgrade names node group {name}, which the plan does not have"
+                f"{_hint(name or '', group_names)}",
+                event,
+                "upgrade",
+            )
+            _check(
+                name is None or name in managed,
+                f"node group {name} is self-managed: EKS updates managed node groups only",
+                event,
+                "upgrade",
+            )
 
     def cluster_subnets(self) -> tuple[str, ...]:
         """The EKS cluster's subnets: the control plane's, else every node group's (VPC order)."""

@@ -88,10 +88,11 @@ def plot_wait_distribution(ax: Axes, result: SimulationResult) -> Axes:
 
 
 def plot_nodes_per_group(ax: Axes, result: SimulationResult) -> Axes:
-    """Nodes running per node group over time (solid) and those Ready (dotted)."""
+    """Nodes running per node group (and Karpenter NodePool) over time (solid) and those
+    Ready (dotted)."""
     hours = result.sample_s / _HOUR_S
-    for g, group in enumerate(result.plan.node_groups):
-        (line,) = ax.plot(hours, result.n_nodes_by_group[:, g], label=group.name)
+    for g, name in enumerate(result.group_names):
+        (line,) = ax.plot(hours, result.n_nodes_by_group[:, g], label=name)
         ax.plot(hours, result.n_ready_by_group[:, g], color=line.get_color(), linestyle=":")
     ax.set_xlabel("time [h]")
     ax.set_ylabel("nodes")

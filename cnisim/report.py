@@ -12,6 +12,11 @@ Meanings (the plan reference, ``docs/plan-reference.md``, repeats them):
   ``exhausted_at_s`` is exact: the simulated time of the first request in that subnet refused
   with InsufficientFreeAddressesInSubnet, even if a smaller retry then succeeded (null if never),
   ``prefix_exhausted_at_s`` the same for InsufficientCidrBlocks.
+- ``upgrades[]``: each scheduled version update; per subnet ``n_peak_used_ips`` and
+  ``n_min_free_ips`` are read at every tick of the update (exact, unlike the samples),
+  ``n_refused`` the requests refused with InsufficientFreeAddressesInSubnet meanwhile,
+  ``ran_out`` the subnets that had no free address or refused a request then.
+- ``karpenter``: null without Karpenter; its NodePools are also rows of ``node_groups``.
 - ``node_groups[].idle_ips_per_node_mean``: node-time-weighted mean over the group's nodes, from
   ipamd's start on each to its end, of addresses ipamd holds for pods (cooling ones included)
   minus those assigned to pods (node samples every ``run.sampleEvery``);
@@ -70,10 +75,12 @@ from cnisim.sim.holders import (
     HoldersSummary,
 )
 from cnisim.sim.hpa import HpaSummary
+from cnisim.sim.karpenter import KarpenterSummary
 from cnisim.sim.records import POD_OUTCOMES
 from cnisim.sim.replicas import ReplicaScheduleSummary
 from cnisim.sim.rollouts import DeploymentSummary
 from cnisim.sim.scenario_result import SimulationResult
+from cnisim.sim.upgrades import UpgradeSummary
 
 __all__ = ["AWS_RESERVED_IPS_PER_SUBNET", "format_summary", "report_html", "summarize"]
 
@@ -117,7 +124,7 @@ def _node_groups(result: SimulationResult) -> list[dict[str, Any]]:
     idle = sim.samples["ips_held"] - sim.samples["ips_assigned"]
     sample_group = result.node_group[sim.sample_node] if sim.sample_node.size else sim.sample_node
     rows = []
-    for g, group in enumerate(result.plan.node_groups):
+    for g, name in enumerate(result.group_names):
         mine = result.node_group == g
         n_nodes = result.n_nodes_by_group[:, g]
         n_ready = result.n_ready_by_group[:, g]
@@ -127,7 +134,7 @@ def _node_groups(result: SimulationResult) -> list[dict[str, Any]]:
         idle_g = idle[sample_group == g]
         rows.append(
             {
-                "name": group.name,
+                "name": name,
                 "instance_types": sorted(set(result.node_instance_type[mine].tolist())),
                 "n_nodes_launched": int(mine.sum()),
                 "n_nodes_min": int(n_nodes.min()) if n_nodes.size else 0,
@@ -152,6 +159,87 @@ def _node_groups(result: SimulationResult) -> list[dict[str, Any]]:
             }
         )
     return rows
+
+
+def _upgrades(result: SimulationResult) -> list[dict[str, Any]]:
+    """Each version update the plan scheduled: its nodes, and its peak per subnet."""
+    rows = []
+    for summary in result.controllers.values():
+        if not isinstance(summary, UpgradeSummary):
+            continue
+        rows.append(
+            {
+                "upgrade": summary.upgrade,
+                "start_s": summary.start_s,
+                "end_s": _num(summary.end_s),
+                "n_surge_nodes": summary.n_surge_nodes,
+                "n_replaced_nodes": summary.n_replaced_nodes,
+                "subnets": [
+                    {
+                        "id": subnet_id,
+                        "n_peak_used_ips": peak,
+                        "n_min_free_ips": least,
+                        "n_free_ips_before": before,
+                        "n_refused": refused,
+                    }
+                    for subnet_id, peak, least, before, refused in zip(
+                        summary.subnet_ids,
+                        summary.n_peak_used_ips,
+                        summary.n_min_free_ips,
+                        summary.n_free_ips_before,
+                        summary.n_refused,
+                        strict=True,
+                    )
+                ],
+                "ran_out": list(summary.ran_out),
+                "failure": summary.failure,
+            }
+        )
+    return rows
+
+
+def _karpenter(result: SimulationResult) -> dict[str, Any] | None:
+    """What Karpenter launched, refused and consolidated; None without Karpenter."""
+    summary = result.controllers.get("karpenter")
+    if not isinstance(summary, KarpenterSummary):
+        return None
+    return {
+        "node_pools": [
+            {"name": name, "n_nodes_launched": n}
+            for name, n in zip(summary.node_pools, summary.n_nodes_launched, strict=True)
+        ],
+        "n_batches": summary.n_batches,
+        "refused": [{"time_s": t, "subnet": subnet} for t, subnet in summary.refused],
+        "n_registration_timeouts": summary.n_registration_timeouts,
+        "n_pods_over_limits": summary.n_pods_over_limits,
+        "n_consolidated": summary.n_consolidated,
+        "n_replaced": summary.n_replaced,
+    }
+
+
+def _karpenter_findings(karpenter: Mapping[str, Any] | None) -> list[str]:
+    if karpenter is None:
+        return []
+    out = []
+    refused = Counter(row["subnet"] for row in karpenter["refused"])
+    for subnet, n in refused.items():
+        first = min(row["time_s"] for row in karpenter["refused"] if row["subnet"] == subnet)
+        out.append(
+            f"Karpenter's launches into subnet {subnet} were refused {n:,} times from "
+            f"{_when(first)} (InsufficientFreeAddressesInSubnet): it skips the subnet 3 min "
+            "each time"
+        )
+    if karpenter["n_registration_timeouts"]:
+        out.append(
+            f"{karpenter['n_registration_timeouts']:,} Karpenter nodes were not Ready 15 min "
+            "after launch and were terminated (no address for ipamd in their subnet?)"
+        )
+    if karpenter["n_pods_over_limits"]:
+        out.append(
+            f"Karpenter's NodePool limits left up to {karpenter['n_pods_over_limits']:,} pods "
+            "Pending (the most in one batch)"
+        )
+    return out
 
 
 def _percentile(values: np.ndarray, q: float) -> float | None:
@@ -360,6 +448,7 @@ def _findings(
     subnets: list[dict[str, Any]],
     pods: Mapping[str, Any],
     deployments: Sequence[Mapping[str, Any]],
+    upgrades: list[dict[str, Any]],
 ) -> list[str]:
     """What went wrong, in words: subnets that ran out, nodes that never became Ready, and why
     pods waited or stayed Pending."""
@@ -371,12 +460,11 @@ def _findings(
             & np.isnan(sim.node_ready_s)
             & ~sim.node_launch_failed
         )
-        for g, group in enumerate(result.plan.node_groups):
+        for g, name in enumerate(result.group_names):
             n = int(np.count_nonzero(stuck & (result.node_group == g)))
             if n:
                 out.append(
-                    f"{n:,} nodes of group {group.name} never became Ready: ipamd got no "
-                    "address for them"
+                    f"{n:,} nodes of group {name} never became Ready: ipamd got no address for them"
                 )
     for row in subnets:
         if row["exhausted_at_s"] is not None:
@@ -389,6 +477,16 @@ def _findings(
                 f"subnet {row['id']} had no aligned /28 left at "
                 f"{_when(row['prefix_exhausted_at_s'])} with {row['n_min_free_ips']:,} "
                 "addresses still free at its lowest (InsufficientCidrBlocks: fragmented)"
+            )
+    for row in upgrades:
+        for subnet_id in row["ran_out"]:
+            out.append(
+                f"subnet {subnet_id} ran out of addresses during the update of {row['upgrade']} "
+                f"at {_when(row['start_s'])}"
+            )
+        if row["failure"]:
+            out.append(
+                f"the update of {row['upgrade']} at {_when(row['start_s'])}: {row['failure']}"
             )
     failed = pods["failed_ip_adds_by_reason"]
     if failed.get("no_ip_throttled"):
@@ -464,6 +562,8 @@ def summarize(result: SimulationResult) -> dict[str, Any]:
     holders = _holders(result)
     deployments = _deployments(result)
     exhausted = [row for row in subnets if row["exhausted_at_s"] is not None]
+    upgrades = _upgrades(result)
+    karpenter = _karpenter(result)
     return {
         "meta": {
             "cnisim_version": __version__,
@@ -482,8 +582,11 @@ def summarize(result: SimulationResult) -> dict[str, Any]:
         **holders,
         "deployments": deployments,
         "any_subnet_exhausted": bool(exhausted),
-        "findings": _findings(result, subnets, pods, deployments)
-        + _holder_findings(result, subnets, holders),
+        "upgrades": upgrades,
+        "karpenter": karpenter,
+        "findings": _findings(result, subnets, pods, deployments, upgrades)
+        + _holder_findings(result, subnets, holders)
+        + _karpenter_findings(karpenter),
         "notes": list(plan.notes) + list(result.notes),
     }
 
@@ -626,6 +729,17 @@ def format_summary(summary: Mapping[str, Any]) -> str:
                 ("n_failed_scale_ups", "failed_scale_ups"),
             ],
         )
+    lines += _upgrade_lines(summary["upgrades"])
+    karpenter = summary["karpenter"]
+    if karpenter is not None:
+        pools = ", ".join(f"{p['name']} {p['n_nodes_launched']:,}" for p in karpenter["node_pools"])
+        lines += [
+            "",
+            f"karpenter: nodes launched {pools}; {karpenter['n_batches']:,} batches; "
+            f"{len(karpenter['refused']):,} launches refused for addresses; "
+            f"{karpenter['n_consolidated']:,} nodes consolidated "
+            f"({karpenter['n_replaced']:,} replaced)",
+        ]
     lines += [f"finding: {finding}" for finding in summary["findings"]]
     lines += [f"note: {note}" for note in summary["notes"]]
     return "\n".join(lines)
@@ -661,6 +775,41 @@ def _deployment_lines(deployments: Sequence[Mapping[str, Any]]) -> list[str]:
                 f"{max(counts):,}, {deployment['n_replicas_at_end']:,} at the end"
             )
     return ["", *lines] if lines else []
+
+
+def _upgrade_lines(upgrades: Sequence[Mapping[str, Any]]) -> list[str]:
+    """The updates table: per update, the subnets whose use it raised."""
+    rows = [
+        {
+            "upgrade": row["upgrade"],
+            "start": _when(row["start_s"]),
+            "end": _when(row["end_s"]),
+            "surge": row["n_surge_nodes"],
+            "replaced": row["n_replaced_nodes"],
+            **subnet,
+        }
+        for row in upgrades
+        for subnet in row["subnets"]
+        if subnet["n_min_free_ips"] < subnet["n_free_ips_before"]
+    ]
+    if not rows:
+        return []
+    table = _table(
+        rows,
+        [
+            ("upgrade", "upgrade"),
+            ("start", "start"),
+            ("end", "end"),
+            ("surge", "surge_nodes"),
+            ("replaced", "replaced_nodes"),
+            ("id", "subnet"),
+            ("n_free_ips_before", "free_before"),
+            ("n_peak_used_ips", "peak_used"),
+            ("n_min_free_ips", "least_free"),
+            ("n_refused", "refused"),
+        ],
+    )
+    return ["", "upgrades (subnets whose use rose during each)", *table]
 
 
 def report_html(summary: Mapping[str, Any], plots_png: Mapping[str, bytes]) -> str:

@@ -47,7 +47,10 @@ def _with_ipamd_notes(plan: Plan, registry: Registry) -> Plan:
 
 
 def load_plan(
-    path: Path | str, workload_files: Sequence[Path | str] = (), catalog: Catalog | None = None
+    path: Path | str,
+    workload_files: Sequence[Path | str] = (),
+    catalog: Catalog | None = None,
+    karpenter_files: Sequence[Path | str] = (),
 ) -> Plan:
     """Read a plan file or an eksctl ClusterConfig, plus workload files, into a checked Plan.
 
@@ -61,6 +64,9 @@ def load_plan(
     catalog : Catalog, optional
         Instance table to check the node groups' instance types against
         (:func:`cnisim.catalog.load_catalog`); None skips that check.
+    karpenter_files : sequence of Path or str
+        Karpenter NodePool and EC2NodeClass manifests (``--karpenter FILE``), added to the
+        plan's ``karpenter`` (:func:`cnisim.io.karpenter.read_manifests`).
 
     Returns
     -------
@@ -81,6 +87,8 @@ def load_plan(
         plan, registry = plan_from_cluster_config(document, source, sha256)
     else:
         plan, registry = plan_from_yaml(document, source, sha256)
+    if karpenter_files:
+        plan = _with_karpenter(plan, karpenter_files, registry)
     plan = _with_ipamd_notes(plan, registry)
     if catalog is not None:
         try:
@@ -89,6 +97,22 @@ def load_plan(
             raise registry.locate(exc) from None
     extra = tuple(w for file in workload_files for w in load_workloads(file))
     return replace(plan, workloads=(*plan.workloads, *extra)) if extra else plan
+
+
+def _with_karpenter(plan: Plan, files: Sequence[Path | str], registry: Registry) -> Plan:
+    """The plan with the NodePools and EC2NodeClasses of manifest files added."""
+    from cnisim.io.karpenter import read_manifests
+    from cnisim.plan import Karpenter
+
+    karpenter = plan.karpenter or Karpenter((), ())
+    pools, classes = karpenter.node_pools, karpenter.node_classes
+    for file in files:
+        more_pools, more_classes = read_manifests(file, registry)
+        pools, classes = pools + more_pools, classes + more_classes
+    try:
+        return replace(plan, karpenter=replace(karpenter, node_pools=pools, node_classes=classes))
+    except PlanError as exc:
+        raise registry.locate(exc) from None
 
 
 def load_workloads(path: Path | str) -> tuple[Workload, ...]:

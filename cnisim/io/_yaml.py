@@ -86,6 +86,25 @@ def parse_yaml(text: str, source: str) -> Any:
     PlanError
         A YAML syntax error, a duplicate key or more than one document, with the line.
     """
+    documents = parse_yaml_documents(text, source)
+    if not documents or documents == [None]:
+        raise PlanError(f"{source}: is empty: write a plan (apiVersion: cnisim/v1, kind: Plan)")
+    if len(documents) != 1:
+        raise PlanError(
+            f"{source}: holds {len(documents)} YAML documents: a plan file holds exactly one"
+        )
+    return documents[0]
+
+
+def parse_yaml_documents(text: str, source: str) -> list[Any]:
+    """Parse every document of a multi-document YAML stream (Kubernetes manifests), as
+    :func:`parse_yaml` parses one.
+
+    Raises
+    ------
+    PlanError
+        A YAML syntax error or a duplicate key, with the line.
+    """
     try:
         documents = list(yaml.load_all(text, Loader=_LineLoader))
     except _DuplicateKey as exc:
@@ -99,13 +118,7 @@ def parse_yaml(text: str, source: str) -> Any:
         raise PlanError(f"{source}{line}: not valid YAML: {exc.problem or exc.context}") from None
     except yaml.YAMLError as exc:
         raise PlanError(f"{source}: not valid YAML: {exc}") from None
-    if not documents or documents == [None]:
-        raise PlanError(f"{source}: is empty: write a plan (apiVersion: cnisim/v1, kind: Plan)")
-    if len(documents) != 1:
-        raise PlanError(
-            f"{source}: holds {len(documents)} YAML documents: a plan file holds exactly one"
-        )
-    return documents[0]
+    return documents
 
 
 def read_source(path: Path | str) -> tuple[str, str]:

@@ -16,6 +16,7 @@ from __future__ import annotations
 
 from collections.abc import Callable
 from dataclasses import dataclass
+from pathlib import Path
 from typing import Any, cast
 
 from cnisim.io._yaml import (
@@ -49,13 +50,17 @@ from cnisim.plan import (
     DaemonSet,
     Deployment,
     Diurnal,
+    EC2NodeClass,
     FargateProfile,
     FargateSelector,
     Hpa,
     JobStream,
+    Karpenter,
     Lifetime,
     NodeGroup,
+    NodePool,
     Plan,
+    Requirement,
     Resources,
     RollingUpdate,
     Run,
@@ -63,6 +68,8 @@ from cnisim.plan import (
     Service,
     Steps,
     Subnet,
+    SubnetSelectorTerm,
+    UpgradeEvent,
     Vpc,
     Workload,
     region_of_zone,
@@ -139,6 +146,13 @@ def _enum(*options: str) -> Converter:
         return text
 
     return convert
+
+
+def _percent(value: Any, where: Where) -> float:
+    text = as_str(value, where).strip()
+    if not (text.endswith("%") and text[:-1].isdigit()):
+        raise where.error(f"{text!r} is not a percentage of nodes: write e.g. 10%")
+    return int(text[:-1]) / 100.0
 
 
 def _per_minute_to_per_s(value: Any, where: Where) -> float:
@@ -219,6 +233,14 @@ SECTIONS: dict[str, Section] = {
                     "The EKS control plane's ENIs: see `controlPlane`.",
                 ),
                 Field("autoscaler", "mapping", "{}", "", "See `autoscaler`."),
+                Field("events", "list", "[]", "", "Scheduled version updates: see `events[]`."),
+                Field(
+                    "karpenter",
+                    "mapping",
+                    "none",
+                    "",
+                    "Karpenter as a provisioner: see `karpenter`.",
+                ),
             ),
         ),
         Section(
@@ -1262,6 +1284,224 @@ SECTIONS: dict[str, Section] = {
                 ),
             ),
         ),
+        Section(
+            "karpenter",
+            "Karpenter: NodePools and EC2NodeClasses, written here or in a manifest file.",
+            (
+                Field(
+                    "manifests",
+                    "path",
+                    "none",
+                    "",
+                    "A multi-document YAML file of karpenter.sh/v1 NodePools and"
+                    " karpenter.k8s.aws/v1 EC2NodeClasses, relative to the plan (also"
+                    " `cnisim simulate --karpenter FILE`); added to the lists below.",
+                ),
+                Field("nodePools", "list", "[]", "", "See `karpenter.nodePools[]`."),
+                Field("nodeClasses", "list", "[]", "", "See `karpenter.nodeClasses[]`."),
+                Field(
+                    "prices",
+                    "mapping type -> USD per hour",
+                    "Karpenter's on-demand table",
+                    "karpenter-provider-aws zz_generated.pricing_aws.go (data/"
+                    "karpenter-on-demand-prices.tsv: its commit and date)",
+                    "On-demand prices over the shipped us-east-1 table.",
+                ),
+                Field(
+                    "batchIdleDuration",
+                    "duration",
+                    "1s",
+                    f"{_CM} sec. 4 (BATCH_IDLE_DURATION)",
+                    "A batch of pending pods closes after this long without a new one.",
+                    "batch_idle_s",
+                    as_duration_s,
+                ),
+                Field(
+                    "batchMaxDuration",
+                    "duration",
+                    "10s",
+                    f"{_CM} sec. 4 (BATCH_MAX_DURATION)",
+                    "A batch closes this long after it opened at the latest.",
+                    "batch_max_s",
+                    as_duration_s,
+                ),
+                Field("bootTime", "mapping", "{}", "", "See `nodeGroups[].bootTime`."),
+            ),
+        ),
+        Section(
+            "karpenter.nodePools[]",
+            "A NodePool (karpenter.sh/v1 `spec`, flattened).",
+            (
+                Field(
+                    "name",
+                    "string",
+                    "required",
+                    "",
+                    "Its nodes are reported under it.",
+                    "name",
+                    as_str,
+                ),
+                Field(
+                    "nodeClassRef",
+                    "string",
+                    "default",
+                    "",
+                    "The EC2NodeClass name.",
+                    "node_class",
+                    as_str,
+                ),
+                Field(
+                    "requirements", "list", "[]", "", "See `karpenter.nodePools[].requirements[]`."
+                ),
+                Field("limits", "mapping", "none", "", "See `karpenter.nodePools[].limits`."),
+                Field("disruption", "mapping", "{}", "", "See `karpenter.nodePools[].disruption`."),
+            ),
+        ),
+        Section(
+            "karpenter.nodePools[].requirements[]",
+            "A requirement over the catalog: instance-category (c, m, ...), -family, -cpu,"
+            " -memory [MiB], -generation, kubernetes.io/arch, topology.kubernetes.io/zone,"
+            " karpenter.sh/capacity-type, node.kubernetes.io/instance-type.",
+            (
+                Field("key", "string", "required", "", "A well-known label.", "key", as_str),
+                Field(
+                    "operator",
+                    "In, NotIn, Exists, DoesNotExist, Gt or Lt",
+                    "required",
+                    "",
+                    "",
+                    "operator",
+                    as_str,
+                ),
+                Field("values", "list of strings", "[]", "", "", "values", as_str_list),
+            ),
+        ),
+        Section(
+            "karpenter.nodePools[].limits",
+            "The pool's total node capacity.",
+            (
+                Field(
+                    "cpu",
+                    "CPU quantity",
+                    "none",
+                    "",
+                    "vCPUs.",
+                    "limit_cpu_millicores",
+                    as_cpu_millicores,
+                ),
+                Field(
+                    "memory", "memory quantity", "none", "", "", "limit_memory_mib", as_memory_mib
+                ),
+            ),
+        ),
+        Section(
+            "karpenter.nodePools[].disruption",
+            "Consolidation.",
+            (
+                Field(
+                    "consolidationPolicy",
+                    "WhenEmptyOrUnderutilized or WhenEmpty",
+                    "WhenEmptyOrUnderutilized",
+                    f"{_CM} sec. 4 (karpenter.sh/v1 default)",
+                    "",
+                    "consolidation_policy",
+                    _enum("WhenEmptyOrUnderutilized", "WhenEmpty"),
+                ),
+                Field(
+                    "consolidateAfter",
+                    "duration",
+                    "0s",
+                    f"{_CM} sec. 4",
+                    "How long a node stays empty or underutilized before it goes.",
+                    "consolidate_after_s",
+                    as_duration_s,
+                ),
+                Field(
+                    "budget",
+                    "percentage of nodes",
+                    "10%",
+                    f"{_CM} sec. 4 (karpenter.sh/v1 default budget)",
+                    "Nodes disrupted at a time (budgets[0].nodes).",
+                    "budget_nodes_frac",
+                    _percent,
+                ),
+            ),
+        ),
+        Section(
+            "karpenter.nodeClasses[]",
+            "An EC2NodeClass (karpenter.k8s.aws/v1 `spec`, flattened).",
+            (
+                Field("name", "string", "required", "", "", "name", as_str),
+                Field(
+                    "subnetSelectorTerms",
+                    "list",
+                    "required",
+                    "",
+                    "See `karpenter.nodeClasses[].subnetSelectorTerms[]`; terms are ORed.",
+                ),
+                Field("kubelet", "mapping", "{}", "", "See `karpenter.nodeClasses[].kubelet`."),
+            ),
+        ),
+        Section(
+            "karpenter.nodeClasses[].subnetSelectorTerms[]",
+            "One term: a subnet id, or tags that all match (`*` matches any value).",
+            (
+                Field("id", "subnet id", "none", "", "", "id", as_str),
+                Field("tags", "mapping of strings", "{}", "", "", "tags", as_str_map),
+            ),
+        ),
+        Section(
+            "karpenter.nodeClasses[].kubelet",
+            "Pod density of the class's nodes.",
+            (
+                Field(
+                    "maxPods",
+                    "integer [pods]",
+                    "the type's ENI-limited value, uncapped",
+                    "max-pods.md (Karpenter)",
+                    "",
+                    "max_pods",
+                    as_int,
+                ),
+                Field(
+                    "podsPerCore",
+                    "integer [pods]",
+                    "none",
+                    "",
+                    "Max pods at most this x vCPUs.",
+                    "pods_per_core",
+                    as_int,
+                ),
+            ),
+        ),
+        Section(
+            "events[]",
+            "A version update at a time of the run: `{at: 2h, upgrade: nodeGroup/general}` or"
+            " `{at: 3h, upgrade: cluster}`.",
+            (
+                Field("at", "duration", "required", "", "When it starts.", "at_s", as_duration_s),
+                Field(
+                    "upgrade",
+                    "nodeGroup/<name> or cluster",
+                    "required",
+                    "",
+                    "A managed node group's update (surge of max(2 x its zones,"
+                    " maxUnavailable) nodes, then maxUnavailable old nodes drained at a time) or"
+                    " the control plane's (two new ENIs in the private subnets beside the old).",
+                    "upgrade",
+                    as_str,
+                ),
+                Field(
+                    "duration",
+                    "duration",
+                    "10m",
+                    "cnisim (AWS publishes no figure)",
+                    "Cluster updates: how long the new control-plane ENIs stand beside the old.",
+                    "duration_s",
+                    as_duration_s,
+                ),
+            ),
+        ),
     )
 }
 
@@ -1359,38 +1599,22 @@ def _subnet_list(reader: _Reader, default: tuple[str, ...] | None) -> None:
         reader.kwargs["subnets"] = default
 
 
-def _items(reader: _Reader, key: str) -> list[tuple[Any, Where]]:
-    where = reader.at(key)
-    items = as_list(reader.raw(key), where)
-    return [(item, where.item(items, i)) for i, item in enumerate(items)]
-
-
-def _fargate_profile(value: Any, where: Where, registry: Registry, vpc: Vpc) -> FargateProfile:
-    reader = _Reader(value, where, "fargateProfiles[]", registry)
+def _fargate_profile(reader: _Reader, vpc: Vpc) -> FargateProfile:
     reader.require("selectors")
     section = "fargateProfiles[].selectors[]"
-    selectors = tuple(
-        _Reader(item, at, section, registry).build(FargateSelector)
-        for item, at in _items(reader, "selectors")
-    )
+    selectors = tuple(r.build(FargateSelector) for r in _items(reader, "selectors", section))
     reader.put("selectors", "selectors", selectors)
     _subnet_list(reader, tuple(s.id for s in vpc.subnets if not s.public))
     return cast(FargateProfile, reader.build(FargateProfile))
 
 
-def _holder(
-    value: Any, where: Where, registry: Registry, vpc: Vpc, section: str, kind: str | None
-) -> AddressHolder:
-    reader = _Reader(value, where, section, registry)
+def _holder(reader: _Reader, vpc: Vpc, kind: str | None) -> AddressHolder:
     if kind is not None:
         reader.kwargs["kind"] = kind
     elif "kind" not in reader.kwargs:
-        raise where.error("needs 'type': alb or nlb")
+        raise reader.where.error("needs 'type': alb or nlb")
     if reader.has("scaling"):
-        steps = tuple(
-            _Reader(item, at, "loadBalancers[].scaling[]", registry).build(dict)
-            for item, at in _items(reader, "scaling")
-        )
+        steps = tuple(r.build(dict) for r in _items(reader, "scaling", "loadBalancers[].scaling[]"))
         reader.put("scaling", "scaling", tuple((step["at_s"], step["n"]) for step in steps))
     _subnet_list(reader, None if kind == "nat-gateway" else vpc.load_balancer_subnets())
     return cast(AddressHolder, reader.build(AddressHolder))
@@ -1403,11 +1627,7 @@ def _holders(reader: _Reader, vpc: Vpc) -> tuple[AddressHolder, ...]:
         ("vpcEndpoints", "vpc-endpoint"),
         ("natGateways", "nat-gateway"),
     ):
-        if reader.has(key):
-            holders.extend(
-                _holder(item, at, reader.registry, vpc, f"{key}[]", kind)
-                for item, at in _items(reader, key)
-            )
+        holders.extend(_holder(r, vpc, kind) for r in _items(reader, key, f"{key}[]"))
     return tuple(holders)
 
 
@@ -1572,6 +1792,89 @@ def _coredns(value: Any, where: Where, registry: Registry) -> Deployment | None:
     return cast(Deployment, coredns)
 
 
+def _items(reader: _Reader, key: str, section: str) -> list[_Reader]:
+    """The readers of the mappings of the list under ``key``."""
+    if not reader.has(key):
+        return []
+    where = reader.at(key)
+    items = as_list(reader.raw(key), where)
+    return [
+        _Reader(item, where.item(items, i), section, reader.registry)
+        for i, item in enumerate(items)
+    ]
+
+
+def _node_pool(reader: _Reader) -> NodePool:
+    section = "karpenter.nodePools[]"
+    requirements = tuple(
+        r.build(Requirement) for r in _items(reader, "requirements", f"{section}.requirements[]")
+    )
+    reader.put("requirements", "requirements", requirements)
+    for key in ("limits", "disruption"):
+        if reader.has(key):
+            child = reader.child(key, f"{section}.{key}")
+            reader.kwargs.update(child.kwargs)
+            reader.attrs.update(child.attrs)
+    return cast(NodePool, reader.build(NodePool))
+
+
+def _node_class(reader: _Reader) -> EC2NodeClass:
+    section = "karpenter.nodeClasses[]"
+    reader.require("subnetSelectorTerms")
+    terms = tuple(
+        t.build(SubnetSelectorTerm)
+        for t in _items(reader, "subnetSelectorTerms", f"{section}.subnetSelectorTerms[]")
+    )
+    reader.put("subnet_selector_terms", "subnetSelectorTerms", terms)
+    if reader.has("kubelet"):
+        kubelet = reader.child("kubelet", f"{section}.kubelet")
+        reader.kwargs.update(kubelet.kwargs)
+        reader.attrs.update(kubelet.attrs)
+    return cast(EC2NodeClass, reader.build(EC2NodeClass))
+
+
+def _karpenter(
+    reader: _Reader, manifests: tuple[tuple[NodePool, ...], tuple[EC2NodeClass, ...]]
+) -> Karpenter:
+    """The ``karpenter:`` section, with the NodePools and EC2NodeClasses of manifest files."""
+    pools = tuple(_node_pool(r) for r in _items(reader, "nodePools", "karpenter.nodePools[]"))
+    classes = tuple(
+        _node_class(r) for r in _items(reader, "nodeClasses", "karpenter.nodeClasses[]")
+    )
+    reader.put(
+        "node_pools", "nodePools" if reader.has("nodePools") else "manifests", pools + manifests[0]
+    )
+    reader.put(
+        "node_classes",
+        "nodeClasses" if reader.has("nodeClasses") else "manifests",
+        classes + manifests[1],
+    )
+    if reader.has("prices"):
+        where = reader.at("prices")
+        prices = as_map(reader.raw("prices"), where)
+        reader.put(
+            "prices_usd_per_hour",
+            "prices",
+            {str(k): as_float(v, where.key(prices, k)) for k, v in prices.items()},
+        )
+    if reader.has("bootTime"):
+        reader.put(
+            "boot", "bootTime", reader.child("bootTime", "nodeGroups[].bootTime").build(BootTime)
+        )
+    return cast(Karpenter, reader.build(Karpenter))
+
+
+def _events(items: Any, where: Where, registry: Registry) -> tuple[UpgradeEvent, ...]:
+    events = as_list(items, where)
+    return tuple(
+        cast(
+            UpgradeEvent,
+            _Reader(item, where.item(events, i), "events[]", registry).build(UpgradeEvent),
+        )
+        for i, item in enumerate(events)
+    )
+
+
 def check_header(document: Any, where: Where, kinds: tuple[str, ...]) -> YamlMap:
     """The top-level mapping, once its ``apiVersion`` and ``kind`` are ones cnisim reads."""
     mapping = as_map(document, where)
@@ -1651,8 +1954,7 @@ def plan_from_yaml(document: Any, source: str, sha256: str = "") -> tuple[Plan, 
         reader.put("run", "run", reader.child("run", "run").build(Run))
     if reader.has("fargateProfiles"):
         profiles = tuple(
-            _fargate_profile(item, at, registry, vpc)
-            for item, at in _items(reader, "fargateProfiles")
+            _fargate_profile(r, vpc) for r in _items(reader, "fargateProfiles", "fargateProfiles[]")
         )
         reader.put("fargate_profiles", "fargateProfiles", profiles)
     holders = _holders(reader, vpc)
@@ -1666,5 +1968,16 @@ def plan_from_yaml(document: Any, source: str, sha256: str = "") -> tuple[Plan, 
     if reader.has("autoscaler"):
         autoscaler = reader.child("autoscaler", "autoscaler").build(Autoscaler)
         reader.put("autoscaler", "autoscaler", autoscaler)
+    if reader.has("karpenter"):
+        karpenter = reader.child("karpenter", "karpenter")
+        manifests: tuple[tuple[NodePool, ...], tuple[EC2NodeClass, ...]] = ((), ())
+        if karpenter.has("manifests"):
+            from cnisim.io.karpenter import read_manifests
+
+            name = as_str(karpenter.raw("manifests"), karpenter.at("manifests"))
+            manifests = read_manifests(Path(source).parent / name, registry)
+        reader.put("karpenter", "karpenter", _karpenter(karpenter, manifests))
+    if reader.has("events"):
+        reader.put("events", "events", _events(reader.raw("events"), reader.at("events"), registry))
     plan = cast(Plan, reader.build(Plan, source=source, sha256=sha256))
     return plan, registry

@@ -377,6 +377,7 @@ class AutoScalingGroup:
         for subnet_id in group.subnets:
             self._subnets_by_az.setdefault(az_of[subnet_id], []).append(subnet_id)
         self._desired = group.desired_capacity
+        self._max_size = group.max_size
         self._live: dict[int, LaunchRequest] = {}
         self._rebalancing: set[int] = set()  # rebalancing launches not yet confirmed
         self._n_by_az = dict.fromkeys(self._subnets_by_az, 0)
@@ -450,6 +451,28 @@ class AutoScalingGroup:
             projected[max(projected, key=projected.__getitem__)] -= 1
         return projected[az] + 2 <= max(projected.values())
 
+    @property
+    def max_size(self) -> int:
+        """Maximum size now [nodes] (the node group's, unless :meth:`set_max_size` changed it)."""
+        return self._max_size
+
+    def set_max_size(self, now_s: float, max_size: int) -> None:
+        """Change the maximum size (UpdateAutoScalingGroup ``MaxSize``): a managed node group
+        update raises it by its surge, and restores it when done.
+
+        Raises
+        ------
+        UsageError
+            A size below ``min_size``.
+        """
+        self._advance(now_s)
+        if max_size < self._group.min_size:
+            raise UsageError(
+                f"maxSize {max_size} of node group {self.name!r} is below its minSize "
+                f"{self._group.min_size}: keep it at or above"
+            )
+        self._max_size = max_size
+
     def set_desired(self, now_s: float, n_nodes: int) -> DesiredChange:
         """Set the desired capacity, clamped to ``min_size..max_size``.
 
@@ -480,10 +503,10 @@ class AutoScalingGroup:
             )
         self._advance(now_s)
         requested = int(n_nodes)
-        desired = min(max(requested, self._group.min_size), self._group.max_size)
+        desired = min(max(requested, self._group.min_size), self._max_size)
         reason = None
-        if requested > self._group.max_size:
-            reason = f"{requested} is above maxSize {self._group.max_size}"
+        if requested > self._max_size:
+            reason = f"{requested} is above maxSize {self._max_size}"
         elif requested < self._group.min_size:
             reason = f"{requested} is below minSize {self._group.min_size}"
         self._desired = desired

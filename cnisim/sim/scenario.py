@@ -30,7 +30,9 @@ Simplifications (each also in the README):
 - DaemonSet pods are bound to each node as it becomes Ready (the DaemonSet controller's
   binding, no scheduler cycle); host-network ones take a pods slot and no address.
 - Node groups keep their desired size unless the cluster autoscaler (``autoscaler:``,
-  :mod:`cnisim.sim.autoscaler`) changes it; no upgrades.
+  :mod:`cnisim.sim.autoscaler`) changes it, or a version update (:mod:`cnisim.sim.upgrades`)
+  surges and drains them; Karpenter's nodes (:mod:`cnisim.sim.karpenter`) come from no node
+  group.
 - IPv6 clusters (``ipFamily: IPv6``): ipamd gives each node a /80 and pods no IPv4 address, so
   no engine runs; each node takes its one IPv4 node address from its subnet when it boots
   (and fails to launch if the subnet is full), and is Ready then.
@@ -52,10 +54,11 @@ import numpy as np
 from numpy.typing import ArrayLike, NDArray
 
 from cnisim.catalog import Catalog
+from cnisim.cni import IpamdConfig
 from cnisim.errors import UsageError
 from cnisim.plan import Plan
 from cnisim.sim.autoscaler import ClusterAutoscaler
-from cnisim.sim.contract import first_tick_at, next_sample_s
+from cnisim.sim.contract import NodeSpec, first_tick_at, next_sample_s
 from cnisim.sim.controllers import Controller, PodClaimer
 from cnisim.sim.drive import EngineDriver
 from cnisim.sim.fargate import FargateController
@@ -226,6 +229,7 @@ class ClusterRun:
         self.tick_s = plan.run.tick_s
         self.duration_s = plan.run.duration_s
         self.engine_name = engine
+        self.catalog = catalog
         self.world = _make_world(plan, engine)
         self.engine = _make_engine(plan, engine, self.world)
         self.rng_pods = self.world.stream("workloads")
@@ -237,6 +241,8 @@ class ClusterRun:
         for subnet in plan.vpc.subnets:
             if subnet.tags.get(CNI_SUBNET_TAG) == "1":
                 tagged.setdefault(subnet.az, []).append(subnet.id)
+        #: Subnet discovery: AZ -> the subnets tagged for the CNI there.
+        self.cni_subnets_by_az = tagged
         self.configs = [plan.ipamd_config(group) for group in plan.node_groups]
         self.specs = [
             GroupNodeSpecs(
@@ -250,6 +256,8 @@ class ClusterRun:
             for group, config in zip(plan.node_groups, self.configs, strict=True)
         ]
         self.capacity = [_capacity(catalog, specs, plan, g) for g, specs in enumerate(self.specs)]
+        #: Node groups, then provisioners' pseudo groups (:meth:`add_node_pool`).
+        self.group_names = [group.name for group in plan.node_groups]
         self.asgs = [
             AutoScalingGroup(
                 group,
@@ -383,8 +391,12 @@ class ClusterRun:
 
     def terminate_node(self, node: int, now_s: float, *, decrement_desired: bool) -> None:
         """Terminate one node of a node group (the cluster autoscaler's scale-down, an
-        update's drain): its pods are recreated by their controllers, as on any node loss."""
+        update's drain), or a provisioner's node (``decrement_desired`` is then ignored): its
+        pods are recreated by their controllers, as on any node loss."""
         g = self.node_group[node]
+        if g >= len(self.asgs):
+            self._terminate(node, now_s)
+            return
         self.asgs[g].instance_terminated(
             now_s, self.node_request[node], decrement_desired=decrement_desired
         )
@@ -396,33 +408,88 @@ class ClusterRun:
         """Add the instances group ``g``'s Auto Scaling group launches now; True if any."""
         requests = self.asgs[g].launches(now_s)
         for request in requests:
-            if self.ipv6:
-                node = len(self.node_group)  # no ipamd IPv4 pool: the engine has no nodes
-                self.ipv6_owner[node] = self.world.new_owner_id()
-            else:
-                spec = self.specs[g].node_spec(request)
-                # ipamd starts once the node has booted (see the module docstring)
-                (node,) = self.engine.add_nodes(
-                    [spec], self.configs[g], request.kubelet_ready_s
-                ).tolist()
-            capacity = self.capacity[g][request.instance_type]
-            self.cluster.add_nodes(capacity, [self.zones.index(request.az)], [False])
-            self.node_group.append(g)
-            self.node_request.append(request)
-            self.node_kubelet_ready_s = np.append(
-                self.node_kubelet_ready_s, request.kubelet_ready_s
-            )
-            self.node_launch_s = np.append(self.node_launch_s, request.launch_s)
-            self.node_confirmed = np.append(self.node_confirmed, False)
-            self.node_ready = np.append(self.node_ready, False)
-            self.node_gone = np.append(self.node_gone, False)
-            self.ipv6_failed = np.append(self.ipv6_failed, False)
-            self.n_unsettled += 1
-            heapq.heappush(self.boots, (request.kubelet_ready_s, node))
-            self.pods_on.append(set())
-            self.n_address_pods = np.append(self.n_address_pods, 0)
-            self.node_of_request[(g, request.instance_id)] = node
+            spec = None if self.ipv6 else self.specs[g].node_spec(request)
+            self._add_node(g, request, spec, self.configs[g])
         return bool(requests)
+
+    def add_node_pool(self, name: str) -> int:
+        """Register a provisioner's pseudo node group (a Karpenter NodePool), before the run
+        starts: nodes it launches with :meth:`launch_node` are reported under ``name``, as a
+        node group's are. Its index.
+
+        Raises
+        ------
+        UsageError
+            A name a node group or another pool already has.
+        """
+        if name in self.group_names:
+            raise UsageError(f"NodePool {name!r} has the name of a node group: rename one")
+        self.group_names.append(name)
+        self.capacity.append({})
+        return len(self.group_names) - 1
+
+    def launch_node(
+        self,
+        g: int,
+        request: LaunchRequest,
+        spec: NodeSpec,
+        capacity: NodeCapacity,
+        config: IpamdConfig,
+    ) -> int:
+        """Launch one node outside any Auto Scaling group (Karpenter's CreateFleet), in pseudo
+        group ``g`` (:meth:`add_node_pool`): it joins the engine when it has booted, with
+        ``config``, and becomes Ready as a group's node does (:func:`node_ready_s`); a launch
+        into a full node subnet fails then (the node is gone, ``node_gone``). Its id.
+
+        Parameters
+        ----------
+        g : int
+            The pseudo group.
+        request : LaunchRequest
+            Type, zone, subnet, launch and kubelet Ready times (``instance_id`` unique in ``g``).
+        spec : NodeSpec
+            The node ipamd manages (its max pods and subnets).
+        capacity : NodeCapacity
+            Its allocatable resources (one row).
+        config : IpamdConfig
+            ipamd's settings on it.
+
+        Raises
+        ------
+        UsageError
+            ``g`` is a node group's (use :meth:`set_group_desired`).
+        """
+        if g < len(self.asgs):
+            raise UsageError(f"{self.group_names[g]} is a node group: use set_group_desired")
+        self.capacity[g][request.instance_type] = capacity
+        return self._add_node(g, request, None if self.ipv6 else spec, config)
+
+    def _add_node(
+        self, g: int, request: LaunchRequest, spec: NodeSpec | None, config: IpamdConfig
+    ) -> int:
+        """One launched instance joins the run (and the engine, once booted); its node id."""
+        if spec is None:
+            node = len(self.node_group)  # no ipamd IPv4 pool: the engine has no nodes
+            self.ipv6_owner[node] = self.world.new_owner_id()
+        else:
+            # ipamd starts once the node has booted (see the module docstring)
+            (node,) = self.engine.add_nodes([spec], config, request.kubelet_ready_s).tolist()
+        capacity = self.capacity[g][request.instance_type]
+        self.cluster.add_nodes(capacity, [self.zones.index(request.az)], [False])
+        self.node_group.append(g)
+        self.node_request.append(request)
+        self.node_kubelet_ready_s = np.append(self.node_kubelet_ready_s, request.kubelet_ready_s)
+        self.node_launch_s = np.append(self.node_launch_s, request.launch_s)
+        self.node_confirmed = np.append(self.node_confirmed, False)
+        self.node_ready = np.append(self.node_ready, False)
+        self.node_gone = np.append(self.node_gone, False)
+        self.ipv6_failed = np.append(self.ipv6_failed, False)
+        self.n_unsettled += 1
+        heapq.heappush(self.boots, (request.kubelet_ready_s, node))
+        self.pods_on.append(set())
+        self.n_address_pods = np.append(self.n_address_pods, 0)
+        self.node_of_request[(g, request.instance_id)] = node
+        return node
 
     def node_updates(self, now_s: float) -> bool:
         """Launch results, Ready nodes, scale-in and new launches; True if the scheduler
@@ -450,6 +517,9 @@ class ClusterRun:
             if status["launch_failed"][i]:
                 self.node_gone[i] = True
                 self.n_unsettled -= 1
+            if g >= len(self.asgs):
+                continue  # a provisioner's node: it sees node_gone itself
+            if status["launch_failed"][i]:
                 self.asgs[g].launch_failed(
                     now_s, self.node_request[i], "InsufficientFreeAddressesInSubnet"
                 )
@@ -628,7 +698,7 @@ class ClusterRun:
     def sample(self, now_s: float) -> None:
         """The scenario's series at ``now_s``."""
         group = np.asarray(self.node_group, dtype=np.int64)
-        n_groups = len(self.asgs)
+        n_groups = len(self.group_names)
         up = (self.node_launch_s <= now_s) & ~self.node_gone  # launched, not gone
         ready = up & self.node_ready
         metrics = self.engine.metrics()
@@ -709,7 +779,7 @@ class ClusterRun:
     def result(self) -> SimulationResult:
         """What the run recorded."""
         pods, s = self.pods, self.series
-        n_groups = len(self.asgs)
+        n_groups = len(self.group_names)
         requests = self.node_request
         capacity = [
             self.capacity[g][r.instance_type]
@@ -754,17 +824,23 @@ class ClusterRun:
             n_ip_waiting=np.asarray(s["n_ip_waiting"], dtype=np.int64),
             notes=tuple(self.notes),
             controllers={c.name: c.summary() for c in self.controllers},
+            group_names=tuple(self.group_names),
         )
 
 
 def make_controllers(plan: Plan, run: ClusterRun) -> list[Controller]:
     """The controllers the plan asks for, in the order they step each tick."""
+    from cnisim.sim.karpenter import karpenter_controllers
+    from cnisim.sim.upgrades import upgrade_controllers
+
     controllers: list[Controller] = []
     if plan.fargate_profiles:
         controllers.append(FargateController(plan, run))
     if holders_in(plan) or plan.control_plane is not None:
         controllers.append(HoldersController(plan, run))
     controllers += workload_controllers(run.workloads)
+    controllers += upgrade_controllers(plan, run)
+    controllers += karpenter_controllers(plan, run)
     if plan.autoscaler.kind == "cluster-autoscaler":
         controllers.append(ClusterAutoscaler(plan.autoscaler, run))
     return controllers

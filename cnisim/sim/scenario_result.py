@@ -38,7 +38,7 @@ class SimulationResult:
     ipamd : SimResult
         The ipamd engine's record: node samples, subnet series, pod waits, EC2 calls.
     node_group : ndarray of int64
-        Per engine node id: index of its node group in ``plan.node_groups``.
+        Per engine node id: index of its node group (or NodePool) in ``group_names``.
     node_instance_type : ndarray of str
         Per node: its instance type.
     node_subnet : ndarray of str
@@ -81,6 +81,9 @@ class SimulationResult:
     controllers : dict of str to object
         Per controller that ran (the cluster autoscaler, workload controllers, address
         holders), by name: its summary (see :mod:`cnisim.sim.controllers`).
+    group_names : tuple of str
+        The names ``node_group`` indexes: the plan's node groups, then provisioners' pseudo
+        groups (Karpenter's NodePools); the node groups' names when not given.
     """
 
     plan: Plan
@@ -111,6 +114,11 @@ class SimulationResult:
     n_ip_waiting: IntArray
     notes: tuple[str, ...]
     controllers: dict[str, object] = field(default_factory=dict)
+    group_names: tuple[str, ...] = ()
+
+    def __post_init__(self) -> None:
+        if not self.group_names:
+            self.group_names = tuple(group.name for group in self.plan.node_groups)
 
     @property
     def n_pods(self) -> int:
@@ -121,7 +129,7 @@ class SimulationResult:
         """The scenario's series, tidy: one row per sample and node group."""
         import pandas as pd
 
-        names = [group.name for group in self.plan.node_groups]
+        names = list(self.group_names)
         n_samples, n_groups = self.n_nodes_by_group.shape
         return pd.DataFrame(
             {
