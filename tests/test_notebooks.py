@@ -93,9 +93,31 @@ def _check_sizing_subnets(namespace: dict[str, object]) -> None:
     assert table.loc["prefix-reserved", "least free aligned /28s"] > 0
 
 
+def _check_tuning_the_warm_pool(namespace: dict[str, object]) -> None:
+    import pandas as pd
+
+    frame = namespace["frame"]
+    assert isinstance(frame, pd.DataFrame)
+    assert len(frame) == 12  # cnisim recommend's default grid
+    idle = frame.idle_ips_per_node_mean
+    # An m5.large ENI has 10 IPv4 addresses (DescribeInstanceTypes): WARM_ENI_TARGET=1 keeps a
+    # whole ENI's 9 secondaries free on every node, WARM_IP_TARGET=10 ten addresses and
+    # WARM_PREFIX_TARGET=1 one /28 (16); ipamd never holds fewer while a node is below its cap.
+    assert idle["WARM_ENI_TARGET=1"] >= 9
+    assert idle["WARM_IP_TARGET=10, MINIMUM_IP_TARGET=0"] >= 10
+    assert idle["prefixes, WARM_PREFIX_TARGET=1"] >= 16
+    # The pick (cnisim.recommend.pick): Pareto-optimal, no subnet ran out, p99 wait <= 10 s,
+    # then the fewest idle addresses among those.
+    best = frame.loc[namespace["recommended"]]
+    assert best.pareto and best.exhausted_subnets == 0 and best.ip_wait_p99_s <= 10
+    eligible = frame[(frame.exhausted_subnets == 0) & (frame.ip_wait_p99_s <= 10)]
+    assert best.idle_ips_per_node_mean == eligible.idle_ips_per_node_mean.min()
+
+
 CHECKS = {
     "choosing-an-instance-type.ipynb": _check_choosing_an_instance_type,
     "sizing-subnets.ipynb": _check_sizing_subnets,
+    "tuning-the-warm-pool.ipynb": _check_tuning_the_warm_pool,
 }
 
 
