@@ -246,3 +246,55 @@ def test_bench_driven_second_by_second(benchmark: Any) -> None:
     # issue 6 target: 1.97x and 2.06x in two runs on the shared 2-core machine, at its edge
     # (what is left is numba unboxing ~60 arrays per call); reported, not asserted
     benchmark.extra_info["target_ratio"] = DRIVEN_RATIO_TARGET
+
+
+def _slope(sizes: list[float], walls_s: list[float]) -> float:
+    """The exponent b of wall = a * size**b, least squares on the logs."""
+    return float(np.polyfit(np.log(sizes), np.log(walls_s), 1)[0])
+
+
+def test_bench_scaling_law(benchmark: Any) -> None:
+    """Figures: how the engine's wall time grows with the nodes (250 to 2,000 over 6 h) and
+    with the simulated hours (3 to 24 h of 1,000 nodes), each series in one process, with the
+    exponent of a power law fitted to it (1: linear) and the cost per node-hour at each point,
+    so where it bends shows. With ``--benchmark-disable`` (CI): 25 to 100 nodes, 1 to 4 h."""
+    small = benchmark.disabled
+    warm_up()
+
+    def run(n_nodes: int, hours: float) -> float:
+        engine = cluster(n_nodes, seed=n_nodes)
+        day = day_of_churn(n_nodes, seed=n_nodes)
+        kept = day.time_s <= hours * 3600.0  # a prefix of the day (its late DELs dropped)
+        engine.submit_pods(
+            PodEvents(day.time_s[kept], day.node[kept], day.delta[kept], day.pod[kept])
+        )
+        _, wall_s = timed(lambda: engine.run_until(hours * 3600.0))
+        assert engine.result().n_adds.sum() > 0
+        return wall_s
+
+    node_sizes = [25, 50, 100] if small else [250, 500, 1000, 2000]
+    hour_sizes = [1.0, 2.0, 4.0] if small else [3.0, 6.0, 12.0, 24.0]
+    fixed_hours, fixed_nodes = (1.0, 50) if small else (6.0, 1000)
+
+    def measure() -> dict[str, Any]:
+        by_nodes = [run(n, fixed_hours) for n in node_sizes]
+        by_hours = [run(fixed_nodes, h) for h in hour_sizes]
+        return {
+            "nodes": node_sizes,
+            "wall_s_by_nodes": [round(t, 3) for t in by_nodes],
+            "us_per_node_hour_by_nodes": [
+                round(1e6 * t / (n * fixed_hours))
+                for n, t in zip(node_sizes, by_nodes, strict=True)
+            ],
+            "exponent_nodes": round(_slope(node_sizes, by_nodes), 2),
+            "hours": hour_sizes,
+            "wall_s_by_hours": [round(t, 3) for t in by_hours],
+            "us_per_node_hour_by_hours": [
+                round(1e6 * t / (fixed_nodes * h))
+                for h, t in zip(hour_sizes, by_hours, strict=True)
+            ],
+            "exponent_hours": round(_slope(hour_sizes, by_hours), 2),
+        }
+
+    out = benchmark.pedantic(measure, rounds=1)
+    benchmark.extra_info.update(out | {"target": "- (the scaling law: exponents near 1)"})
