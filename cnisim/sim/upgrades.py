@@ -49,6 +49,7 @@ import numpy as np
 from numpy.typing import NDArray
 
 from cnisim.plan import Plan, UpgradeEvent
+from cnisim.sim.holders import EKS_UPGRADE_FREE_IPS
 from cnisim.sim.subnet import N_AWS_RESERVED_PER_SUBNET
 
 if TYPE_CHECKING:
@@ -73,8 +74,8 @@ CONTROL_PLANE_ENIS: Final = 2
 
 #: Free addresses EKS needs in each cluster subnet to update the control plane (EKS user guide,
 #: "Network requirements": "up to five available IP addresses"; a real failure: "need at least
-#: 5 IPs in each subnet").
-MIN_FREE_IPS_FOR_CLUSTER_UPGRADE: Final = 5
+#: 5 IPs in each subnet"): the holders' figure, under this module's name.
+MIN_FREE_IPS_FOR_CLUSTER_UPGRADE: Final = EKS_UPGRADE_FREE_IPS
 
 
 def surge_nodes(n_zones: int, max_unavailable: int) -> int:
