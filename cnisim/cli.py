@@ -1457,6 +1457,25 @@ def _plan_with_overrides(
     return plan
 
 
+# Options simulate and recommend share.
+WorkloadOption = Annotated[
+    list[Path] | None,
+    typer.Option(
+        "--workload",
+        help="A YAML file with a top-level `workloads:` list; repeat it.",
+        parser=_path("--workload"),
+        metavar="FILE",
+    ),
+]
+DesiredOption = Annotated[
+    list[str] | None,
+    typer.Option("--desired", help="A node group's desired size, GROUP=N; repeat it."),
+]
+SimulateOutputOption = Annotated[
+    SimulateFormat, typer.Option("--output", "-o", help="table (default) or json.")
+]
+
+
 @app.command("simulate")
 def simulate(
     plan_file: Annotated[
@@ -1468,15 +1487,7 @@ def simulate(
             metavar="PLAN",
         ),
     ],
-    workload: Annotated[
-        list[Path] | None,
-        typer.Option(
-            "--workload",
-            help="A YAML file with a top-level `workloads:` list; repeat it.",
-            parser=_path("--workload"),
-            metavar="FILE",
-        ),
-    ] = None,
+    workload: WorkloadOption = None,
     karpenter: Annotated[
         list[Path] | None,
         typer.Option(
@@ -1497,13 +1508,8 @@ def simulate(
             "--set", help="An aws-node variable for every node group, NAME=VALUE; repeat it."
         ),
     ] = None,
-    desired: Annotated[
-        list[str] | None,
-        typer.Option("--desired", help="A node group's desired size, GROUP=N; repeat it."),
-    ] = None,
-    output: Annotated[
-        SimulateFormat, typer.Option("--output", "-o", help="table (default) or json.")
-    ] = SimulateFormat.table,
+    desired: DesiredOption = None,
+    output: SimulateOutputOption = SimulateFormat.table,
     out: Annotated[
         Path | None,
         typer.Option(
@@ -1607,15 +1613,7 @@ def recommend(
             metavar="PLAN",
         ),
     ],
-    workload: Annotated[
-        list[Path] | None,
-        typer.Option(
-            "--workload",
-            help="A YAML file with a top-level `workloads:` list; repeat it.",
-            parser=_path("--workload"),
-            metavar="FILE",
-        ),
-    ] = None,
+    workload: WorkloadOption = None,
     duration: Annotated[
         str | None, typer.Option("--duration", help="Simulated time of each run, e.g. 30m, 2h.")
     ] = None,
@@ -1633,10 +1631,7 @@ def recommend(
             "--seeds", help="Runs (seeds) per setting.", parser=_integer("--seeds", 1, 1000)
         ),
     ] = 3,
-    desired: Annotated[
-        list[str] | None,
-        typer.Option("--desired", help="A node group's desired size, GROUP=N; repeat it."),
-    ] = None,
+    desired: DesiredOption = None,
     settings: Annotated[
         list[str] | None,
         typer.Option("--set", help="An aws-node variable fixed in every run, NAME=VALUE."),
@@ -1661,9 +1656,7 @@ def recommend(
             metavar="ADDRESS",
         ),
     ] = None,
-    output: Annotated[
-        SimulateFormat, typer.Option("--output", "-o", help="table (default) or json.")
-    ] = SimulateFormat.table,
+    output: SimulateOutputOption = SimulateFormat.table,
     out: Annotated[
         Path | None,
         typer.Option(
