@@ -97,15 +97,9 @@ def test_the_subnet_choice_and_its_three_minute_unavailability_by_hand() -> None
     assert chooser.zonal(("za",), 200.0) == {} and chooser.choose(("za",), 200.0) is None
 
 
-ZONAL = """\
-    apiVersion: cnisim/v1
-    kind: Plan
-    vpc:
-      cidrs: [10.0.0.0/16]
-      subnets:
-        - {id: subnet-a1, az: us-east-1a, cidr: 10.0.0.0/26, tags: {karpenter.sh/discovery: demo}}
-        - {id: subnet-a2, az: us-east-1a, cidr: 10.0.1.0/27, tags: {karpenter.sh/discovery: demo}}
-        - {id: subnet-s, az: us-east-1b, cidr: 10.0.2.0/24}
+# One system node in subnet-s, a NodePool of c5.large in the subnets tagged for discovery and
+# three pods of 1 CPU and 2Gi at 60 s: the tail of the plans below.
+POOL_AND_WEB = """\
     nodeGroups:
       - {name: system, instanceTypes: [t3.small], subnets: [subnet-s], desiredCapacity: 1}
     coreDNS: false
@@ -121,6 +115,21 @@ ZONAL = """\
       - {kind: Deployment, name: web, replicas: 3, start: 60s, requests: {cpu: "1", memory: 2Gi}}
     run: {duration: 10m}
 """
+
+
+ZONAL = (
+    """\
+    apiVersion: cnisim/v1
+    kind: Plan
+    vpc:
+      cidrs: [10.0.0.0/16]
+      subnets:
+        - {id: subnet-a1, az: us-east-1a, cidr: 10.0.0.0/26, tags: {karpenter.sh/discovery: demo}}
+        - {id: subnet-a2, az: us-east-1a, cidr: 10.0.1.0/27, tags: {karpenter.sh/discovery: demo}}
+        - {id: subnet-s, az: us-east-1b, cidr: 10.0.2.0/24}
+"""
+    + POOL_AND_WEB
+)
 
 
 @pytest.mark.parametrize("engine", ["reference", "fast"])
@@ -648,7 +657,8 @@ def test_karpenter_without_node_pools_is_refused(tmp_path: Path) -> None:
     _expect_error(tmp_path, text, "karpenter has no NodePool: add one")
 
 
-STALE = """\
+STALE = (
+    """\
     apiVersion: cnisim/v1
     kind: Plan
     vpc:
@@ -661,21 +671,9 @@ STALE = """\
           reservations: [{cidr: 10.0.0.0/28, type: explicit}]
         - {id: subnet-b, az: us-east-1b, cidr: 10.0.1.0/26, tags: {karpenter.sh/discovery: demo}}
         - {id: subnet-s, az: us-east-1c, cidr: 10.0.2.0/24}
-    nodeGroups:
-      - {name: system, instanceTypes: [t3.small], subnets: [subnet-s], desiredCapacity: 1}
-    coreDNS: false
-    karpenter:
-      nodePools:
-        - name: pool
-          requirements:
-            - {key: node.kubernetes.io/instance-type, operator: In, values: [c5.large]}
-      nodeClasses:
-        - name: default
-          subnetSelectorTerms: [{tags: {karpenter.sh/discovery: demo}}]
-    workloads:
-      - {kind: Deployment, name: web, replicas: 3, start: 60s, requests: {cpu: "1", memory: 2Gi}}
-    run: {duration: 10m}
 """
+    + POOL_AND_WEB
+)
 
 
 @pytest.mark.parametrize("engine", ["reference", "fast"])
