@@ -83,6 +83,24 @@ def _assume(
     zone_pods[row[ZONE], w] += sign
 
 
+@njit(cache=True, inline="always")
+def shift_one(
+    nodes: NDArray[np.int64],
+    host_pods: NDArray[np.int64],
+    zone_pods: NDArray[np.int64],
+    score_stale: NDArray[np.bool_],
+    j: int,
+    cpu: int,
+    mem: int,
+    pod_eni: bool,
+    w: int,
+    sign: int,
+) -> None:
+    """Bind (``sign`` 1) or unbind (-1) one pod on node ``j``: its cached scores go stale."""
+    score_stale[:, j] = True
+    _assume(nodes, host_pods, zone_pods, j, cpu, mem, pod_eni, w, sign)
+
+
 SHIFTED = 0
 NODE_OUT_OF_RANGE = 1
 WORKLOAD_OUT_OF_RANGE = 2
@@ -112,8 +130,18 @@ def shift(
     negative = False
     for i in range(node_index.size):
         j = node_index[i]
-        score_stale[:, j] = True
-        _assume(nodes, host_pods, zone_pods, j, cpu[i], mem[i], pod_eni[i], workload[i], sign)
+        shift_one(
+            nodes,
+            host_pods,
+            zone_pods,
+            score_stale,
+            j,
+            cpu[i],
+            mem[i],
+            pod_eni[i],
+            workload[i],
+            sign,
+        )
         negative |= nodes[j, REQUESTED_PODS] < 0 or host_pods[j, workload[i]] < 0
     if not negative:
         return SHIFTED
@@ -343,3 +371,108 @@ def schedule_pods(
                 -1,
             )
     return start
+
+
+# ---------------------------------------------------------------------- the scheduling queue
+# PendingPods' rows: pod, queue-order timestamp [s], when due [s], failed attempts, and whether
+# it waits for a cluster change (unschedulable); ``q_n`` holds the row count and how many wait.
+Q_N = 0
+Q_N_WAITING = 1
+
+
+@njit(cache=True)
+def backoff_s(attempts: int, initial_s: float, max_s: float) -> float:
+    """scheduling_queue.go ``calculateBackoffDuration``: 0, then ``initial_s`` doubling per
+    failed attempt up to ``max_s`` [s]."""
+    if attempts <= 0:
+        return 0.0
+    return min(initial_s * 2.0 ** (attempts - 1), max_s)
+
+
+@njit(cache=True)
+def queue_push(
+    q_pod: NDArray[np.int64],
+    q_ts: NDArray[np.float64],
+    q_due: NDArray[np.float64],
+    q_attempts: NDArray[np.int64],
+    q_waiting: NDArray[np.bool_],
+    q_n: NDArray[np.int64],
+    pod: int,
+    timestamp_s: float,
+    due_s: float,
+    attempts: int,
+    waiting: bool,
+) -> None:
+    """Append one row (the caller makes room)."""
+    r = q_n[Q_N]
+    q_n[Q_N] = r + 1
+    q_pod[r] = pod
+    q_ts[r] = timestamp_s
+    q_due[r] = due_s
+    q_attempts[r] = attempts
+    q_waiting[r] = waiting
+    if waiting:
+        q_n[Q_N_WAITING] += 1
+
+
+@njit(cache=True)
+def queue_pop_due(
+    q_pod: NDArray[np.int64],
+    q_ts: NDArray[np.float64],
+    q_due: NDArray[np.float64],
+    q_attempts: NDArray[np.int64],
+    q_waiting: NDArray[np.bool_],
+    q_n: NDArray[np.int64],
+    now_s: float,
+    out_pod: NDArray[np.int64],
+    out_attempts: NDArray[np.int64],
+) -> int:
+    """Take the rows due at ``now_s`` out, into ``out_pod`` / ``out_attempts`` in queue order
+    (oldest timestamp first, then pod id); how many. The rows left keep their order."""
+    n = q_n[Q_N]
+    n_out = 0
+    n_kept = 0
+    ts = np.empty(n, dtype=np.float64)
+    for r in range(n):
+        if q_due[r] <= now_s:
+            out_pod[n_out] = q_pod[r]
+            out_attempts[n_out] = q_attempts[r]
+            ts[n_out] = q_ts[r]
+            n_out += 1
+            if q_waiting[r]:
+                q_n[Q_N_WAITING] -= 1
+        else:
+            q_pod[n_kept] = q_pod[r]
+            q_ts[n_kept] = q_ts[r]
+            q_due[n_kept] = q_due[r]
+            q_attempts[n_kept] = q_attempts[r]
+            q_waiting[n_kept] = q_waiting[r]
+            n_kept += 1
+    q_n[Q_N] = n_kept
+    if n_out > 1:
+        by_pod = np.argsort(out_pod[:n_out], kind="mergesort")
+        order = by_pod[np.argsort(ts[:n_out][by_pod], kind="mergesort")]
+        out_pod[:n_out] = out_pod[:n_out][order]
+        out_attempts[:n_out] = out_attempts[:n_out][order]
+    return n_out
+
+
+@njit(cache=True)
+def queue_on_change(
+    q_ts: NDArray[np.float64],
+    q_due: NDArray[np.float64],
+    q_attempts: NDArray[np.int64],
+    q_waiting: NDArray[np.bool_],
+    q_n: NDArray[np.int64],
+    now_s: float,
+    initial_s: float,
+    max_s: float,
+) -> None:
+    """A cluster change: each waiting row is due at the end of its backoff, or now."""
+    if q_n[Q_N_WAITING] == 0:
+        return
+    q_n[Q_N_WAITING] = 0
+    for r in range(q_n[Q_N]):
+        if q_waiting[r]:
+            q_due[r] = max(q_ts[r] + backoff_s(q_attempts[r], initial_s, max_s), now_s)
+            q_waiting[r] = False

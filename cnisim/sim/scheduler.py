@@ -81,6 +81,7 @@ __all__ = [
     "PendingPods",
     "ScheduleResult",
     "Scoring",
+    "fit_error",
     "num_feasible_nodes_to_find",
     "schedule",
 ]
@@ -507,8 +508,9 @@ class ClusterState:
         stale[:rows, :columns] = self._score_stale
         self._score_cache, self._score_stale = cache, stale
 
-    def _shape_rows(self, cpu: list[int], mem: list[int], least: bool) -> NDArray[np.int64]:
-        """Each pod's row of the score cache (new shapes get a new row)."""
+    def shape_rows(self, cpu: list[int], mem: list[int], least: bool) -> NDArray[np.int64]:
+        """Each pod's row of the score cache, by its CPU [millicores], memory [bytes] and the
+        scoring (new shapes get a new row)."""
         rows = []
         for key in zip(cpu, mem, [least] * len(cpu), strict=True):
             row = self._shape_row.get(key)
@@ -517,6 +519,26 @@ class ClusterState:
                 self._grow_score_cache(1, 0)
             rows.append(row)
         return np.array(rows, dtype=np.int64)
+
+    def arrays(
+        self,
+    ) -> tuple[
+        NDArray[np.int64],
+        NDArray[np.int64],
+        NDArray[np.int64],
+        NDArray[np.int64],
+        NDArray[np.bool_],
+    ]:
+        """The cache's arrays as the compiled cluster run changes them in place: ``nodes``,
+        ``workload_pods``, ``zone_pods``, the score cache and its stale marks (valid until the
+        next node or pod shape is added)."""
+        return (
+            self.nodes,
+            self.workload_pods,
+            self.zone_pods,
+            self._score_cache,
+            self._score_stale,
+        )
 
     def set_ready(self, ready: ArrayLike) -> None:
         """New readiness of the nodes (one value per node, or one for all)."""
@@ -592,7 +614,7 @@ class ClusterState:
         least = scoring == "LeastAllocated"
         cpu = pods.cpu_millicores.astype(np.int64, copy=False)
         mem = _bytes(pods.memory_mib)
-        shapes = self._shape_rows(cpu.tolist(), mem.tolist(), least)
+        shapes = self.shape_rows(cpu.tolist(), mem.tolist(), least)
         bound_to = np.empty(n_pods, dtype=np.int64)
         failures = np.zeros((n_pods, _k.N_FAILURES), dtype=np.int64)
         start = _k.schedule_pods(
@@ -618,7 +640,7 @@ class ClusterState:
         reasons = [""] * n_pods
         for i, node in enumerate(bound_to.tolist()):
             if node < 0:
-                reasons[i] = _fit_error(n_nodes, tuple(failures[i].tolist()))
+                reasons[i] = fit_error(n_nodes, tuple(failures[i].tolist()))
         return ScheduleResult(bound_to, tuple(reasons), int(start))
 
 
@@ -632,8 +654,13 @@ _FAILURE_MESSAGES: Final = {
 
 
 @functools.lru_cache(maxsize=256)  # pending pods often fail alike, many times over
-def _fit_error(n_nodes: int, counts: tuple[int, ...]) -> str:
-    """FitError.Error(): "0/N nodes are available: " + sorted "count reason" + "."."""
+def fit_error(n_nodes: int, counts: tuple[int, ...]) -> str:
+    """kube-scheduler's message for a pod that fits none of ``n_nodes`` nodes, given the nodes
+    rejecting it by reason (:mod:`._schedulerkernels` failure columns): FitError.Error(),
+    "0/N nodes are available: " + sorted "count reason" + ".", or, with no nodes at all,
+    "no nodes available to schedule pods"."""
+    if n_nodes == 0:
+        return _NO_NODES
     parts = sorted(
         f"{counts[column]} {message}"
         for column, message in _FAILURE_MESSAGES.items()
@@ -714,6 +741,16 @@ def schedule(
     )
 
 
+#: PendingPods' rows: pod, timestamp [s], due [s], failed attempts, waiting (see _schedulerkernels).
+QueueRows = tuple[
+    NDArray[np.int64],
+    NDArray[np.float64],
+    NDArray[np.float64],
+    NDArray[np.int64],
+    NDArray[np.bool_],
+]
+
+
 class PendingPods:
     """kube-scheduler's scheduling queue, reduced to one priority: who is tried, and when.
 
@@ -775,41 +812,57 @@ class PendingPods:
         self.initial_backoff_s = initial_backoff_s
         self.max_backoff_s = max_backoff_s
         self.max_in_unschedulable_s = max_in_unschedulable_s
-        # The queue as parallel arrays (vectorized over pods: a scan per call, no Python loop
-        # over a long backlog): queue-order timestamp, when due, failed attempts, and whether
-        # the pod is unschedulable, waiting for a cluster change (or the 5 min flush).
-        self._pod = np.zeros(0, dtype=np.int64)
-        self._timestamp_s = np.zeros(0)
-        self._due_s = np.zeros(0)
-        self._attempts = np.zeros(0, dtype=np.int64)
-        self._waiting = np.zeros(0, dtype=bool)
+        # The queue's rows (see _schedulerkernels: pod, timestamp, due, attempts, waiting),
+        # with room to grow, and [rows, rows waiting]: the compiled cluster run's tick pushes
+        # and pops the same arrays (:meth:`reserve`, :attr:`arrays`).
+        self.arrays = self._empty(64)
+        self.counts = np.zeros(2, dtype=np.int64)
         self._trying: dict[int, int] = {}  # pods taken out to be tried: attempts with this one
-        self._queued: set[int] = set()  # the pods in the arrays (to refuse a second add)
-        self._n_waiting = 0
+
+    @staticmethod
+    def _empty(size: int) -> QueueRows:
+        return (
+            np.zeros(size, dtype=np.int64),
+            np.zeros(size),
+            np.zeros(size),
+            np.zeros(size, dtype=np.int64),
+            np.zeros(size, dtype=np.bool_),
+        )
 
     def __len__(self) -> int:
         """Return the number of pods in the queue (not counting pods being tried)."""
-        return int(self._pod.size)
+        return int(self.counts[_k.Q_N])
+
+    def _column(self, i: int) -> NDArray[Any]:
+        return self.arrays[i][: len(self)]
+
+    def reserve(self, n_more: int) -> None:
+        """Room for ``n_more`` more rows (the arrays may be replaced: read them after)."""
+        n = len(self)
+        if n + n_more > self.arrays[0].size:
+            grown = self._empty(2 * (n + n_more))
+            for old, new in zip(self.arrays, grown, strict=True):
+                new[:n] = old[:n]
+            self.arrays = grown
+
+    @property
+    def waiting_pods(self) -> NDArray[np.int64]:
+        """Pods in the queue that failed at least once (kube-scheduler's unschedulable pods,
+        and those moved back to be retried), sorted."""
+        pods, attempts = self._column(0), self._column(3)
+        return np.sort(pods[attempts > 0])
 
     def _push(
         self,
         pods: NDArray[np.int64],
         now_s: float,
         due_s: float,
-        attempts: ArrayLike,
+        attempts: list[int],
         waiting: bool,
     ) -> None:
-        if not pods.size:
-            return
-        self._queued.update(pods.tolist())
-        self._n_waiting += pods.size if waiting else 0
-        self._pod = np.concatenate([self._pod, pods])
-        self._timestamp_s = np.concatenate([self._timestamp_s, np.full(pods.size, now_s)])
-        self._due_s = np.concatenate([self._due_s, np.full(pods.size, due_s)])
-        self._attempts = np.concatenate(
-            [self._attempts, np.broadcast_to(np.asarray(attempts, dtype=np.int64), pods.shape)]
-        )
-        self._waiting = np.concatenate([self._waiting, np.full(pods.size, waiting)])
+        self.reserve(pods.size)
+        for pod, n_attempts in zip(pods.tolist(), attempts, strict=True):
+            _k.queue_push(*self.arrays, self.counts, pod, now_s, due_s, n_attempts, waiting)
 
     def add(self, pod_ids: ArrayLike, now_s: float) -> None:
         """New pending pods, due now (a pod's first attempt has no backoff)."""
@@ -817,31 +870,20 @@ class PendingPods:
         ids = pods.tolist()
         if (
             len(set(ids)) != len(ids)
-            or not self._queued.isdisjoint(ids)
+            or np.isin(pods, self._column(0)).any()
             or not self._trying.keys().isdisjoint(ids)
         ):
             raise InvalidSchedulerInputError("a pod added to the queue is already pending")
-        self._push(pods, now_s, now_s, 0, waiting=False)
+        self._push(pods, now_s, now_s, [0] * pods.size, waiting=False)
 
     def pop_due(self, now_s: float) -> NDArray[np.int64]:
         """Take the pods due at ``now_s`` out of the queue, in queue order, to be tried."""
-        due = self._due_s <= now_s
-        rows = np.flatnonzero(due)
-        if not rows.size:
-            return self._pod[rows]
-        if rows.size > 1:
-            rows = rows[np.lexsort((self._pod[rows], self._timestamp_s[rows]))]
-        pods = self._pod[rows]
-        popped = pods.tolist()
-        self._trying.update(zip(popped, (self._attempts[rows] + 1).tolist(), strict=True))
-        self._queued.difference_update(popped)
-        self._n_waiting -= int(np.count_nonzero(self._waiting[rows]))
-        keep = slice(0, 0) if rows.size == due.size else ~due  # all due: the common case
-        self._pod = self._pod[keep]
-        self._timestamp_s = self._timestamp_s[keep]
-        self._due_s = self._due_s[keep]
-        self._attempts = self._attempts[keep]
-        self._waiting = self._waiting[keep]
+        n = len(self)
+        pods = np.empty(n, dtype=np.int64)
+        attempts = np.empty(n, dtype=np.int64)
+        n_due = _k.queue_pop_due(*self.arrays, self.counts, now_s, pods, attempts)
+        pods = pods[:n_due]
+        self._trying.update(zip(pods.tolist(), (attempts[:n_due] + 1).tolist(), strict=True))
         return pods
 
     def _taken(self, pod_ids: ArrayLike) -> tuple[NDArray[np.int64], list[int]]:
@@ -868,32 +910,28 @@ class PendingPods:
 
         Pods not in the queue are ignored (they were bound, or deleted already).
         """
-        pods = np.asarray(pod_ids, dtype=np.int64).ravel()
-        gone = self._queued.intersection(pods.tolist())
-        if not gone:
+        n = len(self)
+        drop = np.isin(self._column(0), np.asarray(pod_ids, dtype=np.int64).ravel())
+        if not drop.any():
             return
-        self._queued.difference_update(gone)
-        drop = np.isin(self._pod, np.fromiter(gone, dtype=np.int64, count=len(gone)))
-        self._n_waiting -= int(np.count_nonzero(self._waiting[drop]))
-        keep = ~drop
-        self._pod = self._pod[keep]
-        self._timestamp_s = self._timestamp_s[keep]
-        self._due_s = self._due_s[keep]
-        self._attempts = self._attempts[keep]
-        self._waiting = self._waiting[keep]
+        self.counts[_k.Q_N_WAITING] -= int(np.count_nonzero(self._column(4)[drop]))
+        keep = np.flatnonzero(~drop)
+        for column in self.arrays:
+            column[: keep.size] = column[:n][keep]
+        self.counts[_k.Q_N] = keep.size
 
     def on_cluster_change(self, now_s: float) -> None:
         """A node was added or became Ready, or a pod was deleted: retry unschedulable pods.
 
         Each is due at the end of its backoff (from its last attempt), or now if that is past.
         """
-        if not self._n_waiting:
-            return
-        self._n_waiting = 0
-        waiting = self._waiting
-        backoff_s = self.backoff_s(self._attempts[waiting])
-        self._due_s[waiting] = np.maximum(self._timestamp_s[waiting] + backoff_s, now_s)
-        self._waiting = np.zeros_like(waiting)
+        _k.queue_on_change(
+            *self.arrays[1:],
+            self.counts,
+            now_s,
+            self.initial_backoff_s,
+            self.max_backoff_s,
+        )
 
     def backoff_s(self, attempts: ArrayLike) -> NDArray[np.float64]:
         """Backoff after ``attempts`` failed attempts: 0, then 1 s doubling up to 10 s [s].
@@ -902,10 +940,15 @@ class PendingPods:
         ----------
         scheduling_queue.go ``calculateBackoffDuration``.
         """
-        attempts = np.asarray(attempts, dtype=np.int64)
-        doubled_s = self.initial_backoff_s * 2.0 ** np.maximum(attempts - 1, 0)
-        return np.where(attempts > 0, np.minimum(doubled_s, self.max_backoff_s), 0.0)
+        flat = np.asarray(attempts, dtype=np.int64)
+        return np.array(
+            [
+                _k.backoff_s(a, self.initial_backoff_s, self.max_backoff_s)
+                for a in flat.ravel().tolist()
+            ],
+            dtype=np.float64,
+        ).reshape(flat.shape)
 
     def next_due_s(self) -> float:
         """When :meth:`pop_due` next returns a pod, if nothing changes [s]; inf if never."""
-        return float(self._due_s.min()) if self._due_s.size else math.inf
+        return float(self._column(2).min()) if len(self) else math.inf
