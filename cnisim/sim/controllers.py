@@ -34,7 +34,14 @@ class Controller(Protocol):
 
     def next_due_s(self, now_s: float) -> float:
         """When the controller next has something to do, at or after ``now_s`` [s]; ``inf``
-        if nothing is due until the cluster changes."""
+        if nothing is due until the cluster changes.
+
+        The run asks after its own stops only, not after every tick at which pods merely end,
+        arrive or are scheduled (those run compiled in between): a controller whose answer
+        depends on the pods the scheduler could not place sets the class attribute
+        ``watches_unschedulable = True`` and is asked again after every tick that leaves
+        some pending. Other answers may change only in a step (a controller's own, or one
+        that calls a method of this controller)."""
         ...
 
     def step(self, run: ClusterRun, now_s: float) -> bool:

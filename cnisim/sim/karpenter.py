@@ -652,6 +652,9 @@ class KarpenterController:
     """
 
     name = "karpenter"
+    #: Its next step depends on the pods the scheduler could not place (they open a batch):
+    #: the run asks again after every tick that leaves some pending.
+    watches_unschedulable = True
 
     def __init__(self, plan: Plan, run: ClusterRun) -> None:
         assert plan.karpenter is not None

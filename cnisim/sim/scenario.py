@@ -57,6 +57,9 @@ from cnisim.catalog import Catalog
 from cnisim.cni import IpamdConfig
 from cnisim.errors import UsageError
 from cnisim.plan import Plan
+from cnisim.sim import _rng
+from cnisim.sim import _scenariokernels as _k
+from cnisim.sim import _schedulerkernels as _sched_k
 from cnisim.sim.autoscaler import ClusterAutoscaler
 from cnisim.sim.contract import NodeSpec, first_tick_at, next_sample_s
 from cnisim.sim.controllers import Controller, PodClaimer
@@ -73,7 +76,13 @@ from cnisim.sim.nodegroups import (
 from cnisim.sim.nodes import NodeCapacity, node_capacity
 from cnisim.sim.rollouts import workload_controllers
 from cnisim.sim.scenario_result import SimulationResult
-from cnisim.sim.scheduler import ClusterState, PendingPods
+from cnisim.sim.scheduler import (
+    DEFAULT_PERCENTAGE_OF_NODES_TO_SCORE,
+    ClusterState,
+    PendingPods,
+    fit_error,
+    num_feasible_nodes_to_find,
+)
 from cnisim.sim.spec import max_pods_options
 from cnisim.sim.subnet import InsufficientAddressesError
 from cnisim.sim.workload import PodEvents
@@ -96,6 +105,12 @@ ENGINES: Final = ("fast", "reference")
 CNI_SUBNET_TAG: Final = "kubernetes.io/role/cni"
 
 _DAEMONSET_KIND: Final = WORKLOAD_KINDS.index("DaemonSet")
+_DEPLOYMENT_KIND: Final = WORKLOAD_KINDS.index("Deployment")
+
+#: Engine events as the compiled code writes them: time [s], node, delta, pod, branch.
+_Events = tuple[
+    NDArray[np.float64], NDArray[np.int64], NDArray[np.int8], NDArray[np.int64], NDArray[np.bool_]
+]
 
 _SERIES: Final = (
     "sample_s",
@@ -109,24 +124,35 @@ _SERIES: Final = (
 
 
 class _PodStore:
-    """Every pod of the run as growable arrays (row = the engine's pod id)."""
+    """Every pod of the run as growable arrays (row = the engine's pod id).
+
+    Beside the PodTable's columns, the run's own (:mod:`._scenariokernels` layout): when each
+    was bound and deleted, its node, its scheduler shape, whether a claimer took it, the links
+    of its node's pod list, and ``fail``, its last failed scheduling attempt.
+    """
 
     _TABLE_FIELDS: Final = tuple(
         f.name for f in dataclasses.fields(PodTable) if f.name != "workload_names"
     )
+    #: The run's own columns: the value of a new pod, and the type.
+    _RUN_COLUMNS: Final[dict[str, tuple[Any, type]]] = {
+        "bound_s": (math.nan, np.float64),
+        "deleted_s": (math.nan, np.float64),
+        "node": (-1, np.int64),
+        "shape": (-1, np.int64),
+        "offloaded": (False, np.bool_),
+        "next": (-1, np.int64),
+        "prev": (-1, np.int64),
+    }
 
     def __init__(self, table: PodTable) -> None:
         self.workload_names = table.workload_names
-        self.n = len(table)
-        size = max(2 * self.n, 1024)
+        self.n = 0
+        self.n_shaped = 0  # pods [0, n_shaped) have their scheduler shape
         self.columns: dict[str, NDArray[Any]] = {}
-        for name in self._TABLE_FIELDS:
-            column = getattr(table, name)
-            self.columns[name] = np.resize(column, size)
-        self.columns["bound_s"] = np.full(size, math.nan)
-        self.columns["deleted_s"] = np.full(size, math.nan)
-        self.columns["node"] = np.full(size, -1, dtype=np.int64)
-        self.reason: dict[int, str] = {}
+        self.fail = np.zeros((0, 1 + _sched_k.N_FAILURES), dtype=np.int64)
+        self.reason: dict[int, str] = {}  # set by claimers (Fargate)
+        self.append(table)
 
     def __getitem__(self, name: str) -> NDArray[Any]:
         return self.columns[name][: self.n]
@@ -134,14 +160,22 @@ class _PodStore:
     def append(self, table: PodTable) -> NDArray[np.int64]:
         """Add pods; their ids."""
         first, n_new = self.n, len(table)
-        if first + n_new > self.columns["bound_s"].size:
-            size = 2 * (first + n_new)
-            for name, column in self.columns.items():
-                grown = np.resize(column, size)
-                grown[first:] = {"bound_s": math.nan, "deleted_s": math.nan, "node": -1}.get(
-                    name, 0
-                )
+        if not self.columns or first + n_new > self.fail.shape[0]:
+            size = max(2 * (first + n_new), 1024)
+            columns = {name: getattr(table, name).dtype for name in self._TABLE_FIELDS}
+            for name, (fill, dtype) in self._RUN_COLUMNS.items():
+                grown: NDArray[Any] = np.full(size, fill, dtype=dtype)
+                if name in self.columns:
+                    grown[:first] = self.columns[name][:first]
                 self.columns[name] = grown
+            for name, dtype in columns.items():
+                grown = np.zeros(size, dtype=dtype)
+                if name in self.columns:
+                    grown[:first] = self.columns[name][:first]
+                self.columns[name] = grown
+            fail = np.full((size, self.fail.shape[1]), -1, dtype=np.int64)
+            fail[:first] = self.fail[:first]
+            self.fail = fail
         for name in self._TABLE_FIELDS:
             self.columns[name][first : first + n_new] = getattr(table, name)
         self.n += n_new
@@ -160,6 +194,25 @@ class _PodStore:
             fields[name] = columns[name][ids]
         fields["workload_names"] = self.workload_names
         return table
+
+
+class _NodePods:
+    """Read-only: per node, the pods bound there and still running (``run.pods_on[node]``)."""
+
+    def __init__(self, run: ClusterRun) -> None:
+        self._run = run
+
+    def __len__(self) -> int:
+        return len(self._run.node_group)
+
+    def __getitem__(self, node: int) -> frozenset[int]:
+        pod_next = self._run.pods.columns["next"]
+        pods = []
+        pod = int(self._run.node_first[node])
+        while pod >= 0:
+            pods.append(pod)
+            pod = int(pod_next[pod])
+        return frozenset(pods)
 
 
 def _capacity(
@@ -270,13 +323,16 @@ class ClusterRun:
         self.workloads = (*plan.all_workloads, AWS_NODE, KUBE_PROXY)
         self.pods = _PodStore(generate_pods(self.workloads, self.duration_s, self.rng_pods))
         self.n_generated = self.pods.n
-        self.i_arrival = 0
         self.queue = PendingPods()
-        self.unschedulable: set[int] = set()  # pending pods the scheduler could not place
-        self.ends: list[tuple[float, int]] = []  # (end of a pod's life [s], pod)
-        self.pods_on: list[set[int]] = []  # per node: its pods still running
+        #: The compiled ticks' counters (:mod:`._scenariokernels`: the ends heap's size, the
+        #: next generated pod to arrive, the scheduler's next start index, events written).
+        self.ctr = np.zeros(_k.N_CTR, dtype=np.int64)
+        self.heap_s = np.zeros(1024)  # pods with a finite life: (end [s], pod), a min-heap
+        self.heap_pod = np.zeros(1024, dtype=np.int64)
+        self.node_first = np.zeros(0, dtype=np.int64)  # per node: its first pod, or -1
+        #: Per node: the pods bound there and still running (a read-only mapping).
+        self.pods_on = _NodePods(self)
         self.n_address_pods = np.zeros(0, dtype=np.int64)  # per node: those with an address
-        self.next_start_node_index = 0
         # nodes (ids = the engine's)
         self.cluster = ClusterState(len(self.workloads))  # the scheduler's cache
         self.node_group: list[int] = []
@@ -296,6 +352,16 @@ class ClusterRun:
         self.series: dict[str, list[Any]] = {name: [] for name in _SERIES}
         self.claimers: list[PodClaimer] = []
         self.controllers: list[Controller] = make_controllers(plan, self)
+        # a controller whose next step depends on the pods the scheduler could not place
+        # (Karpenter) is asked again after every tick that leaves some pending
+        self.watch_unschedulable = any(
+            getattr(c, "watches_unschedulable", False) for c in self.controllers
+        )
+
+    @property
+    def unschedulable(self) -> frozenset[int]:
+        """Pending pods the scheduler tried and could not place (not yet bound or deleted)."""
+        return frozenset(self.queue.waiting_pods.tolist())
 
     # ------------------------------------------------------------------ for controllers
     def note(self, line: str) -> None:
@@ -343,7 +409,6 @@ class ClusterRun:
         if not ids.size:
             return
         self.queue.remove(ids)
-        self.unschedulable.difference_update(ids.tolist())
         pods["deleted_s"][ids] = now_s
         for claimer in self.claimers:
             claimer.deleted(ids, now_s)
@@ -354,8 +419,7 @@ class ClusterRun:
         if np.isfinite(table.lifetime_s).any():
             raise ValueError("delete_pods: a bound pod with a finite lifetime")
         nodes = pods["node"][bound]
-        for pod, node in zip(bound.tolist(), nodes.tolist(), strict=True):
-            self.pods_on[node].discard(pod)
+        _k.unlink_pods(self.node_first, pods.columns["next"], pods.columns["prev"], nodes, bound)
         self.cluster.unbind(table, nodes)
         np.add.at(self.n_address_pods, nodes[table.needs_address], -1)
         if not self.ipv6:
@@ -486,7 +550,7 @@ class ClusterRun:
         self.ipv6_failed = np.append(self.ipv6_failed, False)
         self.n_unsettled += 1
         heapq.heappush(self.boots, (request.kubelet_ready_s, node))
-        self.pods_on.append(set())
+        self.node_first = np.append(self.node_first, -1)
         self.n_address_pods = np.append(self.n_address_pods, 0)
         self.node_of_request[(g, request.instance_id)] = node
         return node
@@ -570,7 +634,7 @@ class ClusterRun:
         self.node_gone[node] = True
         self.cluster.set_ready(self.node_ready & ~self.node_gone)
         ids = np.array(sorted(self.pods_on[node]), dtype=np.int64)
-        self.pods_on[node] = set()
+        self.node_first[node] = -1  # its pods are deleted: their links are never read again
         if not ids.size:
             return
         pods = self.pods
@@ -587,49 +651,96 @@ class ClusterRun:
             self.queue.add(pods.append(replacements), now_s)
 
     # ------------------------------------------------------------------ pods
+    def _pod_arrays(
+        self,
+    ) -> tuple[
+        NDArray[np.bool_],
+        NDArray[np.bool_],
+        NDArray[np.int64],
+        NDArray[np.float64],
+        NDArray[np.int64],
+        NDArray[np.int64],
+        NDArray[np.int64],
+    ]:
+        """The store's columns the compiled bind and pod ends read and change."""
+        c = self.pods.columns
+        return (
+            c["needs_address"],
+            c["security_groups"],
+            c["cpu_millicores"],
+            c["memory_mib"],
+            c["workload"],
+            c["next"],
+            c["prev"],
+        )
+
+    def _cluster_arrays(
+        self,
+    ) -> tuple[
+        NDArray[np.int64],
+        NDArray[np.int64],
+        NDArray[np.int64],
+        NDArray[np.bool_],
+        NDArray[np.int64],
+        NDArray[np.int64],
+    ]:
+        """The scheduler cache's node arrays, its stale scores, and the per-node pod counts
+        and lists (for the compiled bind and pod ends)."""
+        nodes, host_pods, zone_pods, _, score_stale = self.cluster.arrays()
+        return nodes, host_pods, zone_pods, score_stale, self.n_address_pods, self.node_first
+
+    def _reserve_ends(self, n_more: int) -> None:
+        """Room in the ends heap for ``n_more`` more pods."""
+        n = int(self.ctr[_k.HEAP_N])
+        if n + n_more > self.heap_s.size:
+            size = 2 * (n + n_more)
+            self.heap_s = np.resize(self.heap_s, size)
+            self.heap_pod = np.resize(self.heap_pod, size)
+
+    @staticmethod
+    def _event_buffer(size: int) -> _Events:
+        return (
+            np.empty(size),
+            np.empty(size, dtype=np.int64),
+            np.empty(size, dtype=np.int8),
+            np.empty(size, dtype=np.int64),
+            np.empty(size, dtype=np.bool_),
+        )
+
+    def _submit(self, events: _Events) -> None:
+        """Give the engine the events the compiled code wrote (in its order), and reset."""
+        n = int(self.ctr[_k.N_EVENTS])
+        self.ctr[_k.N_EVENTS] = 0
+        if n:
+            time_s, node, delta, pod, branch = events
+            self.engine.submit_pods(PodEvents(time_s[:n], node[:n], delta[:n], pod[:n], branch[:n]))
+
     def _bind(self, ids: NDArray[np.int64], nodes: NDArray[np.int64], now_s: float) -> None:
         """Apply bindings: the nodes' requests, each pod's ADD at the next tick and its DEL at
-        its end."""
+        its end (:func:`._scenariokernels.bind`)."""
         if not ids.size:
             return
-        pods = self.pods
-        pods["node"][ids] = nodes
-        pods["bound_s"][ids] = now_s
-        table = pods.table(ids)
-        self.cluster.bind(table, nodes)
-        needs = table.needs_address
-        np.add.at(self.n_address_pods, nodes[needs], 1)
-        end_s = now_s + table.lifetime_s
-        pods_on = self.pods_on
-        for pod, node in zip(ids.tolist(), nodes.tolist(), strict=True):
-            pods_on[node].add(pod)
-        finite = np.isfinite(end_s)
-        if finite.any():
-            ends = self.ends
-            for end, pod in zip(end_s[finite].tolist(), ids[finite].tolist(), strict=True):
-                heapq.heappush(ends, (end, pod))
-        if self.ipv6 or not needs.any():
-            return  # host network (or IPv6): a pods slot, no IPv4 address
-        # the kubelet sees the binding at the next tick; a DEL never precedes its ADD. Built
-        # valid here (one ADD per pod, its DEL later on the same node): sort only.
-        add_s = now_s + self.tick_s
-        with_address = ids[needs]
-        on, branch, del_s = nodes[needs], table.security_groups[needs], end_s[needs]
-        has_del = np.isfinite(del_s)
-        time_s = np.concatenate([np.full(with_address.size, add_s), np.maximum(del_s, add_s)])
-        keep = np.concatenate([np.ones(with_address.size, dtype=bool), has_del])
-        order = np.flatnonzero(keep)[np.argsort(time_s[keep], kind="stable")]
-        self.engine.submit_pods(
-            PodEvents(
-                time_s=time_s[order],
-                node=np.concatenate([on, on])[order],
-                delta=np.concatenate(
-                    [np.ones(with_address.size, np.int8), -np.ones(with_address.size, np.int8)]
-                )[order],
-                pod=np.concatenate([with_address, with_address])[order],
-                branch=np.concatenate([branch, branch])[order],
-            )
+        c = self.pods.columns
+        self._reserve_ends(ids.size)
+        events = self._event_buffer(2 * ids.size)
+        _k.bind(
+            c["lifetime_s"],
+            c["bound_s"],
+            c["node"],
+            *self._pod_arrays(),
+            *self._cluster_arrays(),
+            self.heap_s,
+            self.heap_pod,
+            self.ctr,
+            *events,
+            np.ascontiguousarray(ids, dtype=np.int64),
+            np.ascontiguousarray(nodes, dtype=np.int64),
+            ids.size,
+            now_s,
+            self.tick_s,
+            self.ipv6,
         )
+        self._submit(events)
 
     def _bind_daemonsets(self, nodes: NDArray[np.int64], now_s: float) -> None:
         """The DaemonSet controller's pods on nodes that just became Ready."""
@@ -638,61 +749,114 @@ class ClusterRun:
 
     def pod_ends(self, now_s: float) -> bool:
         """Pods whose lifetime ended leave their node; True if any did."""
-        pods = self.pods
-        node_of = pods["node"]
-        done = []
-        ends = self.ends
-        while ends and ends[0][0] <= now_s:
-            _, pod = heapq.heappop(ends)
-            on = self.pods_on[int(node_of[pod])]
-            if pod in on:  # not gone with its node
-                on.discard(pod)
-                done.append(pod)
-        if not done:
-            return False
-        ids = np.array(done, dtype=np.int64)
-        pods["deleted_s"][ids] = now_s
-        table = pods.table(ids)
-        nodes = node_of[ids]
-        self.cluster.unbind(table, nodes)
-        np.add.at(self.n_address_pods, nodes[table.needs_address], -1)
-        return True
-
-    def arrivals(self, now_s: float) -> None:
-        """Pods created by now join the scheduling queue."""
-        created_s = self.pods["created_s"]
-        start = self.i_arrival
-        stop = int(np.searchsorted(created_s[: self.n_generated], now_s, side="right"))
-        if stop > start:
-            ids = np.arange(start, stop, dtype=np.int64)
-            # a controller may have deleted a pod before it was due (a scale-down at a start)
-            ids = ids[np.isnan(self.pods["deleted_s"][ids])]
-            self.queue.add(self._unclaimed(ids, now_s), now_s)
-            self.i_arrival = stop
-
-    def schedule_pending(self, now_s: float) -> None:
-        """One scheduling pass over the pods due in the queue, in queue order."""
-        due = self.queue.pop_due(now_s)
-        if not due.size:
-            return
-        decision = self.cluster.schedule(
-            self.pods.table(due),
-            rng=self.rng_scheduler,
-            scoring=self.plan.scheduler.scoring,
-            start_node_index=self.next_start_node_index,
+        c = self.pods.columns
+        return bool(
+            _k.pod_ends(
+                c["deleted_s"],
+                c["node"],
+                *self._pod_arrays(),
+                *self._cluster_arrays(),
+                self.heap_s,
+                self.heap_pod,
+                self.ctr,
+                now_s,
+            )
         )
-        self.next_start_node_index = decision.next_start_node_index
-        bound = decision.bound
-        self.queue.bound(due[bound])
-        self.queue.unschedulable(due[~bound], now_s)
-        self.unschedulable.difference_update(due[bound].tolist())
-        self.unschedulable.update(due[~bound].tolist())
-        unbound_reasons = [
-            r for r, b in zip(decision.reasons, bound.tolist(), strict=True) if not b
-        ]
-        for pod, reason in zip(due[~bound].tolist(), unbound_reasons, strict=True):
-            self.pods.reason[pod] = reason
-        self._bind(due[bound], decision.node_index[bound], now_s)
+
+    def _offer_arrivals(self, now_s: float) -> None:
+        """Pods created by now are offered to the claimers first (Fargate): those taken never
+        join the scheduling queue."""
+        start = int(self.ctr[_k.I_ARRIVAL])
+        stop = int(np.searchsorted(self.pods["created_s"][: self.n_generated], now_s, "right"))
+        ids = np.arange(start, stop, dtype=np.int64)
+        # a controller may have deleted a pod before it was due (a scale-down at a start)
+        ids = ids[np.isnan(self.pods["deleted_s"][ids])]
+        if ids.size:
+            self.pods["offloaded"][np.setdiff1d(ids, self._unclaimed(ids, now_s))] = True
+
+    def _shape_new_pods(self) -> None:
+        """Each new pod's row of the scheduler's score cache."""
+        pods = self.pods
+        first = pods.n_shaped
+        if first < pods.n:
+            cpu = pods["cpu_millicores"][first:].astype(np.int64)
+            mem = (pods["memory_mib"][first:] * 2**20).astype(np.int64)
+            least = self.plan.scheduler.scoring == "LeastAllocated"
+            # the distinct (CPU, memory) pairs, by 1-D uniques (pods of a workload share one)
+            cpus, i_cpu = np.unique(cpu, return_inverse=True)
+            mems, i_mem = np.unique(mem, return_inverse=True)
+            pairs, i_pair = np.unique(i_cpu * mems.size + i_mem, return_inverse=True)
+            rows = self.cluster.shape_rows(
+                cpus[pairs // mems.size].tolist(), mems[pairs % mems.size].tolist(), least
+            )
+            pods["shape"][first:] = rows[i_pair]
+            pods.n_shaped = pods.n
+
+    def _advance(self, k0: int, k1: int, *, schedule_first: bool) -> int:
+        """Run the ticks from ``k0`` up to ``k1`` in compiled code
+        (:func:`._scenariokernels.advance`); the tick it stopped at."""
+        pods, queue = self.pods, self.queue
+        start = int(self.ctr[_k.I_ARRIVAL])
+        stop = int(
+            np.searchsorted(pods["created_s"][: self.n_generated], k1 * self.tick_s, "right")
+        )
+        n_more = len(queue) + max(stop - start, 0) + 1  # pods that may be bound in between
+        queue.reserve(n_more)
+        self._reserve_ends(n_more)
+        self._shape_new_pods()
+        events = self._event_buffer(2 * n_more)
+        nodes, host_pods, zone_pods, score_cache, score_stale = self.cluster.arrays()
+        n_nodes = len(self.cluster)
+        rng_state = _rng.state_of(self.rng_scheduler)
+        c = pods.columns
+        k = _k.advance(
+            c["created_s"],
+            c["lifetime_s"],
+            c["deleted_s"],
+            c["bound_s"],
+            c["node"],
+            c["needs_address"],
+            c["security_groups"],
+            c["cpu_millicores"],
+            c["memory_mib"],
+            c["workload"],
+            c["kind"],
+            c["shape"],
+            c["offloaded"],
+            pods.fail,
+            c["next"],
+            c["prev"],
+            self.n_generated,
+            nodes,
+            host_pods,
+            zone_pods,
+            score_cache,
+            score_stale,
+            self.n_address_pods,
+            self.node_first,
+            self.heap_s,
+            self.heap_pod,
+            *queue.arrays,
+            queue.counts,
+            *events,
+            self.ctr,
+            rng_state,
+            k0,
+            k1,
+            self.tick_s,
+            schedule_first,
+            self.watch_unschedulable,
+            num_feasible_nodes_to_find(n_nodes, DEFAULT_PERCENTAGE_OF_NODES_TO_SCORE),
+            self.plan.scheduler.scoring == "LeastAllocated",
+            self.ipv6,
+            _DEPLOYMENT_KIND,
+            queue.initial_backoff_s,
+            queue.max_backoff_s,
+            queue.max_in_unschedulable_s,
+        )
+        _rng.set_state(self.rng_scheduler, rng_state)
+        self._submit(events)
+        return int(k)
 
     # ------------------------------------------------------------------ the clock
     def sample(self, now_s: float) -> None:
@@ -721,13 +885,23 @@ class ClusterRun:
         s["n_ip_waiting"].append(int(np.maximum(n_bound - with_address, 0)[up].sum()))
 
     def run(self, progress: Callable[[float], None] | None) -> None:
-        """Every tick at which anything is due, up to the run's duration."""
-        duration_s = self.duration_s
+        """Every tick at which anything is due, up to the run's duration.
+
+        At each of the run's stops (a sample, a controller, a node group or a boot due, the
+        engine's next event while a node is not settled) Python does the tick; the ticks
+        between, with only pods ending, arriving and being scheduled, run in compiled code
+        (:meth:`_advance`), exactly as one at a time (``tests/test_scenario_ticks.py``).
+        """
+        tick_s = self.tick_s
+        k_end = first_tick_at(self.duration_s, tick_s)
+        if k_end * tick_s > self.duration_s:
+            k_end -= 1
         for g in range(len(self.asgs)):
             self.launch(g, 0.0)
         next_sample_at = 0.0
-        t_s = 0.0
-        while t_s <= duration_s:
+        k = 0
+        while k <= k_end:
+            t_s = k * tick_s
             if self.n_unsettled or t_s >= next_sample_at:
                 # The scenario reads the engine only for launches and readiness, and to
                 # sample; otherwise the engine catches up later on the same events: what it
@@ -740,29 +914,37 @@ class ClusterRun:
                     changed = controller.step(self, t_s) or changed
             if changed:
                 self.queue.on_cluster_change(t_s)
-            self.arrivals(t_s)
-            self.schedule_pending(t_s)
-            if t_s >= next_sample_at:
+            if self.claimers:
+                self._offer_arrivals(t_s)
+            sampled = t_s >= next_sample_at
+            if sampled:  # this tick's arrivals and scheduling, then the sample
+                self._advance(k, k, schedule_first=True)
                 self.sample(t_s)
                 next_sample_at = next_sample_s(t_s, self.plan.run.sample_every_s)
             if progress is not None:
                 progress(t_s)
-            t_s = self._next_tick_s(t_s, next_sample_at)
-        self.engine.run_until(duration_s)
-        if self.series["sample_s"][-1] < duration_s:
-            self.sample(duration_s)
+            k1 = min(self._next_stop_k(k, next_sample_at), k_end + 1)
+            k = self._advance(k, k1, schedule_first=not sampled)
+        self.engine.run_until(self.duration_s)
+        if self.series["sample_s"][-1] < self.duration_s:
+            self.sample(self.duration_s)
 
-    def _next_tick_s(self, now_s: float, next_sample_at: float) -> float:
-        """The next tick at which the engine, a pod, the queue, a group or a boot is due."""
-        due = [next_sample_at, self.queue.next_due_s()]
+    def _next_stop_k(self, k_now: int, next_sample_at: float) -> int:
+        """The next tick at which a sample, the engine (a node not settled), a group, a boot,
+        a controller or (with claimers) a pod's creation is due; pods ending and the queue
+        are :meth:`_advance`'s."""
+        now_s = k_now * self.tick_s
+        due = [next_sample_at]
         if self.n_unsettled:
             # a launch's result or a node's Ready comes from the engine; once every node is
-            # settled, what ipamd does between two scenario events needs no visit
+            # settled, what ipamd does between two scenario events needs no visit. The ADDs
+            # bound before the next stop need none either: an ADD changes neither.
             due.append(self.engine.peek_s())
-        if self.i_arrival < self.n_generated:
-            due.append(float(self.pods["created_s"][self.i_arrival]))
-        if self.ends:
-            due.append(self.ends[0][0])
+        if self.claimers:
+            created_s = self.pods["created_s"][: self.n_generated]
+            i = int(np.searchsorted(created_s, now_s, "right"))
+            if i < self.n_generated:
+                due.append(float(created_s[i]))
         while self.boots and (
             self.boots[0][0] <= now_s
             or self.node_ready[self.boots[0][1]]
@@ -773,8 +955,7 @@ class ClusterRun:
             due.append(self.boots[0][0])
         due.extend(self.asg_due_s)
         due.extend(controller.next_due_s(now_s) for controller in self.controllers)
-        k_now = first_tick_at(now_s, self.tick_s)
-        return max(first_tick_at(min(due), self.tick_s), k_now + 1) * self.tick_s
+        return max(first_tick_at(min(due), self.tick_s), k_now + 1)
 
     def result(self) -> SimulationResult:
         """What the run recorded."""
@@ -793,6 +974,10 @@ class ClusterRun:
             return np.array(s[name], dtype=np.int64).reshape(-1, n_groups)
 
         reasons = np.full(pods.n, "", dtype=object)
+        fail = pods.fail[: pods.n]
+        for pod in np.flatnonzero(fail[:, 0] >= 0).tolist():
+            row = fail[pod].tolist()
+            reasons[pod] = fit_error(row[0], tuple(row[1:]))
         for pod, reason in pods.reason.items():
             reasons[pod] = reason
         return SimulationResult(
