@@ -112,6 +112,17 @@ _Events = tuple[
     NDArray[np.float64], NDArray[np.int64], NDArray[np.int8], NDArray[np.int64], NDArray[np.bool_]
 ]
 
+
+def _new_events(size: int) -> _Events:
+    return (
+        np.empty(size),
+        np.empty(size, dtype=np.int64),
+        np.empty(size, dtype=np.int8),
+        np.empty(size, dtype=np.int64),
+        np.empty(size, dtype=np.bool_),
+    )
+
+
 _SERIES: Final = (
     "sample_s",
     "n_pending",
@@ -286,7 +297,9 @@ class ClusterRun:
         self.world = _make_world(plan, engine)
         self.engine = _make_engine(plan, engine, self.world)
         self.rng_pods = self.world.stream("workloads")
-        self.rng_scheduler = self.world.stream("scheduler")
+        # kube-scheduler's tie-breaks: the "scheduler" stream's PCG64 state, drawn from in
+        # compiled code only (:mod:`._rng`)
+        self.scheduler_rng_state = _rng.state_of(self.world.stream("scheduler"))
         self.zones = sorted({subnet.az for subnet in plan.vpc.subnets})
         self.notes: list[str] = list(plan.ipamd_warnings())
         # node groups
@@ -330,6 +343,7 @@ class ClusterRun:
         self.heap_s = np.zeros(1024)  # pods with a finite life: (end [s], pod), a min-heap
         self.heap_pod = np.zeros(1024, dtype=np.int64)
         self.node_first = np.zeros(0, dtype=np.int64)  # per node: its first pod, or -1
+        self.events = _new_events(1024)  # what the compiled code gives the engine
         #: Per node: the pods bound there and still running (a read-only mapping).
         self.pods_on = _NodePods(self)
         self.n_address_pods = np.zeros(0, dtype=np.int64)  # per node: those with an address
@@ -471,9 +485,8 @@ class ClusterRun:
     def launch(self, g: int, now_s: float) -> bool:
         """Add the instances group ``g``'s Auto Scaling group launches now; True if any."""
         requests = self.asgs[g].launches(now_s)
-        for request in requests:
-            spec = None if self.ipv6 else self.specs[g].node_spec(request)
-            self._add_node(g, request, spec, self.configs[g])
+        specs = None if self.ipv6 else [self.specs[g].node_spec(r) for r in requests]
+        self._add_nodes(g, requests, specs, self.configs[g])
         return bool(requests)
 
     def add_node_pool(self, name: str) -> int:
@@ -526,34 +539,54 @@ class ClusterRun:
         if g < len(self.asgs):
             raise UsageError(f"{self.group_names[g]} is a node group: use set_group_desired")
         self.capacity[g][request.instance_type] = capacity
-        return self._add_node(g, request, None if self.ipv6 else spec, config)
-
-    def _add_node(
-        self, g: int, request: LaunchRequest, spec: NodeSpec | None, config: IpamdConfig
-    ) -> int:
-        """One launched instance joins the run (and the engine, once booted); its node id."""
-        if spec is None:
-            node = len(self.node_group)  # no ipamd IPv4 pool: the engine has no nodes
-            self.ipv6_owner[node] = self.world.new_owner_id()
-        else:
-            # ipamd starts once the node has booted (see the module docstring)
-            (node,) = self.engine.add_nodes([spec], config, request.kubelet_ready_s).tolist()
-        capacity = self.capacity[g][request.instance_type]
-        self.cluster.add_nodes(capacity, [self.zones.index(request.az)], [False])
-        self.node_group.append(g)
-        self.node_request.append(request)
-        self.node_kubelet_ready_s = np.append(self.node_kubelet_ready_s, request.kubelet_ready_s)
-        self.node_launch_s = np.append(self.node_launch_s, request.launch_s)
-        self.node_confirmed = np.append(self.node_confirmed, False)
-        self.node_ready = np.append(self.node_ready, False)
-        self.node_gone = np.append(self.node_gone, False)
-        self.ipv6_failed = np.append(self.ipv6_failed, False)
-        self.n_unsettled += 1
-        heapq.heappush(self.boots, (request.kubelet_ready_s, node))
-        self.node_first = np.append(self.node_first, -1)
-        self.n_address_pods = np.append(self.n_address_pods, 0)
-        self.node_of_request[(g, request.instance_id)] = node
+        (node,) = self._add_nodes(g, [request], None if self.ipv6 else [spec], config)
         return node
+
+    def _add_nodes(
+        self,
+        g: int,
+        requests: list[LaunchRequest],
+        specs: list[NodeSpec] | None,
+        config: IpamdConfig,
+    ) -> list[int]:
+        """Launched instances join the run (and the engine, once booted; IPv6: ``specs`` is
+        None); their node ids."""
+        if not requests:
+            return []
+        first = len(self.node_group)
+        nodes = list(range(first, first + len(requests)))
+        for i, (node, request) in enumerate(zip(nodes, requests, strict=True)):
+            if specs is None:  # no ipamd IPv4 pool: the engine has no nodes
+                self.ipv6_owner[node] = self.world.new_owner_id()
+            else:
+                # ipamd starts once the node has booted (see the module docstring)
+                self.engine.add_nodes([specs[i]], config, request.kubelet_ready_s)
+            heapq.heappush(self.boots, (request.kubelet_ready_s, node))
+            self.node_of_request[(g, request.instance_id)] = node
+        capacity = [self.capacity[g][r.instance_type] for r in requests]
+        self.cluster.add_nodes(
+            NodeCapacity(
+                *(
+                    np.concatenate([getattr(c, f.name) for c in capacity])
+                    for f in dataclasses.fields(NodeCapacity)
+                )
+            ),
+            [self.zones.index(r.az) for r in requests],
+            False,
+        )
+        n = len(requests)
+        self.node_group += [g] * n
+        self.node_request += requests
+        self.node_kubelet_ready_s = np.append(
+            self.node_kubelet_ready_s, [r.kubelet_ready_s for r in requests]
+        )
+        self.node_launch_s = np.append(self.node_launch_s, [r.launch_s for r in requests])
+        for name in ("node_confirmed", "node_ready", "node_gone", "ipv6_failed"):
+            setattr(self, name, np.append(getattr(self, name), np.zeros(n, dtype=bool)))
+        self.node_first = np.append(self.node_first, np.full(n, -1, dtype=np.int64))
+        self.n_address_pods = np.append(self.n_address_pods, np.zeros(n, dtype=np.int64))
+        self.n_unsettled += n
+        return nodes
 
     def node_updates(self, now_s: float) -> bool:
         """Launch results, Ready nodes, scale-in and new launches; True if the scheduler
@@ -697,15 +730,11 @@ class ClusterRun:
             self.heap_s = np.resize(self.heap_s, size)
             self.heap_pod = np.resize(self.heap_pod, size)
 
-    @staticmethod
-    def _event_buffer(size: int) -> _Events:
-        return (
-            np.empty(size),
-            np.empty(size, dtype=np.int64),
-            np.empty(size, dtype=np.int8),
-            np.empty(size, dtype=np.int64),
-            np.empty(size, dtype=np.bool_),
-        )
+    def _event_buffer(self, size: int) -> _Events:
+        """Room for ``size`` engine events (one buffer, grown as needed)."""
+        if self.events[0].size < size:
+            self.events = _new_events(max(size, 2 * self.events[0].size))
+        return self.events
 
     def _submit(self, events: _Events) -> None:
         """Give the engine the events the compiled code wrote (in its order), and reset."""
@@ -807,7 +836,6 @@ class ClusterRun:
         events = self._event_buffer(2 * n_more)
         nodes, host_pods, zone_pods, score_cache, score_stale = self.cluster.arrays()
         n_nodes = len(self.cluster)
-        rng_state = _rng.state_of(self.rng_scheduler)
         c = pods.columns
         k = _k.advance(
             c["created_s"],
@@ -840,7 +868,7 @@ class ClusterRun:
             queue.counts,
             *events,
             self.ctr,
-            rng_state,
+            self.scheduler_rng_state,
             k0,
             k1,
             self.tick_s,
@@ -854,7 +882,6 @@ class ClusterRun:
             queue.max_backoff_s,
             queue.max_in_unschedulable_s,
         )
-        _rng.set_state(self.rng_scheduler, rng_state)
         self._submit(events)
         return int(k)
 
