@@ -220,6 +220,33 @@ def test_pods_driven_in_slices_match_pods_at_once(
     assert_same_world(plain, fast)
 
 
+def test_strided_columns_are_read_as_their_values() -> None:
+    """Columns that are views with strides (every other row of a larger array) give the
+    result of their contiguous copies: the kernels read C-contiguous arrays only."""
+    spec = NodeSpec("m5.large", 3, 10, 29, "subnet-a", "subnet-a")
+    # every other row: pods 0 and 1 added at 30 and 31 s, deleted at 32 and 33 s
+    wide = (
+        np.repeat([30.0, 31.0, 32.0, 33.0], 2),
+        np.tile([0, 7], 4),
+        np.repeat(np.array([1, 1, -1, -1], dtype=np.int8), 2),
+        np.array([0, 7, 1, 7, 0, 7, 1, 7]),
+        np.zeros(8, dtype=bool),
+    )
+    results = []
+    for copy in (True, False):
+        engine = Engine(subnet_cidrs={"subnet-a": "10.0.0.0/24"}, seed=1)
+        engine.add_nodes([spec], IpamdConfig(), 0.0)
+        engine.submit_pods(PodEvents(*(c[::2].copy() if copy else c[::2] for c in wide)))
+        engine.submit_pods(PodEvents.from_arrays([34.0, 35.0], [0, 0], [1, 1], [2, 3]))
+        times, ids = np.array([40.0, 0.0, 41.0, 0.0]), np.array([2, 7, 3, 7])
+        engine.delete_pods(*((c[::2].copy() if copy else c[::2]) for c in (times, ids)))
+        engine.run_until(60.0)
+        results.append(engine.result())
+    assert results[0].pod_ids.tolist() == [0, 1, 2, 3]
+    assert (results[0].pod_outcome == 0).all()
+    assert_same_result(results[0], results[1])
+
+
 def holder_scenario() -> dict[str, Any]:
     config = IpamdConfig(warm_ip_target=2, minimum_ip_target=4)
     spec = NodeSpec("m5.large", 3, 10, 29, "subnet-node", "subnet-node")

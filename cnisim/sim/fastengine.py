@@ -69,8 +69,9 @@ class _Direct:
     arrays that costs about 16 us, more than a quiet tick. The kernels here have one
     signature (C-contiguous arrays of fixed dtypes, int and float scalars), so after the first
     call, which compiles or loads the kernel and types its arguments, the one compiled
-    overload is called directly. Should a kernel ever gain a second overload, every call
-    goes through the dispatcher again.
+    overload is called directly; it unboxes the arguments as that signature says without
+    checking them (callers pass arrays of the right dtype and layout). Should a kernel ever
+    gain a second overload, every call goes through the dispatcher again.
     """
 
     def __init__(self, kernel: Any) -> None:
@@ -293,22 +294,22 @@ class Engine:
             second DEL or a DEL before its ADD (the rows before the bad one are queued, as in
             the reference model), or a pod id outside ``0 .. MAX_POD_ID``.
         """
-        if not len(events):
+        times = np.ascontiguousarray(events.time_s, dtype=np.float64)
+        if not times.size:
             return
         columns = (
-            np.asarray(events.time_s, dtype=np.float64),
-            np.asarray(events.node, dtype=np.int64),
-            np.asarray(events.delta, dtype=np.int8),
-            np.asarray(events.pod, dtype=np.int64),
-            np.asarray(events.branch, dtype=bool),
+            times,
+            np.ascontiguousarray(events.node, dtype=np.int64),
+            np.ascontiguousarray(events.delta, dtype=np.int8),
+            np.ascontiguousarray(events.pod, dtype=np.int64),
+            np.ascontiguousarray(events.branch, dtype=bool),
         )
-        pods = columns[3]
         code, row = _queue_pods(self.arrays, *columns, MAX_POD_ID)
         if code == ek.Q_NEED_ROOM:
-            self._ensure_pods(len(events), row)  # room for every row as an ADD
+            self._ensure_pods(times.size, row)  # room for every row as an ADD
             code, row = _queue_pods(self.arrays, *columns, MAX_POD_ID)
         if code != ek.Q_OK:
-            self._raise_queue_error(code, int(pods[row]), float(events.time_s[row]))
+            self._raise_queue_error(code, int(columns[3][row]), float(times[row]))
 
     def delete_pods(self, time_s: ArrayLike, pods: ArrayLike) -> None:
         """Queue DELs of pods submitted earlier (sequence = order given).
@@ -318,8 +319,8 @@ class Engine:
         UsageError
             As :meth:`submit_pods` for DELs.
         """
-        times = np.atleast_1d(np.asarray(time_s, dtype=np.float64))
-        pod_ids = np.atleast_1d(np.asarray(pods, dtype=np.int64))
+        times = np.ascontiguousarray(time_s, dtype=np.float64)  # at least 1-d
+        pod_ids = np.ascontiguousarray(pods, dtype=np.int64)
         times = np.ascontiguousarray(np.broadcast_to(times, pod_ids.shape))
         code, row = _queue_dels(self.arrays, times, pod_ids)
         if code != ek.Q_OK:
