@@ -1356,15 +1356,15 @@ def run_ticks(
     prng: Any,
     k_last: int,
     rnd: bool,
-    owner_room: int,
 ) -> int:
     """Run every due tick up to ``k_last``; RUN_DONE, or RUN_NEED_* to be called again
-    once the arrays have room (``owner_room``: owner ids left in the World)."""
+    once the arrays have room."""
     W = (sa, ea, srng, erng)
     sti = A.scratch[SCRATCH_STEP : SCRATCH_STEP + 3]
     std = A.par[P_STEP_DUR : P_STEP_DUR + 1]
     n_nodes = A.ctr[C_N_NODES]
     per_tick_owners = n_nodes * (2 + A.ctr[C_MAX_CAND])
+    owner_room = min(sa.owner_subnets.size, ea.eni_kind.size)  # owner ids the World has room for
     while True:
         k = _due_k(A)
         if k > k_last:

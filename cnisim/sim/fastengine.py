@@ -63,28 +63,25 @@ _FIRST_CAPACITY: Final = 64
 
 
 class _Direct:
-    """A compiled kernel called without numba's per-call dispatch.
+    """A compiled kernel called without numba's per-call dispatch: call ``kernel.call(...)``.
 
     numba's dispatcher types every argument on every call: for the engine's NamedTuples of
     arrays that costs about 16 us, more than a quiet tick. The kernels here have one
     signature (C-contiguous arrays of fixed dtypes, int and float scalars), so after the first
-    call, which compiles or loads the kernel and types its arguments, the one compiled
-    overload is called directly; it unboxes the arguments as that signature says without
+    call, which compiles or loads the kernel and types its arguments, ``call`` is the one
+    compiled overload itself, which unboxes the arguments as that signature says without
     checking them (callers pass arrays of the right dtype and layout). Should a kernel ever
     gain a second overload, every call goes through the dispatcher again.
     """
 
     def __init__(self, kernel: Any) -> None:
         self._kernel = kernel
-        self._entry: Any = None
+        self.call: Callable[..., Any] = self._first
 
-    def __call__(self, *args: Any) -> Any:
-        if self._entry is not None:
-            return self._entry(*args)
+    def _first(self, *args: Any) -> Any:
         out = self._kernel(*args)
         overloads = list(self._kernel.overloads.values())
-        if len(overloads) == 1:
-            self._entry = overloads[0].entry_point
+        self.call = overloads[0].entry_point if len(overloads) == 1 else self._kernel
         return out
 
 
@@ -209,6 +206,9 @@ class Engine:
             ssm_s=np.zeros(cap),
             scratch=np.zeros(ek.N_SCRATCH, dtype=np.int64),
         )
+        # the last tick the EC2 model's per-minute counts are sized for (a margin past it)
+        self._minutes_k = -1
+        self._hour_ticks = math.ceil(3600.0 / self.tick_s)
         # used lengths of the ragged node stores
         self._n_eni_slots = 0
         self._n_cidr_slots = 0
@@ -304,10 +304,10 @@ class Engine:
             np.ascontiguousarray(events.pod, dtype=np.int64),
             np.ascontiguousarray(events.branch, dtype=bool),
         )
-        code, row = _queue_pods(self.arrays, *columns, MAX_POD_ID)
+        code, row = _queue_pods.call(self.arrays, *columns, MAX_POD_ID)
         if code == ek.Q_NEED_ROOM:
             self._ensure_pods(times.size, row)  # room for every row as an ADD
-            code, row = _queue_pods(self.arrays, *columns, MAX_POD_ID)
+            code, row = _queue_pods.call(self.arrays, *columns, MAX_POD_ID)
         if code != ek.Q_OK:
             self._raise_queue_error(code, int(columns[3][row]), float(times[row]))
 
@@ -322,14 +322,14 @@ class Engine:
         times = np.ascontiguousarray(time_s, dtype=np.float64)  # at least 1-d
         pod_ids = np.ascontiguousarray(pods, dtype=np.int64)
         times = np.ascontiguousarray(np.broadcast_to(times, pod_ids.shape))
-        code, row = _queue_dels(self.arrays, times, pod_ids)
+        code, row = _queue_dels.call(self.arrays, times, pod_ids)
         if code != ek.Q_OK:
             self._raise_queue_error(code, int(pod_ids[row]), float(times[row]))
 
     def peek_s(self) -> float:
         """The earliest time anything is due, as the reference model counts it (the next pool
         step of every joined idle node included) [s]."""
-        return float(_peek(self.arrays))
+        return float(_peek.call(self.arrays))
 
     def run_until(self, until_s: float) -> None:
         """Run every tick with ``now_s <= until_s``.
@@ -342,31 +342,34 @@ class Engine:
         if not math.isfinite(until_s):
             raise UsageError(f"run_until needs a finite time, not {until_s}")
         k_last = math.floor(until_s / self.tick_s + 1e-9)
-        if k_last < self.arrays.ctr[ek.C_K_NEXT]:
+        ctr = self.arrays.ctr
+        if k_last < ctr[ek.C_K_NEXT]:
             return
         world = self.world
-        world.ec2.ensure_minutes(k_last * self.tick_s + 3600.0)
-        if self.arrays.ctr[ek.C_JL_K] <= k_last:  # joins may launch instances
+        if k_last > self._minutes_k:  # per-minute EC2 counts to an hour past every tick run,
+            self._minutes_k = k_last + self._hour_ticks  # sized an hour ahead, not every call
+            world.ec2.ensure_minutes(self._minutes_k * self.tick_s + 3600.0)
+        if ctr[ek.C_JL_K] <= k_last:  # joins may launch instances
             joined = np.count_nonzero(self.arrays.ni[: self.n_nodes, ek.ND_ENGINE_JOINED])
             world.ec2.ensure_instances(self.n_nodes - int(joined))
+        rnd = self.placement == "random"
         while True:
-            A = self.arrays
-            status = _run_ticks(
-                A,
+            status = _run_ticks.call(
+                self.arrays,
                 world.space.arrays,
                 world.ec2.arrays,
                 world.subnet_state,
                 world.ec2_state,
                 world.placement_state,
                 k_last,
-                self.placement == "random",
-                min(world.space.arrays.owner_subnets.size, world.ec2.arrays.eni_kind.size),
+                rnd,
             )
             if status == ek.RUN_DONE:
                 return
             if status == ek.RUN_NEED_SAMPLES:
                 self._grow_samples(k_last * self.tick_s)
             else:
+                A = self.arrays
                 n_more = self.n_nodes * (2 + int(A.ctr[ek.C_MAX_CAND]))
                 world.space.ensure_owners(n_more + int(A.ctr[ek.C_BRANCH_UNPLACED]) + 1)
 
