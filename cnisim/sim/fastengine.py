@@ -60,6 +60,11 @@ __all__ = ["MAX_POD_ID", "Engine", "run_engine"]
 #: Pod ids index an array directly; larger ids are refused.
 MAX_POD_ID: Final = 2**31 - 1
 _FIRST_CAPACITY: Final = 64
+# the kernels' column dtypes, as objects: np.ascontiguousarray parses them faster
+_F64: Final = np.dtype(np.float64)
+_I64: Final = np.dtype(np.int64)
+_I8: Final = np.dtype(np.int8)
+_BOOL: Final = np.dtype(np.bool_)
 
 
 class _Direct:
@@ -303,15 +308,15 @@ class Engine:
             second DEL or a DEL before its ADD (the rows before the bad one are queued, as in
             the reference model), or a pod id outside ``0 .. MAX_POD_ID``.
         """
-        times = np.ascontiguousarray(events.time_s, dtype=np.float64)
+        times = np.ascontiguousarray(events.time_s, _F64)
         if not times.size:
             return
         columns = (
             times,
-            np.ascontiguousarray(events.node, dtype=np.int64),
-            np.ascontiguousarray(events.delta, dtype=np.int8),
-            np.ascontiguousarray(events.pod, dtype=np.int64),
-            np.ascontiguousarray(events.branch, dtype=bool),
+            np.ascontiguousarray(events.node, _I64),
+            np.ascontiguousarray(events.delta, _I8),
+            np.ascontiguousarray(events.pod, _I64),
+            np.ascontiguousarray(events.branch, _BOOL),
         )
         code, row = _queue_pods.call(self.arrays, *columns, MAX_POD_ID)
         if code == ek.Q_NEED_ROOM:
@@ -328,8 +333,8 @@ class Engine:
         UsageError
             As :meth:`submit_pods` for DELs.
         """
-        times = np.ascontiguousarray(time_s, dtype=np.float64)  # at least 1-d
-        pod_ids = np.ascontiguousarray(pods, dtype=np.int64)
+        times = np.ascontiguousarray(time_s, _F64)  # at least 1-d
+        pod_ids = np.ascontiguousarray(pods, _I64)
         times = np.ascontiguousarray(np.broadcast_to(times, pod_ids.shape))
         code, row = _queue_dels.call(self.arrays, times, pod_ids)
         if code != ek.Q_OK:
