@@ -68,7 +68,7 @@ _BOOL: Final = np.dtype(np.bool_)
 
 
 class _Direct:
-    """A compiled kernel called without numba's per-call dispatch: call ``kernel.call(...)``.
+    """A compiled kernel called through ``call``, without numba's per-call dispatch.
 
     numba's dispatcher types every argument on every call: for the engine's NamedTuples of
     arrays that costs about 16 us, more than a quiet tick. The kernels here have one
