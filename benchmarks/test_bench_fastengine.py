@@ -39,6 +39,7 @@ M5_LARGE = NodeSpec("m5.large", 3, 10, 29, "subnet-0", "subnet-0")
 DEFAULTS_RATIO_TARGET = 20.0  # issue 6
 WARM_IP_RATIO_TARGET = 8.0  # issue 6
 DRIVEN_RATIO_TARGET = 2.0  # issue 6
+DRIVEN_STRETCH_S = 300  # the driven benchmark's turns [simulated s]
 ONE_DAY_1000_NODES_TARGET_S = 3.0  # issue 6
 ONE_DAY_5000_NODES_TARGET_S = 15.0  # issue 6
 
@@ -220,19 +221,23 @@ def test_bench_cluster_day(benchmark: Any, n_nodes: int, target_s: float) -> Non
 def test_bench_driven_second_by_second(benchmark: Any) -> None:
     """Figure: a day driven second by second (the pods due in each second submitted, then
     ``run_until`` that second, 86,400 times) against the same pods submitted at once and run
-    to the same end (target: at most 2x). Both results must agree field by field."""
+    to the same end (target: at most 2x). The two engines take turns, 300 simulated seconds
+    each (the one with every pod submitted runs each stretch in one call), and each one's
+    CPU time is summed: the load of other processes on the shared machine falls on both
+    alike (run one after the other, the ratio moved from 1.5x to 2.3x). Both results must
+    agree field by field."""
     n_nodes = 1000
     warm_up()
     events = day_of_churn(n_nodes, seed=7)
     at_once = cluster(n_nodes, seed=7)
     at_once.submit_pods(events)
-    _, at_once_s = timed(lambda: at_once.run_until(DAY_S))
     driven = cluster(n_nodes, seed=7)
     second = np.ceil(events.time_s).astype(np.int64)
     cuts = np.searchsorted(second, np.arange(int(DAY_S) + 2), side="left")
+    cpu_s = {"at_once": 0.0, "driven": 0.0}
 
-    def drive() -> None:
-        for s in range(int(DAY_S) + 1):
+    def drive(first_s: int, end_s: int) -> None:
+        for s in range(first_s, end_s):
             lo, hi = cuts[s], cuts[s + 1]
             if hi > lo:
                 rows = slice(lo, hi)
@@ -247,14 +252,28 @@ def test_bench_driven_second_by_second(benchmark: Any) -> None:
                 )
             driven.run_until(float(s))
 
-    _, driven_s = timed(lambda: benchmark.pedantic(drive, rounds=1))
+    def in_turns() -> None:
+        for first_s in range(0, int(DAY_S) + 1, DRIVEN_STRETCH_S):
+            end_s = min(first_s + DRIVEN_STRETCH_S, int(DAY_S) + 1)
+            t0 = time.process_time()
+            at_once.run_until(float(end_s - 1))
+            t1 = time.process_time()
+            drive(first_s, end_s)
+            cpu_s["driven"] += time.process_time() - t1
+            cpu_s["at_once"] += t1 - t0
+
+    benchmark.pedantic(in_turns, rounds=1)
     assert same_result(at_once.result(), driven.result())
-    ratio = driven_s / at_once_s
+    ratio = cpu_s["driven"] / cpu_s["at_once"]
     benchmark.extra_info.update(
-        {"at_once_s": round(at_once_s, 2), "driven_s": round(driven_s, 2), "ratio": round(ratio, 2)}
+        {
+            "at_once_cpu_s": round(cpu_s["at_once"], 2),
+            "driven_cpu_s": round(cpu_s["driven"], 2),
+            "ratio": round(ratio, 2),
+        }
     )
-    # issue 6 target: 1.97x and 2.06x in two runs on the shared 2-core machine, at its edge
-    # (what is left is numba unboxing ~60 arrays per call); reported, not asserted
+    # issue 6 target: 1.67x-1.77x in three runs on the shared 2-core machine (the engine
+    # before the driven path's changes: 2.12x-2.25x); reported, not asserted
     benchmark.extra_info["target_ratio"] = DRIVEN_RATIO_TARGET
 
 

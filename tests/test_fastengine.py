@@ -27,7 +27,7 @@ from simstrategies import ipamd_configs
 
 from cnisim.cni import IpamdConfig
 from cnisim.errors import UsageError
-from cnisim.sim.contract import FAIL_REASONS, NodeSpec
+from cnisim.sim.contract import FAIL_REASONS, NodeSpec, first_tick_at
 from cnisim.sim.ec2 import DEFAULT_BUCKETS, Bucket, Ec2Params, Latency
 from cnisim.sim.fastengine import Engine
 from cnisim.sim.fastworld import FastWorld
@@ -218,6 +218,69 @@ def test_pods_driven_in_slices_match_pods_at_once(
     assert_same_result(at_once.result(), sliced.result())
     assert_same_result(reference.result(), sliced.result())
     assert_same_world(plain, fast)
+
+
+def rows(pods: PodEvents, keep: np.ndarray) -> PodEvents:
+    return PodEvents(
+        pods.time_s[keep], pods.node[keep], pods.delta[keep], pods.pod[keep], pods.branch[keep]
+    )
+
+
+@settings(
+    max_examples=25,
+    deadline=None,
+    suppress_health_check=[HealthCheck.too_slow, HealthCheck.data_too_large],
+)
+@given(scenarios())
+def test_pods_driven_tick_by_tick_match_pods_at_once(scenario: dict[str, Any]) -> None:
+    """As a scenario drives the engine: before each tick the pods due in it are submitted
+    (events at the tick's own time among them, and several in one tick), then ``run_until``
+    that tick, so most calls run one tick or none; the result and what the engine shows
+    afterwards are those of submitting every pod at once."""
+    _, at_once = run_at_once(scenario, "fast")
+    _, driven = build(scenario, "fast")
+    add_nodes(driven, scenario)
+    tick_s = scenario["options"]["tick_s"]
+    pods = scenario["pods"]
+    due_k = np.array([first_tick_at(t, tick_s) for t in pods.time_s.tolist()], dtype=np.int64)
+    last_k = math.floor(scenario["duration_s"] / tick_s + 1e-9)
+    for k in range(last_k + 1):
+        if np.any(due_k == k):
+            driven.submit_pods(rows(pods, due_k == k))
+        driven.run_until(k * tick_s)
+    driven.submit_pods(rows(pods, due_k > last_k))
+    driven.run_until(scenario["duration_s"])
+    assert_same_result(at_once.result(), driven.result())
+    assert driven.peek_s() == at_once.peek_s()
+    for name, values in at_once.metrics().items():
+        np.testing.assert_array_equal(driven.metrics()[name], values, name)
+
+
+def test_strided_columns_are_read_as_their_values() -> None:
+    """Columns that are views with strides (every other row of a larger array) give the
+    result of their contiguous copies: the kernels read C-contiguous arrays only."""
+    spec = NodeSpec("m5.large", 3, 10, 29, "subnet-a", "subnet-a")
+    # every other row: pods 0 and 1 added at 30 and 31 s, deleted at 32 and 33 s
+    wide = (
+        np.repeat([30.0, 31.0, 32.0, 33.0], 2),
+        np.tile([0, 7], 4),
+        np.repeat(np.array([1, 1, -1, -1], dtype=np.int8), 2),
+        np.array([0, 7, 1, 7, 0, 7, 1, 7]),
+        np.zeros(8, dtype=bool),
+    )
+    results = []
+    for copy in (True, False):
+        engine = Engine(subnet_cidrs={"subnet-a": "10.0.0.0/24"}, seed=1)
+        engine.add_nodes([spec], IpamdConfig(), 0.0)
+        engine.submit_pods(PodEvents(*(c[::2].copy() if copy else c[::2] for c in wide)))
+        engine.submit_pods(PodEvents.from_arrays([34.0, 35.0], [0, 0], [1, 1], [2, 3]))
+        times, ids = np.array([40.0, 0.0, 41.0, 0.0]), np.array([2, 7, 3, 7])
+        engine.delete_pods(*((c[::2].copy() if copy else c[::2]) for c in (times, ids)))
+        engine.run_until(60.0)
+        results.append(engine.result())
+    assert results[0].pod_ids.tolist() == [0, 1, 2, 3]
+    assert (results[0].pod_outcome == 0).all()
+    assert_same_result(results[0], results[1])
 
 
 def holder_scenario() -> dict[str, Any]:

@@ -60,30 +60,33 @@ __all__ = ["MAX_POD_ID", "Engine", "run_engine"]
 #: Pod ids index an array directly; larger ids are refused.
 MAX_POD_ID: Final = 2**31 - 1
 _FIRST_CAPACITY: Final = 64
+# the kernels' column dtypes, as objects: np.ascontiguousarray parses them faster
+_F64: Final = np.dtype(np.float64)
+_I64: Final = np.dtype(np.int64)
+_I8: Final = np.dtype(np.int8)
+_BOOL: Final = np.dtype(np.bool_)
 
 
 class _Direct:
-    """A compiled kernel called without numba's per-call dispatch.
+    """A compiled kernel called through ``call``, without numba's per-call dispatch.
 
     numba's dispatcher types every argument on every call: for the engine's NamedTuples of
     arrays that costs about 16 us, more than a quiet tick. The kernels here have one
     signature (C-contiguous arrays of fixed dtypes, int and float scalars), so after the first
-    call, which compiles or loads the kernel and types its arguments, the one compiled
-    overload is called directly. Should a kernel ever gain a second overload, every call
-    goes through the dispatcher again.
+    call, which compiles or loads the kernel and types its arguments, ``call`` is the one
+    compiled overload itself, which unboxes the arguments as that signature says without
+    checking them (callers pass arrays of the right dtype and layout). Should a kernel ever
+    gain a second overload, every call goes through the dispatcher again.
     """
 
     def __init__(self, kernel: Any) -> None:
         self._kernel = kernel
-        self._entry: Any = None
+        self.call: Callable[..., Any] = self._first
 
-    def __call__(self, *args: Any) -> Any:
-        if self._entry is not None:
-            return self._entry(*args)
+    def _first(self, *args: Any) -> Any:
         out = self._kernel(*args)
         overloads = list(self._kernel.overloads.values())
-        if len(overloads) == 1:
-            self._entry = overloads[0].entry_point
+        self.call = overloads[0].entry_point if len(overloads) == 1 else self._kernel
         return out
 
 
@@ -91,6 +94,15 @@ _run_ticks = _Direct(ek.run_ticks)
 _queue_pods = _Direct(ek.queue_pods)
 _queue_dels = _Direct(ek.queue_dels)
 _peek = _Direct(ek.peek)
+
+
+def _grown_queues(array: NDArray[Any], size: int, fill: float) -> NDArray[Any]:
+    """Queues (rows, each contiguous) extended to ``size`` slots, new slots set to ``fill``:
+    row by row, not through a transposed copy (which took twice as long)."""
+    out = np.empty((array.shape[0], size), dtype=array.dtype)
+    out[:, : array.shape[1]] = array
+    out[:, array.shape[1] :] = fill
+    return out
 
 
 def _grid_ticks(tick_s: float, pool_interval_s: float) -> int:
@@ -208,6 +220,9 @@ class Engine:
             ssm_s=np.zeros(cap),
             scratch=np.zeros(ek.N_SCRATCH, dtype=np.int64),
         )
+        # the last tick the EC2 model's per-minute counts are sized for (a margin past it)
+        self._minutes_k = -1
+        self._hour_ticks = math.ceil(3600.0 / self.tick_s)
         # used lengths of the ragged node stores
         self._n_eni_slots = 0
         self._n_cidr_slots = 0
@@ -293,22 +308,22 @@ class Engine:
             second DEL or a DEL before its ADD (the rows before the bad one are queued, as in
             the reference model), or a pod id outside ``0 .. MAX_POD_ID``.
         """
-        if not len(events):
+        times = np.ascontiguousarray(events.time_s, _F64)
+        if not times.size:
             return
         columns = (
-            np.asarray(events.time_s, dtype=np.float64),
-            np.asarray(events.node, dtype=np.int64),
-            np.asarray(events.delta, dtype=np.int8),
-            np.asarray(events.pod, dtype=np.int64),
-            np.asarray(events.branch, dtype=bool),
+            times,
+            np.ascontiguousarray(events.node, _I64),
+            np.ascontiguousarray(events.delta, _I8),
+            np.ascontiguousarray(events.pod, _I64),
+            np.ascontiguousarray(events.branch, _BOOL),
         )
-        pods = columns[3]
-        code, row = _queue_pods(self.arrays, *columns, MAX_POD_ID)
+        code, row = _queue_pods.call(self.arrays, *columns, MAX_POD_ID)
         if code == ek.Q_NEED_ROOM:
-            self._ensure_pods(len(events), row)  # room for every row as an ADD
-            code, row = _queue_pods(self.arrays, *columns, MAX_POD_ID)
+            self._ensure_pods(times.size, row)  # room for every row as an ADD
+            code, row = _queue_pods.call(self.arrays, *columns, MAX_POD_ID)
         if code != ek.Q_OK:
-            self._raise_queue_error(code, int(pods[row]), float(events.time_s[row]))
+            self._raise_queue_error(code, int(columns[3][row]), float(times[row]))
 
     def delete_pods(self, time_s: ArrayLike, pods: ArrayLike) -> None:
         """Queue DELs of pods submitted earlier (sequence = order given).
@@ -318,17 +333,17 @@ class Engine:
         UsageError
             As :meth:`submit_pods` for DELs.
         """
-        times = np.atleast_1d(np.asarray(time_s, dtype=np.float64))
-        pod_ids = np.atleast_1d(np.asarray(pods, dtype=np.int64))
+        times = np.ascontiguousarray(time_s, _F64)  # at least 1-d
+        pod_ids = np.ascontiguousarray(pods, _I64)
         times = np.ascontiguousarray(np.broadcast_to(times, pod_ids.shape))
-        code, row = _queue_dels(self.arrays, times, pod_ids)
+        code, row = _queue_dels.call(self.arrays, times, pod_ids)
         if code != ek.Q_OK:
             self._raise_queue_error(code, int(pod_ids[row]), float(times[row]))
 
     def peek_s(self) -> float:
         """The earliest time anything is due, as the reference model counts it (the next pool
         step of every joined idle node included) [s]."""
-        return float(_peek(self.arrays))
+        return float(_peek.call(self.arrays))
 
     def run_until(self, until_s: float) -> None:
         """Run every tick with ``now_s <= until_s``.
@@ -341,31 +356,34 @@ class Engine:
         if not math.isfinite(until_s):
             raise UsageError(f"run_until needs a finite time, not {until_s}")
         k_last = math.floor(until_s / self.tick_s + 1e-9)
-        if k_last < self.arrays.ctr[ek.C_K_NEXT]:
+        ctr = self.arrays.ctr
+        if k_last < ctr[ek.C_K_NEXT]:
             return
         world = self.world
-        world.ec2.ensure_minutes(k_last * self.tick_s + 3600.0)
-        if self.arrays.ctr[ek.C_JL_K] <= k_last:  # joins may launch instances
+        if k_last > self._minutes_k:  # per-minute EC2 counts to an hour past every tick run,
+            self._minutes_k = k_last + self._hour_ticks  # sized an hour ahead, not every call
+            world.ec2.ensure_minutes(self._minutes_k * self.tick_s + 3600.0)
+        if ctr[ek.C_JL_K] <= k_last:  # joins may launch instances
             joined = np.count_nonzero(self.arrays.ni[: self.n_nodes, ek.ND_ENGINE_JOINED])
             world.ec2.ensure_instances(self.n_nodes - int(joined))
+        rnd = self.placement == "random"
         while True:
-            A = self.arrays
-            status = _run_ticks(
-                A,
+            status = _run_ticks.call(
+                self.arrays,
                 world.space.arrays,
                 world.ec2.arrays,
                 world.subnet_state,
                 world.ec2_state,
                 world.placement_state,
                 k_last,
-                self.placement == "random",
-                min(world.space.arrays.owner_subnets.size, world.ec2.arrays.eni_kind.size),
+                rnd,
             )
             if status == ek.RUN_DONE:
                 return
             if status == ek.RUN_NEED_SAMPLES:
                 self._grow_samples(k_last * self.tick_s)
             else:
+                A = self.arrays
                 n_more = self.n_nodes * (2 + int(A.ctr[ek.C_MAX_CAND]))
                 world.space.ensure_owners(n_more + int(A.ctr[ek.C_BRANCH_UNPLACED]) + 1)
 
@@ -598,8 +616,8 @@ class Engine:
             self._replace(
                 pi=_grown(A.pi, cap, 0),
                 pf=_grown(A.pf, cap, 0.0),
-                qf=np.ascontiguousarray(_grown(A.qf.T, cap, 0.0).T),
-                qi=np.ascontiguousarray(_grown(A.qi.T, cap, 0).T),
+                qf=_grown_queues(A.qf, cap, 0.0),
+                qi=_grown_queues(A.qi, cap, 0),
             )
             A = self.arrays
         if max_id >= A.pod_index.size:
