@@ -1,4 +1,4 @@
-"""A cluster run: node groups, workloads and the scheduler around ipamd on every node (wiring only).
+"""A cluster run: node groups, workloads and the scheduler around ipamd on every node.
 
 :func:`simulate` builds the World from the plan's VPC, an Auto Scaling group per node group, the
 pods of every workload, and drives an ipamd engine through its driver interface
@@ -16,6 +16,10 @@ Per tick at which anything is due, in this order:
 5. the scheduler places pending pods on Ready nodes, one at a time; a bound pod's ADD is due at
    the next tick and its DEL at the end of its lifetime;
 6. the scenario's own series are sampled.
+
+Ticks at which only steps 3 to 5 have anything to do (pods end, arrive and are scheduled) run
+in compiled code, many at a time, between the run's stops (:mod:`._scenariokernels`); they do
+exactly what the steps above do, one tick at a time (``tests/test_scenario_ticks.py``).
 
 Simplifications (each also in the README):
 
