@@ -338,21 +338,25 @@ def schedule_pods(
                 for k in range(n_found):
                     spread = _MAX_NODE_SCORE * (high + low - raw[k]) // high
                     scores[k] += spread * _SPREAD_WEIGHT
+            # the best score, how many nodes have it, and the first of them, in one pass
             best = scores[0]
+            n_tied = 1
+            first_best = 0
             for k in range(1, n_found):
-                best = max(best, scores[k])
-            n_tied = 0
-            for k in range(n_found):
-                if scores[k] == best:
+                score = scores[k]
+                if score > best:
+                    best, n_tied, first_best = score, 1, k
+                elif score == best:
                     n_tied += 1
-            pick = _rng.integers(rng_state, n_tied) if n_tied > 1 else 0
-            node = -1
-            for k in range(n_found):
-                if scores[k] == best:
-                    if pick == 0:
-                        node = chosen[k]
-                        break
-                    pick -= 1
+            node = chosen[first_best]
+            if n_tied > 1:
+                pick = _rng.integers(rng_state, n_tied)
+                for k in range(first_best, n_found):
+                    if scores[k] == best:
+                        if pick == 0:
+                            node = chosen[k]
+                            break
+                        pick -= 1
         out_node[i] = node
         assumed[node] = True
         n_assumed += 1

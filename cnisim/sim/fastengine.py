@@ -625,13 +625,14 @@ class Engine:
             self._replace(pod_index=_grown(A.pod_index, size, -1))
 
     def _grow_samples(self, until_s: float) -> None:
-        """Room for every sample up to ``until_s`` (at least 1.5x, for runs in small steps)."""
+        """Room for every sample up to ``until_s`` (at least twice the room, for runs in small
+        steps: the copies then add up to twice the final size)."""
         A = self.arrays
         every_s = float(A.par[ek.P_SAMPLE_EVERY])
         n_times = math.floor((until_s - A.par[ek.P_NEXT_SAMPLE]) / every_s) + 2
         n_rows = int(A.ctr[ek.C_N_SAMPLES]) + self.n_nodes * n_times
-        cap = max(n_rows, int(1.5 * A.smp_s.size))
-        sub_cap = max(int(A.ctr[ek.C_N_SUBNET_SAMPLES]) + n_times, int(1.5 * A.ssm_s.size))
+        cap = max(n_rows, 2 * A.smp_s.size)
+        sub_cap = max(int(A.ctr[ek.C_N_SUBNET_SAMPLES]) + n_times, 2 * A.ssm_s.size)
         self._replace(
             smp=_grown(A.smp, cap, 0),
             smp_s=_grown(A.smp_s, cap, 0.0),
