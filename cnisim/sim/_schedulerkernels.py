@@ -230,9 +230,9 @@ def schedule_pods(
     n_nodes = nodes.shape[0]
     n_zones = zone_pods.shape[0]
     walk = np.empty(n_nodes, dtype=np.int64)
-    chosen = np.empty(n_nodes, dtype=np.int64)
     scores = np.empty(n_nodes, dtype=np.int64)
     raw = np.empty(n_nodes, dtype=np.int64)
+    tied = np.empty(n_nodes, dtype=np.int64)  # walk indices of the nodes with the best score
     zone_seen = np.zeros(n_zones, dtype=np.bool_)
     assumed = np.zeros(n_nodes, dtype=np.bool_)  # nodes whose cached scores do not hold now
     n_assumed = 0
@@ -253,9 +253,16 @@ def schedule_pods(
             out_failures[i] = out_failures[failed_pod[key]]
             continue
         # Filter from `start` round the node list up to n_to_find fits; one fit more means
-        # the filter stopped early, and the next cycle starts after the last one taken.
+        # the filter stopped early, and the next cycle starts after the last one taken. Each
+        # node found is scored as it is found (in walk order), keeping the best score and the
+        # nodes that have it. (Written out here, not in a function: numba compiled the loop
+        # 7x slower through one.)
+        shape = pod_shape[i]
         n_found = 0
         more = False
+        best = np.int64(-1)
+        n_tied = 0
+        n_head = -1  # nodes found before the walk wrapped to node 0 (-1: it did not)
         j = start
         for _ in range(n_nodes):
             if _fits(nodes, j, cpu, mem, eni):
@@ -263,10 +270,24 @@ def schedule_pods(
                     more = True
                     break
                 walk[n_found] = j
+                if assumed[j]:
+                    score = _resource_score(nodes, j, cpu, mem, least)
+                else:
+                    if score_stale[shape, j]:
+                        score_cache[shape, j] = _resource_score(nodes, j, cpu, mem, least)
+                        score_stale[shape, j] = False
+                    score = score_cache[shape, j]
+                scores[n_found] = score
+                if score > best:
+                    best, n_tied = score, 0
+                if score == best:
+                    tied[n_tied] = n_found
+                    n_tied += 1
                 n_found += 1
             j += 1
             if j == n_nodes:
                 j = 0
+                n_head = n_found
         if n_found == 0:
             out_node[i] = -1
             for k in range(n_nodes):
@@ -289,74 +310,49 @@ def schedule_pods(
             start = walk[n_found - 1] + 1
             if start == n_nodes:
                 start = 0
-        # The nodes found in node order (the walk wraps once at most): ties are in node order.
-        n_head = 0
-        while n_head < n_found and walk[n_head] >= walk[0]:
-            n_head += 1
-        for k in range(n_found - n_head):
-            chosen[k] = walk[n_head + k]
-        for k in range(n_head):
-            chosen[n_found - n_head + k] = walk[k]
-        if n_found == 1:
-            node = chosen[0]
-        else:
-            shape = pod_shape[i]
+        if n_found > 1 and pod_spread[i]:
+            # PodTopologySpread's system defaults, normalized (scoring.go): weights
+            # log(domains + 2), the hostname domains the nodes scored, the zone domains
+            # the zones among them; Go's math.Round on x >= 0 is floor(x + 0.5).
+            zone_seen[:] = False
+            n_zone_domains = 0
             for k in range(n_found):
-                c = chosen[k]
-                if assumed[c]:
-                    scores[k] = _resource_score(nodes, c, cpu, mem, least)
-                else:
-                    if score_stale[shape, c]:
-                        score_cache[shape, c] = _resource_score(nodes, c, cpu, mem, least)
-                        score_stale[shape, c] = False
-                    scores[k] = score_cache[shape, c]
-            if pod_spread[i]:
-                # PodTopologySpread's system defaults, normalized (scoring.go): weights
-                # log(domains + 2), the hostname domains the nodes scored, the zone domains
-                # the zones among them; Go's math.Round on x >= 0 is floor(x + 0.5).
-                zone_seen[:] = False
-                n_zone_domains = 0
-                for k in range(n_found):
-                    z = nodes[chosen[k], ZONE]
-                    if not zone_seen[z]:
-                        zone_seen[z] = True
-                        n_zone_domains += 1
-                host_weight = math.log(n_found + 2)
-                zone_weight = math.log(n_zone_domains + 2)
-                low = np.int64(0)
-                high = np.int64(0)
-                for k in range(n_found):
-                    c = chosen[k]
-                    value = (host_pods[c, w] * host_weight + (_HOSTNAME_MAX_SKEW - 1)) + (
-                        zone_pods[nodes[c, ZONE], w] * zone_weight + (_ZONE_MAX_SKEW - 1)
-                    )
-                    raw[k] = math.floor(value + 0.5)
-                    if k == 0 or raw[k] < low:
-                        low = raw[k]
-                    if k == 0 or raw[k] > high:
-                        high = raw[k]
-                for k in range(n_found):
-                    spread = _MAX_NODE_SCORE * (high + low - raw[k]) // high
-                    scores[k] += spread * _SPREAD_WEIGHT
-            # the best score, how many nodes have it, and the first of them, in one pass
-            best = scores[0]
-            n_tied = 1
-            first_best = 0
-            for k in range(1, n_found):
-                score = scores[k]
-                if score > best:
-                    best, n_tied, first_best = score, 1, k
-                elif score == best:
+                z = nodes[walk[k], ZONE]
+                if not zone_seen[z]:
+                    zone_seen[z] = True
+                    n_zone_domains += 1
+            host_weight = math.log(n_found + 2)
+            zone_weight = math.log(n_zone_domains + 2)
+            low = np.int64(0)
+            high = np.int64(0)
+            for k in range(n_found):
+                c = walk[k]
+                value = (host_pods[c, w] * host_weight + (_HOSTNAME_MAX_SKEW - 1)) + (
+                    zone_pods[nodes[c, ZONE], w] * zone_weight + (_ZONE_MAX_SKEW - 1)
+                )
+                raw[k] = math.floor(value + 0.5)
+                if k == 0 or raw[k] < low:
+                    low = raw[k]
+                if k == 0 or raw[k] > high:
+                    high = raw[k]
+            best = np.int64(-1)
+            for k in range(n_found):
+                scores[k] += _MAX_NODE_SCORE * (high + low - raw[k]) // high * _SPREAD_WEIGHT
+                if scores[k] > best:
+                    best, n_tied = scores[k], 0
+                if scores[k] == best:
+                    tied[n_tied] = k
                     n_tied += 1
-            node = chosen[first_best]
-            if n_tied > 1:
-                pick = _rng.integers(rng_state, n_tied)
-                for k in range(first_best, n_found):
-                    if scores[k] == best:
-                        if pick == 0:
-                            node = chosen[k]
-                            break
-                        pick -= 1
+        node = walk[tied[0]]
+        if n_found > 1 and n_tied > 1:
+            # The pick-th of the tied nodes in node order. The walk wraps once at most: node
+            # order is walk[n_head:], then walk[:n_head], and so for the tied (in walk order).
+            if n_head < 0:
+                n_head = n_found
+            tied_head = np.searchsorted(tied[:n_tied], n_head)
+            n_tied_tail = n_tied - tied_head
+            pick = _rng.integers(rng_state, n_tied)
+            node = walk[tied[tied_head + pick if pick < n_tied_tail else pick - n_tied_tail]]
         out_node[i] = node
         assumed[node] = True
         n_assumed += 1
