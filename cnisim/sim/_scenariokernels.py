@@ -146,6 +146,35 @@ def unlink_pods(
 
 
 # ---------------------------------------------------------------------- bind and end
+@njit(cache=True, inline="always")
+def _shift_pod(
+    nodes: NDArray[np.int64],
+    host_pods: NDArray[np.int64],
+    zone_pods: NDArray[np.int64],
+    score_stale: NDArray[np.bool_],
+    cpu: NDArray[np.int64],
+    memory_mib: NDArray[np.float64],
+    security_groups: NDArray[np.bool_],
+    workload: NDArray[np.int64],
+    j: int,
+    p: int,
+    sign: int,
+) -> None:
+    """The scheduler's cache gains (``sign`` 1) or loses (-1) pod ``p`` on node ``j``."""
+    _k.shift_one(
+        nodes,
+        host_pods,
+        zone_pods,
+        score_stale,
+        j,
+        int(cpu[p]),
+        int(memory_mib[p] * _MIB_BYTES),
+        security_groups[p],
+        workload[p],
+        sign,
+    )
+
+
 @njit(cache=True)
 def bind(
     lifetime_s: NDArray[np.float64],
@@ -191,16 +220,17 @@ def bind(
         p, j = ids[i], on[i]
         pod_node[p] = j
         bound_s[p] = now_s
-        _k.shift_one(
+        _shift_pod(
             nodes,
             host_pods,
             zone_pods,
             score_stale,
+            cpu,
+            memory_mib,
+            security_groups,
+            workload,
             j,
-            int(cpu[p]),
-            int(memory_mib[p] * _MIB_BYTES),
-            security_groups[p],
-            workload[p],
+            p,
             1,
         )
         _link(node_first, pod_next, pod_prev, j, p)
@@ -259,16 +289,17 @@ def pod_ends(
         j = pod_node[p]
         deleted_s[p] = now_s
         _unlink(node_first, pod_next, pod_prev, j, p)
-        _k.shift_one(
+        _shift_pod(
             nodes,
             host_pods,
             zone_pods,
             score_stale,
+            cpu,
+            memory_mib,
+            security_groups,
+            workload,
             j,
-            int(cpu[p]),
-            int(memory_mib[p] * _MIB_BYTES),
-            security_groups[p],
-            workload[p],
+            p,
             -1,
         )
         if needs_address[p]:
