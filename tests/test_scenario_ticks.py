@@ -51,14 +51,16 @@ class _EveryTick:
         return None
 
 
-def _run(plan: Plan, monkeypatch: pytest.MonkeyPatch, *, every_tick: bool) -> ClusterRun:
+def _run(
+    plan: Plan, monkeypatch: pytest.MonkeyPatch, *, every_tick: bool, engine: str = "fast"
+) -> ClusterRun:
     original = scenario.make_controllers
     with monkeypatch.context() as patch:
         if every_tick:
             patch.setattr(
                 scenario, "make_controllers", lambda p, r: [*original(p, r), _EveryTick()]
             )
-        run = ClusterRun(plan, CATALOG, "fast")
+        run = ClusterRun(plan, CATALOG, engine)  # type: ignore[arg-type]
         run.run(None)
     return run
 
@@ -107,13 +109,14 @@ def _check_node_lists(run: ClusterRun) -> None:
         assert run.pods_on[node] == expected
 
 
+@pytest.mark.parametrize("engine", ["fast", "reference"])
 @pytest.mark.parametrize("path", EXAMPLES, ids=[p.stem for p in EXAMPLES])
 def test_every_example_runs_the_same_one_tick_at_a_time(
-    path: Path, monkeypatch: pytest.MonkeyPatch
+    path: Path, engine: str, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     plan = load_plan(path, catalog=CATALOG)
-    windowed = _run(plan, monkeypatch, every_tick=False)
-    one_by_one = _run(plan, monkeypatch, every_tick=True)
+    windowed = _run(plan, monkeypatch, every_tick=False, engine=engine)
+    one_by_one = _run(plan, monkeypatch, every_tick=True, engine=engine)
     assert one_by_one.controllers[-1].n_steps >= plan.run.duration_s / plan.run.tick_s
     _same(windowed.result(), one_by_one.result())
     _check_node_lists(windowed)
