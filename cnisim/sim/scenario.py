@@ -297,7 +297,6 @@ class ClusterRun:
         self.tick_s = plan.run.tick_s
         self.duration_s = plan.run.duration_s
         self.engine_name = engine
-        self.catalog = catalog
         self.world = _make_world(plan, engine)
         self.engine = _make_engine(plan, engine, self.world)
         self.rng_pods = self.world.stream("workloads")
