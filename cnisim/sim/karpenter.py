@@ -818,8 +818,8 @@ class KarpenterController:
     def _refresh(self, run: ClusterRun, chooser: SubnetChooser, now_s: float) -> None:
         if not chooser.needs_refresh(now_s):
             return
+        run.catch_up(now_s)  # the engine's addresses and EC2 calls up to this tick
         run.world.describe(now_s, "DescribeSubnets")
-        run.engine.run_until(now_s)  # the engine's addresses up to this tick
         chooser.refresh(
             {s: run.world.available_ip_address_count(s) for s in chooser.subnet_ids}, now_s
         )
@@ -894,6 +894,7 @@ class KarpenterController:
         subnet_id = p.chooser.choose(offerings.zones, now_s)
         if subnet_id is None:
             return None
+        run.catch_up(now_s)  # the engine's addresses up to this tick
         if run.world.stats(subnet_id).n_free_ips_outside_reservations == 0:
             # CreateFleet: InsufficientFreeAddressesInSubnet, no node (EC2 picks no address
             # in a CIDR reservation, which DescribeSubnets still counts as available)

@@ -662,8 +662,11 @@ class ClusterRun:
         if self.ipv6:
             self.world.release_owner(self.ipv6_owner[node])
         else:
-            # a node still booting has not joined the engine: it leaves as it joins
-            self.engine.remove_nodes([node], max(now_s, float(self.node_kubelet_ready_s[node])))
+            # ipamd ran this tick before the termination (step 1): the node leaves at the
+            # next, whether or not the engine has caught up yet; a node still booting has not
+            # joined the engine: it leaves as it joins
+            leave_s = max(now_s + self.tick_s, float(self.node_kubelet_ready_s[node]))
+            self.engine.remove_nodes([node], leave_s)
         if not self.node_ready[node] and not self.node_gone[node]:
             self.n_unsettled -= 1
         self.node_confirmed[node] = True  # its group knows: it was terminated
