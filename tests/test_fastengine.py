@@ -133,6 +133,9 @@ def scenarios(draw: st.DrawFn) -> dict[str, Any]:
     }
 
 
+ENGINE_KINDS = ("reference", "fast")
+
+
 def build(scenario: dict[str, Any], kind: str) -> tuple[Any, Any]:
     """A World and an engine of ``kind`` ("reference" or "fast") for the scenario."""
     world_cls, engine_cls = (
@@ -218,6 +221,42 @@ def test_pods_driven_in_slices_match_pods_at_once(
     assert_same_result(at_once.result(), sliced.result())
     assert_same_result(reference.result(), sliced.result())
     assert_same_world(plain, fast)
+
+
+@settings(
+    max_examples=25,
+    deadline=None,
+    suppress_health_check=[HealthCheck.too_slow, HealthCheck.data_too_large],
+)
+@given(scenarios(), st.lists(st.integers(0, 299), min_size=1, max_size=6, unique=True))
+def test_node_peeks_and_samples_match_the_reference_as_the_run_goes(
+    scenario: dict[str, Any], stops: list[int]
+) -> None:
+    """At each stop of a run: each node's next event (a join, a leave, a step or its
+    completion) and the node samples since the last stop, the same in both engines and the
+    same as the final result's; the nodes' earliest event is never before the engine's."""
+    ref, fast = (run_at_once({**scenario, "duration_s": -1.0}, kind)[1] for kind in ENGINE_KINDS)
+    since_s = 0.0
+    for stop_s in [*sorted(float(s) for s in stops), scenario["duration_s"]]:
+        ref.run_until(stop_s)
+        fast.run_until(stop_s)
+        n_nodes = fast.n_nodes
+        each = [fast.peek_nodes_s([i]) for i in range(n_nodes)]
+        assert each == [ref.peek_nodes_s([i]) for i in range(n_nodes)]
+        assert fast.peek_nodes_s(range(n_nodes)) == min(each) >= fast.peek_s()
+        for a, b in zip(ref.node_samples(since_s), fast.node_samples(since_s), strict=True):
+            np.testing.assert_equal(a, b)
+        since_s = stop_s
+    result = fast.result()
+    times, nodes, metrics = fast.node_samples(100.0)
+    late = result.sample_s >= 100.0
+    np.testing.assert_array_equal(times, result.sample_s[late])
+    np.testing.assert_array_equal(nodes, result.sample_node[late])
+    for name, values in metrics.items():
+        np.testing.assert_array_equal(values, result.samples[name][late], name)
+    for engine in (ref, fast):
+        with pytest.raises(UsageError, match="peek_nodes_s got a node id that was never added"):
+            engine.peek_nodes_s([n_nodes])
 
 
 def rows(pods: PodEvents, keep: np.ndarray) -> PodEvents:

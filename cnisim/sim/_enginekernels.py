@@ -1383,24 +1383,42 @@ def run_ticks(
 
 
 @njit(cache=True, **NO_NRT)
+def _node_due_s(A: Any, i: int, k_next: int) -> float:
+    """When node ``i`` next joins, leaves, completes a step or steps [s]."""
+    if not A.ni[i, ND_ENGINE_JOINED]:
+        return A.nf[i, NF_JOIN_DUE]
+    if A.ni[i, ND_LEFT]:
+        return math.inf
+    t = A.nf[i, NF_LEAVE_DUE]
+    if A.ni[i, ND_BUSY]:
+        return min(t, A.nf[i, NF_STEP_END])
+    if A.ni[i, ND_JOINED]:
+        next_s = A.nf[i, NF_NEXT_STEP]
+        if A.ni[i, ND_ASLEEP]:
+            last = _grid_last_before(A, A.ni[i, ND_ANCHOR_K], k_next)
+            next_s = last * A.par[P_TICK] + A.par[P_POOL]
+        t = min(t, next_s)
+    return t
+
+
+@njit(cache=True, **NO_NRT)
+def peek_nodes(A: Any, ids: Any) -> float:
+    """When any of nodes ``ids`` next joins, leaves, completes a step or steps [s]."""
+    k_next = A.ctr[C_K_NEXT]
+    t = math.inf
+    for i in ids:
+        t = min(t, _node_due_s(A, i, k_next))
+    return max(t, k_next * A.par[P_TICK])
+
+
+@njit(cache=True, **NO_NRT)
 def peek(A: Any) -> float:
     """When anything is next due, as the reference model counts it [s]."""
     tick = A.par[P_TICK]
     k_next = A.ctr[C_K_NEXT]
     t = A.par[P_NEXT_SAMPLE]
     for i in range(A.ctr[C_N_NODES]):
-        if not A.ni[i, ND_ENGINE_JOINED]:
-            t = min(t, A.nf[i, NF_JOIN_DUE])
-        elif not A.ni[i, ND_LEFT]:
-            t = min(t, A.nf[i, NF_LEAVE_DUE])
-            if A.ni[i, ND_BUSY]:
-                t = min(t, A.nf[i, NF_STEP_END])
-            elif A.ni[i, ND_JOINED]:
-                next_s = A.nf[i, NF_NEXT_STEP]
-                if A.ni[i, ND_ASLEEP]:
-                    last = _grid_last_before(A, A.ni[i, ND_ANCHOR_K], k_next)
-                    next_s = last * tick + A.par[P_POOL]
-                t = min(t, next_s)
+        t = min(t, _node_due_s(A, i, k_next))
     # first ADDs and retries; drop entries of pods no longer waiting
     while A.ctr[C_ADD_SIZE] > 0:
         p = A.qi[QI_ADD_POD, 0]

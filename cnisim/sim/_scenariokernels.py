@@ -1,10 +1,11 @@
 """Compiled kernels of a cluster run's ticks (:mod:`cnisim.sim.scenario` states the rules).
 
-Between two of the run's stops (a sample, a controller, a node group or a boot due, a node not
+Between two of the run's stops (a controller, a node group or a boot due, a node not
 settled), every tick does the same few things: pods whose life ended leave their node, new
 pods join the scheduling queue, and the scheduler places the pods due, each binding queueing
-the pod's ADD at the next tick and its DEL at its end. :func:`advance` runs those ticks in one
-call, on the run's own arrays, instead of a few dozen numpy calls per tick in Python.
+the pod's ADD at the next tick and its DEL at its end; at a sample tick the scenario's series
+are sampled last. :func:`advance` runs those ticks in one call, on the run's own arrays,
+instead of a few dozen numpy calls per tick in Python.
 
 Layout
 ------
@@ -20,6 +21,14 @@ The scheduler's cache is :class:`cnisim.sim.scheduler.ClusterState`'s arrays, th
 min-heap ``heap_s`` / ``heap_pod`` keyed (end [s], pod). Bindings write engine events (time,
 node, delta, pod, branch) in the order the engine is to queue them. ``ctr`` holds the
 counters below.
+
+Samples (:func:`sample`): per node its group ``node_group``, ``node_launch_s``, ``node_gone``
+and ``node_ready``; the clock ``clock`` (the next sample [s], the sampling period [s]); per
+sample its time ``smp_s``, a row of ``smp`` (the SM_* columns) and the snapshot of every
+node's bound pods with an address in ``snap`` from ``snap_start`` (as many as nodes then). The
+pods waiting for an address at a sample come later, from the engine's own node samples at the
+same time (:meth:`cnisim.sim.scenario.ClusterRun.ip_waiting`); ``snap_start`` has one entry
+more, where the last snapshot ends.
 """
 
 from __future__ import annotations
@@ -31,14 +40,22 @@ from numba import njit
 from numpy.typing import NDArray
 
 from cnisim.sim import _schedulerkernels as _k
-from cnisim.sim._enginekernels import first_tick
+from cnisim.sim._enginekernels import first_tick, next_sample
 
 # ``ctr``: heap size, next generated pod to arrive, kube-scheduler's nextStartNodeIndex, events
+# written, samples taken, snapshot entries written
 HEAP_N = 0
 I_ARRIVAL = 1
 START = 2
 N_EVENTS = 3
-N_CTR = 4
+N_SAMPLES = 4
+N_SNAP = 5
+N_CTR = 6
+# ``smp`` columns: pods pending, pods unschedulable, then per group (n_groups columns each)
+# nodes launched and not gone, those Ready, and pods bound to them
+SM_PENDING = 0
+SM_UNSCHEDULABLE = 1
+SM_GROUPS = 2
 
 _MIB_BYTES = 2**20
 
@@ -308,6 +325,53 @@ def pod_ends(
     return ended
 
 
+# ---------------------------------------------------------------------- samples
+@njit(cache=True)
+def sample(
+    nodes: NDArray[np.int64],
+    node_group: NDArray[np.int64],
+    node_launch_s: NDArray[np.float64],
+    node_gone: NDArray[np.bool_],
+    node_ready: NDArray[np.bool_],
+    n_address_pods: NDArray[np.int64],
+    q_attempts: NDArray[np.int64],
+    q_n: NDArray[np.int64],
+    clock: NDArray[np.float64],
+    smp_s: NDArray[np.float64],
+    smp: NDArray[np.int64],
+    snap: NDArray[np.int32],
+    snap_start: NDArray[np.int64],
+    ctr: NDArray[np.int64],
+    now_s: float,
+) -> None:
+    """The scenario's series at ``now_s`` (the caller makes room); the next sample is due a
+    period after."""
+    n = ctr[N_SAMPLES]
+    n_groups = (smp.shape[1] - SM_GROUPS) // 3
+    row = smp[n]
+    row[:] = 0
+    row[SM_PENDING] = q_n[_k.Q_N]
+    for r in range(q_n[_k.Q_N]):
+        if q_attempts[r] > 0:
+            row[SM_UNSCHEDULABLE] += 1
+    n_nodes = node_group.size
+    for j in range(n_nodes):
+        if node_launch_s[j] <= now_s and not node_gone[j]:
+            g = SM_GROUPS + node_group[j]
+            row[g] += 1
+            row[g + n_groups] += node_ready[j]
+            row[g + 2 * n_groups] += nodes[j, _k.REQUESTED_PODS]
+    e = ctr[N_SNAP]
+    snap_start[n] = e
+    for j in range(n_nodes):
+        snap[e + j] = n_address_pods[j]
+    ctr[N_SNAP] = e + n_nodes
+    snap_start[n + 1] = e + n_nodes
+    smp_s[n] = now_s
+    ctr[N_SAMPLES] = n + 1
+    clock[0] = next_sample(now_s, clock[1])
+
+
 # ---------------------------------------------------------------------- the ticks
 @njit(cache=True)
 def advance(
@@ -335,6 +399,10 @@ def advance(
     score_stale: NDArray[np.bool_],
     n_address_pods: NDArray[np.int64],
     node_first: NDArray[np.int64],
+    node_group: NDArray[np.int64],
+    node_launch_s: NDArray[np.float64],
+    node_gone: NDArray[np.bool_],
+    node_ready: NDArray[np.bool_],
     heap_s: NDArray[np.float64],
     heap_pod: NDArray[np.int64],
     q_pod: NDArray[np.int64],
@@ -348,12 +416,16 @@ def advance(
     ev_delta: NDArray[np.int8],
     ev_pod: NDArray[np.int64],
     ev_branch: NDArray[np.bool_],
+    clock: NDArray[np.float64],
+    smp_s: NDArray[np.float64],
+    smp: NDArray[np.int64],
+    snap: NDArray[np.int32],
+    snap_start: NDArray[np.int64],
     ctr: NDArray[np.int64],
     rng_state: NDArray[np.uint64],
     k0: int,
     k1: int,
     tick_s: float,
-    schedule_first: bool,
     stop_if_unschedulable: bool,
     n_to_find: int,
     least: bool,
@@ -363,10 +435,11 @@ def advance(
     max_backoff_s: float,
     max_in_unschedulable_s: float,
 ) -> int:
-    """Run the ticks from ``k0`` (its arrivals and scheduling only, if ``schedule_first``:
-    the rest of it was the caller's) up to, not including, ``k1``, visiting only those at
-    which a pod ends, arrives or is due in the queue; the tick it stopped at (``k1``, or the
-    tick after one that left pods unschedulable when ``stop_if_unschedulable``)."""
+    """Run the ticks from ``k0`` (its arrivals, scheduling and sample only: the rest of it
+    was the caller's) up to, not including, ``k1``, visiting only those at which a pod ends,
+    arrives or is due in the queue, or a sample is due; the tick it stopped at (``k1``, or
+    the tick after one that left pods unschedulable when ``stop_if_unschedulable``). The
+    caller makes room for the samples."""
     n_queue_room = q_pod.size
     popped = np.empty(n_queue_room, dtype=np.int64)
     popped_attempts = np.empty(n_queue_room, dtype=np.int64)
@@ -398,116 +471,133 @@ def advance(
             _k.queue_on_change(
                 q_ts, q_due, q_attempts, q_waiting, q_n, t, initial_backoff_s, max_backoff_s
             )
-        if not first or schedule_first:
-            # pods created by now join the queue (not those deleted before they were due, nor
-            # those a claimer took)
-            i = ctr[I_ARRIVAL]
-            while i < n_generated and created_s[i] <= t:
-                if math.isnan(deleted_s[i]) and not offloaded[i]:
-                    _k.queue_push(q_pod, q_ts, q_due, q_attempts, q_waiting, q_n, i, t, t, 0, False)
-                i += 1
-            ctr[I_ARRIVAL] = i
-            # one scheduling pass over the pods due, in queue order
-            n_due = _k.queue_pop_due(
-                q_pod, q_ts, q_due, q_attempts, q_waiting, q_n, t, popped, popped_attempts
-            )
-            if n_due:
-                n_nodes = nodes.shape[0]
-                out_node = np.full(n_due, -1, dtype=np.int64)
-                failures = np.zeros((n_due, _k.N_FAILURES), dtype=np.int64)
-                if n_nodes == 0:
-                    ctr[START] = 0
-                else:
-                    ids = popped[:n_due]
-                    mem = np.empty(n_due, dtype=np.int64)
-                    spread = np.empty(n_due, dtype=np.bool_)
-                    for r in range(n_due):
-                        mem[r] = np.int64(memory_mib[ids[r]] * _MIB_BYTES)
-                        spread[r] = kind[ids[r]] == spread_kind
-                    ctr[START] = _k.schedule_pods(
-                        nodes,
-                        host_pods,
-                        zone_pods,
-                        cpu[ids],
-                        mem,
-                        security_groups[ids],
-                        workload[ids],
-                        spread,
-                        shape[ids],
-                        score_cache,
-                        score_stale,
-                        n_to_find,
-                        ctr[START] % n_nodes,
-                        least,
-                        rng_state,
-                        out_node,
-                        failures,
-                    )
-                bound_ids = np.empty(n_due, dtype=np.int64)
-                bound_on = np.empty(n_due, dtype=np.int64)
-                n_bound = 0
+        # pods created by now join the queue (not those deleted before they were due, nor
+        # those a claimer took)
+        i = ctr[I_ARRIVAL]
+        while i < n_generated and created_s[i] <= t:
+            if math.isnan(deleted_s[i]) and not offloaded[i]:
+                _k.queue_push(q_pod, q_ts, q_due, q_attempts, q_waiting, q_n, i, t, t, 0, False)
+            i += 1
+        ctr[I_ARRIVAL] = i
+        # one scheduling pass over the pods due, in queue order
+        n_due = _k.queue_pop_due(
+            q_pod, q_ts, q_due, q_attempts, q_waiting, q_n, t, popped, popped_attempts
+        )
+        if n_due:
+            n_nodes = nodes.shape[0]
+            out_node = np.full(n_due, -1, dtype=np.int64)
+            failures = np.zeros((n_due, _k.N_FAILURES), dtype=np.int64)
+            if n_nodes == 0:
+                ctr[START] = 0
+            else:
+                ids = popped[:n_due]
+                mem = np.empty(n_due, dtype=np.int64)
+                spread = np.empty(n_due, dtype=np.bool_)
                 for r in range(n_due):
-                    p = popped[r]
-                    if out_node[r] >= 0:
-                        bound_ids[n_bound] = p
-                        bound_on[n_bound] = out_node[r]
-                        n_bound += 1
-                        continue
-                    _k.queue_push(
-                        q_pod,
-                        q_ts,
-                        q_due,
-                        q_attempts,
-                        q_waiting,
-                        q_n,
-                        p,
-                        t,
-                        t + max_in_unschedulable_s,
-                        popped_attempts[r] + 1,
-                        True,
-                    )
-                    fail[p, 0] = n_nodes
-                    fail[p, 1:] = failures[r]
-                bind(
-                    lifetime_s,
-                    bound_s,
-                    pod_node,
-                    needs_address,
-                    security_groups,
-                    cpu,
-                    memory_mib,
-                    workload,
-                    pod_next,
-                    pod_prev,
+                    mem[r] = np.int64(memory_mib[ids[r]] * _MIB_BYTES)
+                    spread[r] = kind[ids[r]] == spread_kind
+                ctr[START] = _k.schedule_pods(
                     nodes,
                     host_pods,
                     zone_pods,
+                    cpu[ids],
+                    mem,
+                    security_groups[ids],
+                    workload[ids],
+                    spread,
+                    shape[ids],
+                    score_cache,
                     score_stale,
-                    n_address_pods,
-                    node_first,
-                    heap_s,
-                    heap_pod,
-                    ctr,
-                    ev_time,
-                    ev_node,
-                    ev_delta,
-                    ev_pod,
-                    ev_branch,
-                    bound_ids,
-                    bound_on,
-                    n_bound,
-                    t,
-                    tick_s,
-                    ipv6,
+                    n_to_find,
+                    ctr[START] % n_nodes,
+                    least,
+                    rng_state,
+                    out_node,
+                    failures,
                 )
+            bound_ids = np.empty(n_due, dtype=np.int64)
+            bound_on = np.empty(n_due, dtype=np.int64)
+            n_bound = 0
+            for r in range(n_due):
+                p = popped[r]
+                if out_node[r] >= 0:
+                    bound_ids[n_bound] = p
+                    bound_on[n_bound] = out_node[r]
+                    n_bound += 1
+                    continue
+                _k.queue_push(
+                    q_pod,
+                    q_ts,
+                    q_due,
+                    q_attempts,
+                    q_waiting,
+                    q_n,
+                    p,
+                    t,
+                    t + max_in_unschedulable_s,
+                    popped_attempts[r] + 1,
+                    True,
+                )
+                fail[p, 0] = n_nodes
+                fail[p, 1:] = failures[r]
+            bind(
+                lifetime_s,
+                bound_s,
+                pod_node,
+                needs_address,
+                security_groups,
+                cpu,
+                memory_mib,
+                workload,
+                pod_next,
+                pod_prev,
+                nodes,
+                host_pods,
+                zone_pods,
+                score_stale,
+                n_address_pods,
+                node_first,
+                heap_s,
+                heap_pod,
+                ctr,
+                ev_time,
+                ev_node,
+                ev_delta,
+                ev_pod,
+                ev_branch,
+                bound_ids,
+                bound_on,
+                n_bound,
+                t,
+                tick_s,
+                ipv6,
+            )
+        if t >= clock[0]:
+            sample(
+                nodes,
+                node_group,
+                node_launch_s,
+                node_gone,
+                node_ready,
+                n_address_pods,
+                q_attempts,
+                q_n,
+                clock,
+                smp_s,
+                smp,
+                snap,
+                snap_start,
+                ctr,
+                t,
+            )
         if stop_if_unschedulable and k1 > k + 1:
             for r in range(q_n[_k.Q_N]):
                 if q_attempts[r] > 0:  # a pod the scheduler could not place is pending
                     k1 = k + 1
                     break
         first = False
-        # the next tick at which a pod ends, arrives or is due in the queue
-        due = math.inf
+        # the next tick at which a pod ends, arrives or is due in the queue, or a sample
+        due = clock[0]
         for r in range(q_n[_k.Q_N]):
             due = min(due, q_due[r])
         if ctr[I_ARRIVAL] < n_generated:

@@ -395,8 +395,7 @@ class ClusterAutoscaler:
         """No scale-up: say so if bound pods wait for an address while CPU is free."""
         if not math.isnan(self._ip_wait_unseen_s):
             return
-        waiting = run.series["n_ip_waiting"]
-        if not waiting or not waiting[-1]:
+        if not run.ip_waiting_at_last_sample():
             return
         nodes = run.cluster.nodes[ready]
         if not (nodes[:, _k.ALLOCATABLE_CPU] > nodes[:, _k.REQUESTED_CPU]).any():

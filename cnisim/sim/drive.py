@@ -75,12 +75,22 @@ class EngineDriver(Protocol):
         """When anything is next due [s]."""
         ...
 
+    def peek_nodes_s(self, ids: ArrayLike) -> float:
+        """When any of nodes ``ids`` next joins, leaves, completes a step or steps [s]."""
+        ...
+
     def run_until(self, until_s: float) -> None:
         """Run every tick with ``now_s <= until_s``."""
         ...
 
     def metrics(self, now_s: float | None = None) -> dict[str, NDArray[np.int64]]:
         """Per-node metrics of every node."""
+        ...
+
+    def node_samples(
+        self, since_s: float
+    ) -> tuple[NDArray[np.float64], NDArray[np.int64], dict[str, NDArray[np.int64]]]:
+        """The node samples taken at or after ``since_s``: times [s], nodes, metrics."""
         ...
 
     def node_status(self) -> dict[str, NDArray[np.bool_]]:
@@ -180,8 +190,8 @@ def check_pod_batch(nodes: ArrayLike, n_nodes: int) -> None:
         raise UsageError("a pod is scheduled on a node id that is not added: add nodes first")
 
 
-def check_node_ids(ids: ArrayLike, n_nodes: int) -> list[int]:
-    """The node ids of a ``remove_nodes`` call, as ints.
+def check_node_ids(ids: ArrayLike, n_nodes: int, caller: str = "remove_nodes") -> list[int]:
+    """The node ids of a ``caller`` call (``remove_nodes``, ``peek_nodes_s``), as ints.
 
     Raises
     ------
@@ -192,7 +202,7 @@ def check_node_ids(ids: ArrayLike, n_nodes: int) -> list[int]:
     if node_ids.size and not np.issubdtype(node_ids.dtype, np.integer):
         raise UsageError("node ids must be integers")
     if node_ids.size and (node_ids.min() < 0 or node_ids.max() >= n_nodes):
-        raise UsageError("remove_nodes got a node id that was never added")
+        raise UsageError(f"{caller} got a node id that was never added")
     return [int(i) for i in node_ids]
 
 

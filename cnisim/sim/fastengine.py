@@ -345,6 +345,12 @@ class Engine:
         step of every joined idle node included) [s]."""
         return float(_peek.call(self.arrays))
 
+    def peek_nodes_s(self, ids: ArrayLike) -> float:
+        """The earliest time any of nodes ``ids`` joins, leaves, completes a step or steps
+        (what can make a node join, fail to launch or become Ready) [s]."""
+        nodes = np.array(check_node_ids(ids, self.n_nodes, "peek_nodes_s"), dtype=np.int64)
+        return float(ek.peek_nodes(self.arrays, nodes))
+
     def run_until(self, until_s: float) -> None:
         """Run every tick with ``now_s <= until_s``.
 
@@ -393,6 +399,21 @@ class Engine:
         out = np.zeros((self.n_nodes, len(METRICS)), dtype=np.int64)
         ek.all_metrics(self.arrays, float(t_s), out)
         return {name: out[:, j] for j, name in enumerate(METRICS)}
+
+    def node_samples(
+        self, since_s: float
+    ) -> tuple[NDArray[np.float64], NDArray[np.int64], dict[str, NDArray[np.int64]]]:
+        """The node samples taken at or after ``since_s``: times [s], nodes and metrics, as
+        :meth:`result` has them."""
+        A = self.arrays
+        n = int(A.ctr[ek.C_N_SAMPLES])
+        first = int(np.searchsorted(A.smp_s[:n], since_s))
+        rows = A.smp[first:n]
+        return (
+            A.smp_s[first:n].copy(),
+            rows[:, ek.SMP_NODE].copy(),
+            {name: rows[:, j].copy() for j, name in enumerate(METRICS)},
+        )
 
     def node_status(self) -> dict[str, NDArray[np.bool_]]:
         """Per node: ``joined``, ``ready`` (its pool held an address), ``gone``,

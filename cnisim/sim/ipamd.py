@@ -41,6 +41,7 @@ listed in :mod:`cnisim.sim.contract`.
 
 from __future__ import annotations
 
+import bisect
 import heapq
 import math
 from collections import Counter, deque
@@ -917,15 +918,8 @@ class ReferenceEngine:
         """The earliest time anything is due (a join or leave, a completion, a pod event, a
         pool step, a branch ENI deletion or a sample) [s]."""
         times = [self._next_sample_s]
-        for i, node in enumerate(self.nodes):
-            if not self._joined[i]:
-                times.append(self._join_due_s[i])
-            elif not self._left[i]:
-                times.append(self._leave_due_s[i])
-                if node.step_end_s is not None:
-                    times.append(node.step_end_s)
-                elif node.joined:
-                    times.append(node.next_step_s)
+        for i in range(len(self.nodes)):
+            times += self._node_due_s(i)
         if self._add_heap:
             times.append(self._add_heap[0][0])
         if self._del_heap:
@@ -934,6 +928,24 @@ class ReferenceEngine:
         if self._cooling:
             times.append(self._cooling[0][0])
         return max(min(times), self._k_next * self.tick_s)
+
+    def _node_due_s(self, i: int) -> list[float]:
+        """When node ``i`` next joins, leaves, completes a step or steps [s]."""
+        node = self.nodes[i]
+        if not self._joined[i]:
+            return [self._join_due_s[i]]
+        if self._left[i]:
+            return []
+        if node.step_end_s is not None:
+            return [self._leave_due_s[i], node.step_end_s]
+        return [self._leave_due_s[i], node.next_step_s] if node.joined else [self._leave_due_s[i]]
+
+    def peek_nodes_s(self, ids: ArrayLike) -> float:
+        """The earliest time any of nodes ``ids`` joins, leaves, completes a step or steps
+        (what can make a node join, fail to launch or become Ready) [s]."""
+        nodes = check_node_ids(ids, len(self.nodes), "peek_nodes_s")
+        times = [t for i in nodes for t in self._node_due_s(i)]
+        return max(min(times, default=math.inf), self._k_next * self.tick_s)
 
     def run_until(self, until_s: float) -> None:
         """Run every tick with ``now_s <= until_s``."""
@@ -951,6 +963,18 @@ class ReferenceEngine:
         rows = [_metric_row(node, t_s) for node in self.nodes]
         matrix = np.array(rows, dtype=np.int64).reshape(len(rows), len(METRICS))
         return {name: matrix[:, j] for j, name in enumerate(METRICS)}
+
+    def node_samples(self, since_s: float) -> tuple[np.ndarray, np.ndarray, dict[str, np.ndarray]]:
+        """The node samples taken at or after ``since_s``: times [s], nodes and metrics, as
+        :meth:`result` has them."""
+        first = bisect.bisect_left([row[0] for row in self._sample_rows], since_s)
+        rows = self._sample_rows[first:]
+        matrix = np.array([row[2] for row in rows], dtype=np.int64).reshape(len(rows), len(METRICS))
+        return (
+            np.array([row[0] for row in rows], dtype=np.float64),
+            np.array([row[1] for row in rows], dtype=np.int64),
+            {name: matrix[:, j].copy() for j, name in enumerate(METRICS)},
+        )
 
     def node_status(self) -> dict[str, np.ndarray]:
         """Per node: ``joined``, ``ready`` (its pool held an address), ``gone``,

@@ -15,11 +15,13 @@ Per tick at which anything is due, in this order:
 4. new pods are created (Deployments at their start, Jobs as their stream arrives);
 5. the scheduler places pending pods on Ready nodes, one at a time; a bound pod's ADD is due at
    the next tick and its DEL at the end of its lifetime;
-6. the scenario's own series are sampled.
+6. the scenario's own series are sampled (the pods waiting for an address at a sample are
+   read later from the engine's node samples of the same tick, which it takes at its end).
 
-Ticks at which only steps 3 to 5 have anything to do (pods end, arrive and are scheduled) run
-in compiled code, many at a time, between the run's stops (:mod:`._scenariokernels`); they do
-exactly what the steps above do, one tick at a time (``tests/test_scenario_ticks.py``).
+Ticks at which only steps 3 to 6 have anything to do (pods end, arrive and are scheduled, a
+sample is due) run in compiled code, many at a time, between the run's stops
+(:mod:`._scenariokernels`); they do exactly what the steps above do, one tick at a time
+(``tests/test_scenario_ticks.py``).
 
 Simplifications (each also in the README):
 
@@ -65,7 +67,7 @@ from cnisim.sim import _rng
 from cnisim.sim import _scenariokernels as _k
 from cnisim.sim import _schedulerkernels as _sched_k
 from cnisim.sim.autoscaler import ClusterAutoscaler
-from cnisim.sim.contract import NodeSpec, first_tick_at, next_sample_s
+from cnisim.sim.contract import NodeSpec, first_tick_at
 from cnisim.sim.controllers import Controller, PodClaimer
 from cnisim.sim.drive import EngineDriver
 from cnisim.sim.fargate import FargateController
@@ -127,15 +129,11 @@ def _new_events(size: int) -> _Events:
     )
 
 
-_SERIES: Final = (
-    "sample_s",
-    "n_pending",
-    "n_unschedulable",
-    "n_nodes_by_group",
-    "n_ready_by_group",
-    "n_pods_by_group",
-    "n_ip_waiting",
-)
+#: New pods up to this many find their score cache rows one by one, more by numpy uniques
+#: (which cost some 20 us a call however few).
+_FEW_NEW_PODS: Final = 256
+#: Stops a run with a progress bar makes, spread over its duration, so that the bar moves.
+_PROGRESS_STOPS: Final = 100
 
 
 class _PodStore:
@@ -353,6 +351,7 @@ class ClusterRun:
         # nodes (ids = the engine's)
         self.cluster = ClusterState(len(self.workloads))  # the scheduler's cache
         self.node_group: list[int] = []
+        self.node_group_ids = np.zeros(0, dtype=np.int64)  # node_group, for compiled code
         self.node_request: list[LaunchRequest] = []
         self.node_kubelet_ready_s = np.zeros(0)
         self.node_launch_s = np.zeros(0)
@@ -366,7 +365,16 @@ class ClusterRun:
         self.boots: list[tuple[float, int]] = []  # (kubelet Ready [s], node) of booting nodes
         self.asg_due_s = [0.0] * len(self.asgs)
         self.node_of_request: dict[tuple[int, int], int] = {}
-        self.series: dict[str, list[Any]] = {name: [] for name in _SERIES}
+        # the series, sampled in compiled code (:func:`._scenariokernels.sample`): the next
+        # sample [s] and the period [s]; per sample its time, counts and the per-node snapshot
+        # of bound pods with an address (sized when the run starts)
+        self.clock = np.array([0.0, plan.run.sample_every_s])
+        self.smp_s = np.zeros(0)
+        self.smp = np.zeros((0, _k.SM_GROUPS), dtype=np.int64)
+        self.snap = np.zeros(0, dtype=np.int32)
+        self.snap_start = np.zeros(0, dtype=np.int64)
+        self._final_with_address: NDArray[np.int64] | None = None  # at an end off the grid
+        self._waiting_last = (-1, 0)  # (sample, its pods waiting for an address)
         self.claimers: list[PodClaimer] = []
         self.controllers: list[Controller] = make_controllers(plan, self)
         # a controller whose next step depends on the pods the scheduler could not place
@@ -579,6 +587,7 @@ class ClusterRun:
         )
         n = len(requests)
         self.node_group += [g] * n
+        self.node_group_ids = np.append(self.node_group_ids, np.full(n, g, dtype=np.int64))
         self.node_request += requests
         self.node_kubelet_ready_s = np.append(
             self.node_kubelet_ready_s, [r.kubelet_ready_s for r in requests]
@@ -813,24 +822,43 @@ class ClusterRun:
         """Each new pod's row of the scheduler's score cache."""
         pods = self.pods
         first = pods.n_shaped
-        if first < pods.n:
-            cpu = pods["cpu_millicores"][first:].astype(np.int64)
-            mem = (pods["memory_mib"][first:] * 2**20).astype(np.int64)
-            least = self.plan.scheduler.scoring == "LeastAllocated"
+        if first == pods.n:
+            return
+        cpu = pods["cpu_millicores"][first:].astype(np.int64)
+        mem = (pods["memory_mib"][first:] * 2**20).astype(np.int64)
+        least = self.plan.scheduler.scoring == "LeastAllocated"
+        if cpu.size <= _FEW_NEW_PODS:  # a node's DaemonSet pods, a controller's few
+            rows = self.cluster.shape_rows(cpu.tolist(), mem.tolist(), least)
+        else:
             # the distinct (CPU, memory) pairs, by 1-D uniques (pods of a workload share one)
             cpus, i_cpu = np.unique(cpu, return_inverse=True)
             mems, i_mem = np.unique(mem, return_inverse=True)
             pairs, i_pair = np.unique(i_cpu * mems.size + i_mem, return_inverse=True)
             rows = self.cluster.shape_rows(
                 cpus[pairs // mems.size].tolist(), mems[pairs % mems.size].tolist(), least
-            )
-            pods["shape"][first:] = rows[i_pair]
-            pods.n_shaped = pods.n
+            )[i_pair]
+        pods["shape"][first:] = rows
+        pods.n_shaped = pods.n
 
-    def _advance(self, k0: int, k1: int, *, schedule_first: bool) -> int:
+    def _reserve_samples(self, until_s: float) -> None:
+        """Room for every sample due by ``until_s``."""
+        next_s, every_s = float(self.clock[0]), float(self.clock[1])
+        n_more = math.floor((until_s - next_s) / every_s) + 2 if until_s >= next_s else 1
+        n = int(self.ctr[_k.N_SAMPLES])
+        if n + n_more > self.smp_s.size:
+            size = max(n + n_more, 2 * self.smp_s.size)
+            self.smp_s = np.resize(self.smp_s, size)
+            self.smp = np.resize(self.smp, (size, self.smp.shape[1]))
+            self.snap_start = np.resize(self.snap_start, size + 1)
+        n_snap = int(self.ctr[_k.N_SNAP]) + n_more * len(self.node_group)
+        if n_snap > self.snap.size:
+            self.snap = np.resize(self.snap, max(n_snap, 2 * self.snap.size))
+
+    def _advance(self, k0: int, k1: int) -> int:
         """Run the ticks from ``k0`` up to ``k1`` in compiled code
         (:func:`._scenariokernels.advance`); the tick it stopped at."""
         pods, queue = self.pods, self.queue
+        self._reserve_samples((k1 - 1) * self.tick_s)
         start = int(self.ctr[_k.I_ARRIVAL])
         stop = int(
             np.searchsorted(pods["created_s"][: self.n_generated], k1 * self.tick_s, "right")
@@ -868,17 +896,25 @@ class ClusterRun:
             score_stale,
             self.n_address_pods,
             self.node_first,
+            self.node_group_ids,
+            self.node_launch_s,
+            self.node_gone,
+            self.node_ready,
             self.heap_s,
             self.heap_pod,
             *queue.arrays,
             queue.counts,
             *events,
+            self.clock,
+            self.smp_s,
+            self.smp,
+            self.snap,
+            self.snap_start,
             self.ctr,
             self.scheduler_rng_state,
             k0,
             k1,
             self.tick_s,
-            schedule_first,
             self.watch_unschedulable,
             num_feasible_nodes_to_find(n_nodes, DEFAULT_PERCENTAGE_OF_NODES_TO_SCORE),
             self.plan.scheduler.scoring == "LeastAllocated",
@@ -892,53 +928,58 @@ class ClusterRun:
         return int(k)
 
     # ------------------------------------------------------------------ the clock
-    def sample(self, now_s: float) -> None:
-        """The scenario's series at ``now_s``."""
-        group = np.asarray(self.node_group, dtype=np.int64)
-        n_groups = len(self.group_names)
-        up = (self.node_launch_s <= now_s) & ~self.node_gone  # launched, not gone
-        ready = up & self.node_ready
+    def _sample_end(self) -> None:
+        """The last sample, at the end of the run (off the sampling grid): the pods waiting
+        for an address then come from the engine's metrics now."""
+        self._reserve_samples(self.duration_s)
+        nodes, *_ = self.cluster.arrays()
+        queue = self.queue
+        _k.sample(
+            nodes,
+            self.node_group_ids,
+            self.node_launch_s,
+            self.node_gone,
+            self.node_ready,
+            self.n_address_pods,
+            queue.arrays[3],
+            queue.counts,
+            self.clock,
+            self.smp_s,
+            self.smp,
+            self.snap,
+            self.snap_start,
+            self.ctr,
+            self.duration_s,
+        )
         metrics = self.engine.metrics()
-        with_address = (
-            np.zeros(group.size, np.int64)
-            if self.ipv6
-            else metrics["ips_assigned"] + metrics["branch_pods"]
-        )
-        n_bound = self.n_address_pods
-        n_pods = self.cluster.requested_pods
-        s = self.series
-        s["sample_s"].append(now_s)
-        s["n_pending"].append(len(self.queue))
-        s["n_unschedulable"].append(len(self.unschedulable))
-        s["n_nodes_by_group"].append(np.bincount(group[up], minlength=n_groups))
-        s["n_ready_by_group"].append(np.bincount(group[ready], minlength=n_groups))
-        s["n_pods_by_group"].append(
-            np.bincount(group[up], weights=n_pods[up], minlength=n_groups).astype(np.int64)
-        )
-        s["n_ip_waiting"].append(int(np.maximum(n_bound - with_address, 0)[up].sum()))
+        self._final_with_address = metrics["ips_assigned"] + metrics["branch_pods"]
 
     def run(self, progress: Callable[[float], None] | None) -> None:
         """Every tick at which anything is due, up to the run's duration.
 
-        At each of the run's stops (a sample, a controller, a node group or a boot due, the
-        engine's next event while a node is not settled) Python does the tick; the ticks
-        between, with only pods ending, arriving and being scheduled, run in compiled code
-        (:meth:`_advance`), exactly as one at a time (``tests/test_scenario_ticks.py``).
+        At each of the run's stops (a controller, a node group or a boot due, the engine's
+        next event while a node is not settled, and with ``progress`` a hundredth of the run)
+        Python does the tick; the ticks between, with only pods ending, arriving and being
+        scheduled and samples due, run in compiled code (:meth:`_advance`), exactly as one at
+        a time (``tests/test_scenario_ticks.py``).
         """
         tick_s = self.tick_s
         k_end = first_tick_at(self.duration_s, tick_s)
         if k_end * tick_s > self.duration_s:
             k_end -= 1
+        n_groups = len(self.group_names)  # every provisioner's pool is registered by now
+        self.smp = np.zeros((0, _k.SM_GROUPS + 3 * n_groups), dtype=np.int64)
+        progress_k = max((k_end + 1) // _PROGRESS_STOPS, 1)
         for g in range(len(self.asgs)):
             self.launch(g, 0.0)
-        next_sample_at = 0.0
         k = 0
         while k <= k_end:
             t_s = k * tick_s
-            if self.n_unsettled or t_s >= next_sample_at:
-                # The scenario reads the engine only for launches and readiness, and to
-                # sample; otherwise the engine catches up later on the same events: what it
-                # is given (ADDs from the next tick, DELs, leaves) is never in its past.
+            if self.n_unsettled:
+                # The scenario reads the engine only for launches and readiness; otherwise
+                # the engine catches up later on the same events: what it is given (ADDs from
+                # the next tick, DELs, leaves) is never in its past, and it takes its node
+                # samples itself.
                 self.engine.run_until(t_s)
             changed = self.node_updates(t_s)
             changed = self.pod_ends(t_s) or changed
@@ -949,30 +990,29 @@ class ClusterRun:
                 self.queue.on_cluster_change(t_s)
             if self.claimers:
                 self._offer_arrivals(t_s)
-            sampled = t_s >= next_sample_at
-            if sampled:  # this tick's arrivals and scheduling, then the sample
-                self._advance(k, k, schedule_first=True)
-                self.sample(t_s)
-                next_sample_at = next_sample_s(t_s, self.plan.run.sample_every_s)
             if progress is not None:
                 progress(t_s)
-            k1 = min(self._next_stop_k(k, next_sample_at), k_end + 1)
-            k = self._advance(k, k1, schedule_first=not sampled)
+            k1 = min(self._next_stop_k(k), k_end + 1)
+            if progress is not None:
+                k1 = min(k1, (k // progress_k + 1) * progress_k)
+            k = self._advance(k, k1)
         self.engine.run_until(self.duration_s)
-        if self.series["sample_s"][-1] < self.duration_s:
-            self.sample(self.duration_s)
+        n = int(self.ctr[_k.N_SAMPLES])
+        if not n or self.smp_s[n - 1] < self.duration_s:
+            self._sample_end()
 
-    def _next_stop_k(self, k_now: int, next_sample_at: float) -> int:
-        """The next tick at which a sample, the engine (a node not settled), a group, a boot,
-        a controller or (with claimers) a pod's creation is due; pods ending and the queue
-        are :meth:`_advance`'s."""
+    def _next_stop_k(self, k_now: int) -> int:
+        """The next tick at which the engine (a node not settled), a group, a boot, a
+        controller or (with claimers) a pod's creation is due; pods ending, the queue and the
+        samples are :meth:`_advance`'s."""
         now_s = k_now * self.tick_s
-        due = [next_sample_at]
-        if self.n_unsettled:
-            # a launch's result or a node's Ready comes from the engine; once every node is
-            # settled, what ipamd does between two scenario events needs no visit. The ADDs
-            # bound before the next stop need none either: an ADD changes neither.
-            due.append(self.engine.peek_s())
+        due = [math.inf]
+        if self.n_unsettled and not self.ipv6:
+            # a launch's result or a node's Ready comes from the engine, at an event of that
+            # node: a join, a step or its completion; what ipamd does elsewhere (ADDs, other
+            # nodes' steps) needs no visit (IPv6 nodes are Ready when they boot)
+            unsettled = ~self.node_confirmed | ~(self.node_ready | self.node_gone)
+            due.append(self.engine.peek_nodes_s(np.flatnonzero(unsettled)))
         if self.claimers:
             created_s = self.pods["created_s"][: self.n_generated]
             i = int(np.searchsorted(created_s, now_s, "right"))
@@ -990,9 +1030,48 @@ class ClusterRun:
         due.extend(controller.next_due_s(now_s) for controller in self.controllers)
         return max(first_tick_at(min(due), self.tick_s), k_now + 1)
 
+    def ip_waiting(
+        self,
+        first: int,
+        stop: int,
+        engine_s: NDArray[np.float64],
+        engine_node: NDArray[np.int64],
+        engine_with_address: NDArray[np.int64],
+    ) -> NDArray[np.int64]:
+        """Per sample ``first`` to ``stop - 1``: the bound pods still without an address, node
+        by node (bound there minus those holding an address or a branch ENI, at least 0),
+        given the engine's node samples (time [s], node, pods with an address) at those
+        times; a node without one (not joined) has none."""
+        times = self.smp_s[first:stop]
+        if not times.size:
+            return np.zeros(0, dtype=np.int64)
+        starts = self.snap_start[first : stop + 1]  # and where the last one ends
+        base = starts[0]
+        waiting = self.snap[base : starts[-1]].astype(np.int64)
+        i = np.minimum(np.searchsorted(times, engine_s), times.size - 1)
+        at = times[i] == engine_s
+        waiting[starts[i[at]] - base + engine_node[at]] -= engine_with_address[at]
+        total = np.concatenate([[0], np.cumsum(np.maximum(waiting, 0))])
+        return total[starts[1:] - base] - total[starts[:-1] - base]
+
+    def ip_waiting_at_last_sample(self) -> int:
+        """Bound pods without an address yet at the last sample (0 before the first): the
+        engine runs up to that sample, if it has not."""
+        n = int(self.ctr[_k.N_SAMPLES])
+        if not n:
+            return 0
+        if self._waiting_last[0] != n - 1:
+            t_s = float(self.smp_s[n - 1])
+            self.engine.run_until(t_s)
+            times, nodes, metrics = self.engine.node_samples(t_s)
+            with_address = metrics["ips_assigned"] + metrics["branch_pods"]
+            (count,) = self.ip_waiting(n - 1, n, times, nodes, with_address)
+            self._waiting_last = (n - 1, int(count))
+        return self._waiting_last[1]
+
     def result(self) -> SimulationResult:
         """What the run recorded."""
-        pods, s = self.pods, self.series
+        pods = self.pods
         n_groups = len(self.group_names)
         requests = self.node_request
         capacity = [
@@ -1003,8 +1082,21 @@ class ClusterRun:
         def per_node(name: str, dtype: type) -> NDArray[Any]:
             return np.array([float(getattr(c, name)[0]) for c in capacity], dtype=dtype)
 
-        def matrix(name: str) -> NDArray[np.int64]:
-            return np.array(s[name], dtype=np.int64).reshape(-1, n_groups)
+        n_samples = int(self.ctr[_k.N_SAMPLES])
+        counts = self.smp[:n_samples]
+
+        def by_group(i: int) -> NDArray[np.int64]:
+            first = _k.SM_GROUPS + i * n_groups
+            return counts[:, first : first + n_groups].copy()
+
+        ipamd = self.engine.result()
+        with_address = ipamd.samples["ips_assigned"] + ipamd.samples["branch_pods"]
+        engine_s, engine_node = ipamd.sample_s, ipamd.sample_node
+        if self._final_with_address is not None:  # the last sample, off the grid
+            n_final = self._final_with_address.size
+            engine_s = np.append(engine_s, np.full(n_final, self.smp_s[n_samples - 1]))
+            engine_node = np.append(engine_node, np.arange(n_final))
+            with_address = np.append(with_address, self._final_with_address)
 
         reasons = np.full(pods.n, "", dtype=object)
         fail = pods.fail[: pods.n]
@@ -1016,7 +1108,7 @@ class ClusterRun:
         return SimulationResult(
             plan=self.plan,
             engine_name=self.engine_name,
-            ipamd=self.engine.result(),
+            ipamd=ipamd,
             node_group=np.asarray(self.node_group, dtype=np.int64),
             node_instance_type=np.array([r.instance_type for r in requests], dtype=np.str_),
             node_subnet=np.array([r.subnet_id for r in requests], dtype=np.str_),
@@ -1033,13 +1125,13 @@ class ClusterRun:
             pod_node=pods["node"].copy(),
             pod_needs_address=pods["needs_address"].copy(),
             pod_unschedulable_reason=reasons,
-            sample_s=np.asarray(s["sample_s"], dtype=np.float64),
-            n_pending=np.asarray(s["n_pending"], dtype=np.int64),
-            n_unschedulable=np.asarray(s["n_unschedulable"], dtype=np.int64),
-            n_nodes_by_group=matrix("n_nodes_by_group"),
-            n_ready_by_group=matrix("n_ready_by_group"),
-            n_pods_by_group=matrix("n_pods_by_group"),
-            n_ip_waiting=np.asarray(s["n_ip_waiting"], dtype=np.int64),
+            sample_s=self.smp_s[:n_samples].copy(),
+            n_pending=counts[:, _k.SM_PENDING].copy(),
+            n_unschedulable=counts[:, _k.SM_UNSCHEDULABLE].copy(),
+            n_nodes_by_group=by_group(0),
+            n_ready_by_group=by_group(1),
+            n_pods_by_group=by_group(2),
+            n_ip_waiting=self.ip_waiting(0, n_samples, engine_s, engine_node, with_address),
             notes=tuple(self.notes),
             controllers={c.name: c.summary() for c in self.controllers},
             group_names=tuple(self.group_names),
